@@ -1,0 +1,1 @@
+//! kavka-group: consumer group coordinator logic with no I/O.

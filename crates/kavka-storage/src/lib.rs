@@ -1,0 +1,16 @@
+//! Partition logs on disk: segments with sparse offset and time indexes, batch
+//! validation and offset assignment, idempotent-producer state, recovery after a
+//! crash, and retention. No networking lives here: the broker calls these types.
+//!
+//! Batches are stored exactly as the producer sent them (still compressed); only the
+//! base offset and partition leader epoch are rewritten, neither of which the CRC covers.
+
+mod batch;
+mod config;
+mod error;
+mod log;
+
+pub use batch::{BatchHeader, BATCH_HEADER_LEN};
+pub use config::{LogConfig, TimestampType};
+pub use error::StorageError;
+pub use log::{AppendInfo, FetchData, PartitionLog};
