@@ -1,1 +1,18 @@
-//! kavka-broker
+//! The Kavka broker: network, request handlers, hosted partitions and the
+//! metadata they follow. Storage lives in `kavka-storage`, metadata records in
+//! `kavka-metadata`, framing in `kavka-wire`.
+
+pub mod config;
+mod connection;
+mod handlers;
+mod metadata_store;
+mod partition;
+mod producer_ids;
+mod replica_manager;
+mod server;
+mod state;
+mod topic_config;
+
+pub use config::{BrokerConfig, ConfigError};
+pub use server::Broker;
+pub use state::{BrokerState, StartError};

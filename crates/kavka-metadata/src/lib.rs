@@ -1,1 +1,17 @@
-//! kavka-metadata
+//! Cluster metadata the KRaft way: every change is a [`MetadataRecord`] appended to
+//! a persisted [`MetadataLog`], and the [`MetadataImage`] changes only by applying
+//! those records in order. The [`controller`] module validates admin requests and
+//! turns them into records. A Raft quorum can later replicate the same log unchanged.
+
+pub mod controller;
+pub mod topic_config;
+mod error;
+mod image;
+mod log;
+mod records;
+pub mod topic_name;
+
+pub use error::MetadataError;
+pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+pub use log::MetadataLog;
+pub use records::{ConfigResource, MetadataRecord};

@@ -1,1 +1,78 @@
-fn main() {}
+//! `kavka`: the broker and, later, Kafka's command-line tools in one binary.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kavka_broker::{Broker, BrokerConfig};
+
+#[derive(Parser)]
+#[command(name = "kavka", version, about = "An event streaming platform that speaks the Kafka protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (and controller) node. With no options: port 9092, data in /tmp/kavka-logs.
+    Broker {
+        /// A Kafka `server.properties` file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Override one property, as with Kafka's start script (repeatable).
+        #[arg(long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Broker { config, overrides } => run_broker(config, overrides),
+    }
+}
+
+fn run_broker(file: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
+    let config = BrokerConfig::load(file.as_deref(), &overrides, std::env::vars())
+        .context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let broker = Broker::start(config).await.context("cannot start broker")?;
+        broker.run(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,412 @@
+//! Broker configuration with Kafka's property names: a `server.properties` file,
+//! then `--override key=value`, then `KAFKA_*` environment variables on top.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid value '{value}' for configuration {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("override '{0}' is not of the form key=value")]
+    BadOverride(String),
+}
+
+/// A host and port to listen on or to advertise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Every setting the broker uses, resolved and typed.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub node_id: i32,
+    pub listener: Endpoint,
+    pub advertised: Endpoint,
+    pub log_dir: PathBuf,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub retention_ms: Option<i64>,
+    pub retention_bytes: Option<u64>,
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: u32,
+    pub flush_messages: Option<u64>,
+    pub flush_ms: Option<i64>,
+    pub message_max_bytes: u32,
+    pub message_timestamp_type: String,
+    pub socket_request_max_bytes: usize,
+    pub retention_check_interval_ms: u64,
+    pub min_insync_replicas: i32,
+    pub offsets_topic_num_partitions: i32,
+    pub group_initial_rebalance_delay_ms: i64,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub offsets_retention_minutes: i64,
+    pub delete_topic_enable: bool,
+    /// Every property as given (file, overrides, environment), for DescribeConfigs.
+    pub raw: BTreeMap<String, String>,
+}
+
+/// Keys Kavka reads; anything else is reported once at startup.
+const KNOWN_KEYS: &[&str] = &[
+    "node.id",
+    "broker.id",
+    "process.roles",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "controller.listener.names",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "inter.broker.listener.name",
+    "log.dirs",
+    "log.dir",
+    "num.partitions",
+    "default.replication.factor",
+    "auto.create.topics.enable",
+    "log.retention.hours",
+    "log.retention.minutes",
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.index.interval.bytes",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.retention.check.interval.ms",
+    "log.message.timestamp.type",
+    "message.max.bytes",
+    "socket.request.max.bytes",
+    "min.insync.replicas",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "offsets.retention.minutes",
+    "delete.topic.enable",
+    "num.network.threads",
+    "num.io.threads",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.recovery.threads.per.data.dir",
+    "compression.type",
+    "unclean.leader.election.enable",
+];
+
+impl BrokerConfig {
+    /// Resolves a config from an optional properties file, `key=value` overrides
+    /// and `KAFKA_*` environment variables, in rising precedence.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &[String],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            raw.extend(parse_properties(&text));
+        }
+        for o in overrides {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| ConfigError::BadOverride(o.clone()))?;
+            raw.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        for (k, v) in env {
+            if let Some(key) = env_key(&k) {
+                raw.insert(key, v);
+            }
+        }
+        Self::from_properties(raw)
+    }
+
+    /// Builds a config from resolved properties, applying Kafka's defaults.
+    pub fn from_properties(raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for key in raw.keys() {
+            if !KNOWN_KEYS.contains(&key.as_str()) {
+                tracing::warn!(key = %key, "unknown configuration ignored");
+            }
+        }
+        let p = Props(&raw);
+        let node_id = match p.get("node.id").or_else(|| p.get("broker.id")) {
+            Some(v) => parse_num("node.id", v)?,
+            None => 1,
+        };
+        let listener = match p.get("listeners") {
+            Some(v) => parse_listener("listeners", v)?,
+            None => Endpoint {
+                host: String::new(),
+                port: 9092,
+            },
+        };
+        let advertised = match p.get("advertised.listeners") {
+            Some(v) => parse_listener("advertised.listeners", v)?,
+            None => Endpoint {
+                host: if listener.host.is_empty() || listener.host == "0.0.0.0" {
+                    "localhost".to_string()
+                } else {
+                    listener.host.clone()
+                },
+                port: listener.port,
+            },
+        };
+        let log_dir = p
+            .get("log.dirs")
+            .or_else(|| p.get("log.dir"))
+            .map(|v| v.split(',').next().unwrap_or(v).trim().to_string())
+            .unwrap_or_else(|| "/tmp/kavka-logs".to_string());
+        let hour_ms = 3_600_000i64;
+        let retention_ms = if let Some(v) = p.get("log.retention.ms") {
+            parse_num::<i64>("log.retention.ms", v)?
+        } else if let Some(v) = p.get("log.retention.minutes") {
+            parse_num::<i64>("log.retention.minutes", v)? * 60_000
+        } else {
+            p.num("log.retention.hours", 168i64)? * hour_ms
+        };
+        let segment_ms = if let Some(v) = p.get("log.roll.ms") {
+            parse_num("log.roll.ms", v)?
+        } else {
+            p.num("log.roll.hours", 168i64)? * hour_ms
+        };
+        let retention_bytes: i64 = p.num("log.retention.bytes", -1)?;
+        let flush_messages: i64 = p.num("log.flush.interval.messages", i64::MAX)?;
+        let flush_ms: i64 = p.num("log.flush.interval.ms", -1)?;
+        let timestamp_type = p
+            .get("log.message.timestamp.type")
+            .unwrap_or("CreateTime")
+            .to_string();
+        if timestamp_type != "CreateTime" && timestamp_type != "LogAppendTime" {
+            return Err(invalid(
+                "log.message.timestamp.type",
+                &timestamp_type,
+                "must be CreateTime or LogAppendTime",
+            ));
+        }
+        let config = Self {
+            node_id,
+            listener,
+            advertised,
+            log_dir: PathBuf::from(log_dir),
+            num_partitions: positive(&p, "num.partitions", 1)?,
+            default_replication_factor: positive(&p, "default.replication.factor", 1)?,
+            auto_create_topics_enable: p.boolean("auto.create.topics.enable", true)?,
+            retention_ms: (retention_ms >= 0).then_some(retention_ms),
+            retention_bytes: (retention_bytes >= 0).then_some(retention_bytes as u64),
+            segment_bytes: positive::<u64>(&p, "log.segment.bytes", 1 << 30)?,
+            segment_ms,
+            index_interval_bytes: p.num("log.index.interval.bytes", 4096)?,
+            flush_messages: (flush_messages != i64::MAX && flush_messages > 0)
+                .then_some(flush_messages as u64),
+            flush_ms: (flush_ms > 0).then_some(flush_ms),
+            message_max_bytes: positive(&p, "message.max.bytes", 1_048_588)?,
+            message_timestamp_type: timestamp_type,
+            socket_request_max_bytes: positive(&p, "socket.request.max.bytes", 104_857_600)?,
+            retention_check_interval_ms: positive(&p, "log.retention.check.interval.ms", 300_000)?,
+            min_insync_replicas: positive(&p, "min.insync.replicas", 1)?,
+            offsets_topic_num_partitions: positive(&p, "offsets.topic.num.partitions", 50)?,
+            group_initial_rebalance_delay_ms: p.num("group.initial.rebalance.delay.ms", 3000)?,
+            group_min_session_timeout_ms: p.num("group.min.session.timeout.ms", 6000)?,
+            group_max_session_timeout_ms: p.num("group.max.session.timeout.ms", 1_800_000)?,
+            offsets_retention_minutes: p.num("offsets.retention.minutes", 10080)?,
+            delete_topic_enable: p.boolean("delete.topic.enable", true)?,
+            raw,
+        };
+        Ok(config)
+    }
+}
+
+struct Props<'a>(&'a BTreeMap<String, String>);
+
+impl Props<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.trim())
+    }
+    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+        match self.get(key) {
+            Some(v) => parse_num(key, v),
+            None => Ok(default),
+        }
+    }
+    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(v) => Err(invalid(key, &v, "expected true or false")),
+        }
+    }
+}
+
+fn positive<T>(p: &Props<'_>, key: &str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + Default + Copy,
+{
+    let v = p.num(key, default)?;
+    if v <= T::default() {
+        return Err(invalid(key, p.get(key).unwrap_or(""), "must be positive"));
+    }
+    Ok(v)
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a number in range"))
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads the first PLAINTEXT-style listener `NAME://host:port`. Kafka allows
+/// several; Kavka serves one plaintext listener for now.
+fn parse_listener(key: &str, value: &str) -> Result<Endpoint, ConfigError> {
+    let first = value
+        .split(',')
+        .map(str::trim)
+        .find(|l| !l.to_ascii_uppercase().starts_with("CONTROLLER"))
+        .unwrap_or(value);
+    let (_, address) = first
+        .split_once("://")
+        .ok_or_else(|| invalid(key, value, "expected NAME://host:port"))?;
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, value, "expected NAME://host:port"))?;
+    let port = port
+        .parse()
+        .map_err(|_| invalid(key, value, "port is not a number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    Ok(Endpoint { host, port })
+}
+
+/// `KAFKA_LOG_DIRS` → `log.dirs`, the official container images' convention.
+/// `KAFKA_` variables that are not configs (paths, JVM options) are skipped.
+fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("KAFKA_")?;
+    const NOT_CONFIGS: &[&str] = &["HEAP_OPTS", "OPTS", "JVM_PERFORMANCE_OPTS", "LOG4J_OPTS", "HOME", "VERSION", "GC_LOG_OPTS", "JMX_OPTS", "DEBUG"];
+    if rest.is_empty() || NOT_CONFIGS.contains(&rest) {
+        return None;
+    }
+    // The images write a literal '_' as '__' and '-' as '___'.
+    let key = rest
+        .replace("___", "\u{1}")
+        .replace("__", "\u{2}")
+        .replace('_', ".")
+        .replace('\u{1}', "-")
+        .replace('\u{2}', "_")
+        .to_ascii_lowercase();
+    Some(key)
+}
+
+/// Parses Java `.properties` text: `key=value` or `key: value`, `#`/`!` comments,
+/// backslash line continuations.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (k, v) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(overrides: &[&str], env: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        BrokerConfig::load(
+            None,
+            &o,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_match_kafka() {
+        let c = load(&[], &[]).unwrap();
+        assert_eq!(c.listener.port, 9092);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.retention_ms, Some(168 * 3_600_000));
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.offsets_topic_num_partitions, 50);
+    }
+
+    #[test]
+    fn overrides_and_env_apply_in_order() {
+        let c = load(
+            &["listeners=PLAINTEXT://127.0.0.1:19092", "log.dirs=/tmp/k1"],
+            &[("KAFKA_NUM_PARTITIONS", "3"), ("KAFKA_HEAP_OPTS", "-Xmx1g")],
+        )
+        .unwrap();
+        assert_eq!(c.listener, Endpoint { host: "127.0.0.1".into(), port: 19092 });
+        assert_eq!(c.advertised.host, "127.0.0.1");
+        assert_eq!(c.log_dir, PathBuf::from("/tmp/k1"));
+        assert_eq!(c.num_partitions, 3);
+    }
+
+    #[test]
+    fn invalid_values_are_errors() {
+        assert!(load(&["num.partitions=zero"], &[]).is_err());
+        assert!(load(&["num.partitions=0"], &[]).is_err());
+        assert!(load(&["listeners=localhost"], &[]).is_err());
+        assert!(load(&["nonsense"], &[]).is_err());
+    }
+
+    #[test]
+    fn properties_syntax() {
+        let p = parse_properties("# c\n! c\na=1\nb : 2\nc=x\\\n  y\n");
+        assert_eq!(p["a"], "1");
+        assert_eq!(p["b"], "2");
+        assert_eq!(p["c"], "xy");
+    }
+
+    #[test]
+    fn env_names_map_to_dotted_keys() {
+        assert_eq!(env_key("KAFKA_LOG_DIRS").as_deref(), Some("log.dirs"));
+        assert_eq!(env_key("KAFKA_HEAP_OPTS"), None);
+        assert_eq!(env_key("PATH"), None);
+    }
+}

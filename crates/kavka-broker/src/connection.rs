@@ -1,0 +1,92 @@
+//! One client connection: frames in, responses out in request order. Requests on
+//! a connection are handled one at a time (as Apache Kafka does), which keeps
+//! responses ordered; a long-polling fetch only holds up its own connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use kavka_wire::{decode_request, encode_response, frame_length, FrameCheck};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::handlers::{handle, RequestContext};
+use crate::state::BrokerState;
+
+/// Serves one connection until the peer closes it, it misbehaves, or shutdown.
+pub(crate) async fn serve_connection(
+    state: Arc<BrokerState>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let max_frame = state.config.socket_request_max_bytes;
+    let (mut reader, writer) = socket.into_split();
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        // Answer every whole frame already buffered before flushing, so pipelined
+        // requests share one write.
+        loop {
+            let size = match frame_length(&buf, max_frame) {
+                Ok(FrameCheck::Complete(size)) => size,
+                Ok(FrameCheck::Incomplete) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection");
+                    return;
+                }
+            };
+            buf.advance(4);
+            let frame = buf.split_to(size).freeze();
+            let request = match decode_request(frame) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection");
+                    return;
+                }
+            };
+            let ctx = RequestContext {
+                state: &state,
+                peer,
+                client_id: request
+                    .header
+                    .client_id
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+            };
+            let api_key = request.api_key;
+            let version = request.version;
+            let correlation_id = request.header.correlation_id;
+            let response = tokio::select! {
+                r = handle(&ctx, request) => r,
+                _ = stop.changed() => return,
+            };
+            let Some(response) = response else { continue };
+            let bytes = match encode_response(api_key, version, correlation_id, &response) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(%peer, ?api_key, version, error = %e, "cannot encode response");
+                    return;
+                }
+            };
+            if writer.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}

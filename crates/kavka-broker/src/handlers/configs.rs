@@ -1,0 +1,264 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics; broker
+//! configs can be described (changing them at runtime is not supported yet).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use kavka_metadata::controller::alter_configs;
+use kavka_metadata::topic_config::ConfigType;
+use kavka_metadata::{ConfigResource, MetadataError};
+
+use super::RequestContext;
+use crate::topic_config::{effective_configs, ConfigSource};
+
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+/// Describes topic or broker configs with their sources.
+pub(crate) fn describe(ctx: &RequestContext<'_>, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let state = ctx.state;
+    let image = state.metadata.image();
+    let results = request
+        .resources
+        .into_iter()
+        .map(|res| {
+            let name = res.resource_name.to_string();
+            let wanted = |key: &str| {
+                res.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
+            };
+            let mut result = DescribeConfigsResult::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
+            match res.resource_type {
+                TOPIC => {
+                    if image.topic(&name).is_none() {
+                        result.error_code = ResponseError::UnknownTopicOrPartition.code();
+                        result.error_message = Some(StrBytes::from_string(format!(
+                            "Topic '{name}' does not exist."
+                        )));
+                        return result;
+                    }
+                    let explicit = image.configs(&ConfigResource::Topic(name.clone()));
+                    result.configs = effective_configs(&state.config, explicit)
+                        .into_iter()
+                        .filter(|e| wanted(e.name))
+                        .map(|e| {
+                            let source = e.source as i8;
+                            let value = StrBytes::from_string(e.value);
+                            let mut entry = DescribeConfigsResourceResult::default()
+                                .with_name(StrBytes::from_static_str(e.name))
+                                .with_value(Some(value.clone()))
+                                .with_config_source(source)
+                                .with_is_sensitive(e.def.sensitive)
+                                .with_config_type(config_type(e.def.kind));
+                            if request.include_synonyms && version >= 1 {
+                                entry.synonyms = vec![DescribeConfigsSynonym::default()
+                                    .with_name(StrBytes::from_static_str(if e.source == ConfigSource::DynamicTopic {
+                                        e.name
+                                    } else {
+                                        e.def.broker_key
+                                    }))
+                                    .with_value(Some(value))
+                                    .with_source(source)];
+                            }
+                            entry
+                        })
+                        .collect();
+                }
+                BROKER => {
+                    if !name.is_empty() && name != state.config.node_id.to_string() {
+                        result.error_code = ResponseError::InvalidRequest.code();
+                        result.error_message =
+                            Some(StrBytes::from_string(format!("Unexpected broker id, expected {} but received {name}", state.config.node_id)));
+                        return result;
+                    }
+                    result.configs = broker_configs(ctx)
+                        .into_iter()
+                        .filter(|(k, _, _)| wanted(k))
+                        .map(|(k, v, source)| {
+                            DescribeConfigsResourceResult::default()
+                                .with_name(StrBytes::from_string(k))
+                                .with_value(Some(StrBytes::from_string(v)))
+                                .with_config_source(source as i8)
+                                .with_read_only(true)
+                        })
+                        .collect();
+                }
+                _ => {
+                    result.error_code = ResponseError::InvalidRequest.code();
+                    result.error_message = Some(StrBytes::from_static_str("Unsupported resource type"));
+                }
+            }
+            result
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The broker's settings: what was configured, plus the resolved values of the
+/// settings Kavka uses.
+fn broker_configs(ctx: &RequestContext<'_>) -> Vec<(String, String, ConfigSource)> {
+    let c = &ctx.state.config;
+    let resolved = [
+        ("node.id", c.node_id.to_string()),
+        ("num.partitions", c.num_partitions.to_string()),
+        ("default.replication.factor", c.default_replication_factor.to_string()),
+        ("auto.create.topics.enable", c.auto_create_topics_enable.to_string()),
+        ("log.dirs", c.log_dir.display().to_string()),
+        ("log.retention.ms", c.retention_ms.unwrap_or(-1).to_string()),
+        ("log.retention.bytes", c.retention_bytes.map(|b| b as i64).unwrap_or(-1).to_string()),
+        ("log.segment.bytes", c.segment_bytes.to_string()),
+        ("message.max.bytes", c.message_max_bytes.to_string()),
+        ("min.insync.replicas", c.min_insync_replicas.to_string()),
+        ("offsets.topic.num.partitions", c.offsets_topic_num_partitions.to_string()),
+        ("socket.request.max.bytes", c.socket_request_max_bytes.to_string()),
+        ("group.initial.rebalance.delay.ms", c.group_initial_rebalance_delay_ms.to_string()),
+    ];
+    let mut out: BTreeMap<String, (String, ConfigSource)> = resolved
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), (v, ConfigSource::Default)))
+        .collect();
+    for (k, v) in &c.raw {
+        out.insert(k.clone(), (v.clone(), ConfigSource::StaticBroker));
+    }
+    out.into_iter().map(|(k, (v, s))| (k, v, s)).collect()
+}
+
+fn config_type(kind: ConfigType) -> i8 {
+    match kind {
+        ConfigType::Boolean => 1,
+        ConfigType::String | ConfigType::OneOf(_) => 2,
+        ConfigType::Int => 3,
+        ConfigType::Long => 5,
+        ConfigType::Double => 6,
+        ConfigType::ListOf(_) => 7,
+    }
+}
+
+/// Applies a topic config change (or refuses a broker one) and returns the
+/// error code and message for the response.
+fn apply(
+    ctx: &RequestContext<'_>,
+    resource_type: i8,
+    name: &str,
+    validate_only: bool,
+    changes: impl FnOnce(&BTreeMap<String, String>) -> Result<Vec<(String, Option<String>)>, MetadataError>,
+) -> (i16, Option<StrBytes>) {
+    if resource_type != TOPIC {
+        return (
+            ResponseError::InvalidRequest.code(),
+            Some(StrBytes::from_static_str(
+                "Kavka does not support changing broker configs at runtime yet; set them in server.properties",
+            )),
+        );
+    }
+    let resource = ConfigResource::Topic(name.to_string());
+    let result = ctx.state.commit(|image| {
+        let current = image.configs(&resource).cloned().unwrap_or_default();
+        let changes = changes(&current)?;
+        let records = alter_configs(image, &resource, &changes)?;
+        Ok((if validate_only { vec![] } else { records }, ()))
+    });
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => (e.code(), Some(StrBytes::from_string(e.to_string()))),
+    }
+}
+
+/// AlterConfigs replaces a topic's whole set of configs.
+pub(crate) fn alter(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> AlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|res| {
+            let name = res.resource_name.to_string();
+            let wanted: BTreeMap<String, String> = res
+                .configs
+                .iter()
+                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+                .collect();
+            let (code, message) = apply(ctx, res.resource_type, &name, request.validate_only, |current| {
+                let mut changes: Vec<(String, Option<String>)> = current
+                    .keys()
+                    .filter(|k| !wanted.contains_key(*k))
+                    .map(|k| (k.clone(), None))
+                    .collect();
+                changes.extend(wanted.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+                Ok(changes)
+            });
+            alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name)
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+/// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT per key.
+pub(crate) fn incremental_alter(
+    ctx: &RequestContext<'_>,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|res| {
+            let name = res.resource_name.to_string();
+            let ops = res.configs;
+            let (code, message) = apply(ctx, res.resource_type, &name, request.validate_only, |current| {
+                let mut out = Vec::with_capacity(ops.len());
+                for op in &ops {
+                    let key = op.name.to_string();
+                    let value = op.value.as_ref().map(|v| v.to_string());
+                    let list = |s: Option<&String>| -> Vec<String> {
+                        s.map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+                            .unwrap_or_default()
+                    };
+                    let new = match op.config_operation {
+                        0 => value,
+                        1 => None,
+                        2 => {
+                            let mut items = list(current.get(&key));
+                            for v in list(value.as_ref()) {
+                                if !items.contains(&v) {
+                                    items.push(v);
+                                }
+                            }
+                            Some(items.join(","))
+                        }
+                        3 => {
+                            let remove = list(value.as_ref());
+                            Some(list(current.get(&key)).into_iter().filter(|v| !remove.contains(v)).collect::<Vec<_>>().join(","))
+                        }
+                        other => {
+                            return Err(MetadataError::InvalidRequest(format!(
+                                "Unknown config operation {other}"
+                            )))
+                        }
+                    };
+                    out.push((key, new));
+                }
+                Ok(out)
+            });
+            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name)
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}

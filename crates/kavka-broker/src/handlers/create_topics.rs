@@ -1,0 +1,102 @@
+//! CreateTopics, including validate_only and per-topic configs.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::StrBytes;
+use kavka_metadata::controller::{create_topic, NewTopic};
+use kavka_metadata::{MetadataError, MetadataRecord};
+
+use super::RequestContext;
+use crate::topic_config::effective_configs;
+
+/// Creates (or, with validate_only, checks) each topic independently.
+pub(crate) fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest, _version: i16) -> CreateTopicsResponse {
+    let state = ctx.state;
+    let brokers = state.live_brokers();
+    let results = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let name = t.name.0.to_string();
+            let assignments = (!t.assignments.is_empty()).then(|| {
+                let mut a = t.assignments.clone();
+                a.sort_by_key(|x| x.partition_index);
+                a.into_iter()
+                    .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
+                    .collect()
+            });
+            let configs: BTreeMap<String, String> = t
+                .configs
+                .iter()
+                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+                .collect();
+            let new = NewTopic {
+                name: name.clone(),
+                num_partitions: if t.num_partitions == -1 {
+                    state.config.num_partitions
+                } else {
+                    t.num_partitions
+                },
+                replication_factor: if t.replication_factor == -1 {
+                    state.config.default_replication_factor
+                } else {
+                    t.replication_factor
+                },
+                assignments,
+                configs: configs.clone(),
+            };
+            let mut result = CreatableTopicResult::default().with_name(t.name);
+            let outcome = if request.validate_only {
+                create_topic(&state.metadata.image(), &new, &brokers)
+            } else {
+                state.commit(|image| {
+                    let records = create_topic(image, &new, &brokers)?;
+                    Ok((records.clone(), records))
+                })
+            };
+            match outcome {
+                Ok(records) => {
+                    if let Some(MetadataRecord::Topic { topic_id, .. }) = records.first() {
+                        result.topic_id = *topic_id;
+                    }
+                    let partitions: Vec<&MetadataRecord> = records
+                        .iter()
+                        .filter(|r| matches!(r, MetadataRecord::Partition { .. }))
+                        .collect();
+                    result.num_partitions = partitions.len() as i32;
+                    result.replication_factor = match partitions.first() {
+                        Some(MetadataRecord::Partition { replicas, .. }) => replicas.len() as i16,
+                        _ => new.replication_factor,
+                    };
+                    result.configs = Some(
+                        effective_configs(&state.config, Some(&configs))
+                            .into_iter()
+                            .map(|e| {
+                                CreatableTopicConfigs::default()
+                                    .with_name(StrBytes::from_static_str(e.name))
+                                    .with_value(Some(StrBytes::from_string(e.value)))
+                                    .with_config_source(e.source as i8)
+                                    .with_is_sensitive(e.def.sensitive)
+                            })
+                            .collect(),
+                    );
+                    if !request.validate_only {
+                        tracing::info!(topic = %name, partitions = result.num_partitions, "created topic");
+                    }
+                }
+                Err(e) => fail(&mut result, &e),
+            }
+            result
+        })
+        .collect();
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+fn fail(result: &mut CreatableTopicResult, e: &MetadataError) {
+    result.error_code = e.code();
+    result.error_message = Some(StrBytes::from_string(e.to_string()));
+    result.num_partitions = -1;
+    result.replication_factor = -1;
+}

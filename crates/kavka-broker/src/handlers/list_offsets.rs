@@ -1,0 +1,74 @@
+//! ListOffsets: earliest, latest, max timestamp, or the first offset at or after
+//! a timestamp.
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::{partition_error_code, RequestContext};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+/// Resolves each partition's requested position to an offset.
+pub(crate) fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+    let state = ctx.state;
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|lp| {
+                    let mut resp = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(lp.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    let Some(p) = state.replicas.get(&name, lp.partition_index) else {
+                        resp.error_code = ResponseError::UnknownTopicOrPartition.code();
+                        return resp;
+                    };
+                    let epoch = p.leader_epoch();
+                    if lp.current_leader_epoch >= 0 && lp.current_leader_epoch != epoch {
+                        resp.error_code = if lp.current_leader_epoch > epoch {
+                            ResponseError::UnknownLeaderEpoch.code()
+                        } else {
+                            ResponseError::FencedLeaderEpoch.code()
+                        };
+                        return resp;
+                    }
+                    resp.leader_epoch = epoch;
+                    let found = match lp.timestamp {
+                        // read_committed stops at the LSO, equal to the HW without transactions.
+                        LATEST => Ok(Some((p.high_watermark(), -1))),
+                        EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
+                        LATEST_TIERED => Ok(None),
+                        MAX_TIMESTAMP => p.log(|log| log.max_timestamp_offset()),
+                        ts => p.log(|log| log.offset_for_timestamp(ts)),
+                    };
+                    match found {
+                        Ok(Some((offset, timestamp))) if offset <= p.high_watermark() => {
+                            resp.offset = offset;
+                            resp.timestamp = timestamp;
+                        }
+                        Ok(_) => {}
+                        Err(e) => resp.error_code = partition_error_code(&e),
+                    }
+                    resp
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,147 @@
+//! Metadata: brokers, topics and partition leaders; auto-creates topics that a
+//! client asks for when `auto.create.topics.enable` allows.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use kavka_metadata::controller::{create_topic, NewTopic};
+use kavka_metadata::topic_name::{is_internal, validate};
+use kavka_metadata::{MetadataImage, TopicImage};
+
+use super::RequestContext;
+
+/// Kafka's "authorized operations not requested" marker.
+const OPS_NOT_REQUESTED: i32 = i32::MIN;
+
+/// Answers which brokers exist and who leads each requested partition.
+pub(crate) fn handle(ctx: &RequestContext<'_>, request: MetadataRequest, version: i16) -> MetadataResponse {
+    let state = ctx.state;
+    // v0 used an empty list for "all topics"; later versions use null.
+    let requested: Option<Vec<_>> = match request.topics {
+        Some(t) if version == 0 && t.is_empty() => None,
+        other => other,
+    };
+    let allow_create = version < 4 || request.allow_auto_topic_creation;
+
+    let mut image = state.metadata.image();
+    let topics = match requested {
+        None => image
+            .topics()
+            .map(|t| topic_response(t, version))
+            .collect(),
+        Some(requested) => {
+            let mut out = Vec::with_capacity(requested.len());
+            for r in requested {
+                let name = match &r.name {
+                    Some(n) => n.0.to_string(),
+                    None => match image.topic_by_id(&r.topic_id) {
+                        Some(t) => t.name.clone(),
+                        None => {
+                            out.push(
+                                MetadataResponseTopic::default()
+                                    .with_error_code(ResponseError::UnknownTopicId.code())
+                                    .with_topic_id(r.topic_id)
+                                    .with_topic_authorized_operations(OPS_NOT_REQUESTED),
+                            );
+                            continue;
+                        }
+                    },
+                };
+                if image.topic(&name).is_none()
+                    && allow_create
+                    && state.config.auto_create_topics_enable
+                    && !is_internal(&name)
+                    && validate(&name).is_ok()
+                {
+                    image = auto_create(ctx, &name).unwrap_or(image);
+                }
+                out.push(match image.topic(&name) {
+                    Some(t) => topic_response(t, version),
+                    None => MetadataResponseTopic::default()
+                        .with_error_code(if validate(&name).is_err() {
+                            ResponseError::InvalidTopicException.code()
+                        } else {
+                            ResponseError::UnknownTopicOrPartition.code()
+                        })
+                        .with_name(Some(TopicName(StrBytes::from_string(name))))
+                        .with_topic_authorized_operations(OPS_NOT_REQUESTED),
+                });
+            }
+            out
+        }
+    };
+    MetadataResponse::default()
+        .with_brokers(brokers(&image))
+        .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
+        .with_controller_id(BrokerId(state.config.node_id))
+        .with_topics(topics)
+        .with_cluster_authorized_operations(OPS_NOT_REQUESTED)
+}
+
+/// Creates a topic with the broker defaults; returns the image that has it.
+fn auto_create(ctx: &RequestContext<'_>, name: &str) -> Option<std::sync::Arc<MetadataImage>> {
+    let state = ctx.state;
+    let topic = NewTopic {
+        name: name.to_string(),
+        num_partitions: state.config.num_partitions,
+        replication_factor: state.config.default_replication_factor,
+        assignments: None,
+        configs: BTreeMap::new(),
+    };
+    let brokers = state.live_brokers();
+    match state.commit(|image| {
+        // Another request may have created it meanwhile: that is success too.
+        if image.topic(name).is_some() {
+            return Ok((vec![], ()));
+        }
+        Ok((create_topic(image, &topic, &brokers)?, ()))
+    }) {
+        Ok(()) => {
+            tracing::info!(topic = name, peer = %ctx.peer, "auto-created topic");
+            Some(state.metadata.image())
+        }
+        Err(e) => {
+            tracing::warn!(topic = name, error = %e, "auto-create failed");
+            None
+        }
+    }
+}
+
+fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+    image
+        .brokers()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.broker_id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(b.port)
+                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        })
+        .collect()
+}
+
+pub(crate) fn topic_response(topic: &TopicImage, _version: i16) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|(&index, p)| {
+            MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(p.replicas.iter().map(|&r| BrokerId(r)).collect())
+                .with_isr_nodes(p.isr.iter().map(|&r| BrokerId(r)).collect())
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(topic.topic_id)
+        .with_is_internal(is_internal(&topic.name))
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(OPS_NOT_REQUESTED)
+}

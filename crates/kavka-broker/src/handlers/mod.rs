@@ -1,0 +1,78 @@
+//! One module per Kafka API: each turns a decoded request into a response by
+//! calling the partition and metadata layers. Nothing here touches a socket.
+
+mod api_versions;
+mod configs;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod errors;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod offset_for_leader_epoch;
+mod produce;
+
+use std::net::SocketAddr;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kavka_wire::DecodedRequest;
+
+use crate::state::BrokerState;
+
+pub(crate) use errors::partition_error_code;
+
+/// Who sent a request, for handlers that record it.
+pub(crate) struct RequestContext<'a> {
+    pub(crate) state: &'a BrokerState,
+    pub(crate) peer: SocketAddr,
+    // Recorded for group members (DescribeGroups) by the coordinator.
+    #[allow(dead_code)]
+    pub(crate) client_id: String,
+}
+
+/// Handles a request; None means no response is sent (Produce with acks=0).
+pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) -> Option<ResponseKind> {
+    let version = request.version;
+    let Some(body) = request.body else {
+        return Some(ResponseKind::ApiVersions(api_versions::unsupported()));
+    };
+    let response = match body {
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
+        RequestKind::Produce(r) => return produce::handle(ctx, r, version).map(ResponseKind::Produce),
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version)),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r))
+        }
+        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(ctx, r)),
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(ctx, r))
+        }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(configs::describe(ctx, r, version))
+        }
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(ctx, r)),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(ctx, r))
+        }
+        // The wire layer only decodes APIs listed as supported, all matched above.
+        other => {
+            tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");
+            return None;
+        }
+    };
+    Some(response)
+}

@@ -1,0 +1,95 @@
+//! Produce: validate, append to the leader's log, answer per partition.
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use kavka_metadata::ConfigResource;
+
+use super::{partition_error_code, RequestContext};
+use crate::state::now_ms;
+use crate::topic_config::min_insync_replicas;
+
+/// Appends every partition's records; returns None for acks=0, which gets no answer.
+pub(crate) fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+    let state = ctx.state;
+    let image = state.metadata.image();
+    let acks = request.acks;
+    let now = now_ms();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        // v13 names topics by id; older versions by name.
+        let (name, topic_image) = if version >= 13 {
+            let t = image.topic_by_id(&topic.topic_id);
+            (t.map(|t| t.name.clone()).unwrap_or_default(), t)
+        } else {
+            let name = topic.name.0.to_string();
+            let t = image.topic(&name);
+            (name, t)
+        };
+        let explicit = topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
+        let min_isr = min_insync_replicas(&state.config, explicit);
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let mut resp = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
+            let error = if !matches!(acks, -1..=1) {
+                Some(ResponseError::InvalidRequiredAcks.code())
+            } else if request.transactional_id.is_some() {
+                Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+            } else {
+                None
+            };
+            let partition = state.replicas.get(&name, data.index);
+            let code = match (error, partition) {
+                (Some(code), _) => code,
+                (None, None) => {
+                    if version >= 13 && topic_image.is_none() {
+                        ResponseError::UnknownTopicId.code()
+                    } else {
+                        ResponseError::UnknownTopicOrPartition.code()
+                    }
+                }
+                // acks=all needs at least min.insync.replicas in the ISR; alone we are 1.
+                (None, Some(_)) if acks == -1 && min_isr > state.live_brokers().len() as i32 => {
+                    ResponseError::NotEnoughReplicas.code()
+                }
+                (None, Some(p)) => {
+                    let records = data.records.unwrap_or_default();
+                    match p.append(records, now) {
+                        Ok(info) => {
+                            resp.base_offset = info.first_offset;
+                            resp.log_append_time_ms = info.log_append_time;
+                            resp.log_start_offset = info.log_start_offset;
+                            if !info.duplicate {
+                                state.appended.notify_waiters();
+                            }
+                            0
+                        }
+                        Err(e) => {
+                            tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
+                            resp.error_message = Some(StrBytes::from_string(e.to_string()));
+                            partition_error_code(&e)
+                        }
+                    }
+                }
+            };
+            resp.error_code = code;
+            partitions.push(resp);
+        }
+        let mut t = TopicProduceResponse::default().with_partition_responses(partitions);
+        if version >= 13 {
+            t.topic_id = topic.topic_id;
+        } else {
+            t.name = TopicName(StrBytes::from_string(name));
+        }
+        responses.push(t);
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}

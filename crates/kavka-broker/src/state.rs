@@ -1,0 +1,145 @@
+//! Everything a request handler can reach: config, metadata, hosted partitions.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
+use tokio::sync::Notify;
+
+use crate::config::BrokerConfig;
+use crate::metadata_store::MetadataStore;
+use crate::producer_ids::ProducerIdManager;
+use crate::replica_manager::ReplicaManager;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("log directory {path}: {source}")]
+    LogDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("opening partition logs: {0}")]
+    Storage(#[from] kavka_storage::StorageError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// Shared broker state, one per process.
+#[derive(Debug)]
+pub struct BrokerState {
+    pub config: BrokerConfig,
+    pub cluster_id: String,
+    pub metadata: MetadataStore,
+    pub replicas: ReplicaManager,
+    pub producer_ids: ProducerIdManager,
+    /// Woken on every append so long-polling fetches can answer at once.
+    pub appended: Notify,
+}
+
+impl BrokerState {
+    /// Opens the log directory: cluster identity, metadata log, partition logs.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+        let dir = config.log_dir.clone();
+        let io_err = |source| StartError::LogDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io_err)?;
+        let cluster_id = load_or_create_cluster_id(&dir, config.node_id).map_err(io_err)?;
+        let metadata = MetadataStore::open(&dir.join("__cluster_metadata-0").join("metadata.log"))?;
+        let producer_ids = ProducerIdManager::open(&dir).map_err(io_err)?;
+        let state = Arc::new(Self {
+            config,
+            cluster_id,
+            metadata,
+            replicas: ReplicaManager::default(),
+            producer_ids,
+            appended: Notify::new(),
+        });
+        state.register_self()?;
+        state
+            .replicas
+            .reconcile(&state.metadata.image(), &state.config)?;
+        Ok(state)
+    }
+
+    /// Records this broker's advertised endpoint when it is new or has changed.
+    fn register_self(&self) -> Result<(), MetadataError> {
+        let c = &self.config;
+        let record = MetadataRecord::RegisterBroker {
+            broker_id: c.node_id,
+            host: c.advertised.host.clone(),
+            port: i32::from(c.advertised.port),
+            rack: c.raw.get("broker.rack").cloned(),
+        };
+        self.metadata.commit(|image| {
+            let same = image.broker(c.node_id).is_some_and(|b| {
+                b.host == c.advertised.host && b.port == i32::from(c.advertised.port)
+            });
+            Ok((if same { vec![] } else { vec![record] }, ()))
+        })?;
+        Ok(())
+    }
+
+    /// Commits a metadata change and brings hosted partitions in line with it.
+    pub fn commit<T>(
+        &self,
+        decide: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), MetadataError>,
+    ) -> Result<T, MetadataError> {
+        let (image, out) = self.metadata.commit(decide)?;
+        self.replicas
+            .reconcile(&image, &self.config)
+            .map_err(|e| MetadataError::Log(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// Ids of live brokers (just this one until the cluster issue).
+    pub fn live_brokers(&self) -> Vec<i32> {
+        vec![self.config.node_id]
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads `meta.properties`, or writes one with a new cluster id on first start.
+fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String> {
+    let path = dir.join("meta.properties");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Some(id) = crate::config::parse_properties(&text).remove("cluster.id") {
+            return Ok(id);
+        }
+    }
+    let id = base64url(uuid::Uuid::new_v4().as_bytes());
+    let text = format!("#\n#Written by Kavka\nnode.id={node_id}\nversion=1\ncluster.id={id}\n");
+    let tmp = dir.join("meta.properties.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(id)
+}
+
+/// Kafka prints cluster ids as unpadded URL-safe base64 of 16 random bytes.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

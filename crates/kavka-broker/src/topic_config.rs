@@ -1,0 +1,158 @@
+//! Effective topic configs: the topic's own settings over the broker's defaults,
+//! and the storage [`LogConfig`] they amount to.
+
+use std::collections::BTreeMap;
+
+use kavka_metadata::topic_config::{TopicConfigDef, TOPIC_CONFIGS};
+use kavka_storage::{LogConfig, TimestampType};
+
+use crate::config::BrokerConfig;
+
+/// Where a config value came from, with Kafka's DescribeConfigs source codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConfigSource {
+    DynamicTopic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// One resolved config entry.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigEntry {
+    pub(crate) name: &'static str,
+    pub(crate) value: String,
+    pub(crate) source: ConfigSource,
+    pub(crate) def: &'static TopicConfigDef,
+}
+
+/// The broker's default for a topic config, and whether the broker config set it.
+fn broker_default(config: &BrokerConfig, def: &TopicConfigDef) -> (String, ConfigSource) {
+    let set_in_file = |keys: &[&str]| keys.iter().any(|k| config.raw.contains_key(*k));
+    let source_of = |keys: &[&str]| {
+        if set_in_file(keys) {
+            ConfigSource::StaticBroker
+        } else {
+            ConfigSource::Default
+        }
+    };
+    let opt_i64 = |v: Option<i64>| v.unwrap_or(-1).to_string();
+    match def.name {
+        "retention.ms" => (
+            opt_i64(config.retention_ms),
+            source_of(&["log.retention.ms", "log.retention.minutes", "log.retention.hours"]),
+        ),
+        "retention.bytes" => (
+            opt_i64(config.retention_bytes.map(|b| b as i64)),
+            source_of(&["log.retention.bytes"]),
+        ),
+        "segment.bytes" => (config.segment_bytes.to_string(), source_of(&["log.segment.bytes"])),
+        "segment.ms" => (config.segment_ms.to_string(), source_of(&["log.roll.ms", "log.roll.hours"])),
+        "max.message.bytes" => (config.message_max_bytes.to_string(), source_of(&["message.max.bytes"])),
+        "min.insync.replicas" => (
+            config.min_insync_replicas.to_string(),
+            source_of(&["min.insync.replicas"]),
+        ),
+        _ => match config.raw.get(def.broker_key) {
+            Some(v) => (v.clone(), ConfigSource::StaticBroker),
+            None => (static_default(def.name).to_string(), ConfigSource::Default),
+        },
+    }
+}
+
+/// Apache Kafka's built-in defaults for topic configs not derived above.
+fn static_default(name: &str) -> &'static str {
+    match name {
+        "cleanup.policy" => "delete",
+        "compression.gzip.level" => "-1",
+        "compression.lz4.level" => "9",
+        "compression.type" => "producer",
+        "compression.zstd.level" => "3",
+        "delete.retention.ms" => "86400000",
+        "file.delete.delay.ms" => "60000",
+        "flush.messages" | "flush.ms" | "max.compaction.lag.ms" => "9223372036854775807",
+        "message.timestamp.before.max.ms" => "9223372036854775807",
+        "index.interval.bytes" => "4096",
+        "message.timestamp.after.max.ms" => "3600000",
+        "message.timestamp.type" => "CreateTime",
+        "min.cleanable.dirty.ratio" => "0.5",
+        "min.compaction.lag.ms" => "0",
+        "preallocate" => "false",
+        "segment.index.bytes" => "10485760",
+        "segment.jitter.ms" => "0",
+        "unclean.leader.election.enable" => "false",
+        _ => "",
+    }
+}
+
+/// Every topic config with its effective value and source.
+pub(crate) fn effective_configs(
+    config: &BrokerConfig,
+    explicit: Option<&BTreeMap<String, String>>,
+) -> Vec<ConfigEntry> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|def| {
+            let (value, source) = match explicit.and_then(|e| e.get(def.name)) {
+                Some(v) => (v.clone(), ConfigSource::DynamicTopic),
+                None => broker_default(config, def),
+            };
+            ConfigEntry {
+                name: def.name,
+                value,
+                source,
+                def,
+            }
+        })
+        .collect()
+}
+
+/// The storage settings for a topic.
+pub(crate) fn log_config(config: &BrokerConfig, explicit: Option<&BTreeMap<String, String>>) -> LogConfig {
+    let entries = effective_configs(config, explicit);
+    let get = |name: &str| -> Option<i64> {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.trim().parse::<i64>().ok())
+    };
+    let non_negative = |v: Option<i64>| v.filter(|v| *v >= 0);
+    let unless_max = |v: Option<i64>| v.filter(|v| *v > 0 && *v != i64::MAX);
+    let timestamp_type = entries
+        .iter()
+        .find(|e| e.name == "message.timestamp.type")
+        .map(|e| e.value.as_str());
+    let mut log = LogConfig {
+        segment_bytes: get("segment.bytes").map(|v| v.max(1) as u64).unwrap_or(config.segment_bytes),
+        segment_ms: get("segment.ms").unwrap_or(config.segment_ms),
+        retention_ms: non_negative(get("retention.ms")),
+        retention_bytes: non_negative(get("retention.bytes")).map(|v| v as u64),
+        index_interval_bytes: get("index.interval.bytes")
+            .map(|v| v.clamp(1, u32::MAX as i64) as u32)
+            .unwrap_or(config.index_interval_bytes),
+        flush_messages: unless_max(get("flush.messages")).map(|v| v as u64),
+        flush_ms: unless_max(get("flush.ms")),
+        max_message_bytes: get("max.message.bytes")
+            .map(|v| v.clamp(0, u32::MAX as i64) as u32)
+            .unwrap_or(config.message_max_bytes),
+        timestamp_type: TimestampType::CreateTime,
+    };
+    if timestamp_type == Some("LogAppendTime") {
+        log.timestamp_type = TimestampType::LogAppendTime;
+    }
+    // Broker-wide flush settings apply when the topic does not override them.
+    if explicit.is_none_or(|e| !e.contains_key("flush.messages")) {
+        log.flush_messages = log.flush_messages.or(config.flush_messages);
+    }
+    if explicit.is_none_or(|e| !e.contains_key("flush.ms")) {
+        log.flush_ms = log.flush_ms.or(config.flush_ms);
+    }
+    log
+}
+
+/// The topic's effective `min.insync.replicas`.
+pub(crate) fn min_insync_replicas(config: &BrokerConfig, explicit: Option<&BTreeMap<String, String>>) -> i32 {
+    explicit
+        .and_then(|e| e.get("min.insync.replicas"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(config.min_insync_replicas)
+}

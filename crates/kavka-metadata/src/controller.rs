@@ -1,0 +1,292 @@
+//! The controller's decisions: validate an admin request against the current
+//! image and express the change as records. Nothing here writes anything.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::topic_config::validate_topic_config;
+use crate::topic_name::{collision_key, validate};
+use crate::{ConfigResource, MetadataError, MetadataImage, MetadataRecord};
+
+/// A CreateTopics entry after defaults were filled in.
+#[derive(Debug, Clone)]
+pub struct NewTopic {
+    pub name: String,
+    pub num_partitions: i32,
+    pub replication_factor: i16,
+    /// Explicit placement: partition index → replicas (overrides the two above).
+    pub assignments: Option<Vec<Vec<i32>>>,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Records that create `topic`, placing replicas round-robin over `brokers`.
+pub fn create_topic(
+    image: &MetadataImage,
+    topic: &NewTopic,
+    brokers: &[i32],
+) -> Result<Vec<MetadataRecord>, MetadataError> {
+    validate(&topic.name).map_err(MetadataError::InvalidTopic)?;
+    if image.topic(&topic.name).is_some() {
+        return Err(MetadataError::TopicAlreadyExists(topic.name.clone()));
+    }
+    let key = collision_key(&topic.name);
+    if let Some(other) = image.topics().find(|t| collision_key(&t.name) == key) {
+        return Err(MetadataError::InvalidTopic(format!(
+            "Topic '{}' collides with existing topic: {}",
+            topic.name, other.name
+        )));
+    }
+    for (name, value) in &topic.configs {
+        validate_topic_config(name, value)?;
+    }
+    let placement = match &topic.assignments {
+        Some(assignments) => {
+            check_assignments(assignments, brokers)?;
+            assignments.clone()
+        }
+        None => place_replicas(topic.num_partitions, topic.replication_factor, brokers, 0)?,
+    };
+
+    let topic_id = Uuid::new_v4();
+    let mut records = vec![MetadataRecord::Topic {
+        name: topic.name.clone(),
+        topic_id,
+    }];
+    records.extend(partition_records(topic_id, 0, &placement));
+    records.extend(topic.configs.iter().map(|(name, value)| MetadataRecord::Config {
+        resource: ConfigResource::Topic(topic.name.clone()),
+        name: name.clone(),
+        value: Some(value.clone()),
+    }));
+    Ok(records)
+}
+
+/// Records that delete a topic.
+pub fn delete_topic(image: &MetadataImage, name: &str) -> Result<Vec<MetadataRecord>, MetadataError> {
+    let topic = image
+        .topic(name)
+        .ok_or_else(|| MetadataError::UnknownTopic(name.to_string()))?;
+    Ok(vec![MetadataRecord::RemoveTopic {
+        topic_id: topic.topic_id,
+    }])
+}
+
+/// Records that grow a topic to `total` partitions (it can only grow).
+pub fn create_partitions(
+    image: &MetadataImage,
+    name: &str,
+    total: i32,
+    assignments: Option<Vec<Vec<i32>>>,
+    brokers: &[i32],
+) -> Result<Vec<MetadataRecord>, MetadataError> {
+    let topic = image
+        .topic(name)
+        .ok_or_else(|| MetadataError::UnknownTopic(name.to_string()))?;
+    let current = topic.partitions.len() as i32;
+    if total < current {
+        return Err(MetadataError::InvalidPartitions(format!(
+            "Topic currently has {current} partitions, which is higher than the requested {total}."
+        )));
+    }
+    if total == current {
+        return Err(MetadataError::InvalidPartitions(format!(
+            "Topic already has {current} partitions."
+        )));
+    }
+    let rf = topic
+        .partitions
+        .values()
+        .next()
+        .map(|p| p.replicas.len() as i16)
+        .unwrap_or(1);
+    let placement = match assignments {
+        Some(a) => {
+            if a.len() as i32 != total - current {
+                return Err(MetadataError::InvalidRequest(format!(
+                    "Increasing the number of partitions by {} but {} assignments provided.",
+                    total - current,
+                    a.len()
+                )));
+            }
+            check_assignments(&a, brokers)?;
+            a
+        }
+        None => place_replicas(total - current, rf, brokers, current as usize)?,
+    };
+    Ok(partition_records(topic.topic_id, current, &placement).collect())
+}
+
+/// Records that set (Some) or delete (None) configs on a resource.
+pub fn alter_configs(
+    image: &MetadataImage,
+    resource: &ConfigResource,
+    changes: &[(String, Option<String>)],
+) -> Result<Vec<MetadataRecord>, MetadataError> {
+    if let ConfigResource::Topic(name) = resource {
+        if image.topic(name).is_none() {
+            return Err(MetadataError::UnknownTopic(name.clone()));
+        }
+        for (key, value) in changes {
+            match value {
+                Some(v) => validate_topic_config(key, v)?,
+                None => validate_topic_config_name(key)?,
+            }
+        }
+    }
+    Ok(changes
+        .iter()
+        .map(|(name, value)| MetadataRecord::Config {
+            resource: resource.clone(),
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect())
+}
+
+fn validate_topic_config_name(name: &str) -> Result<(), MetadataError> {
+    if crate::topic_config::TOPIC_CONFIGS.iter().any(|c| c.name == name) {
+        Ok(())
+    } else {
+        Err(MetadataError::InvalidConfig(format!(
+            "Unknown topic config name: {name}"
+        )))
+    }
+}
+
+fn partition_records(
+    topic_id: Uuid,
+    first: i32,
+    placement: &[Vec<i32>],
+) -> impl Iterator<Item = MetadataRecord> + '_ {
+    placement.iter().enumerate().map(move |(i, replicas)| MetadataRecord::Partition {
+        topic_id,
+        partition: first + i as i32,
+        replicas: replicas.clone(),
+        isr: replicas.clone(),
+        leader: replicas.first().copied().unwrap_or(-1),
+        leader_epoch: 0,
+        partition_epoch: 0,
+    })
+}
+
+/// Round-robin placement: partition p's first replica is broker (start + p), the
+/// rest follow, so leadership spreads evenly.
+fn place_replicas(
+    partitions: i32,
+    replication_factor: i16,
+    brokers: &[i32],
+    start: usize,
+) -> Result<Vec<Vec<i32>>, MetadataError> {
+    if partitions <= 0 {
+        return Err(MetadataError::InvalidPartitions(
+            "Number of partitions must be larger than 0.".into(),
+        ));
+    }
+    if replication_factor <= 0 {
+        return Err(MetadataError::InvalidReplicationFactor(
+            "Replication factor must be larger than 0.".into(),
+        ));
+    }
+    if replication_factor as usize > brokers.len() {
+        return Err(MetadataError::InvalidReplicationFactor(format!(
+            "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered.",
+            brokers.len()
+        )));
+    }
+    let n = brokers.len();
+    Ok((0..partitions as usize)
+        .map(|p| {
+            (0..replication_factor as usize)
+                .map(|r| brokers[(start + p + r) % n])
+                .collect()
+        })
+        .collect())
+}
+
+fn check_assignments(assignments: &[Vec<i32>], brokers: &[i32]) -> Result<(), MetadataError> {
+    for replicas in assignments {
+        if replicas.is_empty() {
+            return Err(MetadataError::InvalidReplicationFactor(
+                "Replica assignment must not be empty.".into(),
+            ));
+        }
+        if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
+            return Err(MetadataError::InvalidRequest(format!(
+                "Replica assignment refers to broker {b}, which is not registered."
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_topic(name: &str, partitions: i32) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: 1,
+            assignments: None,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    fn apply(image: &mut MetadataImage, records: &[MetadataRecord]) {
+        for r in records {
+            image.apply(r).unwrap();
+        }
+    }
+
+    #[test]
+    fn create_then_duplicate_is_refused() {
+        let mut image = MetadataImage::default();
+        let records = create_topic(&image, &new_topic("orders", 3), &[1]).unwrap();
+        apply(&mut image, &records);
+        assert_eq!(image.topic("orders").unwrap().partitions.len(), 3);
+        let err = create_topic(&image, &new_topic("orders", 3), &[1]).unwrap_err();
+        assert_eq!(err.code(), 36);
+        let err = create_topic(&image, &new_topic("orders", 3), &[1]).unwrap_err();
+        assert_eq!(err.to_string(), "Topic 'orders' already exists.");
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_kafka_codes() {
+        let image = MetadataImage::default();
+        assert_eq!(create_topic(&image, &new_topic("a b", 1), &[1]).unwrap_err().code(), 17);
+        assert_eq!(create_topic(&image, &new_topic("t", 0), &[1]).unwrap_err().code(), 37);
+        let mut t = new_topic("t", 1);
+        t.replication_factor = 3;
+        assert_eq!(create_topic(&image, &t, &[1]).unwrap_err().code(), 38);
+        let mut t = new_topic("t", 1);
+        t.configs.insert("retention.ms".into(), "soon".into());
+        assert_eq!(create_topic(&image, &t, &[1]).unwrap_err().code(), 40);
+    }
+
+    #[test]
+    fn dot_underscore_collision_is_refused() {
+        let mut image = MetadataImage::default();
+        let records = create_topic(&image, &new_topic("a.b", 1), &[1]).unwrap();
+        apply(&mut image, &records);
+        assert_eq!(create_topic(&image, &new_topic("a_b", 1), &[1]).unwrap_err().code(), 17);
+    }
+
+    #[test]
+    fn partitions_only_grow_and_spread_over_brokers() {
+        let mut image = MetadataImage::default();
+        let mut t = new_topic("t", 2);
+        t.replication_factor = 2;
+        let records = create_topic(&image, &t, &[1, 2, 3]).unwrap();
+        apply(&mut image, &records);
+        let leaders: Vec<i32> = image.topic("t").unwrap().partitions.values().map(|p| p.leader).collect();
+        assert_eq!(leaders, vec![1, 2]);
+        assert_eq!(create_partitions(&image, "t", 1, None, &[1, 2, 3]).unwrap_err().code(), 37);
+        let records = create_partitions(&image, "t", 4, None, &[1, 2, 3]).unwrap();
+        apply(&mut image, &records);
+        let topic = image.topic("t").unwrap();
+        assert_eq!(topic.partitions.len(), 4);
+        assert_eq!(topic.partitions[&2].replicas, vec![3, 1]);
+    }
+}

@@ -1,0 +1,268 @@
+use std::collections::{BTreeMap, HashMap};
+
+use uuid::Uuid;
+
+use crate::{ConfigResource, MetadataError, MetadataRecord};
+
+/// A registered broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerImage {
+    pub broker_id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
+/// One partition's placement and leadership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionImage {
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+}
+
+/// A topic and its partitions, indexed by partition number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicImage {
+    pub name: String,
+    pub topic_id: Uuid,
+    pub partitions: BTreeMap<i32, PartitionImage>,
+}
+
+/// The cluster metadata as of the last applied record.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataImage {
+    topics: BTreeMap<String, TopicImage>,
+    names_by_id: HashMap<Uuid, String>,
+    brokers: BTreeMap<i32, BrokerImage>,
+    configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
+    /// Number of records applied: the offset of the next record in the metadata log.
+    next_offset: u64,
+}
+
+impl MetadataImage {
+    /// Applies one record. A record that refers to something missing is an error
+    /// and leaves the image unchanged.
+    pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), MetadataError> {
+        match record {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                host,
+                port,
+                rack,
+            } => {
+                self.brokers.insert(
+                    *broker_id,
+                    BrokerImage {
+                        broker_id: *broker_id,
+                        host: host.clone(),
+                        port: *port,
+                        rack: rack.clone(),
+                    },
+                );
+            }
+            MetadataRecord::Topic { name, topic_id } => {
+                if self.topics.contains_key(name) {
+                    return Err(MetadataError::TopicAlreadyExists(name.clone()));
+                }
+                self.names_by_id.insert(*topic_id, name.clone());
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        name: name.clone(),
+                        topic_id: *topic_id,
+                        partitions: BTreeMap::new(),
+                    },
+                );
+            }
+            MetadataRecord::Partition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+                partition_epoch,
+            } => {
+                let topic = self.topic_by_id_mut(topic_id)?;
+                topic.partitions.insert(
+                    *partition,
+                    PartitionImage {
+                        replicas: replicas.clone(),
+                        isr: isr.clone(),
+                        leader: *leader,
+                        leader_epoch: *leader_epoch,
+                        partition_epoch: *partition_epoch,
+                    },
+                );
+            }
+            MetadataRecord::PartitionChange {
+                topic_id,
+                partition,
+                leader,
+                isr,
+            } => {
+                let topic = self.topic_by_id_mut(topic_id)?;
+                let name = topic.name.clone();
+                let p = topic
+                    .partitions
+                    .get_mut(partition)
+                    .ok_or(MetadataError::UnknownTopic(name))?;
+                if p.leader != *leader {
+                    p.leader_epoch += 1;
+                }
+                p.leader = *leader;
+                p.isr = isr.clone();
+                p.partition_epoch += 1;
+            }
+            MetadataRecord::Config {
+                resource,
+                name,
+                value,
+            } => {
+                let entry = self.configs.entry(resource.clone()).or_default();
+                match value {
+                    Some(v) => {
+                        entry.insert(name.clone(), v.clone());
+                    }
+                    None => {
+                        entry.remove(name);
+                    }
+                }
+            }
+            MetadataRecord::RemoveTopic { topic_id } => {
+                let name = self
+                    .names_by_id
+                    .remove(topic_id)
+                    .ok_or_else(|| MetadataError::UnknownTopic(topic_id.to_string()))?;
+                self.topics.remove(&name);
+                self.configs.remove(&ConfigResource::Topic(name));
+            }
+        }
+        self.next_offset += 1;
+        Ok(())
+    }
+
+    fn topic_by_id_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, MetadataError> {
+        let name = self
+            .names_by_id
+            .get(id)
+            .ok_or_else(|| MetadataError::UnknownTopic(id.to_string()))?;
+        self.topics
+            .get_mut(name)
+            .ok_or_else(|| MetadataError::UnknownTopic(id.to_string()))
+    }
+
+    /// A topic by name.
+    pub fn topic(&self, name: &str) -> Option<&TopicImage> {
+        self.topics.get(name)
+    }
+
+    /// A topic by id.
+    pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {
+        self.names_by_id.get(id).and_then(|n| self.topics.get(n))
+    }
+
+    /// All topics in name order.
+    pub fn topics(&self) -> impl Iterator<Item = &TopicImage> {
+        self.topics.values()
+    }
+
+    /// All registered brokers in id order.
+    pub fn brokers(&self) -> impl Iterator<Item = &BrokerImage> {
+        self.brokers.values()
+    }
+
+    /// One broker.
+    pub fn broker(&self, id: i32) -> Option<&BrokerImage> {
+        self.brokers.get(&id)
+    }
+
+    /// Configs explicitly set on a resource (defaults are the broker's business).
+    pub fn configs(&self, resource: &ConfigResource) -> Option<&BTreeMap<String, String>> {
+        self.configs.get(resource)
+    }
+
+    /// How many records have been applied.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str) -> (Uuid, Vec<MetadataRecord>) {
+        let id = Uuid::new_v4();
+        (
+            id,
+            vec![
+                MetadataRecord::Topic {
+                    name: name.into(),
+                    topic_id: id,
+                },
+                MetadataRecord::Partition {
+                    topic_id: id,
+                    partition: 0,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    leader: 1,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn topic_records_build_topic_and_remove_drops_it_with_configs() {
+        let mut image = MetadataImage::default();
+        let (id, records) = topic("t");
+        for r in &records {
+            image.apply(r).unwrap();
+        }
+        image
+            .apply(&MetadataRecord::Config {
+                resource: ConfigResource::Topic("t".into()),
+                name: "retention.ms".into(),
+                value: Some("1000".into()),
+            })
+            .unwrap();
+        assert_eq!(image.topic("t").unwrap().partitions.len(), 1);
+        assert_eq!(image.topic_by_id(&id).unwrap().name, "t");
+        image.apply(&MetadataRecord::RemoveTopic { topic_id: id }).unwrap();
+        assert!(image.topic("t").is_none());
+        assert!(image.configs(&ConfigResource::Topic("t".into())).is_none());
+        assert_eq!(image.next_offset(), 4);
+    }
+
+    #[test]
+    fn leader_change_bumps_leader_epoch() {
+        let mut image = MetadataImage::default();
+        let (id, records) = topic("t");
+        for r in &records {
+            image.apply(r).unwrap();
+        }
+        image
+            .apply(&MetadataRecord::PartitionChange {
+                topic_id: id,
+                partition: 0,
+                leader: 2,
+                isr: vec![2],
+            })
+            .unwrap();
+        let p = &image.topic("t").unwrap().partitions[&0];
+        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 1));
+    }
+
+    #[test]
+    fn partition_of_unknown_topic_is_refused() {
+        let mut image = MetadataImage::default();
+        let (_, records) = topic("t");
+        assert!(image.apply(&records[1]).is_err());
+        assert_eq!(image.next_offset(), 0);
+    }
+}

@@ -1,0 +1,49 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a config belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConfigResource {
+    Topic(String),
+    /// A broker by id; `None` is the cluster-wide default (empty name in Kafka).
+    Broker(Option<i32>),
+}
+
+/// One change to cluster metadata, as KRaft's metadata records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataRecord {
+    /// A broker announced itself (BrokerRegistrationRecord).
+    RegisterBroker {
+        broker_id: i32,
+        host: String,
+        port: i32,
+        rack: Option<String>,
+    },
+    /// A topic came into being (TopicRecord).
+    Topic { name: String, topic_id: Uuid },
+    /// A partition with its replica placement and leadership (PartitionRecord).
+    Partition {
+        topic_id: Uuid,
+        partition: i32,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+    },
+    /// Leadership or ISR moved (PartitionChangeRecord).
+    PartitionChange {
+        topic_id: Uuid,
+        partition: i32,
+        leader: i32,
+        isr: Vec<i32>,
+    },
+    /// A config was set, or removed when `value` is None (ConfigRecord).
+    Config {
+        resource: ConfigResource,
+        name: String,
+        value: Option<String>,
+    },
+    /// A topic and all its partitions are gone (RemoveTopicRecord).
+    RemoveTopic { topic_id: Uuid },
+}

@@ -1,0 +1,50 @@
+//! The API versions Kavka advertises: from Apache Kafka 4.x's baseline (KIP-896),
+//! which is what the `kafka-protocol` crate decodes, up to the newest it knows.
+
+use kafka_protocol::messages::ApiKey;
+
+/// Every API the broker answers. An API missing here is refused by closing the
+/// connection, as Apache Kafka does for an API it does not know.
+pub const SUPPORTED_APIS: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// (min, max) advertised for `key`, or None when Kavka does not serve it.
+pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
+    if !SUPPORTED_APIS.contains(&key) {
+        return None;
+    }
+    let range = key.valid_versions();
+    // librdkafka only turns on compression when Produce v0-v2 are advertised
+    // (KAFKA-18659); those versions are still refused when actually sent.
+    let min = if key == ApiKey::Produce { 0 } else { range.min };
+    Some((min, range.max))
+}
+
+/// Versions the codec can actually decode (Produce below v3 is advertised only).
+pub(crate) fn decodable(key: ApiKey, version: i16) -> bool {
+    let range = key.valid_versions();
+    supported_range(key).is_some() && (range.min..=range.max).contains(&version)
+}
+
+/// The full table for an ApiVersions response: (api key, min, max).
+pub fn supported_versions() -> Vec<(i16, i16, i16)> {
+    SUPPORTED_APIS
+        .iter()
+        .filter_map(|&key| supported_range(key).map(|(min, max)| (key as i16, min, max)))
+        .collect()
+}
