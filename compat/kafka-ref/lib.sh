@@ -30,10 +30,14 @@ kafka_ref_classpath() {
   # Write to a temp file and rename, so an interrupted resolve never leaves a
   # truncated classpath that later runs would trust.
   tmp="$(mktemp "$KAFKA_REF_CACHE/classpath.XXXXXX")"
-  if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_REF_POM" dependency:build-classpath \
-        -Dmdep.outputFile="$tmp" -Dmdep.includeScope=runtime >&2; then
+  # Maven's chatter goes to a log and is shown only on failure, so callers
+  # such as `kafka-ref.sh classpath` keep a clean stdout/stderr.
+  if ! mvn -q -B -f "$KAFKA_REF_POM" dependency:build-classpath \
+        -Dmdep.outputFile="$tmp" -Dmdep.includeScope=runtime \
+        > "$KAFKA_REF_CACHE/mvn-resolve.log" 2>&1; then
     rm -f "$tmp"
-    die "Maven could not resolve Kafka's jars (see output above)"
+    cat "$KAFKA_REF_CACHE/mvn-resolve.log" >&2
+    die "Maven could not resolve Kafka's jars (log: $KAFKA_REF_CACHE/mvn-resolve.log)"
   fi
   mv "$tmp" "$cp_file"
   cat "$cp_file"
