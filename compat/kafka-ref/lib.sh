@@ -46,9 +46,9 @@ kafka_ref_classpath() {
 # A cached classpath is only good while every jar it names still exists
 # (someone may have wiped ~/.m2).
 kafka_ref_jars_present() {
-  local jar
-  local IFS=':'
-  for jar in $(cat "$1"); do
+  local jar jars
+  IFS=':' read -r -a jars < "$1"
+  for jar in "${jars[@]}"; do
     [[ -f "$jar" ]] || return 1
   done
   return 0

@@ -60,6 +60,7 @@ step "compat/kafka-tool.sh kafka-topics --bootstrap-server $BS --describe --topi
   "$TOOL" kafka-topics --bootstrap-server "$BS" --describe --topic order-placed
 
 LINES=$'order-1:{"id":1,"item":"book","qty":1}\norder-2:{"id":2,"item":"pen","qty":3}\norder-3:{"id":3,"item":"lamp","qty":1}'
+# shellcheck disable=SC2016  # the inner bash expands its own $1..$3
 step "printf '%s\\n' 'order-1:{\"id\":1,\"item\":\"book\",\"qty\":1}' 'order-2:{\"id\":2,\"item\":\"pen\",\"qty\":3}' 'order-3:{\"id\":3,\"item\":\"lamp\",\"qty\":1}' | compat/kafka-tool.sh kafka-console-producer --bootstrap-server $BS --topic order-placed --property parse.key=true --property key.separator=:" \
   bash -c 'printf "%s\n" "$1" | "$2" kafka-console-producer --bootstrap-server "$3" --topic order-placed --property parse.key=true --property key.separator=:' _ "$LINES" "$TOOL" "$BS"
 
