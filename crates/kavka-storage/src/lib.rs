@@ -6,11 +6,20 @@
 //! base offset and partition leader epoch are rewritten, neither of which the CRC covers.
 
 mod batch;
+mod checkpoint;
 mod config;
+mod epoch_cache;
 mod error;
+mod index;
 mod log;
+mod producer_state;
+mod recovery;
+mod segment;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{LogConfig, TimestampType};
 pub use error::StorageError;
-pub use log::{AppendInfo, FetchData, PartitionLog};
+pub use log::{
+    AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,
+    LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
+};
