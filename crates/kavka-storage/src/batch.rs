@@ -106,7 +106,9 @@ impl BatchHeader {
 
     /// Offset of the last record in the batch.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        // Saturating: the base offset of a batch read back from disk is not CRC-protected.
+        self.base_offset
+            .saturating_add(self.last_offset_delta as i64)
     }
 
     /// True when the records are compressed (codec bits 0-2 set).
@@ -238,7 +240,7 @@ pub(crate) fn first_record_at_or_after(
         let (offset_delta, _) = read_varint(batch, body + 1 + n1)?;
         let ts = header.base_timestamp.checked_add(ts_delta)?;
         if ts >= target {
-            return Some((header.base_offset + offset_delta, ts));
+            return Some((header.base_offset.checked_add(offset_delta)?, ts));
         }
         pos = end;
     }

@@ -230,12 +230,16 @@ impl PartitionLog {
         }
         let mut record_count = 0u64;
         for (pos, header) in &batches {
-            if self.should_roll(header, now_ms) {
+            if self.should_roll(header, now_ms)? {
                 self.roll()?;
             }
             let interval = self.config.index_interval_bytes;
-            self.active_mut()
-                .append(&buf[*pos..*pos + header.size()], header, interval, now_ms)?;
+            self.active_mut()?.append(
+                &buf[*pos..*pos + header.size()],
+                header,
+                interval,
+                now_ms,
+            )?;
             // Committed per batch so a roll's snapshot mid-append covers what precedes it.
             if header.is_idempotent() {
                 self.producers.record(
@@ -439,7 +443,7 @@ impl PartitionLog {
     /// Rolls the active segment if `segment.ms` has passed (called by a timer).
     pub fn maybe_roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let segment_ms = self.config.segment_ms;
-        let active = self.active_mut();
+        let active = self.active_mut()?;
         if !active.is_empty() && now_ms - active.first_append_ms(now_ms) >= segment_ms {
             self.roll()?;
         }
@@ -507,7 +511,7 @@ impl PartitionLog {
                 }
             }
             let interval = self.config.index_interval_bytes;
-            self.active_mut().truncate_to(offset, interval)?;
+            self.active_mut()?.truncate_to(offset, interval)?;
             let log_end = self.log_end_offset();
             if self.log_start_offset > log_end {
                 self.log_start_offset = log_end;
@@ -524,29 +528,30 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn active_mut(&mut self) -> &mut LogSegment {
-        // `segments` is never empty: open creates one and nothing removes the last.
-        let last = self.segments.len() - 1;
-        &mut self.segments[last]
+    /// The segment appends go to. Only a failed `truncate_to` can leave none.
+    fn active_mut(&mut self) -> Result<&mut LogSegment, StorageError> {
+        self.segments.last_mut().ok_or_else(|| {
+            StorageError::Io(std::io::Error::other("partition log has no active segment"))
+        })
     }
 
-    fn should_roll(&mut self, header: &BatchHeader, now_ms: i64) -> bool {
+    fn should_roll(&mut self, header: &BatchHeader, now_ms: i64) -> Result<bool, StorageError> {
         let segment_bytes = self.config.segment_bytes.min(MAX_SEGMENT_BYTES);
         let segment_ms = self.config.segment_ms;
-        let active = self.active_mut();
+        let active = self.active_mut()?;
         if active.is_empty() {
-            return false;
+            return Ok(false);
         }
-        active.size() + header.size() as u64 > segment_bytes
+        Ok(active.size() + header.size() as u64 > segment_bytes
             || header.last_offset() - active.base_offset() > MAX_RELATIVE_OFFSET
-            || now_ms - active.first_append_ms(now_ms) >= segment_ms
+            || now_ms - active.first_append_ms(now_ms) >= segment_ms)
     }
 
     /// Seals the active segment and starts a new one at the log end. The sealed
     /// segment is fsynced so recovery after a crash need only scan past it.
     fn roll(&mut self) -> Result<(), StorageError> {
         let log_end = self.log_end_offset();
-        self.active_mut().seal()?;
+        self.active_mut()?.seal()?;
         self.segments.push(LogSegment::create(&self.dir, log_end)?);
         checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
         self.write_producer_snapshot()?;
@@ -555,7 +560,7 @@ impl PartitionLog {
     }
 
     fn flush_now(&mut self, now_ms: i64) -> Result<(), StorageError> {
-        self.active_mut().flush()?;
+        self.active_mut()?.flush()?;
         self.unflushed_records = 0;
         self.last_flush_ms = Some(now_ms);
         checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), self.log_end_offset())?;
