@@ -4,6 +4,14 @@
 //!
 //! Batches are stored exactly as the producer sent them (still compressed); only the
 //! base offset and partition leader epoch are rewritten, neither of which the CRC covers.
+//!
+//! A partition directory holds `<base offset, 20 digits>.log` / `.index` / `.timeindex`
+//! per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
+//! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
+//! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
+//! `segment` and `index` (one segment and its sparse indexes), `producer_state` and
+//! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
+//! (what to trust at open), `log` (`PartitionLog`, tying them together).
 
 mod batch;
 mod checkpoint;
