@@ -4,13 +4,30 @@
 //!
 //! Batches are stored exactly as the producer sent them (still compressed); only the
 //! base offset and partition leader epoch are rewritten, neither of which the CRC covers.
+//!
+//! A partition directory holds `<base offset, 20 digits>.log` / `.index` / `.timeindex`
+//! per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
+//! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
+//! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
+//! `segment` and `index` (one segment and its sparse indexes), `producer_state` and
+//! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
+//! (what to trust at open), `log` (`PartitionLog`, tying them together).
 
 mod batch;
+mod checkpoint;
 mod config;
+mod epoch_cache;
 mod error;
+mod index;
 mod log;
+mod producer_state;
+mod recovery;
+mod segment;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{LogConfig, TimestampType};
 pub use error::StorageError;
-pub use log::{AppendInfo, FetchData, PartitionLog};
+pub use log::{
+    AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,
+    LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
+};

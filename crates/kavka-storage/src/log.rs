@@ -1,13 +1,46 @@
-//! CONTRACT STUB: the broker codes against these signatures; the implementation fills them.
-use std::path::Path;
+//! A partition log: the segments of one partition directory, tied to its producer
+//! state, leader epoch cache and checkpoints.
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use crate::{LogConfig, StorageError};
+use crate::batch::{self, BatchHeader};
+use crate::checkpoint;
+use crate::epoch_cache::LeaderEpochCache;
+use crate::producer_state::{
+    check_sequence, BatchMetadata, ProducerEntry, ProducerSnapshot, ProducerStateManager,
+    SequenceCheck,
+};
+use crate::recovery;
+use crate::segment::{LogSegment, MAX_RELATIVE_OFFSET, MAX_SEGMENT_BYTES};
+use crate::{LogConfig, StorageError, TimestampType};
+
+/// Written by `close`; its presence at open means every file can be trusted.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// The persisted log start offset (moved by retention and DeleteRecords).
+pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+/// Offset below which all data was fsynced; crash recovery scans only after it.
+pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// Leader epoch → start offset, in Kafka's checkpoint text format.
+pub const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
+/// Idempotent-producer state as JSON, with the offset it covers.
+pub const PRODUCER_STATE_FILE: &str = "producer-state.json";
 
 /// One partition's log: a directory of segments named by base offset.
 #[derive(Debug)]
-pub struct PartitionLog {}
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Ascending by base offset, never empty; the last one is the active segment.
+    segments: Vec<LogSegment>,
+    log_start_offset: i64,
+    epochs: LeaderEpochCache,
+    producers: ProducerStateManager,
+    unflushed_records: u64,
+    last_flush_ms: Option<i64>,
+}
 
 /// What an append did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +68,97 @@ pub struct FetchData {
     pub log_start_offset: i64,
 }
 
-#[allow(unused_variables)]
 impl PartitionLog {
     /// Opens (creating if missing) the partition directory. Recovers after a crash:
     /// scans segments written since the last clean shutdown, keeps every complete valid
     /// batch, truncates a torn tail, rebuilds indexes, reloads producer state.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Self, StorageError> {
-        todo!()
+        fs::create_dir_all(dir)?;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let recovery_point = if clean {
+            i64::MAX
+        } else {
+            checkpoint::read_offset(&dir.join(RECOVERY_POINT_FILE))?.unwrap_or(i64::MIN)
+        };
+        let stored_epochs = checkpoint::read_optional(&dir.join(LEADER_EPOCH_FILE))?
+            .map(|text| LeaderEpochCache::decode(&text))
+            .unwrap_or_default();
+        let mut epochs = stored_epochs.clone();
+        let mut segments = recovery::load_segments(
+            dir,
+            clean,
+            recovery_point,
+            config.index_interval_bytes,
+            &mut epochs,
+        )?;
+        let stored_start = checkpoint::read_offset(&dir.join(LOG_START_OFFSET_FILE))?;
+        if segments.is_empty() {
+            segments.push(LogSegment::create(dir, stored_start.unwrap_or(0).max(0))?);
+        }
+        let first_base = segments.first().map_or(0, LogSegment::base_offset);
+        let log_end = segments.last().map_or(0, LogSegment::next_offset);
+        let log_start_offset = stored_start
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end);
+
+        epochs.truncate_from_end(log_end);
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            epochs,
+            producers: ProducerStateManager::default(),
+            unflushed_records: 0,
+            last_flush_ms: None,
+        };
+        if log.epochs != stored_epochs {
+            log.write_epochs()?;
+        }
+        log.load_producer_state()?;
+        if clean {
+            fs::remove_file(&marker)?;
+        }
+        Ok(log)
     }
+
+    /// Loads the producer snapshot and replays the batch headers written after it.
+    fn load_producer_state(&mut self) -> Result<(), StorageError> {
+        let log_end = self.log_end_offset();
+        let first_base = self.segments.first().map_or(0, LogSegment::base_offset);
+        let snapshot = checkpoint::read_optional(&self.dir.join(PRODUCER_STATE_FILE))?
+            .and_then(|text| serde_json::from_str::<ProducerSnapshot>(&text).ok())
+            // A snapshot past the log end describes batches a crash took away.
+            .filter(|s| s.offset <= log_end && s.offset >= first_base);
+        let replay_from = match snapshot {
+            Some(s) => {
+                let offset = s.offset;
+                self.producers = ProducerStateManager::from_snapshot(s);
+                offset
+            }
+            None => first_base,
+        };
+        if replay_from >= log_end {
+            return Ok(());
+        }
+        let producers = &mut self.producers;
+        let mut replay = |h: &BatchHeader| {
+            if h.is_idempotent() {
+                producers.record(h.producer_id, h.producer_epoch, batch_metadata(h));
+            }
+        };
+        for segment in self
+            .segments
+            .iter()
+            .filter(|s| s.next_offset() > replay_from)
+        {
+            segment.for_each_header_from(replay_from, &mut replay)?;
+        }
+        Ok(())
+    }
+
     /// Validates every batch in `records` (magic 2, CRC-32C, lengths, record counts,
     /// size limit), checks idempotent producer sequences, assigns offsets by rewriting
     /// base offsets, stamps `leader_epoch` and (LogAppendTime) the timestamp, writes.
@@ -53,8 +169,107 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
-        todo!()
+        let mut batches = batch::split_and_validate(&records, self.config.max_message_bytes)?;
+
+        // Assign offsets and check producers before touching the disk.
+        let mut staged: HashMap<i64, ProducerEntry> = HashMap::new();
+        let mut next_offset = self.log_end_offset();
+        for (_, header) in batches.iter_mut() {
+            header.base_offset = next_offset;
+            next_offset = header.last_offset() + 1;
+            if !header.is_idempotent() {
+                continue;
+            }
+            let pid = header.producer_id;
+            let known = staged.get(&pid).or_else(|| self.producers.get(pid));
+            let verdict = check_sequence(
+                known,
+                pid,
+                header.producer_epoch,
+                header.base_sequence,
+                header.last_sequence(),
+            )?;
+            if let SequenceCheck::Duplicate(original) = verdict {
+                return Ok(AppendInfo {
+                    first_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    log_append_time: -1,
+                    log_start_offset: self.log_start_offset,
+                    record_count: 0,
+                    duplicate: true,
+                });
+            }
+            let mut entry = known
+                .cloned()
+                .unwrap_or_else(|| ProducerEntry::new(pid, header.producer_epoch));
+            entry.record(header.producer_epoch, batch_metadata(header));
+            staged.insert(pid, entry);
+        }
+
+        let log_append_time = match self.config.timestamp_type {
+            TimestampType::LogAppendTime => now_ms,
+            TimestampType::CreateTime => -1,
+        };
+        let mut buf = BytesMut::from(&records[..]);
+        for (pos, header) in batches.iter_mut() {
+            let bytes = &mut buf[*pos..*pos + header.size()];
+            batch::assign_offset_and_epoch(bytes, header.base_offset, leader_epoch);
+            header.partition_leader_epoch = leader_epoch;
+            if log_append_time >= 0 {
+                header.crc = batch::stamp_log_append_time(bytes, now_ms);
+                header.attributes |= 0x08;
+                header.base_timestamp = now_ms;
+                header.max_timestamp = now_ms;
+            }
+        }
+
+        let first_offset = self.log_end_offset();
+        if leader_epoch >= 0 && leader_epoch > self.epochs.latest_epoch() {
+            self.epochs.assign(leader_epoch, first_offset);
+            self.write_epochs()?;
+        }
+        let mut record_count = 0u64;
+        for (pos, header) in &batches {
+            if self.should_roll(header, now_ms)? {
+                self.roll()?;
+            }
+            let interval = self.config.index_interval_bytes;
+            self.active_mut()?.append(
+                &buf[*pos..*pos + header.size()],
+                header,
+                interval,
+                now_ms,
+            )?;
+            // Committed per batch so a roll's snapshot mid-append covers what precedes it.
+            if header.is_idempotent() {
+                self.producers.record(
+                    header.producer_id,
+                    header.producer_epoch,
+                    batch_metadata(header),
+                );
+            }
+            record_count += header.record_count as u64;
+        }
+
+        self.unflushed_records += record_count;
+        self.last_flush_ms.get_or_insert(now_ms);
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_records >= n)
+        {
+            self.flush_now(now_ms)?;
+        }
+        Ok(AppendInfo {
+            first_offset,
+            last_offset: self.log_end_offset() - 1,
+            log_append_time,
+            log_start_offset: self.log_start_offset,
+            record_count,
+            duplicate: false,
+        })
     }
+
     /// Whole batches from the one holding `offset`, up to `max_bytes` but at least one
     /// batch, never including a batch whose base offset is `>= max_offset` (the HW).
     pub fn read(
@@ -63,68 +278,322 @@ impl PartitionLog {
         max_bytes: usize,
         max_offset: i64,
     ) -> Result<FetchData, StorageError> {
-        todo!()
+        let log_end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        let empty = FetchData {
+            records: Bytes::new(),
+            log_start_offset: self.log_start_offset,
+        };
+        if offset == log_end || offset >= max_offset {
+            return Ok(empty);
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        // Past the end of one segment (a gap), the next segment holds the next batch.
+        for segment in &self.segments[first..] {
+            if let Some((position, header)) = segment.find_batch(offset)? {
+                if header.base_offset >= max_offset {
+                    return Ok(empty);
+                }
+                return Ok(FetchData {
+                    records: segment.read_batches(position, max_bytes, max_offset)?,
+                    log_start_offset: self.log_start_offset,
+                });
+            }
+        }
+        Ok(empty)
     }
+
+    /// The first offset that is still readable.
     pub fn log_start_offset(&self) -> i64 {
-        todo!()
+        self.log_start_offset
     }
+
+    /// The offset the next appended record gets (LEO).
     pub fn log_end_offset(&self) -> i64 {
-        todo!()
+        self.segments.last().map_or(0, LogSegment::next_offset)
     }
+
     /// Total bytes of all segments.
     pub fn size_bytes(&self) -> u64 {
-        todo!()
+        self.segments.iter().map(LogSegment::size).sum()
     }
+
+    /// Number of segments, the active one included.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
     /// First offset whose batch max timestamp >= `timestamp`, with that record's
     /// timestamp; None when no record is that new.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, StorageError> {
-        todo!()
+        for segment in &self.segments {
+            if let Some((position, header)) = segment.find_by_timestamp(timestamp)? {
+                let found = self.locate_record(segment, position, &header, timestamp)?;
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
+
     /// Offset and timestamp of the record with the largest timestamp (ListOffsets -3).
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, StorageError> {
-        todo!()
+        let mut newest: Option<&LogSegment> = None;
+        for segment in self.segments.iter().filter(|s| !s.is_empty()) {
+            if newest.is_none_or(|n| segment.max_timestamp() > n.max_timestamp()) {
+                newest = Some(segment);
+            }
+        }
+        let Some(segment) = newest else {
+            return Ok(None);
+        };
+        let Some((position, header)) = segment.find_batch(segment.offset_of_max_timestamp())?
+        else {
+            return Ok(None);
+        };
+        let found = self.locate_record(segment, position, &header, header.max_timestamp)?;
+        Ok(Some(found))
     }
+
+    /// The first record of a batch with timestamp `>= target`: exact for uncompressed
+    /// CreateTime batches, else the batch's base offset and max timestamp, since the
+    /// log never decompresses.
+    fn locate_record(
+        &self,
+        segment: &LogSegment,
+        position: u64,
+        header: &BatchHeader,
+        target: i64,
+    ) -> Result<(i64, i64), StorageError> {
+        let mut found = None;
+        if !header.is_compressed() && !header.is_log_append_time() {
+            let bytes = segment.read_batch(position, header)?;
+            found = batch::first_record_at_or_after(header, &bytes, target);
+        }
+        let (offset, ts) = found.unwrap_or((header.base_offset, header.max_timestamp));
+        Ok((offset.max(self.log_start_offset), ts))
+    }
+
     /// (epoch, end offset) for OffsetForLeaderEpoch: the largest epoch <= `epoch`
     /// and the start offset of the next larger epoch (or the log end).
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
-        todo!()
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
+
     /// The newest leader epoch stamped into the log, -1 when empty.
     pub fn latest_epoch(&self) -> i32 {
-        todo!()
+        self.epochs.latest_epoch()
     }
+
     /// DeleteRecords: moves the log start offset forward (persisted), deleting
     /// segments wholly below it. Returns the new log start offset.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, StorageError> {
-        todo!()
+        let target = offset.min(self.log_end_offset());
+        if target <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.log_start_offset = target;
+        while self.segments.len() > 1 && self.segments[0].next_offset() <= target {
+            self.segments.remove(0).delete()?;
+        }
+        self.write_log_start()?;
+        Ok(self.log_start_offset)
     }
+
     /// Retention by time and size over closed segments; never the active one.
     /// Returns how many segments were deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, StorageError> {
-        todo!()
+        let mut total = self.size_bytes();
+        let mut deleted = 0;
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            // A segment without timestamps cannot be judged by age.
+            let expired = self.config.retention_ms.is_some_and(|ms| {
+                oldest.max_timestamp() >= 0 && oldest.max_timestamp() < now_ms.saturating_sub(ms)
+            });
+            let oversize = self
+                .config
+                .retention_bytes
+                .is_some_and(|max| total - oldest.size() >= max);
+            if !expired && !oversize {
+                break;
+            }
+            let segment = self.segments.remove(0);
+            total -= segment.size();
+            segment.delete()?;
+            deleted += 1;
+            let next_base = self.segments[0].base_offset();
+            self.log_start_offset = self.log_start_offset.max(next_base);
+        }
+        if deleted > 0 {
+            tracing::debug!(dir = %self.dir.display(), deleted, "retention deleted segments");
+            self.write_log_start()?;
+        }
+        Ok(deleted)
     }
+
     /// Rolls the active segment if `segment.ms` has passed (called by a timer).
     pub fn maybe_roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
-        todo!()
+        let segment_ms = self.config.segment_ms;
+        let active = self.active_mut()?;
+        if !active.is_empty() && now_ms - active.first_append_ms(now_ms) >= segment_ms {
+            self.roll()?;
+        }
+        Ok(())
     }
+
     /// fsync per `flush.messages` / `flush.ms`, or always when `force`.
     pub fn flush(&mut self, force: bool, now_ms: i64) -> Result<(), StorageError> {
-        todo!()
+        let due = self.unflushed_records > 0
+            && self
+                .config
+                .flush_ms
+                .is_some_and(|ms| self.last_flush_ms.is_none_or(|last| now_ms - last >= ms));
+        if force || due {
+            self.flush_now(now_ms)?;
+        }
+        Ok(())
     }
+
     /// Replaces the config (topic config changed at runtime).
     pub fn set_config(&mut self, config: LogConfig) {
-        todo!()
+        self.config = config;
     }
+
     /// Flushes everything and records a clean shutdown so the next open skips recovery.
-    pub fn close(self) -> Result<(), StorageError> {
-        todo!()
+    pub fn close(mut self) -> Result<(), StorageError> {
+        let now = self.last_flush_ms.unwrap_or(0);
+        self.flush_now(now)?;
+        self.write_producer_snapshot()?;
+        checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        Ok(())
     }
+
     /// Removes the partition directory (topic deleted).
     pub fn delete(self) -> Result<(), StorageError> {
-        todo!()
+        let dir = self.dir.clone();
+        drop(self);
+        fs::remove_dir_all(dir)?;
+        Ok(())
     }
+
     /// Truncates the log so `offset` becomes the log end (replication, later issue).
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
-        todo!()
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        let first_base = self.segments.first().map_or(0, LogSegment::base_offset);
+        if offset <= first_base {
+            for segment in self.segments.drain(..) {
+                segment.delete()?;
+            }
+            let start = offset.max(0);
+            self.segments.push(LogSegment::create(&self.dir, start)?);
+            self.log_start_offset = start;
+            self.write_log_start()?;
+        } else {
+            while self.segments.len() > 1
+                && self
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.base_offset() >= offset)
+            {
+                if let Some(segment) = self.segments.pop() {
+                    segment.delete()?;
+                }
+            }
+            let interval = self.config.index_interval_bytes;
+            self.active_mut()?.truncate_to(offset, interval)?;
+            let log_end = self.log_end_offset();
+            if self.log_start_offset > log_end {
+                self.log_start_offset = log_end;
+                self.write_log_start()?;
+            }
+        }
+        let log_end = self.log_end_offset();
+        if self.epochs.truncate_from_end(log_end) {
+            self.write_epochs()?;
+        }
+        self.producers.truncate_from_end(log_end);
+        self.write_producer_snapshot()?;
+        checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
+        Ok(())
+    }
+
+    /// The segment appends go to. Only a failed `truncate_to` can leave none.
+    fn active_mut(&mut self) -> Result<&mut LogSegment, StorageError> {
+        self.segments.last_mut().ok_or_else(|| {
+            StorageError::Io(std::io::Error::other("partition log has no active segment"))
+        })
+    }
+
+    fn should_roll(&mut self, header: &BatchHeader, now_ms: i64) -> Result<bool, StorageError> {
+        let segment_bytes = self.config.segment_bytes.min(MAX_SEGMENT_BYTES);
+        let segment_ms = self.config.segment_ms;
+        let active = self.active_mut()?;
+        if active.is_empty() {
+            return Ok(false);
+        }
+        Ok(active.size() + header.size() as u64 > segment_bytes
+            || header.last_offset() - active.base_offset() > MAX_RELATIVE_OFFSET
+            || now_ms - active.first_append_ms(now_ms) >= segment_ms)
+    }
+
+    /// Seals the active segment and starts a new one at the log end. The sealed
+    /// segment is fsynced so recovery after a crash need only scan past it.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        let log_end = self.log_end_offset();
+        self.active_mut()?.seal()?;
+        self.segments.push(LogSegment::create(&self.dir, log_end)?);
+        checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
+        self.write_producer_snapshot()?;
+        tracing::debug!(dir = %self.dir.display(), base_offset = log_end, "rolled segment");
+        Ok(())
+    }
+
+    fn flush_now(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.active_mut()?.flush()?;
+        self.unflushed_records = 0;
+        self.last_flush_ms = Some(now_ms);
+        checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), self.log_end_offset())?;
+        Ok(())
+    }
+
+    fn write_producer_snapshot(&self) -> Result<(), StorageError> {
+        let snapshot = self.producers.snapshot(self.log_end_offset());
+        let json = serde_json::to_vec(&snapshot)
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        checkpoint::write_atomic(&self.dir.join(PRODUCER_STATE_FILE), &json)?;
+        Ok(())
+    }
+
+    fn write_epochs(&self) -> Result<(), StorageError> {
+        checkpoint::write_atomic(
+            &self.dir.join(LEADER_EPOCH_FILE),
+            self.epochs.encode().as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    fn write_log_start(&self) -> Result<(), StorageError> {
+        checkpoint::write_offset(&self.dir.join(LOG_START_OFFSET_FILE), self.log_start_offset)?;
+        Ok(())
+    }
+}
+
+fn batch_metadata(header: &BatchHeader) -> BatchMetadata {
+    BatchMetadata {
+        first_seq: header.base_sequence,
+        last_seq: header.last_sequence(),
+        first_offset: header.base_offset,
+        last_offset: header.last_offset(),
     }
 }

@@ -1,0 +1,486 @@
+//! One log segment: the `.log` file of batches plus its sparse `.index` and
+//! `.timeindex`, named by the segment's base offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::batch::{validate_batch, BatchHeader};
+use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::{StorageError, BATCH_HEADER_LEN};
+
+/// Extension of segment data files.
+pub(crate) const LOG_SUFFIX: &str = "log";
+const INDEX_SUFFIX: &str = "index";
+const TIME_INDEX_SUFFIX: &str = "timeindex";
+
+/// `00000000000000000042.log`: Kafka's 20-digit zero-padded base offset.
+pub(crate) fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}.{suffix}")
+}
+
+/// Largest relative offset an index entry can hold; the log rolls before exceeding it.
+pub(crate) const MAX_RELATIVE_OFFSET: i64 = i32::MAX as i64;
+/// Largest file position an index entry can hold; the log rolls before exceeding it.
+pub(crate) const MAX_SEGMENT_BYTES: u64 = u32::MAX as u64;
+
+/// Result of scanning a segment during crash recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecoveryOutcome {
+    /// Bytes cut from the end because they were not a whole valid batch.
+    pub(crate) truncated_bytes: u64,
+}
+
+/// One segment of a partition log.
+#[derive(Debug)]
+pub(crate) struct LogSegment {
+    base_offset: i64,
+    log_path: PathBuf,
+    index_path: PathBuf,
+    time_index_path: PathBuf,
+    log: File,
+    index_file: File,
+    time_index_file: File,
+    size: u64,
+    next_offset: i64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_last_index: u64,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    /// Wall-clock time of the first append seen by this process, for `segment.ms`.
+    first_append_ms: Option<i64>,
+}
+
+fn open_append(path: &Path, truncate: bool) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if truncate {
+        file.set_len(0)?;
+    }
+    Ok(file)
+}
+
+impl LogSegment {
+    fn open_files(dir: &Path, base_offset: i64, fresh: bool) -> Result<Self, StorageError> {
+        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
+        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let log = open_append(&log_path, fresh)?;
+        let index_file = open_append(&index_path, fresh)?;
+        let time_index_file = open_append(&time_index_path, fresh)?;
+        Ok(Self {
+            base_offset,
+            log_path,
+            index_path,
+            time_index_path,
+            log,
+            index_file,
+            time_index_file,
+            size: 0,
+            next_offset: base_offset,
+            offset_index: OffsetIndex::default(),
+            time_index: TimeIndex::default(),
+            bytes_since_last_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            first_append_ms: None,
+        })
+    }
+
+    /// Creates an empty segment starting at `base_offset`, replacing any files there.
+    pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
+        Self::open_files(dir, base_offset, true)
+    }
+
+    /// Opens a segment after a clean shutdown: trusts the index files and only reads
+    /// the batch headers after the last index entry, so opening stays cheap.
+    pub(crate) fn load(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
+        let mut seg = Self::open_files(dir, base_offset, false)?;
+        seg.size = seg.log.metadata()?.len();
+        seg.offset_index = OffsetIndex::decode(&fs::read(&seg.index_path)?, seg.size);
+        seg.time_index = TimeIndex::decode(&fs::read(&seg.time_index_path)?);
+        if let Some(last) = seg.time_index.last() {
+            seg.max_timestamp = last.timestamp;
+            seg.offset_of_max_timestamp = base_offset + i64::from(last.relative_offset);
+        }
+        let start = seg.offset_index.last().map_or(0, |e| u64::from(e.position));
+        let mut pos = start;
+        while let Some(header) = seg.header_at(pos)? {
+            seg.note_batch(&header);
+            pos += header.size() as u64;
+        }
+        // Bytes no header accounts for would be served as garbage: cut them.
+        if pos < seg.size {
+            tracing::warn!(
+                segment = %seg.log_path.display(),
+                valid = pos,
+                size = seg.size,
+                "clean segment has trailing bytes, truncating"
+            );
+            seg.log.set_len(pos)?;
+            seg.size = pos;
+        }
+        seg.bytes_since_last_index = seg.size - start;
+        Ok(seg)
+    }
+
+    /// Opens a segment after a crash: validates every batch (length, CRC, counts,
+    /// ascending offsets), truncates at the first bad one and rebuilds both indexes.
+    /// `on_batch` sees each valid header, for the epoch cache.
+    pub(crate) fn recover(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u32,
+        on_batch: &mut dyn FnMut(&BatchHeader),
+    ) -> Result<(Self, RecoveryOutcome), StorageError> {
+        let mut seg = Self::open_files(dir, base_offset, false)?;
+        let file_len = seg.log.metadata()?.len();
+        let mut buf = Vec::new();
+        let mut pos = 0u64;
+        let mut new_offsets = Vec::new();
+        let mut new_times = Vec::new();
+        while let Some(header) = seg.header_at_with_len(pos, file_len)? {
+            let size = header.size() as u64;
+            if header.base_offset < seg.next_offset
+                || header.last_offset() - base_offset > MAX_RELATIVE_OFFSET
+                || pos + size > MAX_SEGMENT_BYTES
+            {
+                break;
+            }
+            buf.resize(header.size(), 0);
+            seg.log.read_exact_at(&mut buf, pos)?;
+            if validate_batch(&header, &buf).is_err() {
+                break;
+            }
+            let (o, t) = seg.track(pos, &header, index_interval_bytes);
+            new_offsets.extend(o);
+            new_times.extend(t);
+            seg.size = pos + size;
+            on_batch(&header);
+            pos += size;
+        }
+        let truncated_bytes = file_len - pos;
+        if truncated_bytes > 0 {
+            tracing::warn!(
+                segment = %seg.log_path.display(),
+                valid = pos,
+                size = file_len,
+                "truncating torn or corrupt tail during recovery"
+            );
+            seg.log.set_len(pos)?;
+        }
+        seg.rewrite_index_files(&new_offsets, &new_times)?;
+        Ok((seg, RecoveryOutcome { truncated_bytes }))
+    }
+
+    fn rewrite_index_files(
+        &mut self,
+        offsets: &[OffsetEntry],
+        times: &[TimeEntry],
+    ) -> Result<(), StorageError> {
+        let offset_bytes: Vec<u8> = offsets
+            .iter()
+            .flat_map(|e| OffsetIndex::encode(*e))
+            .collect();
+        let time_bytes: Vec<u8> = times.iter().flat_map(|e| TimeIndex::encode(*e)).collect();
+        self.index_file.set_len(0)?;
+        self.index_file.write_all(&offset_bytes)?;
+        self.time_index_file.set_len(0)?;
+        self.time_index_file.write_all(&time_bytes)?;
+        Ok(())
+    }
+
+    /// Updates offsets and max timestamp for a batch already in the file.
+    fn note_batch(&mut self, header: &BatchHeader) {
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = header.base_offset;
+        }
+        self.next_offset = header.last_offset() + 1;
+    }
+
+    /// Accounts for a batch at `position`, adding sparse index entries every
+    /// `index_interval_bytes`; returns the new entries so the caller can persist them.
+    fn track(
+        &mut self,
+        position: u64,
+        header: &BatchHeader,
+        index_interval_bytes: u32,
+    ) -> (Option<OffsetEntry>, Option<TimeEntry>) {
+        let mut entries = (None, None);
+        if position > 0 && self.bytes_since_last_index >= u64::from(index_interval_bytes) {
+            // Kafka indexes before the batch, so a lookup lands at or before it.
+            let entry = OffsetEntry {
+                relative_offset: self.relative(header.base_offset),
+                position: position as u32,
+            };
+            self.offset_index.push(entry);
+            entries.0 = Some(entry);
+            entries.1 = self.maybe_time_entry();
+            self.bytes_since_last_index = 0;
+        }
+        self.note_batch(header);
+        self.bytes_since_last_index += header.size() as u64;
+        entries
+    }
+
+    fn maybe_time_entry(&mut self) -> Option<TimeEntry> {
+        if self.max_timestamp < 0 {
+            return None;
+        }
+        let entry = TimeEntry {
+            timestamp: self.max_timestamp,
+            relative_offset: self.relative(self.offset_of_max_timestamp),
+        };
+        self.time_index.maybe_push(entry).then_some(entry)
+    }
+
+    fn relative(&self, offset: i64) -> u32 {
+        // The log rolls before a relative offset leaves this range.
+        (offset - self.base_offset).clamp(0, MAX_RELATIVE_OFFSET) as u32
+    }
+
+    /// Appends one batch (offsets already assigned) and its index entries.
+    pub(crate) fn append(
+        &mut self,
+        batch: &[u8],
+        header: &BatchHeader,
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        let position = self.size;
+        if let Err(e) = self.log.write_all(batch) {
+            // Leave no partial batch behind for the next append to follow.
+            let _ = self.log.set_len(position);
+            return Err(e.into());
+        }
+        self.size += batch.len() as u64;
+        self.first_append_ms.get_or_insert(now_ms);
+        let (offset_entry, time_entry) = self.track(position, header, index_interval_bytes);
+        if let Some(e) = offset_entry {
+            self.index_file.write_all(&OffsetIndex::encode(e))?;
+        }
+        if let Some(e) = time_entry {
+            self.time_index_file.write_all(&TimeIndex::encode(e))?;
+        }
+        Ok(())
+    }
+
+    /// The header of the batch at `position`; None at the end or when what is there
+    /// is not a whole plausible batch.
+    pub(crate) fn header_at(&self, position: u64) -> Result<Option<BatchHeader>, StorageError> {
+        self.header_at_with_len(position, self.size)
+    }
+
+    fn header_at_with_len(
+        &self,
+        position: u64,
+        len: u64,
+    ) -> Result<Option<BatchHeader>, StorageError> {
+        if position + BATCH_HEADER_LEN as u64 > len {
+            return Ok(None);
+        }
+        let mut buf = [0u8; BATCH_HEADER_LEN];
+        self.log.read_exact_at(&mut buf, position)?;
+        match BatchHeader::parse(&buf) {
+            Ok(h) if position + h.size() as u64 <= len => Ok(Some(h)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Position and header of the batch holding `offset` (the first whose last offset
+    /// is `>= offset`); None when the segment ends before it.
+    pub(crate) fn find_batch(
+        &self,
+        offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, StorageError> {
+        let mut pos = if offset <= self.base_offset {
+            0
+        } else {
+            u64::from(self.offset_index.lookup(self.relative(offset)))
+        };
+        while let Some(header) = self.header_at(pos)? {
+            if header.last_offset() >= offset {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Whole batches starting at `position` (the batch holding the fetch offset):
+    /// up to `max_bytes` but at least the first, none with base offset `>= max_offset`.
+    pub(crate) fn read_batches(
+        &self,
+        position: u64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<Bytes, StorageError> {
+        let mut end = position;
+        while let Some(header) = self.header_at(end)? {
+            let size = header.size() as u64;
+            let first = end == position;
+            if header.base_offset >= max_offset
+                || (!first && (end + size - position) > max_bytes as u64)
+            {
+                break;
+            }
+            end += size;
+        }
+        let mut buf = BytesMut::zeroed((end - position) as usize);
+        self.log.read_exact_at(&mut buf, position)?;
+        Ok(buf.freeze())
+    }
+
+    /// Reads one whole batch whose header is already known.
+    pub(crate) fn read_batch(
+        &self,
+        position: u64,
+        header: &BatchHeader,
+    ) -> Result<Vec<u8>, StorageError> {
+        let mut buf = vec![0u8; header.size()];
+        self.log.read_exact_at(&mut buf, position)?;
+        Ok(buf)
+    }
+
+    /// The first batch whose max timestamp is `>= target`, using the time index to skip.
+    pub(crate) fn find_by_timestamp(
+        &self,
+        target: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, StorageError> {
+        if self.max_timestamp < target {
+            return Ok(None);
+        }
+        let start_offset = self.base_offset + i64::from(self.time_index.lookup(target));
+        let mut pos = u64::from(self.offset_index.lookup(self.relative(start_offset)));
+        while let Some(header) = self.header_at(pos)? {
+            if header.max_timestamp >= target {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Calls `f` on every batch header from the one holding `from_offset` to the end.
+    pub(crate) fn for_each_header_from(
+        &self,
+        from_offset: i64,
+        f: &mut dyn FnMut(&BatchHeader),
+    ) -> Result<(), StorageError> {
+        let Some((mut pos, _)) = self.find_batch(from_offset)? else {
+            return Ok(());
+        };
+        while let Some(header) = self.header_at(pos)? {
+            f(&header);
+            pos += header.size() as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the segment so its last batch ends before `offset` (a batch holding
+    /// `offset` goes too), then rebuilds the indexes from the remaining headers.
+    pub(crate) fn truncate_to(
+        &mut self,
+        offset: i64,
+        index_interval_bytes: u32,
+    ) -> Result<(), StorageError> {
+        let Some((position, _)) = self.find_batch(offset)? else {
+            return Ok(());
+        };
+        self.log.set_len(position)?;
+        let size = position;
+        self.size = 0;
+        self.next_offset = self.base_offset;
+        self.offset_index = OffsetIndex::default();
+        self.time_index = TimeIndex::default();
+        self.bytes_since_last_index = 0;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        let mut pos = 0;
+        let mut offsets = Vec::new();
+        let mut times = Vec::new();
+        while let Some(header) = self.header_at_with_len(pos, size)? {
+            let (o, t) = self.track(pos, &header, index_interval_bytes);
+            offsets.extend(o);
+            times.extend(t);
+            pos += header.size() as u64;
+            self.size = pos;
+        }
+        self.rewrite_index_files(&offsets, &times)?;
+        Ok(())
+    }
+
+    /// Called when the segment stops being active: records its final max timestamp
+    /// in the time index (so a clean open knows it) and fsyncs everything.
+    pub(crate) fn seal(&mut self) -> Result<(), StorageError> {
+        if let Some(e) = self.maybe_time_entry() {
+            self.time_index_file.write_all(&TimeIndex::encode(e))?;
+        }
+        self.flush()
+    }
+
+    /// fsyncs the data and both indexes.
+    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+        self.log.sync_data()?;
+        self.index_file.sync_data()?;
+        self.time_index_file.sync_data()?;
+        Ok(())
+    }
+
+    /// Removes the segment's files.
+    pub(crate) fn delete(self) -> Result<(), StorageError> {
+        let Self {
+            log_path,
+            index_path,
+            time_index_path,
+            ..
+        } = self;
+        for path in [log_path, index_path, time_index_path] {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Offset after the last batch in the segment.
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Largest batch max timestamp in the segment, -1 when none.
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// Base offset of the first batch carrying `max_timestamp`.
+    pub(crate) fn offset_of_max_timestamp(&self) -> i64 {
+        self.offset_of_max_timestamp
+    }
+
+    /// When this process first appended here, starting the clock if unknown.
+    pub(crate) fn first_append_ms(&mut self, now_ms: i64) -> i64 {
+        *self.first_append_ms.get_or_insert(now_ms)
+    }
+}
