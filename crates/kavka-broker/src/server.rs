@@ -86,7 +86,10 @@ impl Broker {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("connections did not finish within 5 s; closing anyway");
         }
         let state = self.state.clone();

@@ -34,7 +34,8 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, WireError> {
     if api_key == ApiKey::ApiVersions && version > max {
         // The client speaks a newer ApiVersions than we do; its body may have a
         // layout we cannot know, so only the v1 header prefix is read.
-        let header = RequestHeader::decode(&mut frame, 1).map_err(|e| malformed(api, version, e))?;
+        let header =
+            RequestHeader::decode(&mut frame, 1).map_err(|e| malformed(api, version, e))?;
         return Ok(DecodedRequest {
             header,
             api_key,
@@ -47,10 +48,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, WireError> {
     }
 
     let header_version = api_key.request_header_version(version);
-    let header =
-        RequestHeader::decode(&mut frame, header_version).map_err(|e| malformed(api, version, e))?;
-    let body =
-        RequestKind::decode(api_key, &mut frame, version).map_err(|e| malformed(api, version, e))?;
+    let header = RequestHeader::decode(&mut frame, header_version)
+        .map_err(|e| malformed(api, version, e))?;
+    let body = RequestKind::decode(api_key, &mut frame, version)
+        .map_err(|e| malformed(api, version, e))?;
     if frame.has_remaining() {
         return Err(WireError::Malformed {
             api,

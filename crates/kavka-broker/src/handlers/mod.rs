@@ -35,7 +35,10 @@ pub(crate) struct RequestContext<'a> {
 }
 
 /// Handles a request; None means no response is sent (Produce with acks=0).
-pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) -> Option<ResponseKind> {
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DecodedRequest,
+) -> Option<ResponseKind> {
     let version = request.version;
     let Some(body) = request.body else {
         return Some(ResponseKind::ApiVersions(api_versions::unsupported()));
@@ -43,15 +46,25 @@ pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) ->
     let response = match body {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
-        RequestKind::Produce(r) => return produce::handle(ctx, r, version).map(ResponseKind::Produce),
+        RequestKind::Produce(r) => {
+            return produce::handle(ctx, r, version).map(ResponseKind::Produce)
+        }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version)),
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version)),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(create_topics::handle(ctx, r, version))
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version))
+        }
         RequestKind::CreatePartitions(r) => {
             ResponseKind::CreatePartitions(create_partitions::handle(ctx, r))
         }
-        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(ctx, r)),
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
+        }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(init_producer_id::handle(ctx, r))
         }
