@@ -59,6 +59,3 @@ pub use records::{
     partition_for_group, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
     MemberMetadataValue, OffsetCommitKey, OffsetCommitValue, RecordError,
 };
-
-#[cfg(test)]
-mod tests;
