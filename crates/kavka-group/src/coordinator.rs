@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::api::JoinProtocol;
+use crate::api::{Effects, JoinGroupResponse, JoinProtocol, SyncGroupResponse};
 use crate::config::GroupConfig;
+use crate::error::GroupError;
 use crate::group::{CommittedOffset, Group, GroupState, Member};
 use crate::member_id::MemberIdGenerator;
 use crate::records::CoordinatorRecord;
@@ -39,6 +40,41 @@ impl GroupCoordinator {
     /// A group by id, for inspection.
     pub fn group(&self, group_id: &str) -> Option<&Group> {
         self.groups.get(group_id)
+    }
+
+    /// Drops the groups for which `moved_away` is true (e.g. this broker stopped leading
+    /// their `__consumer_offsets` partition, or is shutting down). Waiting JoinGroup and
+    /// SyncGroup requests of those groups are answered NOT_COORDINATOR so clients look
+    /// the coordinator up again.
+    pub fn unload_groups(&mut self, moved_away: impl Fn(&str) -> bool) -> Effects {
+        let mut effects = Effects::default();
+        let mut ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|id| moved_away(id))
+            .cloned()
+            .collect();
+        ids.sort();
+        for id in ids {
+            let Some(group) = self.groups.remove(&id) else {
+                continue;
+            };
+            for member in group.members.values() {
+                if let Some((request, _)) = member.awaiting_join {
+                    effects.join(
+                        request,
+                        JoinGroupResponse::error(GroupError::NotCoordinator, &member.member_id),
+                    );
+                }
+                if let Some(request) = member.awaiting_sync {
+                    effects.sync(
+                        request,
+                        SyncGroupResponse::error(GroupError::NotCoordinator),
+                    );
+                }
+            }
+        }
+        effects
     }
 
     /// A fresh member id unused in `group`.

@@ -344,3 +344,16 @@ fn error_codes_match_kafka() {
     assert_eq!(GroupError::GroupSubscribedToTopic.code(), 86);
     assert_eq!(error_code(None), 0);
 }
+
+#[test]
+fn unloading_a_group_answers_waiting_requests_with_not_coordinator() {
+    let mut h = Harness::new();
+    let (_, join) = h.join_new();
+    let effects = h.coord.unload_groups(|id| id == GROUP);
+    h.absorb(effects);
+    assert_eq!(
+        h.join_answer(join).unwrap().error,
+        Some(GroupError::NotCoordinator)
+    );
+    assert!(h.state().is_none());
+}
