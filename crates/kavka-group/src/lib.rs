@@ -25,6 +25,9 @@
 //!    gives key and value bytes, `None` value meaning tombstone. The state machine has
 //!    already applied them; answer the client after the write succeeds.
 //!
+//! 7. When this broker stops leading a `__consumer_offsets` partition (or shuts down),
+//!    call [`GroupCoordinator::unload_groups`]; waiting requests get NOT_COORDINATOR.
+//!
 //! All times are milliseconds supplied by the caller (`now_ms`). Errors are
 //! [`GroupError`]s; `GroupError::code()` gives the Kafka error code.
 

@@ -357,3 +357,23 @@ fn unloading_a_group_answers_waiting_requests_with_not_coordinator() {
     );
     assert!(h.state().is_none());
 }
+
+#[test]
+fn protocol_selection_follows_member_votes() {
+    let mut h = Harness::new();
+    let meta = subscription(&["t"]);
+    let prefs = |first: &str, second: &str| {
+        vec![
+            (first.to_string(), meta.clone()),
+            (second.to_string(), meta.clone()),
+        ]
+    };
+    let a = h.join_with("", Some("a"), prefs("range", "cooperative-sticky"));
+    h.join_with("", Some("b"), prefs("cooperative-sticky", "range"));
+    h.join_with("", Some("c"), prefs("cooperative-sticky", "range"));
+    h.await_join(a);
+    assert_eq!(
+        h.join_answer(a).unwrap().protocol_name.as_deref(),
+        Some("cooperative-sticky")
+    );
+}
