@@ -377,3 +377,14 @@ fn protocol_selection_follows_member_votes() {
         Some("cooperative-sticky")
     );
 }
+
+#[test]
+fn next_deadline_points_at_the_initial_delay_and_then_the_session() {
+    let mut h = Harness::new();
+    h.advance(0); // the first tick schedules the next offsets sweep
+    let (_, join) = h.join_new();
+    assert_eq!(h.coord.next_deadline(), Some(h.now + 3_000));
+    h.await_join(join);
+    let deadline = h.coord.next_deadline().unwrap();
+    assert!(deadline > h.now && deadline <= h.now + i64::from(SESSION_MS));
+}
