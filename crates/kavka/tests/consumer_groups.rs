@@ -98,6 +98,20 @@ async fn each_group_gets_every_record_and_a_group_gets_each_once() {
     let broker = group_broker();
     let bs = broker.bootstrap();
     create_topic(&bs, "events", 3).await;
+
+    // Group A has two members splitting the partitions; group B has one. Both settle
+    // before anything is produced, so no rebalance can replay records.
+    let a: Vec<BaseConsumer> = (0..2)
+        .map(|_| group_consumer(&bs, "group-a", &[]))
+        .collect();
+    let b = vec![group_consumer(&bs, "group-b", &[])];
+    for c in a.iter().chain(b.iter()) {
+        c.subscribe(&["events"]).unwrap();
+    }
+    let split = settle(&a, 3, Duration::from_secs(40));
+    assert!(split.iter().all(|s| !s.is_empty()), "{split:?}");
+    settle(&b, 3, Duration::from_secs(40));
+
     let p = producer(&bs, &[]);
     let values: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
     send_all(
@@ -106,15 +120,6 @@ async fn each_group_gets_every_record_and_a_group_gets_each_once() {
         values.iter().map(|v| (Some(v.as_bytes()), v.as_bytes())),
     )
     .await;
-
-    // Group A has two members splitting the partitions; group B has one.
-    let a: Vec<BaseConsumer> = (0..2)
-        .map(|_| group_consumer(&bs, "group-a", &[]))
-        .collect();
-    let b = vec![group_consumer(&bs, "group-b", &[])];
-    for c in a.iter().chain(b.iter()) {
-        c.subscribe(&["events"]).unwrap();
-    }
     let read = |consumers: &[BaseConsumer]| {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let deadline = Instant::now() + Duration::from_secs(40);
