@@ -111,6 +111,8 @@ enum Workload {
         #[arg(long)]
         quick: bool,
     },
+    /// Print the tables of an `--out` file.
+    Show { file: PathBuf },
     /// Ratios of two `--out` files, as a Markdown table.
     Compare {
         #[arg(long, default_value = "Kavka")]
@@ -124,16 +126,22 @@ enum Workload {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Workload::Compare {
-        a_name,
-        a,
-        b_name,
-        b,
-    } = &cli.command
-    {
-        let (ra, rb) = (report::read_tsv(a)?, report::read_tsv(b)?);
-        print!("{}", report::ratio_table(a_name, &ra, b_name, &rb));
-        return Ok(());
+    match &cli.command {
+        Workload::Compare {
+            a_name,
+            a,
+            b_name,
+            b,
+        } => {
+            let (ra, rb) = (report::read_tsv(a)?, report::read_tsv(b)?);
+            print!("{}", report::ratio_table(a_name, &ra, b_name, &rb));
+            return Ok(());
+        }
+        Workload::Show { file } => {
+            print!("{}", report::markdown(&report::read_tsv(file)?));
+            return Ok(());
+        }
+        _ => {}
     }
     let ticks = broker_stats::clock_ticks_per_second();
     let cluster = Cluster::new(cli.bootstrap.clone(), cli.broker_pid, ticks)?;
@@ -246,7 +254,7 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
                 ),
             ]
         }
-        Workload::Compare { .. } => Vec::new(),
+        Workload::Compare { .. } | Workload::Show { .. } => Vec::new(),
     }
 }
 

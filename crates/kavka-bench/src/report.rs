@@ -249,6 +249,15 @@ pub(crate) fn read_tsv(path: &Path) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// A ratio with at least two significant digits (0.0025, 0.046, 1.24).
+fn significant(r: f64) -> String {
+    match r {
+        r if r < 0.01 => format!("{r:.4}"),
+        r if r < 0.1 => format!("{r:.3}"),
+        r => format!("{r:.2}"),
+    }
+}
+
 /// A Markdown table of `a / b` for every figure both runs have.
 pub(crate) fn ratio_table(a_name: &str, a: &[Row], b_name: &str, b: &[Row]) -> String {
     let mut out = format!(
@@ -268,7 +277,7 @@ pub(crate) fn ratio_table(a_name: &str, a: &[Row], b_name: &str, b: &[Row]) -> S
             continue;
         }
         let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
-            (Some(x), Some(y)) if y > 0.0 => format!("{:.2}", x / y),
+            (Some(x), Some(y)) if y > 0.0 => significant(x / y),
             _ => String::new(),
         };
         let _ = writeln!(
