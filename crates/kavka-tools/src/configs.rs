@@ -231,8 +231,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Err(code) => return Ok(code),
     };
     if args.describe == args.alter {
-        eprintln!("Command must include exactly one action: --describe, --alter");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "Command must include exactly one action: --describe, --alter",
+        ));
     }
     let mut conn = match Connection::bootstrap(&bootstrap) {
         Ok(c) => c,

@@ -198,20 +198,24 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Err(code) => return Ok(code),
     };
     if args.topic.is_some() == args.include.is_some() {
-        eprintln!("Exactly one of --include/--topic is required.");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "Exactly one of the following arguments is required: [topic], [include]",
+        ));
     }
     if args.partition.is_some() && args.topic.is_none() {
-        eprintln!("The topic is required when partition is specified.");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "The topic is required when partition is specified.",
+        ));
     }
     if args.offset.is_some() && args.partition.is_none() {
-        eprintln!("The partition is required when offset is specified.");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "The partition is required when offset is specified.",
+        ));
     }
     if args.from_beginning && args.offset.is_some() {
-        eprintln!("Options from-beginning and offset cannot be specified together.");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "Options from-beginning and offset cannot be specified together.",
+        ));
     }
     warn_deprecated(
         !args.consumer_property.is_empty(),
@@ -240,8 +244,7 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Some(n) => match n.parse::<i64>() {
             Ok(o) if o >= 0 => Offset::Offset(o),
             _ => {
-                eprintln!("The provided offset value '{n}' is incorrect. Valid values are 'earliest', 'latest', or a non-negative long.");
-                return Ok(1);
+                return Ok(crate::usage::<Args>(&format!("The provided offset value '{n}' is incorrect. Valid values are 'earliest', 'latest', or a non-negative long.")));
             }
         },
     };
@@ -288,9 +291,13 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     props.set("enable.partition.eof", "false");
 
     if let Err(e) = Connection::bootstrap(&bootstrap) {
-        eprintln!("ERROR {e}");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(&format!("ERROR {e}")));
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The stream consumer spawns its wake-up task on the runtime it is created in.
+    let _entered = runtime.enter();
     let consumer: StreamConsumer = create(client_config(&bootstrap, &props))?;
     match (&args.topic, args.partition) {
         (Some(topic), Some(partition)) => {
@@ -304,9 +311,6 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         }
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let (count, end) = runtime.block_on(consume(&consumer, &formatter, &args));
     if args.partition.is_none() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
@@ -314,7 +318,7 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     let code = match end {
         End::Done => 0,
         End::Timeout => {
-            eprintln!("ERROR Error processing message, terminating consumer process: ");
+            eprintln!("ERROR Error processing message, terminating consumer process:  (org.apache.kafka.tools.consumer.ConsoleConsumer)");
             eprintln!("org.apache.kafka.common.errors.TimeoutException");
             0
         }

@@ -201,8 +201,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Err(code) => return Ok(code),
     };
     let Some(topic) = args.topic.clone() else {
-        eprintln!("Missing required argument \"[topic]\"");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "Missing required argument \"[topic]\"",
+        ));
     };
     warn_deprecated(
         !args.producer_property.is_empty(),
@@ -264,8 +265,7 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     props.merge(&Props::from_pairs(&args.command_property)?);
 
     if let Err(e) = Connection::bootstrap(&bootstrap) {
-        eprintln!("ERROR {e}");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(&format!("ERROR {e}")));
     }
     let producer: FutureProducer = create(client_config(&bootstrap, &props))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

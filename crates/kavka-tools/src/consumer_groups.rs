@@ -20,7 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::error::ToolError;
 use crate::group_offsets::{list_offsets, parse_datetime_ms, parse_duration_ms, EARLIEST, LATEST};
-use crate::output::{java_hashmap_order, pad};
+use crate::output::{java_hashmap_order, java_string_order, pad};
 use crate::wire::Connection;
 
 /// Newest OffsetFetch/OffsetCommit versions that still name topics (v10 uses ids).
@@ -130,22 +130,21 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         args.reset_offsets,
     ];
     if actions.iter().filter(|a| **a).count() != 1 {
-        eprintln!("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, --delete-offsets");
-        return Ok(1);
+        return Ok(crate::usage::<Args>("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, --delete-offsets"));
     }
     if !args.list && args.group.is_empty() && !args.all_groups {
-        eprintln!(
+        return Ok(crate::usage::<Args>(&format!(
             "Option [{}] takes one of these options: [all-groups], [group]",
             action_name(&args)
-        );
-        return Ok(1);
+        )));
     }
     if args.reset_offsets && args.topic.is_empty() && !args.all_topics {
         if !args.dry_run && !args.execute {
             eprintln!("{DRY_RUN_WARNING}");
         }
-        eprintln!("One of the reset scopes should be defined: --all-topics, --topic.");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "One of the reset scopes should be defined: --all-topics, --topic.",
+        ));
     }
     let mut conn = match Connection::bootstrap(&bootstrap) {
         Ok(c) => c,
@@ -179,7 +178,8 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
                 "\nError: Executing consumer group command failed due to {}",
                 java_exception(&e)
             );
-            1
+            // Kafka's tool reports a broker's refusal and still exits 0.
+            i32::from(!matches!(e, ToolError::Kafka { .. }))
         }
     })
 }
@@ -224,14 +224,14 @@ fn listed_groups(conn: &mut Connection) -> Result<Vec<(String, String)>, ToolErr
     if response.error_code != 0 {
         return Err(ToolError::from_code(response.error_code, None));
     }
-    let mut groups: Vec<(String, String)> = response
+    let groups: Vec<(String, String)> = response
         .groups
         .into_iter()
         .filter(|g| g.protocol_type.is_empty() || g.protocol_type.as_str() == "consumer")
         .map(|g| (g.group_id.0.to_string(), g.group_state.to_string()))
         .collect();
-    groups.sort();
-    Ok(groups)
+    // Kafka prints them in the order of a Java HashMap keyed by group id.
+    Ok(java_string_order(groups, |g| g.0.as_str()))
 }
 
 fn list(conn: &mut Connection, args: &Args) -> Result<i32, ToolError> {
@@ -289,14 +289,19 @@ fn committed_offsets(
     coordinator: &mut Connection,
     group: &str,
 ) -> Result<BTreeMap<(String, i32), i64>, ToolError> {
+    let version = coordinator.version::<OffsetFetchRequest>(OFFSETS_BY_NAME)?;
+    let group_id = GroupId(StrBytes::from_string(group.to_string()));
     let mut request = OffsetFetchRequest::default();
-    request.group_id = GroupId(StrBytes::from_string(group.to_string()));
-    request.topics = None;
-    let mut g = OffsetFetchRequestGroup::default();
-    g.group_id = request.group_id.clone();
-    g.topics = None;
-    request.groups = vec![g];
-    let response = coordinator.send_capped(request, OFFSETS_BY_NAME)?;
+    if version >= 8 {
+        let mut g = OffsetFetchRequestGroup::default();
+        g.group_id = group_id;
+        g.topics = None;
+        request.groups = vec![g];
+    } else {
+        request.group_id = group_id;
+        request.topics = None;
+    }
+    let response = coordinator.send_version(request, version)?;
     let mut offsets = BTreeMap::new();
     if let Some(group) = response.groups.into_iter().next() {
         if group.error_code != 0 {
@@ -410,6 +415,9 @@ fn describe(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32
                 pad("CLIENT-ID", lw),
                 pad("#PARTITIONS", 15)
             );
+            if !args.verbose {
+                header.push(' ');
+            }
             if args.verbose {
                 header.push_str(&format!(
                     " {} {} {} {}",
@@ -430,6 +438,9 @@ fn describe(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32
                     pad(&m.client_id, lw),
                     pad(&assigned.len().to_string(), 15)
                 );
+                if !args.verbose {
+                    line.push(' ');
+                }
                 if args.verbose {
                     line.push_str(&format!(
                         " {} {} {} {}",
@@ -726,8 +737,14 @@ fn reset(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32, T
         let latest = list_offsets(conn, &partitions, LATEST)?;
         let clamp = |tp: &(String, i32), o: i64| {
             let lo = earliest.get(tp).copied().unwrap_or(0);
-            let hi = latest.get(tp).copied().unwrap_or(o);
-            o.clamp(lo, hi.max(lo))
+            let hi = latest.get(tp).copied().unwrap_or(o).max(lo);
+            let (topic, partition) = tp;
+            if o < lo {
+                eprintln!("WARN New offset ({o}) is lower than earliest offset for topic partition {topic}-{partition}. Value will be set to {lo}. (org.apache.kafka.tools.GroupOffsetsResetter)");
+            } else if o > hi {
+                eprintln!("WARN New offset ({o}) is higher than latest offset for topic partition {topic}-{partition}. Value will be set to {hi}. (org.apache.kafka.tools.GroupOffsetsResetter)");
+            }
+            o.clamp(lo, hi)
         };
         let by_time = match (&args.to_datetime, &args.by_duration) {
             (Some(dt), _) => Some(parse_datetime_ms(dt)?),
@@ -744,6 +761,8 @@ fn reset(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32, T
             None => HashMap::new(),
         };
         let mut rows = Vec::new();
+        // Kafka computes (and warns) in the order of its partition map.
+        let partitions = java_hashmap_order(partitions, |tp| (tp.0.as_str(), tp.1));
         for tp in &partitions {
             let current = committed.get(tp).copied();
             let new = if args.to_earliest {
@@ -753,7 +772,13 @@ fn reset(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32, T
             } else if let Some(o) = args.to_offset {
                 Some(clamp(tp, o))
             } else if let Some(n) = args.shift_by {
-                current.map(|c| clamp(tp, c.saturating_add(n)))
+                let Some(c) = current else {
+                    return Ok(crate::usage::<Args>(&format!(
+                        "Cannot shift offset for partition {}-{} since there is no current committed offset",
+                        tp.0, tp.1
+                    )));
+                };
+                Some(clamp(tp, c.saturating_add(n)))
             } else if by_time.is_some() {
                 at_time
                     .get(tp)
@@ -763,8 +788,7 @@ fn reset(conn: &mut Connection, args: &Args, groups: &[String]) -> Result<i32, T
             } else if args.to_current {
                 current.or_else(|| latest.get(tp).copied())
             } else {
-                eprintln!("Option [reset-offsets] takes one of these options: [to-datetime], [by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], [to-offset]");
-                return Ok(1);
+                return Ok(crate::usage::<Args>("Option [reset-offsets] takes one of these options: [to-datetime], [by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], [to-offset]"));
             };
             if let Some(o) = new {
                 rows.push((tp.clone(), o));

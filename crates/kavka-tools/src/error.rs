@@ -35,9 +35,12 @@ impl ToolError {
     pub(crate) fn from_code(code: i16, message: Option<&str>) -> Self {
         let text = match message.filter(|m| !m.is_empty()) {
             Some(m) => m.to_string(),
-            None => match ResponseError::try_from_code(code) {
-                Some(e) => e.to_string(),
-                None => format!("error code {code}"),
+            None => match kafka_message(code) {
+                Some(m) => m.to_string(),
+                None => match ResponseError::try_from_code(code) {
+                    Some(e) => e.to_string(),
+                    None => format!("error code {code}"),
+                },
             },
         };
         ToolError::Kafka {
@@ -45,4 +48,33 @@ impl ToolError {
             message: text,
         }
     }
+}
+
+/// Kafka's default exception message for the error codes the tools meet.
+fn kafka_message(code: i16) -> Option<&'static str> {
+    Some(match code {
+        3 => "This server does not host this topic-partition.",
+        7 => "The request timed out.",
+        14 => "The coordinator is loading and hence can't process requests.",
+        15 => "The coordinator is not available.",
+        16 => "This is not the correct coordinator.",
+        25 => "The coordinator is not aware of this member.",
+        29 => "Topic authorization failed.",
+        30 => "Group authorization failed.",
+        31 => "Cluster authorization failed.",
+        35 => "The version of API is not supported.",
+        36 => "Topic with this name already exists.",
+        37 => "Number of partitions is below 1.",
+        38 => "Replication factor is below 1 or larger than the number of available brokers.",
+        39 => "Replica assignment is invalid.",
+        40 => "Configuration is invalid.",
+        41 => "This is not the correct controller for this cluster.",
+        42 => "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.",
+        44 => "Request parameters do not satisfy the configured policy.",
+        68 => "The group is not empty.",
+        69 => "The group id does not exist.",
+        86 => "Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.",
+        87 => "This record has failed the validation on broker and hence will be rejected.",
+        _ => return None,
+    })
 }

@@ -114,6 +114,14 @@ pub(crate) fn parse_args<P: clap::Parser>(
     }
 }
 
+/// Prints a usage error as Kafka's tools do (the message, then the options, on
+/// stderr) and returns exit status 1.
+pub(crate) fn usage<P: clap::CommandFactory>(message: &str) -> i32 {
+    eprintln!("{message}");
+    eprintln!("{}", P::command().render_help());
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,11 @@ pub fn java_presized_string_order<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> 
     java_hash_iteration(rows, |r| java_string_hash(key(r)), presized)
 }
 
+/// Reorders names the way a default `HashMap<String, _>` (or `HashSet`) iterates.
+pub fn java_string_order<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
+    java_hash_iteration(rows, |r| java_string_hash(key(r)), 16)
+}
+
 /// Iteration order of a Java `HashMap` with `initial` table slots after inserting
 /// `rows` in order: by bucket, then insertion order (resizes keep that order).
 fn java_hash_iteration<T>(rows: Vec<T>, hash: impl Fn(&T) -> i32, initial: usize) -> Vec<T> {

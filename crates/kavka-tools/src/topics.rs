@@ -100,12 +100,12 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     .filter(|a| **a)
     .count();
     if actions != 1 {
-        eprintln!("Command must include exactly one action: --list, --describe, --create, --alter or --delete");
-        return Ok(1);
+        return Ok(crate::usage::<Args>("Command must include exactly one action: --list, --describe, --create, --alter or --delete"));
     }
     if (args.create || args.alter || args.delete) && args.topic.is_none() {
-        eprintln!("Missing required argument \"[topic]\"");
-        return Ok(1);
+        return Ok(crate::usage::<Args>(
+            "Missing required argument \"[topic]\"",
+        ));
     }
     let mut conn = match Connection::bootstrap(&bootstrap) {
         Ok(c) => c,

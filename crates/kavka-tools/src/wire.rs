@@ -98,6 +98,13 @@ impl Connection {
         request: R,
         cap: i16,
     ) -> Result<R::Response, ToolError> {
+        let version = self.version::<R>(cap)?;
+        self.send_version(request, version)
+    }
+
+    /// The version of `R` this connection will use, at most `cap`: for requests whose
+    /// fields differ between versions.
+    pub(crate) fn version<R: Request>(&self, cap: i16) -> Result<i16, ToolError> {
         let ours = R::VERSIONS;
         let (min, max) = self.versions.get(&R::KEY).copied().ok_or_else(|| {
             ToolError::Unsupported(format!(
@@ -112,10 +119,11 @@ impl Connection {
                 ApiKey::try_from(R::KEY)
             )));
         }
-        self.send_version(request, version)
+        Ok(version)
     }
 
-    fn send_version<R: Request>(
+    /// Sends `request` at exactly `version`.
+    pub(crate) fn send_version<R: Request>(
         &mut self,
         request: R,
         version: i16,
@@ -184,11 +192,15 @@ impl Connection {
         &mut self,
         group: &str,
     ) -> Result<(Connection, i32), ToolError> {
-        let request = FindCoordinatorRequest::default()
-            .with_key_type(0)
-            .with_key(StrBytes::from_string(group.to_string()))
-            .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]);
-        let response = self.send(request)?;
+        let version = self.version::<FindCoordinatorRequest>(i16::MAX)?;
+        let key = StrBytes::from_string(group.to_string());
+        let mut request = FindCoordinatorRequest::default();
+        if version >= 4 {
+            request.coordinator_keys = vec![key];
+        } else {
+            request.key = key;
+        }
+        let response = self.send_version(request, version)?;
         let (error, node, host, port) = match response.coordinators.first() {
             Some(c) => (c.error_code, c.node_id.0, c.host.to_string(), c.port),
             None => (
