@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use kafka_protocol::messages::ApiKey;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
@@ -290,8 +291,21 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     }
     props.set("enable.partition.eof", "false");
 
-    if let Err(e) = Connection::bootstrap(&bootstrap) {
-        return Ok(crate::usage::<Args>(&format!("ERROR {e}")));
+    match Connection::bootstrap(&bootstrap) {
+        Err(e) => {
+            eprintln!("ERROR {e}");
+            return Ok(1);
+        }
+        // Subscribing needs a group coordinator; say so instead of waiting forever.
+        Ok(conn) if args.partition.is_none() && !conn.supports(ApiKey::JoinGroup) => {
+            eprintln!(
+                "ERROR The broker at {} has no group coordinator (it does not serve JoinGroup): \
+                 consume with --partition P [--offset O] instead.",
+                conn.address
+            );
+            return Ok(1);
+        }
+        Ok(_) => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -312,8 +326,13 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     }
 
     let (count, end) = runtime.block_on(consume(&consumer, &formatter, &args));
-    if args.partition.is_none() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
-        let _ = consumer.commit_consumer_state(CommitMode::Sync);
+    // Like the Java consumer closing with auto-commit on: commit the position of every
+    // assigned partition, including those that had nothing to read.
+    if args.partition.is_none() && props.get("enable.auto.commit") != Some("false") {
+        commit_positions(
+            &consumer,
+            props.get("auto.offset.reset") == Some("earliest"),
+        );
     }
     let code = match end {
         End::Done => 0,
@@ -330,6 +349,40 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     };
     eprintln!("Processed a total of {count} messages");
     Ok(code)
+}
+
+/// Commits the consumer's position in every assigned partition. A partition it read
+/// nothing from keeps its committed offset, or gets the offset the reset policy chose
+/// (as the Java consumer commits its resolved position).
+fn commit_positions(consumer: &StreamConsumer, from_earliest: bool) {
+    let timeout = Duration::from_secs(5);
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    let committed = consumer.committed(timeout).unwrap_or_default();
+    let mut tpl = TopicPartitionList::new();
+    for e in positions.elements() {
+        let (topic, partition) = (e.topic(), e.partition());
+        let offset = match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ if committed
+                .find_partition(topic, partition)
+                .is_some_and(|c| matches!(c.offset(), Offset::Offset(_))) =>
+            {
+                None
+            }
+            _ => consumer
+                .fetch_watermarks(topic, partition, timeout)
+                .ok()
+                .map(|(low, high)| if from_earliest { low } else { high }),
+        };
+        if let Some(o) = offset {
+            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(o));
+        }
+    }
+    if tpl.count() > 0 {
+        let _ = consumer.commit(&tpl, CommitMode::Sync);
+    }
 }
 
 /// Prints records until `--max-messages`, `--timeout-ms`, Ctrl-C or an error.

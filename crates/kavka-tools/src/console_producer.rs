@@ -265,7 +265,8 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     props.merge(&Props::from_pairs(&args.command_property)?);
 
     if let Err(e) = Connection::bootstrap(&bootstrap) {
-        return Ok(crate::usage::<Args>(&format!("ERROR {e}")));
+        eprintln!("ERROR {e}");
+        return Ok(1);
     }
     let producer: FutureProducer = create(client_config(&bootstrap, &props))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -105,6 +105,16 @@ pub(crate) fn parse_args<P: clap::Parser>(
                     print!("{e}");
                     Err(0)
                 }
+                ErrorKind::UnknownArgument => {
+                    // Kafka's wording (joptsimple), then the options.
+                    let arg = e
+                        .get(clap::error::ContextKind::InvalidArg)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let name = arg.trim_start_matches('-');
+                    let name = name.split_once('=').map_or(name, |(n, _)| n);
+                    Err(usage::<P>(&format!("{name} is not a recognized option")))
+                }
                 _ => {
                     eprint!("{}", e.render());
                     Err(1)

@@ -285,6 +285,7 @@ fn alter(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
         let mut topic = CreatePartitionsTopic::default();
         topic.name = topic_name(name_of(t));
         topic.count = count;
+        topic.assignments = None;
         let mut request = CreatePartitionsRequest::default();
         request.topics = vec![topic];
         request.timeout_ms = TIMEOUT_MS;

@@ -108,18 +108,25 @@ impl Connection {
         let ours = R::VERSIONS;
         let (min, max) = self.versions.get(&R::KEY).copied().ok_or_else(|| {
             ToolError::Unsupported(format!(
-                "the broker does not support {:?}",
-                ApiKey::try_from(R::KEY)
+                "the broker at {} does not support {}",
+                self.address,
+                api_name(R::KEY)
             ))
         })?;
         let version = ours.max.min(max).min(cap);
         if version < ours.min.max(min) {
             return Err(ToolError::Unsupported(format!(
-                "no common version of {:?} with the broker",
-                ApiKey::try_from(R::KEY)
+                "no common version of {} with the broker at {}",
+                api_name(R::KEY),
+                self.address
             )));
         }
         Ok(version)
+    }
+
+    /// Whether the broker serves API `key` at all.
+    pub(crate) fn supports(&self, key: ApiKey) -> bool {
+        self.versions.contains_key(&(key as i16))
     }
 
     /// Sends `request` at exactly `version`.
@@ -214,5 +221,13 @@ impl Connection {
             return Err(ToolError::from_code(error, None));
         }
         Ok((Connection::connect(&format!("{host}:{port}"))?, node))
+    }
+}
+
+/// The name of an API key, as Kafka spells it.
+fn api_name(key: i16) -> String {
+    match ApiKey::try_from(key) {
+        Ok(k) => format!("{k:?}"),
+        Err(()) => format!("API key {key}"),
     }
 }
