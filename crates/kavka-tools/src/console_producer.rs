@@ -331,8 +331,8 @@ async fn produce_lines(
             }
             record = record.headers(headers);
         }
-        let key_len = parsed.key.as_ref().map_or(0, String::len);
-        let value_len = parsed.value.as_ref().map_or(0, String::len);
+        let key_len = parsed.key.as_ref().map(String::len);
+        let value_len = parsed.value.as_ref().map(String::len);
         let delivery = loop {
             match producer.send_result(record) {
                 Ok(f) => break Ok(f),
@@ -373,7 +373,7 @@ async fn produce_lines(
 /// Waits for one delivery; 1 when it failed (and was reported), else 0.
 async fn settle(
     topic: &str,
-    (delivery, key_len, value_len): (DeliveryFuture, usize, usize),
+    (delivery, key_len, value_len): (DeliveryFuture, Option<usize>, Option<usize>),
 ) -> usize {
     match delivery.await {
         Ok(Ok(_)) => 0,
@@ -389,8 +389,14 @@ async fn settle(
 }
 
 /// Kafka's ErrorLoggingCallback line for a record that was not delivered.
-fn report(topic: &str, key_len: usize, value_len: usize, e: &str) {
-    eprintln!("ERROR Error when sending message to topic {topic} with key: {key_len} bytes, value: {value_len} bytes with error: {e}");
+fn report(topic: &str, key_len: Option<usize>, value_len: Option<usize>, e: &str) {
+    let size = |n: Option<usize>| n.map_or_else(|| "null".to_string(), |n| format!("{n} bytes"));
+    eprintln!(
+        "ERROR Error when sending message to topic {topic} with key: {}, value: {} with error: ",
+        size(key_len),
+        size(value_len)
+    );
+    eprintln!("{e}");
 }
 
 #[cfg(test)]

@@ -676,3 +676,30 @@ fn two_consumers_in_a_group_split_partitions_and_reset_is_refused_while_active()
     let _ = a.wait();
     let _ = b.wait();
 }
+
+#[test]
+fn failed_delivery_is_reported_with_status_1() {
+    let t = Target::start();
+    let topic = t.name("big");
+    create_order_topic(&t, &topic);
+    // A client limit above the broker's 1 MB, so the broker refuses the record.
+    let line = format!("{}\n", "x".repeat(2 * 1024 * 1024));
+    let o = t.tool(
+        "console-producer",
+        &[
+            "--topic",
+            &topic,
+            "--command-property",
+            "message.max.bytes=10000000",
+        ],
+        &line,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!(
+            "ERROR Error when sending message to topic {topic} with key: null, value: 2097152 bytes with error: \n"
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
