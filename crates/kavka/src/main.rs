@@ -1,4 +1,4 @@
-//! `kavka`: the broker and, later, Kafka's command-line tools in one binary.
+//! `kavka`: the broker and Kafka's command-line tools in one binary.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    if let Some(code) = run_tool_if_asked() {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -42,6 +45,18 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Broker { config, overrides } => run_broker(config, overrides),
     }
+}
+
+/// Runs a command-line tool when invoked as `kafka-topics[.sh]` (argv[0]) or as
+/// `kavka topics ...`; the tools parse their own Kafka-style arguments.
+fn run_tool_if_asked() -> Option<i32> {
+    let mut args = std::env::args_os();
+    let argv0 = args.next()?;
+    if let Some(tool) = kavka_tools::tool_from_argv0(&argv0) {
+        return Some(kavka_tools::run(tool, args.collect()));
+    }
+    let tool = kavka_tools::Tool::from_subcommand(args.next()?.to_str()?)?;
+    Some(kavka_tools::run(tool, args.collect()))
 }
 
 fn run_broker(file: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<()> {
