@@ -52,7 +52,7 @@ class ProducerScenarios {
         if (admin != null) admin.close();
     }
 
-    @ParameterizedTest(name = "acks={0}")
+    @ParameterizedTest(name = "acks={0} delivers readable records")
     @ValueSource(strings = {"0", "1", "all"})
     void eachAcksSettingDeliversReadableRecords(String acks) throws Exception {
         String topic = Broker.createTopic(admin, "prod-acks" + acks, 1);
