@@ -301,7 +301,10 @@ fn parse_listener(key: &str, value: &str) -> Result<Endpoint, ConfigError> {
     let port = port
         .parse()
         .map_err(|_| invalid(key, value, "port is not a number"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok(Endpoint { host, port })
 }
 
@@ -309,7 +312,17 @@ fn parse_listener(key: &str, value: &str) -> Result<Endpoint, ConfigError> {
 /// `KAFKA_` variables that are not configs (paths, JVM options) are skipped.
 fn env_key(var: &str) -> Option<String> {
     let rest = var.strip_prefix("KAFKA_")?;
-    const NOT_CONFIGS: &[&str] = &["HEAP_OPTS", "OPTS", "JVM_PERFORMANCE_OPTS", "LOG4J_OPTS", "HOME", "VERSION", "GC_LOG_OPTS", "JMX_OPTS", "DEBUG"];
+    const NOT_CONFIGS: &[&str] = &[
+        "HEAP_OPTS",
+        "OPTS",
+        "JVM_PERFORMANCE_OPTS",
+        "LOG4J_OPTS",
+        "HOME",
+        "VERSION",
+        "GC_LOG_OPTS",
+        "JMX_OPTS",
+        "DEBUG",
+    ];
     if rest.is_empty() || NOT_CONFIGS.contains(&rest) {
         return None;
     }
@@ -331,7 +344,8 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     let mut pending = String::new();
     for line in text.lines() {
         let line = line.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if let Some(stripped) = line.strip_suffix('\\') {
@@ -381,7 +395,13 @@ mod tests {
             &[("KAFKA_NUM_PARTITIONS", "3"), ("KAFKA_HEAP_OPTS", "-Xmx1g")],
         )
         .unwrap();
-        assert_eq!(c.listener, Endpoint { host: "127.0.0.1".into(), port: 19092 });
+        assert_eq!(
+            c.listener,
+            Endpoint {
+                host: "127.0.0.1".into(),
+                port: 19092
+            }
+        );
         assert_eq!(c.advertised.host, "127.0.0.1");
         assert_eq!(c.log_dir, PathBuf::from("/tmp/k1"));
         assert_eq!(c.num_partitions, 3);

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod connection;
+mod group_service;
 mod handlers;
 mod metadata_store;
 mod partition;

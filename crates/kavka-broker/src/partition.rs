@@ -33,7 +33,13 @@ pub struct Partition {
 
 impl Partition {
     /// Wraps an opened log as the leader at `leader_epoch`.
-    pub fn new(topic: String, topic_id: Uuid, index: i32, log: PartitionLog, leader_epoch: i32) -> Self {
+    pub fn new(
+        topic: String,
+        topic_id: Uuid,
+        index: i32,
+        log: PartitionLog,
+        leader_epoch: i32,
+    ) -> Self {
         let hw = log.log_end_offset();
         let start = log.log_start_offset();
         Self {

@@ -57,6 +57,7 @@ impl Broker {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(maintenance(self.state.clone(), stop_rx.clone()));
+        tasks.spawn(group_timers(self.state.clone(), stop_rx.clone()));
         tracing::info!(
             port = self.local_port(),
             cluster_id = %self.state.cluster_id,
@@ -86,12 +87,26 @@ impl Broker {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("connections did not finish within 5 s; closing anyway");
         }
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.replicas.close_all()).await;
         tracing::info!("shut down cleanly");
+    }
+}
+
+/// Drives group timers (session expiry, join phase ends) every 100 ms.
+async fn group_timers(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => state.groups.tick(&state),
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
+use crate::group_service::GroupService;
 use crate::metadata_store::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
@@ -39,6 +40,7 @@ pub struct BrokerState {
     pub metadata: MetadataStore,
     pub replicas: ReplicaManager,
     pub producer_ids: ProducerIdManager,
+    pub(crate) groups: GroupService,
     /// Woken on every append so long-polling fetches can answer at once.
     pub appended: Notify,
 }
@@ -55,18 +57,21 @@ impl BrokerState {
         let cluster_id = load_or_create_cluster_id(&dir, config.node_id).map_err(io_err)?;
         let metadata = MetadataStore::open(&dir.join("__cluster_metadata-0").join("metadata.log"))?;
         let producer_ids = ProducerIdManager::open(&dir).map_err(io_err)?;
+        let config_for_groups = config.clone();
         let state = Arc::new(Self {
             config,
             cluster_id,
             metadata,
             replicas: ReplicaManager::default(),
             producer_ids,
+            groups: GroupService::new(&config_for_groups),
             appended: Notify::new(),
         });
         state.register_self()?;
         state
             .replicas
             .reconcile(&state.metadata.image(), &state.config)?;
+        state.groups.load(&state);
         Ok(state)
     }
 
@@ -135,7 +140,11 @@ fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);

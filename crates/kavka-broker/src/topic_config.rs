@@ -39,15 +39,28 @@ fn broker_default(config: &BrokerConfig, def: &TopicConfigDef) -> (String, Confi
     match def.name {
         "retention.ms" => (
             opt_i64(config.retention_ms),
-            source_of(&["log.retention.ms", "log.retention.minutes", "log.retention.hours"]),
+            source_of(&[
+                "log.retention.ms",
+                "log.retention.minutes",
+                "log.retention.hours",
+            ]),
         ),
         "retention.bytes" => (
             opt_i64(config.retention_bytes.map(|b| b as i64)),
             source_of(&["log.retention.bytes"]),
         ),
-        "segment.bytes" => (config.segment_bytes.to_string(), source_of(&["log.segment.bytes"])),
-        "segment.ms" => (config.segment_ms.to_string(), source_of(&["log.roll.ms", "log.roll.hours"])),
-        "max.message.bytes" => (config.message_max_bytes.to_string(), source_of(&["message.max.bytes"])),
+        "segment.bytes" => (
+            config.segment_bytes.to_string(),
+            source_of(&["log.segment.bytes"]),
+        ),
+        "segment.ms" => (
+            config.segment_ms.to_string(),
+            source_of(&["log.roll.ms", "log.roll.hours"]),
+        ),
+        "max.message.bytes" => (
+            config.message_max_bytes.to_string(),
+            source_of(&["message.max.bytes"]),
+        ),
         "min.insync.replicas" => (
             config.min_insync_replicas.to_string(),
             source_of(&["min.insync.replicas"]),
@@ -107,7 +120,10 @@ pub(crate) fn effective_configs(
 }
 
 /// The storage settings for a topic.
-pub(crate) fn log_config(config: &BrokerConfig, explicit: Option<&BTreeMap<String, String>>) -> LogConfig {
+pub(crate) fn log_config(
+    config: &BrokerConfig,
+    explicit: Option<&BTreeMap<String, String>>,
+) -> LogConfig {
     let entries = effective_configs(config, explicit);
     let get = |name: &str| -> Option<i64> {
         entries
@@ -122,7 +138,9 @@ pub(crate) fn log_config(config: &BrokerConfig, explicit: Option<&BTreeMap<Strin
         .find(|e| e.name == "message.timestamp.type")
         .map(|e| e.value.as_str());
     let mut log = LogConfig {
-        segment_bytes: get("segment.bytes").map(|v| v.max(1) as u64).unwrap_or(config.segment_bytes),
+        segment_bytes: get("segment.bytes")
+            .map(|v| v.max(1) as u64)
+            .unwrap_or(config.segment_bytes),
         segment_ms: get("segment.ms").unwrap_or(config.segment_ms),
         retention_ms: non_negative(get("retention.ms")),
         retention_bytes: non_negative(get("retention.bytes")).map(|v| v as u64),
@@ -150,7 +168,10 @@ pub(crate) fn log_config(config: &BrokerConfig, explicit: Option<&BTreeMap<Strin
 }
 
 /// The topic's effective `min.insync.replicas`.
-pub(crate) fn min_insync_replicas(config: &BrokerConfig, explicit: Option<&BTreeMap<String, String>>) -> i32 {
+pub(crate) fn min_insync_replicas(
+    config: &BrokerConfig,
+    explicit: Option<&BTreeMap<String, String>>,
+) -> i32 {
     explicit
         .and_then(|e| e.get("min.insync.replicas"))
         .and_then(|v| v.trim().parse().ok())

@@ -1,1 +1,64 @@
-//! kavka-group: consumer group coordinator logic with no I/O.
+//! kavka-group: the consumer group coordinator (classic protocol) and committed
+//! offsets, as a pure state machine: no I/O, no clock, no threads.
+//!
+//! # Wiring it into the broker
+//!
+//! 1. Create one [`GroupCoordinator`] with a [`GroupConfig`] and a member-id seed.
+//! 2. At startup (or when this broker becomes leader of `__consumer_offsets`
+//!    partitions), read those partitions and feed each record, in log order, to
+//!    [`GroupCoordinator::replay`] (decode them with [`CoordinatorRecord::decode`]).
+//! 3. For JoinGroup and SyncGroup, give each request a fresh [`RequestId`] and call
+//!    [`GroupCoordinator::join_group`] / [`GroupCoordinator::sync_group`]. Their answers
+//!    are *deferred*: they come back as [`Completion`]s inside the returned [`Effects`]
+//!    of this call or of any later call (another member's join, a leave, `tick`). Keep
+//!    the pending requests in a map keyed by `RequestId` and answer each completion.
+//!    Every request id is completed exactly once.
+//! 4. Heartbeat, LeaveGroup, OffsetCommit/Fetch/Delete, ListGroups, DescribeGroups and
+//!    DeleteGroups answer directly (LeaveGroup may also complete other members' joins).
+//! 5. Call [`GroupCoordinator::tick`] periodically (every ~100 ms, or at
+//!    [`GroupCoordinator::next_deadline`]) with the current time: it expires sessions,
+//!    ends join phases (rebalance timeout, `group.initial.rebalance.delay.ms`), drops
+//!    members that never synced, and expires offsets of empty groups.
+//! 6. Every [`CoordinatorRecord`] in `Effects::records` (or returned beside a response)
+//!    must be appended to `__consumer_offsets` partition
+//!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
+//!    gives key and value bytes, `None` value meaning tombstone. The state machine has
+//!    already applied them; answer the client after the write succeeds.
+//!
+//! 7. When this broker stops leading a `__consumer_offsets` partition (or shuts down),
+//!    call [`GroupCoordinator::unload_groups`]; waiting requests get NOT_COORDINATOR.
+//!
+//! All times are milliseconds supplied by the caller (`now_ms`). Errors are
+//! [`GroupError`]s; `GroupError::code()` gives the Kafka error code.
+
+mod admin;
+mod api;
+mod config;
+mod coordinator;
+mod error;
+mod group;
+mod join;
+mod member_id;
+mod membership;
+mod offsets;
+mod rebalance;
+mod records;
+mod subscription;
+mod sync;
+mod timers;
+
+pub use api::{
+    CommitPartition, Completion, DeletedGroup, DescribedGroup, DescribedMember, Effects,
+    FetchedOffset, GroupResponse, HeartbeatRequest, JoinGroupMember, JoinGroupRequest,
+    JoinGroupResponse, JoinProtocol, LeaveGroupResponse, LeaveMemberResult, LeavingMember,
+    ListedGroup, OffsetCommitRequest, OffsetDeleteResponse, PartitionResult, RequestId,
+    SyncGroupRequest, SyncGroupResponse,
+};
+pub use config::GroupConfig;
+pub use coordinator::GroupCoordinator;
+pub use error::{error_code, GroupError};
+pub use group::{CommittedOffset, Group, GroupState, Member};
+pub use records::{
+    partition_for_group, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
+    MemberMetadataValue, OffsetCommitKey, OffsetCommitValue, RecordError,
+};

@@ -54,16 +54,24 @@ pub fn create_topic(
         topic_id,
     }];
     records.extend(partition_records(topic_id, 0, &placement));
-    records.extend(topic.configs.iter().map(|(name, value)| MetadataRecord::Config {
-        resource: ConfigResource::Topic(topic.name.clone()),
-        name: name.clone(),
-        value: Some(value.clone()),
-    }));
+    records.extend(
+        topic
+            .configs
+            .iter()
+            .map(|(name, value)| MetadataRecord::Config {
+                resource: ConfigResource::Topic(topic.name.clone()),
+                name: name.clone(),
+                value: Some(value.clone()),
+            }),
+    );
     Ok(records)
 }
 
 /// Records that delete a topic.
-pub fn delete_topic(image: &MetadataImage, name: &str) -> Result<Vec<MetadataRecord>, MetadataError> {
+pub fn delete_topic(
+    image: &MetadataImage,
+    name: &str,
+) -> Result<Vec<MetadataRecord>, MetadataError> {
     let topic = image
         .topic(name)
         .ok_or_else(|| MetadataError::UnknownTopic(name.to_string()))?;
@@ -145,7 +153,10 @@ pub fn alter_configs(
 }
 
 fn validate_topic_config_name(name: &str) -> Result<(), MetadataError> {
-    if crate::topic_config::TOPIC_CONFIGS.iter().any(|c| c.name == name) {
+    if crate::topic_config::TOPIC_CONFIGS
+        .iter()
+        .any(|c| c.name == name)
+    {
         Ok(())
     } else {
         Err(MetadataError::InvalidConfig(format!(
@@ -159,15 +170,18 @@ fn partition_records(
     first: i32,
     placement: &[Vec<i32>],
 ) -> impl Iterator<Item = MetadataRecord> + '_ {
-    placement.iter().enumerate().map(move |(i, replicas)| MetadataRecord::Partition {
-        topic_id,
-        partition: first + i as i32,
-        replicas: replicas.clone(),
-        isr: replicas.clone(),
-        leader: replicas.first().copied().unwrap_or(-1),
-        leader_epoch: 0,
-        partition_epoch: 0,
-    })
+    placement
+        .iter()
+        .enumerate()
+        .map(move |(i, replicas)| MetadataRecord::Partition {
+            topic_id,
+            partition: first + i as i32,
+            replicas: replicas.clone(),
+            isr: replicas.clone(),
+            leader: replicas.first().copied().unwrap_or(-1),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        })
 }
 
 /// Round-robin placement: partition p's first replica is broker (start + p), the
@@ -255,8 +269,18 @@ mod tests {
     #[test]
     fn bad_requests_are_refused_with_kafka_codes() {
         let image = MetadataImage::default();
-        assert_eq!(create_topic(&image, &new_topic("a b", 1), &[1]).unwrap_err().code(), 17);
-        assert_eq!(create_topic(&image, &new_topic("t", 0), &[1]).unwrap_err().code(), 37);
+        assert_eq!(
+            create_topic(&image, &new_topic("a b", 1), &[1])
+                .unwrap_err()
+                .code(),
+            17
+        );
+        assert_eq!(
+            create_topic(&image, &new_topic("t", 0), &[1])
+                .unwrap_err()
+                .code(),
+            37
+        );
         let mut t = new_topic("t", 1);
         t.replication_factor = 3;
         assert_eq!(create_topic(&image, &t, &[1]).unwrap_err().code(), 38);
@@ -270,7 +294,12 @@ mod tests {
         let mut image = MetadataImage::default();
         let records = create_topic(&image, &new_topic("a.b", 1), &[1]).unwrap();
         apply(&mut image, &records);
-        assert_eq!(create_topic(&image, &new_topic("a_b", 1), &[1]).unwrap_err().code(), 17);
+        assert_eq!(
+            create_topic(&image, &new_topic("a_b", 1), &[1])
+                .unwrap_err()
+                .code(),
+            17
+        );
     }
 
     #[test]
@@ -280,9 +309,20 @@ mod tests {
         t.replication_factor = 2;
         let records = create_topic(&image, &t, &[1, 2, 3]).unwrap();
         apply(&mut image, &records);
-        let leaders: Vec<i32> = image.topic("t").unwrap().partitions.values().map(|p| p.leader).collect();
+        let leaders: Vec<i32> = image
+            .topic("t")
+            .unwrap()
+            .partitions
+            .values()
+            .map(|p| p.leader)
+            .collect();
         assert_eq!(leaders, vec![1, 2]);
-        assert_eq!(create_partitions(&image, "t", 1, None, &[1, 2, 3]).unwrap_err().code(), 37);
+        assert_eq!(
+            create_partitions(&image, "t", 1, None, &[1, 2, 3])
+                .unwrap_err()
+                .code(),
+            37
+        );
         let records = create_partitions(&image, "t", 4, None, &[1, 2, 3]).unwrap();
         apply(&mut image, &records);
         let topic = image.topic("t").unwrap();

@@ -233,7 +233,9 @@ mod tests {
             .unwrap();
         assert_eq!(image.topic("t").unwrap().partitions.len(), 1);
         assert_eq!(image.topic_by_id(&id).unwrap().name, "t");
-        image.apply(&MetadataRecord::RemoveTopic { topic_id: id }).unwrap();
+        image
+            .apply(&MetadataRecord::RemoveTopic { topic_id: id })
+            .unwrap();
         assert!(image.topic("t").is_none());
         assert!(image.configs(&ConfigResource::Topic("t".into())).is_none());
         assert_eq!(image.next_offset(), 4);

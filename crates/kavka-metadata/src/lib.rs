@@ -4,11 +4,11 @@
 //! turns them into records. A Raft quorum can later replicate the same log unchanged.
 
 pub mod controller;
-pub mod topic_config;
 mod error;
 mod image;
 mod log;
 mod records;
+pub mod topic_config;
 pub mod topic_name;
 
 pub use error::MetadataError;

@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn waits_for_whole_frame() {
         let mut buf = 3i32.to_be_bytes().to_vec();
-        assert_eq!(frame_length(&buf[..2], 100).unwrap(), FrameCheck::Incomplete);
+        assert_eq!(
+            frame_length(&buf[..2], 100).unwrap(),
+            FrameCheck::Incomplete
+        );
         buf.extend_from_slice(&[1, 2]);
         assert_eq!(frame_length(&buf, 100).unwrap(), FrameCheck::Incomplete);
         buf.push(3);

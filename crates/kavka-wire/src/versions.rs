@@ -21,6 +21,17 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeCluster,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetDelete,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::DeleteGroups,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.
@@ -32,7 +43,13 @@ pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
     // librdkafka only turns on compression when Produce v0-v2 are advertised
     // (KAFKA-18659); those versions are still refused when actually sent.
     let min = if key == ApiKey::Produce { 0 } else { range.min };
-    Some((min, range.max))
+    // OffsetCommit v10 and OffsetFetch v10 name topics by id, which the codec
+    // does not carry yet.
+    let max = match key {
+        ApiKey::OffsetCommit | ApiKey::OffsetFetch => range.max.min(9),
+        _ => range.max,
+    };
+    Some((min, max))
 }
 
 /// Versions the codec can actually decode (Produce below v3 is advertised only).

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use kavka_broker::{Broker, BrokerConfig};
 
 #[derive(Parser)]
-#[command(name = "kavka", version, about = "An event streaming platform that speaks the Kafka protocol")]
+#[command(
+    name = "kavka",
+    version,
+    about = "An event streaming platform that speaks the Kafka protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,13 +63,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

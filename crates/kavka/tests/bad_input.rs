@@ -20,10 +20,16 @@ async fn two_megabyte_record_is_refused_as_too_large() {
     let producer = producer(&bs, &[("message.max.bytes", "10000000")]);
     let value = vec![7u8; 2 * 1024 * 1024];
     let err = producer
-        .send(FutureRecord::<[u8], [u8]>::to("big").payload(&value[..]), Duration::from_secs(10))
+        .send(
+            FutureRecord::<[u8], [u8]>::to("big").payload(&value[..]),
+            Duration::from_secs(10),
+        )
         .await
         .expect_err("2 MB must be refused");
-    assert_eq!(err.0, KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge));
+    assert_eq!(
+        err.0,
+        KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+    );
     // Nothing was stored, and the topic still works.
     let (_, offset) = send(&producer, "big", None, Some(b"small")).await;
     assert_eq!(offset, 0);
@@ -42,11 +48,23 @@ async fn garbage_and_hostile_frames_leave_the_broker_serving() {
         (-5i32).to_be_bytes().to_vec(),
         i32::MAX.to_be_bytes().to_vec(),
         // A Metadata v12 header that claims more bytes than it has.
-        [&20i32.to_be_bytes()[..], &[0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff][..]].concat(),
+        [
+            &20i32.to_be_bytes()[..],
+            &[0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff][..],
+        ]
+        .concat(),
         // An unknown api key.
-        [&12i32.to_be_bytes()[..], &[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0][..]].concat(),
+        [
+            &12i32.to_be_bytes()[..],
+            &[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0][..],
+        ]
+        .concat(),
         // Produce v9 with a truncated body.
-        [&14i32.to_be_bytes()[..], &[0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff][..]].concat(),
+        [
+            &14i32.to_be_bytes()[..],
+            &[0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff][..],
+        ]
+        .concat(),
     ];
     for bytes in hostile {
         let mut s = TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
@@ -61,7 +79,10 @@ async fn garbage_and_hostile_frames_leave_the_broker_serving() {
     send(&producer, "t", None, Some(b"after")).await;
     let consumer = assigned_consumer(&bs, "t", &[0], Offset::Beginning);
     let m = consume_n(&consumer, 2, Duration::from_secs(10));
-    assert_eq!(m.iter().map(payload).collect::<Vec<_>>(), vec![b"before".to_vec(), b"after".to_vec()]);
+    assert_eq!(
+        m.iter().map(payload).collect::<Vec<_>>(),
+        vec![b"before".to_vec(), b"after".to_vec()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,19 +93,31 @@ async fn illegal_topic_names_and_duplicates_get_kafka_errors() {
     let opts = rdkafka::admin::AdminOptions::new();
     use rdkafka::admin::{NewTopic, TopicReplication};
     let r = admin
-        .create_topics(&[NewTopic::new("bad name!", 1, TopicReplication::Fixed(1))], &opts)
+        .create_topics(
+            &[NewTopic::new("bad name!", 1, TopicReplication::Fixed(1))],
+            &opts,
+        )
         .await
         .unwrap();
     assert_eq!(r[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidTopic);
     create_topic(&bs, "dup", 1).await;
     let r = admin
-        .create_topics(&[NewTopic::new("dup", 1, TopicReplication::Fixed(1))], &opts)
+        .create_topics(
+            &[NewTopic::new("dup", 1, TopicReplication::Fixed(1))],
+            &opts,
+        )
         .await
         .unwrap();
-    assert_eq!(r[0].as_ref().unwrap_err().1, RDKafkaErrorCode::TopicAlreadyExists);
+    assert_eq!(
+        r[0].as_ref().unwrap_err().1,
+        RDKafkaErrorCode::TopicAlreadyExists
+    );
     let r = admin
         .create_topics(&[NewTopic::new("rf", 1, TopicReplication::Fixed(3))], &opts)
         .await
         .unwrap();
-    assert_eq!(r[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidReplicationFactor);
+    assert_eq!(
+        r[0].as_ref().unwrap_err().1,
+        RDKafkaErrorCode::InvalidReplicationFactor
+    );
 }

@@ -20,13 +20,22 @@ async fn keyed_records_stay_in_order_on_one_partition_and_replay_from_zero() {
     for i in 0..60 {
         let key = format!("user-{}", i % 6);
         let value = format!("event-{i}");
-        let (p, o) = send(&producer, "order-placed", Some(key.as_bytes()), Some(value.as_bytes())).await;
+        let (p, o) = send(
+            &producer,
+            "order-placed",
+            Some(key.as_bytes()),
+            Some(value.as_bytes()),
+        )
+        .await;
         by_key.entry(key).or_default().push((p, o));
     }
     for (key, sends) in &by_key {
         let partitions: HashSet<i32> = sends.iter().map(|s| s.0).collect();
         assert_eq!(partitions.len(), 1, "key {key} spread over {partitions:?}");
-        assert!(sends.windows(2).all(|w| w[0].1 < w[1].1), "offsets of {key} not increasing");
+        assert!(
+            sends.windows(2).all(|w| w[0].1 < w[1].1),
+            "offsets of {key} not increasing"
+        );
     }
 
     let consumer = assigned_consumer(&bs, "order-placed", &[0, 1, 2], Offset::Beginning);
@@ -34,11 +43,17 @@ async fn keyed_records_stay_in_order_on_one_partition_and_replay_from_zero() {
     assert_eq!(messages.len(), 60);
     let mut per_partition: HashMap<i32, Vec<i64>> = HashMap::new();
     for m in &messages {
-        per_partition.entry(m.partition()).or_default().push(m.offset());
+        per_partition
+            .entry(m.partition())
+            .or_default()
+            .push(m.offset());
     }
     for (p, offsets) in per_partition {
         let expected: Vec<i64> = (0..offsets.len() as i64).collect();
-        assert_eq!(offsets, expected, "partition {p} offsets not contiguous from 0");
+        assert_eq!(
+            offsets, expected,
+            "partition {p} offsets not contiguous from 0"
+        );
     }
 }
 
@@ -49,14 +64,24 @@ async fn headers_timestamps_null_keys_and_tombstones_round_trip() {
     create_topic(&bs, "t", 1).await;
     let producer = producer(&bs, &[]);
     let headers = OwnedHeaders::new()
-        .insert(Header { key: "trace", value: Some("abc") })
-        .insert(Header { key: "empty", value: None::<&[u8]> });
+        .insert(Header {
+            key: "trace",
+            value: Some("abc"),
+        })
+        .insert(Header {
+            key: "empty",
+            value: None::<&[u8]>,
+        });
     let record = FutureRecord::to("t")
         .key("k1")
         .payload("v1")
         .timestamp(1_700_000_000_123)
         .headers(headers);
-    producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
     send(&producer, "t", None, Some(b"no key")).await;
     send(&producer, "t", Some(b"k1"), None).await;
 
@@ -85,23 +110,25 @@ async fn every_compression_codec_round_trips() {
         let topic = format!("c-{codec}");
         create_topic(&bs, &topic, 1).await;
         let producer = producer(&bs, &[("compression.codec", codec), ("linger.ms", "50")]);
-        let futures: Vec<_> = (0..200)
-            .map(|i| {
-                let value = format!("{codec}-{i}-").repeat(10);
-                let p = producer.clone();
-                let topic = topic.clone();
-                async move { send(&p, &topic, None, Some(value.as_bytes())).await }
-            })
+        let values: Vec<String> = (0..200)
+            .map(|i| format!("{codec}-{i}-").repeat(10))
             .collect();
-        for f in futures {
-            f.await;
-        }
+        send_all(
+            &producer,
+            &topic,
+            values.iter().map(|v| (None, v.as_bytes())),
+        )
+        .await;
         let consumer = assigned_consumer(&bs, &topic, &[0], Offset::Beginning);
         let m = consume_n(&consumer, 200, Duration::from_secs(15));
         assert_eq!(m.len(), 200, "{codec}");
         for (i, msg) in m.iter().enumerate() {
             assert_eq!(msg.offset(), i as i64);
-            assert_eq!(payload(msg), format!("{codec}-{i}-").repeat(10).into_bytes(), "{codec}");
+            assert_eq!(
+                payload(msg),
+                format!("{codec}-{i}-").repeat(10).into_bytes(),
+                "{codec}"
+            );
         }
     }
 }
@@ -114,17 +141,29 @@ async fn acks_zero_one_and_all_deliver_everything() {
     for acks in ["0", "1", "all"] {
         let producer = producer(&bs, &[("acks", acks)]);
         for i in 0..100 {
-            send(&producer, "acks", None, Some(format!("{acks}-{i}").as_bytes())).await;
+            send(
+                &producer,
+                "acks",
+                None,
+                Some(format!("{acks}-{i}").as_bytes()),
+            )
+            .await;
         }
         producer.flush(Duration::from_secs(10)).unwrap();
     }
     let consumer = assigned_consumer(&bs, "acks", &[0], Offset::Beginning);
     let m = consume_n(&consumer, 300, Duration::from_secs(15));
     assert_eq!(m.len(), 300);
-    let values: Vec<String> = m.iter().map(|m| String::from_utf8(payload(m)).unwrap()).collect();
+    let values: Vec<String> = m
+        .iter()
+        .map(|m| String::from_utf8(payload(m)).unwrap())
+        .collect();
     for acks in ["0", "1", "all"] {
         for i in 0..100 {
-            assert!(values.contains(&format!("{acks}-{i}")), "missing {acks}-{i}");
+            assert!(
+                values.contains(&format!("{acks}-{i}")),
+                "missing {acks}-{i}"
+            );
         }
     }
 }
@@ -135,15 +174,17 @@ async fn idempotent_producer_writes_each_record_once() {
     let bs = broker.bootstrap();
     create_topic(&bs, "idem", 2).await;
     let producer = producer(&bs, &[("enable.idempotence", "true"), ("linger.ms", "20")]);
-    let futures: Vec<_> = (0..1000)
-        .map(|i| {
-            let p = producer.clone();
-            async move { send(&p, "idem", Some(format!("k{}", i % 10).as_bytes()), Some(format!("{i}").as_bytes())).await }
-        })
+    let records: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("k{}", i % 10), i.to_string()))
         .collect();
-    for f in futures {
-        f.await;
-    }
+    send_all(
+        &producer,
+        "idem",
+        records
+            .iter()
+            .map(|(k, v)| (Some(k.as_bytes()), v.as_bytes())),
+    )
+    .await;
     let consumer = assigned_consumer(&bs, "idem", &[0, 1], Offset::Beginning);
     let m = consume_n(&consumer, 1000, Duration::from_secs(20));
     assert_eq!(m.len(), 1000);
@@ -158,15 +199,33 @@ async fn offsets_for_times_finds_first_record_at_or_after() {
     create_topic(&bs, "times", 1).await;
     let producer = producer(&bs, &[("linger.ms", "0")]);
     for i in 0..10i64 {
-        let record = FutureRecord::<str, str>::to("times").payload("x").timestamp(1_000_000 + i * 1000);
-        producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+        let record = FutureRecord::<str, str>::to("times")
+            .payload("x")
+            .timestamp(1_000_000 + i * 1000);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
     }
     let consumer = assigned_consumer(&bs, "times", &[0], Offset::Beginning);
     let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("times", 0, Offset::Offset(1_004_500)).unwrap();
-    let found = rdkafka::consumer::Consumer::offsets_for_times(&consumer, tpl, Duration::from_secs(10)).unwrap();
-    assert_eq!(found.find_partition("times", 0).unwrap().offset(), Offset::Offset(5));
-    let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, "times", 0, Duration::from_secs(10)).unwrap();
+    tpl.add_partition_offset("times", 0, Offset::Offset(1_004_500))
+        .unwrap();
+    let found =
+        rdkafka::consumer::Consumer::offsets_for_times(&consumer, tpl, Duration::from_secs(10))
+            .unwrap();
+    assert_eq!(
+        found.find_partition("times", 0).unwrap().offset(),
+        Offset::Offset(5)
+    );
+    let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+        &consumer,
+        "times",
+        0,
+        Duration::from_secs(10),
+    )
+    .unwrap();
     assert_eq!((low, high), (0, 10));
 }
 
@@ -175,18 +234,23 @@ async fn hundred_thousand_records_arrive_without_loss_or_duplicate() {
     let broker = TestBroker::start();
     let bs = broker.bootstrap();
     create_topic(&bs, "bulk", 3).await;
-    let producer = producer(&bs, &[("linger.ms", "10"), ("queue.buffering.max.messages", "200000")]);
+    let producer = producer(
+        &bs,
+        &[
+            ("linger.ms", "10"),
+            ("queue.buffering.max.messages", "200000"),
+        ],
+    );
     let total = 100_000u32;
-    let mut pending = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let value = i.to_be_bytes();
-        let key = (i % 97).to_be_bytes();
-        let fut = producer.send_result(FutureRecord::to("bulk").key(&key[..]).payload(&value[..]));
-        pending.push(fut.map_err(|(e, _)| e).expect("enqueue"));
-    }
-    for f in pending {
-        f.await.expect("delivery future").map_err(|(e, _)| e).expect("delivered");
-    }
+    let records: Vec<([u8; 4], [u8; 4])> = (0..total)
+        .map(|i| ((i % 97).to_be_bytes(), i.to_be_bytes()))
+        .collect();
+    send_all(
+        &producer,
+        "bulk",
+        records.iter().map(|(k, v)| (Some(&k[..]), &v[..])),
+    )
+    .await;
     let consumer = assigned_consumer(&bs, "bulk", &[0, 1, 2], Offset::Beginning);
     let m = consume_n(&consumer, total as usize, Duration::from_secs(60));
     assert_eq!(m.len(), total as usize);

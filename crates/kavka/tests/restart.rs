@@ -10,7 +10,13 @@ use rdkafka::Offset;
 async fn produce_acked(bs: &str, topic: &str, from: usize, n: usize) {
     let producer = producer(bs, &[("acks", "all"), ("enable.idempotence", "true")]);
     for i in from..from + n {
-        send(&producer, topic, Some(format!("k{}", i % 3).as_bytes()), Some(format!("v{i}").as_bytes())).await;
+        send(
+            &producer,
+            topic,
+            Some(format!("k{}", i % 3).as_bytes()),
+            Some(format!("v{i}").as_bytes()),
+        )
+        .await;
     }
 }
 

@@ -24,7 +24,11 @@ const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 
 /// Describes topic or broker configs with their sources.
-pub(crate) fn describe(ctx: &RequestContext<'_>, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub(crate) fn describe(
+    ctx: &RequestContext<'_>,
+    request: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let state = ctx.state;
     let image = state.metadata.image();
     let results = request
@@ -64,11 +68,13 @@ pub(crate) fn describe(ctx: &RequestContext<'_>, request: DescribeConfigsRequest
                                 .with_config_type(config_type(e.def.kind));
                             if request.include_synonyms && version >= 1 {
                                 entry.synonyms = vec![DescribeConfigsSynonym::default()
-                                    .with_name(StrBytes::from_static_str(if e.source == ConfigSource::DynamicTopic {
-                                        e.name
-                                    } else {
-                                        e.def.broker_key
-                                    }))
+                                    .with_name(StrBytes::from_static_str(
+                                        if e.source == ConfigSource::DynamicTopic {
+                                            e.name
+                                        } else {
+                                            e.def.broker_key
+                                        },
+                                    ))
                                     .with_value(Some(value))
                                     .with_source(source)];
                             }
@@ -79,8 +85,10 @@ pub(crate) fn describe(ctx: &RequestContext<'_>, request: DescribeConfigsRequest
                 BROKER => {
                     if !name.is_empty() && name != state.config.node_id.to_string() {
                         result.error_code = ResponseError::InvalidRequest.code();
-                        result.error_message =
-                            Some(StrBytes::from_string(format!("Unexpected broker id, expected {} but received {name}", state.config.node_id)));
+                        result.error_message = Some(StrBytes::from_string(format!(
+                            "Unexpected broker id, expected {} but received {name}",
+                            state.config.node_id
+                        )));
                         return result;
                     }
                     result.configs = broker_configs(ctx)
@@ -97,7 +105,8 @@ pub(crate) fn describe(ctx: &RequestContext<'_>, request: DescribeConfigsRequest
                 }
                 _ => {
                     result.error_code = ResponseError::InvalidRequest.code();
-                    result.error_message = Some(StrBytes::from_static_str("Unsupported resource type"));
+                    result.error_message =
+                        Some(StrBytes::from_static_str("Unsupported resource type"));
                 }
             }
             result
@@ -113,17 +122,38 @@ fn broker_configs(ctx: &RequestContext<'_>) -> Vec<(String, String, ConfigSource
     let resolved = [
         ("node.id", c.node_id.to_string()),
         ("num.partitions", c.num_partitions.to_string()),
-        ("default.replication.factor", c.default_replication_factor.to_string()),
-        ("auto.create.topics.enable", c.auto_create_topics_enable.to_string()),
+        (
+            "default.replication.factor",
+            c.default_replication_factor.to_string(),
+        ),
+        (
+            "auto.create.topics.enable",
+            c.auto_create_topics_enable.to_string(),
+        ),
         ("log.dirs", c.log_dir.display().to_string()),
         ("log.retention.ms", c.retention_ms.unwrap_or(-1).to_string()),
-        ("log.retention.bytes", c.retention_bytes.map(|b| b as i64).unwrap_or(-1).to_string()),
+        (
+            "log.retention.bytes",
+            c.retention_bytes
+                .map(|b| b as i64)
+                .unwrap_or(-1)
+                .to_string(),
+        ),
         ("log.segment.bytes", c.segment_bytes.to_string()),
         ("message.max.bytes", c.message_max_bytes.to_string()),
         ("min.insync.replicas", c.min_insync_replicas.to_string()),
-        ("offsets.topic.num.partitions", c.offsets_topic_num_partitions.to_string()),
-        ("socket.request.max.bytes", c.socket_request_max_bytes.to_string()),
-        ("group.initial.rebalance.delay.ms", c.group_initial_rebalance_delay_ms.to_string()),
+        (
+            "offsets.topic.num.partitions",
+            c.offsets_topic_num_partitions.to_string(),
+        ),
+        (
+            "socket.request.max.bytes",
+            c.socket_request_max_bytes.to_string(),
+        ),
+        (
+            "group.initial.rebalance.delay.ms",
+            c.group_initial_rebalance_delay_ms.to_string(),
+        ),
     ];
     let mut out: BTreeMap<String, (String, ConfigSource)> = resolved
         .into_iter()
@@ -153,7 +183,9 @@ fn apply(
     resource_type: i8,
     name: &str,
     validate_only: bool,
-    changes: impl FnOnce(&BTreeMap<String, String>) -> Result<Vec<(String, Option<String>)>, MetadataError>,
+    changes: impl FnOnce(
+        &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, Option<String>)>, MetadataError>,
 ) -> (i16, Option<StrBytes>) {
     if resource_type != TOPIC {
         return (
@@ -177,7 +209,10 @@ fn apply(
 }
 
 /// AlterConfigs replaces a topic's whole set of configs.
-pub(crate) fn alter(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub(crate) fn alter(
+    ctx: &RequestContext<'_>,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let responses = request
         .resources
         .into_iter()
@@ -188,15 +223,21 @@ pub(crate) fn alter(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> A
                 .iter()
                 .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
                 .collect();
-            let (code, message) = apply(ctx, res.resource_type, &name, request.validate_only, |current| {
-                let mut changes: Vec<(String, Option<String>)> = current
-                    .keys()
-                    .filter(|k| !wanted.contains_key(*k))
-                    .map(|k| (k.clone(), None))
-                    .collect();
-                changes.extend(wanted.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
-                Ok(changes)
-            });
+            let (code, message) = apply(
+                ctx,
+                res.resource_type,
+                &name,
+                request.validate_only,
+                |current| {
+                    let mut changes: Vec<(String, Option<String>)> = current
+                        .keys()
+                        .filter(|k| !wanted.contains_key(*k))
+                        .map(|k| (k.clone(), None))
+                        .collect();
+                    changes.extend(wanted.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+                    Ok(changes)
+                },
+            );
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)
@@ -218,41 +259,58 @@ pub(crate) fn incremental_alter(
         .map(|res| {
             let name = res.resource_name.to_string();
             let ops = res.configs;
-            let (code, message) = apply(ctx, res.resource_type, &name, request.validate_only, |current| {
-                let mut out = Vec::with_capacity(ops.len());
-                for op in &ops {
-                    let key = op.name.to_string();
-                    let value = op.value.as_ref().map(|v| v.to_string());
-                    let list = |s: Option<&String>| -> Vec<String> {
-                        s.map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            let (code, message) = apply(
+                ctx,
+                res.resource_type,
+                &name,
+                request.validate_only,
+                |current| {
+                    let mut out = Vec::with_capacity(ops.len());
+                    for op in &ops {
+                        let key = op.name.to_string();
+                        let value = op.value.as_ref().map(|v| v.to_string());
+                        let list = |s: Option<&String>| -> Vec<String> {
+                            s.map(|s| {
+                                s.split(',')
+                                    .map(|x| x.trim().to_string())
+                                    .filter(|x| !x.is_empty())
+                                    .collect()
+                            })
                             .unwrap_or_default()
-                    };
-                    let new = match op.config_operation {
-                        0 => value,
-                        1 => None,
-                        2 => {
-                            let mut items = list(current.get(&key));
-                            for v in list(value.as_ref()) {
-                                if !items.contains(&v) {
-                                    items.push(v);
+                        };
+                        let new = match op.config_operation {
+                            0 => value,
+                            1 => None,
+                            2 => {
+                                let mut items = list(current.get(&key));
+                                for v in list(value.as_ref()) {
+                                    if !items.contains(&v) {
+                                        items.push(v);
+                                    }
                                 }
+                                Some(items.join(","))
                             }
-                            Some(items.join(","))
-                        }
-                        3 => {
-                            let remove = list(value.as_ref());
-                            Some(list(current.get(&key)).into_iter().filter(|v| !remove.contains(v)).collect::<Vec<_>>().join(","))
-                        }
-                        other => {
-                            return Err(MetadataError::InvalidRequest(format!(
-                                "Unknown config operation {other}"
-                            )))
-                        }
-                    };
-                    out.push((key, new));
-                }
-                Ok(out)
-            });
+                            3 => {
+                                let remove = list(value.as_ref());
+                                Some(
+                                    list(current.get(&key))
+                                        .into_iter()
+                                        .filter(|v| !remove.contains(v))
+                                        .collect::<Vec<_>>()
+                                        .join(","),
+                                )
+                            }
+                            other => {
+                                return Err(MetadataError::InvalidRequest(format!(
+                                    "Unknown config operation {other}"
+                                )))
+                            }
+                        };
+                        out.push((key, new));
+                    }
+                    Ok(out)
+                },
+            );
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)

@@ -8,7 +8,10 @@ use kavka_metadata::controller::create_partitions;
 use super::RequestContext;
 
 /// Grows each topic to the requested partition count.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
     let results = request
@@ -16,13 +19,27 @@ pub(crate) fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest)
         .into_iter()
         .map(|t| {
             let name = t.name.0.to_string();
-            let assignments: Option<Vec<Vec<i32>>> = t
-                .assignments
-                .map(|a| a.into_iter().map(|x| x.broker_ids.into_iter().map(|b| b.0).collect()).collect());
+            let assignments: Option<Vec<Vec<i32>>> = t.assignments.map(|a| {
+                a.into_iter()
+                    .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
+                    .collect()
+            });
             let outcome = if request.validate_only {
-                create_partitions(&state.metadata.image(), &name, t.count, assignments, &brokers).map(|_| ())
+                create_partitions(
+                    &state.metadata.image(),
+                    &name,
+                    t.count,
+                    assignments,
+                    &brokers,
+                )
+                .map(|_| ())
             } else {
-                state.commit(|image| Ok((create_partitions(image, &name, t.count, assignments, &brokers)?, ())))
+                state.commit(|image| {
+                    Ok((
+                        create_partitions(image, &name, t.count, assignments, &brokers)?,
+                        (),
+                    ))
+                })
             };
             let mut result = CreatePartitionsTopicResult::default().with_name(t.name);
             if let Err(e) = outcome {

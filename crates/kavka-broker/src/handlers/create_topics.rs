@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use kavka_metadata::controller::{create_topic, NewTopic};
@@ -12,7 +14,11 @@ use super::RequestContext;
 use crate::topic_config::effective_configs;
 
 /// Creates (or, with validate_only, checks) each topic independently.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest, _version: i16) -> CreateTopicsResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: CreateTopicsRequest,
+    _version: i16,
+) -> CreateTopicsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
     let results = request

@@ -12,7 +12,10 @@ use super::{partition_error_code, RequestContext};
 const HIGH_WATERMARK: i64 = -1;
 
 /// Deletes records below each requested offset.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let state = ctx.state;
     let topics = request
         .topics
@@ -31,7 +34,11 @@ pub(crate) fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) ->
                         return r;
                     };
                     let hw = p.high_watermark();
-                    let offset = if dp.offset == HIGH_WATERMARK { hw } else { dp.offset };
+                    let offset = if dp.offset == HIGH_WATERMARK {
+                        hw
+                    } else {
+                        dp.offset
+                    };
                     if offset < 0 || offset > hw {
                         r.error_code = ResponseError::OffsetOutOfRange.code();
                         return r;

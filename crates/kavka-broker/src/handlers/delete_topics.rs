@@ -10,7 +10,11 @@ use kavka_metadata::topic_name::is_internal;
 use super::RequestContext;
 
 /// Deletes each named topic and its logs.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     let state = ctx.state;
     let image = state.metadata.image();
     let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {

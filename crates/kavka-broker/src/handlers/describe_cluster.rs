@@ -7,7 +7,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::RequestContext;
 
 /// Lists brokers; this node also answers as the controller.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let state = ctx.state;
     let brokers = state
         .metadata

@@ -12,7 +12,11 @@ use tokio::time::Instant;
 use super::{partition_error_code, RequestContext};
 
 /// Answers a fetch, waiting for data as the request allows.
-pub(crate) async fn handle(ctx: &RequestContext<'_>, request: FetchRequest, version: i16) -> FetchResponse {
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: FetchRequest,
+    version: i16,
+) -> FetchResponse {
     if request.session_id != 0 {
         // Kavka never hands out fetch sessions, so an incremental fetch refers to
         // one we do not know; the client falls back to a full fetch.
@@ -41,7 +45,11 @@ pub(crate) async fn handle(ctx: &RequestContext<'_>, request: FetchRequest, vers
 
 /// One pass over the requested partitions: the response, bytes found, and
 /// whether any partition failed (failures answer at once, as in Kafka).
-fn read_once(ctx: &RequestContext<'_>, request: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+fn read_once(
+    ctx: &RequestContext<'_>,
+    request: &FetchRequest,
+    version: i16,
+) -> (FetchResponse, usize, bool) {
     let state = ctx.state;
     let image = state.metadata.image();
     let mut remaining = request.max_bytes.max(0) as usize;
@@ -59,8 +67,14 @@ fn read_once(ctx: &RequestContext<'_>, request: &FetchRequest, version: i16) -> 
             let mut data = PartitionData::default()
                 .with_partition_index(fp.partition)
                 .with_high_watermark(-1)
-                .with_aborted_transactions(if request.isolation_level == 1 { Some(vec![]) } else { None });
-            let partition = name.as_deref().and_then(|n| state.replicas.get(n, fp.partition));
+                .with_aborted_transactions(if request.isolation_level == 1 {
+                    Some(vec![])
+                } else {
+                    None
+                });
+            let partition = name
+                .as_deref()
+                .and_then(|n| state.replicas.get(n, fp.partition));
             let Some(p) = partition else {
                 data.error_code = if version >= 13 && name.is_none() {
                     ResponseError::UnknownTopicId.code()
@@ -119,6 +133,8 @@ fn read_once(ctx: &RequestContext<'_>, request: &FetchRequest, version: i16) -> 
         }
         responses.push(t);
     }
-    let response = FetchResponse::default().with_session_id(0).with_responses(responses);
+    let response = FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(responses);
     (response, total, errors)
 }

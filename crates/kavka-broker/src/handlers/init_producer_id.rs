@@ -7,7 +7,10 @@ use super::RequestContext;
 
 /// Hands out a fresh producer id at epoch 0. Transactional ids need the
 /// transaction coordinator, which Kavka does not have yet.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
@@ -15,7 +18,9 @@ pub(crate) fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) -
         return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
     }
     match ctx.state.producer_ids.next() {
-        Ok(id) => response.with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Ok(id) => response
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
         Err(e) => {
             tracing::error!(error = %e, "cannot persist producer id block");
             response.with_error_code(ResponseError::KafkaStorageError.code())

@@ -16,7 +16,11 @@ const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
 /// Resolves each partition's requested position to an offset.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
     let state = ctx.state;
     let topics = request
         .topics

@@ -19,7 +19,11 @@ use super::RequestContext;
 const OPS_NOT_REQUESTED: i32 = i32::MIN;
 
 /// Answers which brokers exist and who leads each requested partition.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: MetadataRequest, version: i16) -> MetadataResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
     let state = ctx.state;
     // v0 used an empty list for "all topics"; later versions use null.
     let requested: Option<Vec<_>> = match request.topics {
@@ -30,10 +34,7 @@ pub(crate) fn handle(ctx: &RequestContext<'_>, request: MetadataRequest, version
 
     let mut image = state.metadata.image();
     let topics = match requested {
-        None => image
-            .topics()
-            .map(|t| topic_response(t, version))
-            .collect(),
+        None => image.topics().map(|t| topic_response(t, version)).collect(),
         Some(requested) => {
             let mut out = Vec::with_capacity(requested.len());
             for r in requested {

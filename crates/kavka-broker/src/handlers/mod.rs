@@ -10,11 +10,18 @@ mod delete_topics;
 mod describe_cluster;
 mod errors;
 mod fetch;
+mod find_coordinator;
+mod group_admin;
+mod heartbeat;
 mod init_producer_id;
+mod join_group;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
+mod sync_group;
 
 use std::net::SocketAddr;
 
@@ -29,13 +36,14 @@ pub(crate) use errors::partition_error_code;
 pub(crate) struct RequestContext<'a> {
     pub(crate) state: &'a BrokerState,
     pub(crate) peer: SocketAddr,
-    // Recorded for group members (DescribeGroups) by the coordinator.
-    #[allow(dead_code)]
     pub(crate) client_id: String,
 }
 
 /// Handles a request; None means no response is sent (Produce with acks=0).
-pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) -> Option<ResponseKind> {
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DecodedRequest,
+) -> Option<ResponseKind> {
     let version = request.version;
     let Some(body) = request.body else {
         return Some(ResponseKind::ApiVersions(api_versions::unsupported()));
@@ -43,15 +51,25 @@ pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) ->
     let response = match body {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
-        RequestKind::Produce(r) => return produce::handle(ctx, r, version).map(ResponseKind::Produce),
+        RequestKind::Produce(r) => {
+            return produce::handle(ctx, r, version).map(ResponseKind::Produce)
+        }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version)),
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version)),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(create_topics::handle(ctx, r, version))
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version))
+        }
         RequestKind::CreatePartitions(r) => {
             ResponseKind::CreatePartitions(create_partitions::handle(ctx, r))
         }
-        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(ctx, r)),
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
+        }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(init_producer_id::handle(ctx, r))
         }
@@ -68,6 +86,27 @@ pub(crate) async fn handle(ctx: &RequestContext<'_>, request: DecodedRequest) ->
         RequestKind::IncrementalAlterConfigs(r) => {
             ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(ctx, r))
         }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(join_group::handle(ctx, r, version).await)
+        }
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(ctx, r).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::heartbeat(ctx, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(heartbeat::leave(ctx, r, version)),
+        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(ctx, r)),
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, r, version))
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(group_admin::delete_offsets(ctx, r))
+        }
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(ctx, r)),
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(group_admin::describe(ctx, r))
+        }
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(ctx, r)),
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");

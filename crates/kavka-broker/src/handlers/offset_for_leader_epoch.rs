@@ -10,7 +10,10 @@ use kafka_protocol::ResponseError;
 use super::{partition_error_code, RequestContext};
 
 /// Looks up each partition's end offset for the requested epoch.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
     let state = ctx.state;
     let topics = request
         .topics

@@ -11,7 +11,11 @@ use crate::state::now_ms;
 use crate::topic_config::min_insync_replicas;
 
 /// Appends every partition's records; returns None for acks=0, which gets no answer.
-pub(crate) fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
     let state = ctx.state;
     let image = state.metadata.image();
     let acks = request.acks;
@@ -27,7 +31,8 @@ pub(crate) fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, version:
             let t = image.topic(&name);
             (name, t)
         };
-        let explicit = topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
+        let explicit =
+            topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
         let min_isr = min_insync_replicas(&state.config, explicit);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {

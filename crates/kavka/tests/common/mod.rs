@@ -186,9 +186,43 @@ pub async fn send(
     (d.partition, d.offset)
 }
 
+/// Enqueues every record at once (so batching happens), then waits for all
+/// deliveries; panics on the first failed one.
+pub async fn send_all<'a>(
+    producer: &FutureProducer,
+    topic: &str,
+    records: impl Iterator<Item = (Option<&'a [u8]>, &'a [u8])>,
+) {
+    let mut pending = Vec::new();
+    for (key, value) in records {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).payload(value);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        let fut = producer
+            .send_result(record)
+            .map_err(|(e, _)| e)
+            .expect("enqueue");
+        pending.push(fut);
+    }
+    for f in pending {
+        f.await
+            .expect("delivery future")
+            .map_err(|(e, _)| e)
+            .expect("delivered");
+    }
+}
+
 /// A consumer with no group, positioned by hand.
-pub fn assigned_consumer(bootstrap: &str, topic: &str, partitions: &[i32], offset: Offset) -> BaseConsumer {
+pub fn assigned_consumer(
+    bootstrap: &str,
+    topic: &str,
+    partitions: &[i32],
+    offset: Offset,
+) -> BaseConsumer {
     let consumer: BaseConsumer = client_config(bootstrap)
+        // librdkafka needs a group id even for assign(); nothing is committed to it.
+        .set("group.id", "kavka-test-assigned")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .create()

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs the same kavka-bench workloads against Kavka and against the reference
+# Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
+# prints both result tables and the Kavka/Kafka ratios.
+#
+#   bench/compare.sh [--quick] [--no-build]
+#
+# --quick     100k records per throughput workload, 5 s latency run, 200 prefill partitions
+# --no-build  use the existing target/release binaries
+#
+# Everything listens on 127.0.0.1. Only processes this script started are
+# stopped, by PID (Kafka through kafka-ref.sh, which checks its own PID file).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+QUICK=()
+PREFILL=1000
+BUILD=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=(--quick); PREFILL=200 ;;
+    --no-build) BUILD=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+HOST=127.0.0.1
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kavka-compare.XXXXXX")"
+BENCH="$ROOT/target/release/kavka-bench"
+KAVKA="$ROOT/target/release/kavka"
+KAVKA_PID=""
+KAFKA_DIRS=()
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# A port that is free, and whose successor is free too (Kafka's controller).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! port_open "$p" && ! port_open "$((p + 1))"; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "compare.sh: no free port found" >&2
+  return 1
+}
+
+stop_kavka() {
+  [[ -n "$KAVKA_PID" ]] || return 0
+  kill -TERM "$KAVKA_PID" 2>/dev/null || true
+  wait "$KAVKA_PID" 2>/dev/null || true
+  KAVKA_PID=""
+}
+
+cleanup() {
+  stop_kavka
+  local d
+  for d in "${KAFKA_DIRS[@]}"; do
+    compat/kafka-ref.sh stop --dir "$d" > /dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"/kavka-data "$WORK"/kavka-startup "$WORK"/kafka/data "$WORK"/kafka-startup/data
+}
+trap cleanup EXIT
+
+wait_for_port() {
+  local deadline=$(( $(date +%s) + 60 ))
+  until port_open "$1"; do
+    if (( $(date +%s) > deadline )); then
+      echo "compare.sh: nothing listens on $1 after 60 s" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+if [[ "$BUILD" == 1 ]]; then
+  cargo build --release -p kavka -p kavka-bench
+fi
+
+echo "# kavka-bench compare, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "results and logs: $WORK"
+
+# --- Kavka -----------------------------------------------------------------
+port="$(free_port)"
+"$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+  --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
+KAVKA_PID=$!
+wait_for_port "$port"
+echo
+echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
+"$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" all "${QUICK[@]}" > /dev/null || true
+stop_kavka
+
+port="$(free_port)"
+"$BENCH" --bootstrap "$HOST:$port" --out "$WORK/kavka.tsv" startup --prefill-partitions "$PREFILL" \
+  --start-cmd "exec '$KAVKA' broker --override listeners=PLAINTEXT://$HOST:$port --override log.dirs='$WORK/kavka-startup' 2>>'$WORK/kavka-startup.log'" \
+  > /dev/null || true
+"$BENCH" show "$WORK/kavka.tsv"
+
+# --- Apache Kafka ----------------------------------------------------------
+port="$(free_port)"
+KAFKA_DIRS+=("$WORK/kafka")
+started="$(compat/kafka-ref.sh start --port "$port" --dir "$WORK/kafka" --fresh)"
+kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+echo
+echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
+"$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" all "${QUICK[@]}" > /dev/null || true
+compat/kafka-ref.sh stop --dir "$WORK/kafka" > /dev/null
+
+# Kafka needs a formatted log dir; kafka-ref.sh formats one (and starts and
+# stops the broker once). The timed starts use the same JVM flags, in the foreground.
+port="$(free_port)"
+KAFKA_DIRS+=("$WORK/kafka-startup")
+compat/kafka-ref.sh start --port "$port" --dir "$WORK/kafka-startup" --fresh > /dev/null
+compat/kafka-ref.sh stop --dir "$WORK/kafka-startup" > /dev/null
+cp="$(compat/kafka-ref.sh classpath)"
+java_cmd="exec java ${KAFKA_HEAP_OPTS:--Xmx1G -Xms256m} -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+-Dlog4j2.configurationFile='$ROOT/compat/kafka-ref/log4j2-server.properties' -cp '$cp' \
+kafka.Kafka '$WORK/kafka-startup/server.properties' >> '$WORK/kafka-startup/server.log' 2>&1"
+"$BENCH" --bootstrap "$HOST:$port" --out "$WORK/kafka.tsv" startup --prefill-partitions "$PREFILL" \
+  --start-cmd "$java_cmd" > /dev/null || true
+"$BENCH" show "$WORK/kafka.tsv"
+
+# --- Ratios ------------------------------------------------------------------
+echo
+echo "## Kavka / Kafka (same run, same machine; < 1 is better for CPU, RSS, latency and startup)"
+"$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"

@@ -1,0 +1,267 @@
+//! `kavka-bench`: throughput, CPU, memory, latency and startup figures for any
+//! Kafka-compatible broker, driven through librdkafka.
+
+mod broker_stats;
+mod cluster;
+mod consume;
+mod latency;
+mod produce;
+mod report;
+mod startup;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::cluster::Cluster;
+use crate::latency::LatencySpec;
+use crate::produce::ProduceSpec;
+use crate::report::Row;
+use crate::startup::StartupSpec;
+
+#[derive(Parser)]
+#[command(
+    name = "kavka-bench",
+    version,
+    about = "Benchmark a Kafka-compatible broker"
+)]
+struct Cli {
+    /// The broker to measure.
+    #[arg(
+        long,
+        global = true,
+        default_value = "127.0.0.1:9092",
+        value_name = "HOST:PORT"
+    )]
+    bootstrap: String,
+    /// The broker's PID, to sample its CPU time and RSS from /proc.
+    #[arg(long, global = true, value_name = "PID")]
+    broker_pid: Option<u32>,
+    /// Append every result row to this TSV file (for `compare`).
+    #[arg(long, global = true, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Upper bound on any one timed phase, in seconds.
+    #[arg(long, global = true, default_value_t = 300)]
+    time_limit: u64,
+    #[command(subcommand)]
+    command: Workload,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Acks {
+    #[value(name = "1")]
+    One,
+    All,
+}
+
+impl Acks {
+    fn as_str(self) -> &'static str {
+        match self {
+            Acks::One => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Workload {
+    /// Produce N records of S bytes as fast as possible.
+    Produce {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        #[arg(long, value_enum, default_value = "1")]
+        acks: Acks,
+    },
+    /// Prefill N records of S bytes, then time a default consumer reading them all.
+    Consume {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+    },
+    /// End-to-end latency at a fixed rate (acks=all).
+    Latency {
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+    },
+    /// Cold start to the first answered Metadata request.
+    Startup {
+        /// Shell command that runs the broker in the foreground (use `exec`).
+        #[arg(long)]
+        start_cmd: String,
+        #[arg(long, default_value = "TERM")]
+        stop_signal: String,
+        /// Start, create this many partitions with a few records, stop, then time the restart.
+        #[arg(long)]
+        prefill_partitions: Option<u32>,
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// produce (100 B acks=1, 100 B acks=all, 1 KiB acks=all), consume and latency.
+    All {
+        /// 100k records per throughput workload and a 5 s latency run.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Print the tables of an `--out` file.
+    Show { file: PathBuf },
+    /// Ratios of two `--out` files, as a Markdown table.
+    Compare {
+        #[arg(long, default_value = "Kavka")]
+        a_name: String,
+        a: PathBuf,
+        #[arg(long, default_value = "Kafka")]
+        b_name: String,
+        b: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Workload::Compare {
+            a_name,
+            a,
+            b_name,
+            b,
+        } => {
+            let (ra, rb) = (report::read_tsv(a)?, report::read_tsv(b)?);
+            print!("{}", report::ratio_table(a_name, &ra, b_name, &rb));
+            return Ok(());
+        }
+        Workload::Show { file } => {
+            print!("{}", report::markdown(&report::read_tsv(file)?));
+            return Ok(());
+        }
+        _ => {}
+    }
+    let ticks = broker_stats::clock_ticks_per_second();
+    let cluster = Cluster::new(cli.bootstrap.clone(), cli.broker_pid, ticks)?;
+    let limit = Duration::from_secs(cli.time_limit);
+    let rows = run(&cluster, cli.command, limit);
+    print!("{}", report::markdown(&rows));
+    if let Some(out) = &cli.out {
+        report::append_tsv(out, &rows).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if rows.iter().any(|r| r.failure.is_some()) {
+        // The failure is already in the table; exit non-zero without a backtrace.
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Runs a workload; a failure becomes a row saying so, and `all` carries on.
+fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> {
+    let produce = |name: &str, records, record_size, acks: &'static str| {
+        let spec = ProduceSpec {
+            records,
+            record_size,
+            acks,
+            time_limit,
+        };
+        let row = produce::run(cluster, name, spec).unwrap_or_else(|e| Row::failed(name, &e));
+        progress(&row);
+        row
+    };
+    let consume = |name: &str, records, record_size| {
+        let spec = ProduceSpec {
+            records,
+            record_size,
+            acks: "1",
+            time_limit,
+        };
+        let row = consume::run(cluster, name, spec).unwrap_or_else(|e| Row::failed(name, &e));
+        progress(&row);
+        row
+    };
+    let latency = |name: &str, spec: LatencySpec| {
+        let row = latency::run(cluster, name, spec).unwrap_or_else(|e| Row::failed(name, &e));
+        progress(&row);
+        row
+    };
+    match workload {
+        Workload::Produce {
+            records,
+            record_size,
+            acks,
+        } => {
+            let name = format!("produce {} B acks={}", record_size, acks.as_str());
+            vec![produce(&name, records, record_size, acks.as_str())]
+        }
+        Workload::Consume {
+            records,
+            record_size,
+        } => {
+            vec![consume(
+                &format!("consume {record_size} B"),
+                records,
+                record_size,
+            )]
+        }
+        Workload::Latency {
+            rate,
+            seconds,
+            record_size,
+        } => {
+            let spec = LatencySpec {
+                rate,
+                duration: Duration::from_secs(seconds),
+                record_size,
+            };
+            vec![latency(&format!("latency {rate}/s acks=all"), spec)]
+        }
+        Workload::Startup {
+            start_cmd,
+            stop_signal,
+            prefill_partitions,
+            timeout,
+        } => {
+            let spec = StartupSpec {
+                start_cmd,
+                stop_signal,
+                timeout: Duration::from_secs(timeout),
+                prefill_partitions,
+            };
+            startup::run(cluster, &spec)
+        }
+        Workload::All { quick } => {
+            let (small, large, seconds) = if quick {
+                (100_000, 100_000, 5)
+            } else {
+                (1_000_000, 200_000, 10)
+            };
+            let rate = 20_000;
+            vec![
+                produce("produce 100 B acks=1", small, 100, "1"),
+                produce("produce 100 B acks=all", small, 100, "all"),
+                produce("produce 1 KiB acks=all", large, 1024, "all"),
+                consume("consume 100 B", small, 100),
+                latency(
+                    &format!("latency {rate}/s acks=all"),
+                    LatencySpec {
+                        rate,
+                        duration: Duration::from_secs(seconds),
+                        record_size: 100,
+                    },
+                ),
+            ]
+        }
+        Workload::Compare { .. } | Workload::Show { .. } => Vec::new(),
+    }
+}
+
+/// One line on stderr per finished workload, so a long run shows progress.
+fn progress(row: &Row) {
+    match &row.failure {
+        Some(e) => eprintln!("kavka-bench: {} failed: {e}", row.workload),
+        None => eprintln!("kavka-bench: {} done", row.workload),
+    }
+}

@@ -1,0 +1,281 @@
+//! The coordinator runtime: drives the pure [`GroupCoordinator`] state machine,
+//! persists what it decides to `__consumer_offsets`, and hands deferred
+//! JoinGroup/SyncGroup answers back to the waiting connections.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::{Bytes, BytesMut};
+use indexmap::IndexMap;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use kafka_protocol::ResponseError;
+use kavka_group::{
+    partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
+    GroupResponse, RequestId,
+};
+use kavka_metadata::controller::{create_topic, NewTopic};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::config::BrokerConfig;
+use crate::state::{now_ms, BrokerState};
+
+/// The internal topic holding committed offsets and group metadata.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+struct Inner {
+    coordinator: GroupCoordinator,
+    pending: HashMap<RequestId, oneshot::Sender<GroupResponse>>,
+    next_request: u64,
+}
+
+/// One per broker; every group operation goes through its lock, so the state
+/// machine sees requests one at a time and records are written in that order.
+pub(crate) struct GroupService {
+    inner: Mutex<Inner>,
+    partitions: i32,
+}
+
+impl std::fmt::Debug for GroupService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupService").finish_non_exhaustive()
+    }
+}
+
+/// Why group state could not be persisted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PersistError {
+    #[error("cannot create {OFFSETS_TOPIC}: {0}")]
+    CreateTopic(String),
+    #[error("{OFFSETS_TOPIC} partition {0} is not hosted here")]
+    NotHosted(i32),
+    #[error("cannot append to {OFFSETS_TOPIC}: {0}")]
+    Append(String),
+}
+
+impl PersistError {
+    /// What the client sees: retriable, so it tries again.
+    pub(crate) fn code(&self) -> i16 {
+        ResponseError::CoordinatorNotAvailable.code()
+    }
+}
+
+impl GroupService {
+    pub(crate) fn new(config: &BrokerConfig) -> Self {
+        let group_config = GroupConfig {
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            offsets_retention_ms: config.offsets_retention_minutes * 60_000,
+            ..GroupConfig::default()
+        };
+        // Member ids must not repeat across restarts, so the seed changes each start.
+        let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        Self {
+            inner: Mutex::new(Inner {
+                coordinator: GroupCoordinator::new(group_config, seed),
+                pending: HashMap::new(),
+                next_request: 0,
+            }),
+            partitions: config.offsets_topic_num_partitions,
+        }
+    }
+
+    /// Replays `__consumer_offsets` so committed offsets and groups survive restarts.
+    pub(crate) fn load(&self, state: &BrokerState) {
+        let mut inner = self.inner.lock();
+        let now = now_ms();
+        let mut loaded = 0usize;
+        for index in 0..self.partitions {
+            let Some(p) = state.replicas.get(OFFSETS_TOPIC, index) else {
+                continue;
+            };
+            let mut offset = p.log_start_offset();
+            let end = p.high_watermark();
+            while offset < end {
+                let data = match p.read(offset, 1 << 20) {
+                    Ok(d) if !d.records.is_empty() => d,
+                    _ => break,
+                };
+                let mut buf = data.records;
+                let mut next = offset;
+                while !buf.is_empty() {
+                    let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+                        break;
+                    };
+                    for r in set.records {
+                        next = next.max(r.offset + 1);
+                        if r.offset < offset {
+                            continue;
+                        }
+                        let Some(key) = r.key else { continue };
+                        match CoordinatorRecord::decode(&key, r.value.as_deref()) {
+                            Ok(record) => {
+                                inner.coordinator.replay(record, now);
+                                loaded += 1;
+                            }
+                            Err(e) => {
+                                tracing::warn!(partition = index, offset = r.offset, error = %e, "skipping unreadable group record")
+                            }
+                        }
+                    }
+                }
+                if next <= offset {
+                    break;
+                }
+                offset = next;
+            }
+        }
+        if loaded > 0 {
+            tracing::info!(records = loaded, "loaded consumer groups and offsets");
+        }
+    }
+
+    /// Runs a deferred call (join or sync): registers a waiter, applies the call,
+    /// persists and answers whatever it completed, then waits for our own answer.
+    pub(crate) async fn deferred(
+        &self,
+        state: &BrokerState,
+        call: impl FnOnce(&mut GroupCoordinator, RequestId, i64) -> Effects,
+    ) -> Option<GroupResponse> {
+        let rx = {
+            let mut inner = self.inner.lock();
+            inner.next_request += 1;
+            let id = RequestId(inner.next_request);
+            let (tx, rx) = oneshot::channel();
+            inner.pending.insert(id, tx);
+            let effects = call(&mut inner.coordinator, id, now_ms());
+            self.finish(&mut inner, state, effects);
+            rx
+        };
+        rx.await.ok()
+    }
+
+    /// Runs a call that answers directly; its records are persisted before the
+    /// answer is returned. A failed write turns into the error the caller maps.
+    pub(crate) fn direct<T>(
+        &self,
+        state: &BrokerState,
+        call: impl FnOnce(&mut GroupCoordinator, i64) -> (T, Effects),
+    ) -> Result<T, PersistError> {
+        let mut inner = self.inner.lock();
+        let (out, effects) = call(&mut inner.coordinator, now_ms());
+        let records = !effects.records.is_empty();
+        let result = self.persist(state, &effects.records);
+        self.answer(&mut inner, effects.completions);
+        if records {
+            result?;
+        }
+        Ok(out)
+    }
+
+    /// Read-only access for describe/list/fetch calls.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
+        f(&self.inner.lock().coordinator)
+    }
+
+    /// Advances timers: session expiry, join phase ends, offset expiry.
+    pub(crate) fn tick(&self, state: &BrokerState) {
+        let mut inner = self.inner.lock();
+        let effects = inner.coordinator.tick(now_ms());
+        self.finish(&mut inner, state, effects);
+    }
+
+    fn finish(&self, inner: &mut Inner, state: &BrokerState, effects: Effects) {
+        if let Err(e) = self.persist(state, &effects.records) {
+            tracing::error!(error = %e, "group state not persisted");
+        }
+        self.answer(inner, effects.completions);
+    }
+
+    fn answer(&self, inner: &mut Inner, completions: Vec<Completion>) {
+        for c in completions {
+            if let Some(tx) = inner.pending.remove(&c.request) {
+                // The connection may have gone away; nothing to do then.
+                let _ = tx.send(c.response);
+            }
+        }
+    }
+
+    /// Appends records to their groups' partitions of `__consumer_offsets`.
+    fn persist(
+        &self,
+        state: &BrokerState,
+        records: &[CoordinatorRecord],
+    ) -> Result<(), PersistError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.ensure_topic(state)?;
+        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+        let now = now_ms();
+        for r in records {
+            let (key, value) = r.encode();
+            let partition = partition_for_group(r.group_id(), self.partitions);
+            let list = by_partition.entry(partition).or_default();
+            list.push(Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: list.len() as i64,
+                sequence: -1,
+                timestamp: now,
+                key: Some(Bytes::from(key)),
+                value: value.map(Bytes::from),
+                headers: IndexMap::new(),
+            });
+        }
+        for (partition, list) in by_partition {
+            let mut buf = BytesMut::new();
+            RecordBatchEncoder::encode(
+                &mut buf,
+                list.iter(),
+                &RecordEncodeOptions {
+                    version: 2,
+                    compression: Compression::None,
+                },
+            )
+            .map_err(|e| PersistError::Append(e.to_string()))?;
+            let p = state
+                .replicas
+                .get(OFFSETS_TOPIC, partition)
+                .ok_or(PersistError::NotHosted(partition))?;
+            p.append(buf.freeze(), now)
+                .map_err(|e| PersistError::Append(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Creates `__consumer_offsets` on first use, as Kafka does.
+    pub(crate) fn ensure_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
+        if state.metadata.image().topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let topic = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: self.partitions,
+            replication_factor: 1,
+            assignments: None,
+            configs: [
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("segment.bytes".to_string(), "104857600".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let brokers = state.live_brokers();
+        state
+            .commit(|image| {
+                if image.topic(OFFSETS_TOPIC).is_some() {
+                    return Ok((vec![], ()));
+                }
+                Ok((create_topic(image, &topic, &brokers)?, ()))
+            })
+            .map_err(|e| PersistError::CreateTopic(e.to_string()))
+    }
+}

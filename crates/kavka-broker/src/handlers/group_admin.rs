@@ -1,0 +1,168 @@
+//! ListGroups, DescribeGroups, DeleteGroups and OffsetDelete: group administration.
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+    GroupId, ListGroupsRequest, ListGroupsResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kavka_group::{error_code, Effects};
+
+use super::RequestContext;
+
+/// Lists groups, optionally only those in the given states.
+pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
+    let states: Vec<String> = request
+        .states_filter
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let groups = ctx.state.groups.read(|c| c.list_groups(&states));
+    ListGroupsResponse::default().with_groups(
+        groups
+            .into_iter()
+            .map(|g| {
+                ListedGroup::default()
+                    .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
+                    .with_protocol_type(StrBytes::from_string(g.protocol_type))
+                    .with_group_state(StrBytes::from_string(g.state))
+                    .with_group_type(StrBytes::from_static_str("classic"))
+            })
+            .collect(),
+    )
+}
+
+/// Describes groups: state, protocol and members with their assignments.
+pub(crate) fn describe(
+    ctx: &RequestContext<'_>,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
+    let groups = ctx.state.groups.read(|c| c.describe_groups(&ids));
+    DescribeGroupsResponse::default().with_groups(
+        groups
+            .into_iter()
+            .map(|g| {
+                DescribedGroup::default()
+                    .with_error_code(error_code(g.error))
+                    .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
+                    .with_group_state(StrBytes::from_string(g.state))
+                    .with_protocol_type(StrBytes::from_string(g.protocol_type))
+                    .with_protocol_data(StrBytes::from_string(g.protocol))
+                    .with_authorized_operations(i32::MIN)
+                    .with_members(
+                        g.members
+                            .into_iter()
+                            .map(|m| {
+                                DescribedGroupMember::default()
+                                    .with_member_id(StrBytes::from_string(m.member_id))
+                                    .with_group_instance_id(
+                                        m.group_instance_id.map(StrBytes::from_string),
+                                    )
+                                    .with_client_id(StrBytes::from_string(m.client_id))
+                                    .with_client_host(StrBytes::from_string(m.client_host))
+                                    .with_member_metadata(m.metadata.into())
+                                    .with_member_assignment(m.assignment.into())
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+/// Deletes empty groups and their offsets.
+pub(crate) fn delete(
+    ctx: &RequestContext<'_>,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let ids: Vec<String> = request
+        .groups_names
+        .iter()
+        .map(|g| g.0.to_string())
+        .collect();
+    let result = ctx.state.groups.direct(ctx.state, |c, _| {
+        let (results, records) = c.delete_groups(&ids);
+        (
+            results,
+            Effects {
+                completions: vec![],
+                records,
+            },
+        )
+    });
+    let results = match result {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| {
+                DeletableGroupResult::default()
+                    .with_group_id(GroupId(StrBytes::from_string(r.group_id)))
+                    .with_error_code(error_code(r.error))
+            })
+            .collect(),
+        Err(e) => ids
+            .into_iter()
+            .map(|id| {
+                DeletableGroupResult::default()
+                    .with_group_id(GroupId(StrBytes::from_string(id)))
+                    .with_error_code(e.code())
+            })
+            .collect(),
+    };
+    DeleteGroupsResponse::default().with_results(results)
+}
+
+/// Deletes committed offsets of partitions the group no longer consumes.
+pub(crate) fn delete_offsets(
+    ctx: &RequestContext<'_>,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let group = request.group_id.0.to_string();
+    let topics: Vec<(String, Vec<i32>)> = request
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.0.to_string(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    let result = ctx.state.groups.direct(ctx.state, |c, _| {
+        let (response, records) = c.delete_offsets(&group, &topics);
+        (
+            response,
+            Effects {
+                completions: vec![],
+                records,
+            },
+        )
+    });
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => return OffsetDeleteResponse::default().with_error_code(e.code()),
+    };
+    let mut out: Vec<OffsetDeleteResponseTopic> = Vec::new();
+    for p in response.partitions {
+        let entry = OffsetDeleteResponsePartition::default()
+            .with_partition_index(p.partition)
+            .with_error_code(error_code(p.error));
+        match out.iter_mut().find(|t| t.name.0.as_str() == p.topic) {
+            Some(t) => t.partitions.push(entry),
+            None => out.push(
+                OffsetDeleteResponseTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(p.topic)))
+                    .with_partitions(vec![entry]),
+            ),
+        }
+    }
+    OffsetDeleteResponse::default()
+        .with_error_code(error_code(response.error))
+        .with_topics(out)
+}

@@ -1,0 +1,81 @@
+//! Heartbeat and LeaveGroup: membership upkeep.
+
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, LeaveGroupRequest, LeaveGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use kavka_group::{error_code, Effects, LeavingMember};
+
+use super::RequestContext;
+
+/// Keeps a member's session alive; tells it when to rejoin.
+pub(crate) fn heartbeat(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> HeartbeatResponse {
+    let req = kavka_group::HeartbeatRequest {
+        group_id: request.group_id.0.to_string(),
+        generation_id: request.generation_id,
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.map(|s| s.to_string()),
+    };
+    let result = ctx.state.groups.direct(ctx.state, |c, now| {
+        (c.heartbeat(req, now), Effects::default())
+    });
+    let code = match result {
+        Ok(r) => error_code(r.err()),
+        Err(e) => e.code(),
+    };
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+/// Removes members at once (v3+ may name several).
+pub(crate) fn leave(
+    ctx: &RequestContext<'_>,
+    request: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
+    let members: Vec<LeavingMember> = if version >= 3 {
+        request
+            .members
+            .into_iter()
+            .map(|m| LeavingMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.group_instance_id.map(|s| s.to_string()),
+            })
+            .collect()
+    } else {
+        vec![LeavingMember {
+            member_id: request.member_id.to_string(),
+            group_instance_id: None,
+        }]
+    };
+    let group_id = request.group_id.0.to_string();
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, |c, now| c.leave_group(&group_id, members, now));
+    match result {
+        Ok(r) => {
+            let mut code = error_code(r.error);
+            // Before v3 there is no per-member answer, so a member error is the answer.
+            if version < 3 && code == 0 {
+                code = r.members.first().map_or(0, |m| error_code(m.error));
+            }
+            LeaveGroupResponse::default()
+                .with_error_code(code)
+                .with_members(
+                    r.members
+                        .into_iter()
+                        .map(|m| {
+                            MemberResponse::default()
+                                .with_member_id(StrBytes::from_string(m.member_id))
+                                .with_group_instance_id(
+                                    m.group_instance_id.map(StrBytes::from_string),
+                                )
+                                .with_error_code(error_code(m.error))
+                        })
+                        .collect(),
+                )
+        }
+        Err(e) => LeaveGroupResponse::default().with_error_code(e.code()),
+    }
+}

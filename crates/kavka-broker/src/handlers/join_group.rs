@@ -1,0 +1,71 @@
+//! JoinGroup: answered when the group's join phase completes.
+
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use kavka_group::{error_code, GroupResponse, JoinProtocol};
+
+use super::RequestContext;
+
+/// Joins (or rejoins) a member and waits for the rebalance to pick members.
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: JoinGroupRequest,
+    version: i16,
+) -> JoinGroupResponse {
+    let req = kavka_group::JoinGroupRequest {
+        group_id: request.group_id.0.to_string(),
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.map(|s| s.to_string()),
+        session_timeout_ms: request.session_timeout_ms,
+        // v0 had no rebalance timeout; the session timeout stood in for it.
+        rebalance_timeout_ms: if version >= 1 {
+            request.rebalance_timeout_ms
+        } else {
+            request.session_timeout_ms
+        },
+        protocol_type: request.protocol_type.to_string(),
+        protocols: request
+            .protocols
+            .into_iter()
+            .map(|p| JoinProtocol {
+                name: p.name.to_string(),
+                metadata: p.metadata.to_vec(),
+            })
+            .collect(),
+        client_id: ctx.client_id.clone(),
+        client_host: format!("/{}", ctx.peer.ip()),
+        api_version: version,
+        reason: request.reason.map(|s| s.to_string()),
+    };
+    let answer = ctx
+        .state
+        .groups
+        .deferred(ctx.state, |c, id, now| c.join_group(id, req, now))
+        .await;
+    let Some(GroupResponse::Join(r)) = answer else {
+        return JoinGroupResponse::default()
+            .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+            .with_generation_id(-1);
+    };
+    JoinGroupResponse::default()
+        .with_error_code(error_code(r.error))
+        .with_generation_id(r.generation_id)
+        .with_protocol_type(r.protocol_type.map(StrBytes::from_string))
+        .with_protocol_name(r.protocol_name.map(StrBytes::from_string))
+        .with_leader(StrBytes::from_string(r.leader))
+        .with_skip_assignment(r.skip_assignment)
+        .with_member_id(StrBytes::from_string(r.member_id))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|m| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(StrBytes::from_string(m.member_id))
+                        .with_group_instance_id(m.group_instance_id.map(StrBytes::from_string))
+                        .with_metadata(m.metadata.into())
+                })
+                .collect(),
+        )
+}

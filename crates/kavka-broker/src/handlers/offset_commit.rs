@@ -1,0 +1,81 @@
+//! OffsetCommit: store a group's positions in `__consumer_offsets`.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kavka_group::{error_code, CommitPartition, Effects};
+
+use super::RequestContext;
+
+/// Commits offsets for members (generation checked) or standalone consumers.
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let mut offsets = Vec::new();
+    for t in &request.topics {
+        for p in &t.partitions {
+            offsets.push(CommitPartition {
+                topic: t.name.0.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+            });
+        }
+    }
+    let req = kavka_group::OffsetCommitRequest {
+        group_id: request.group_id.0.to_string(),
+        generation_id: request.generation_id_or_member_epoch,
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.map(|s| s.to_string()),
+        offsets,
+    };
+    let result = ctx.state.groups.direct(ctx.state, |c, now| {
+        let (results, records) = c.commit_offsets(req, now);
+        (
+            results,
+            Effects {
+                completions: vec![],
+                records,
+            },
+        )
+    });
+    let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
+    match result {
+        Ok(results) => {
+            for r in results {
+                by_topic.entry(r.topic).or_default().push(
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(r.partition)
+                        .with_error_code(error_code(r.error)),
+                );
+            }
+        }
+        Err(e) => {
+            for t in &request.topics {
+                for p in &t.partitions {
+                    by_topic.entry(t.name.0.to_string()).or_default().push(
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(e.code()),
+                    );
+                }
+            }
+        }
+    }
+    OffsetCommitResponse::default().with_topics(
+        by_topic
+            .into_iter()
+            .map(|(name, partitions)| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(name)))
+                    .with_partitions(partitions)
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,114 @@
+//! OffsetFetch: committed positions, one group (v1-v7) or several (v8+).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kavka_group::FetchedOffset;
+
+use super::RequestContext;
+
+type Fetched = Result<Vec<FetchedOffset>, i16>;
+
+fn fetch(
+    ctx: &RequestContext<'_>,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> Fetched {
+    ctx.state
+        .groups
+        .read(|c| c.fetch_offsets(group, topics.as_deref()))
+        .map_err(|e| e.code())
+}
+
+fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
+    let mut out: BTreeMap<String, Vec<FetchedOffset>> = BTreeMap::new();
+    for o in offsets {
+        out.entry(o.topic.clone()).or_default().push(o);
+    }
+    out
+}
+
+fn metadata(o: &FetchedOffset) -> Option<StrBytes> {
+    Some(StrBytes::from_string(o.metadata.clone()))
+}
+
+/// Answers committed offsets, -1 where nothing was committed.
+pub(crate) fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
+    if version < 8 {
+        let topics = request.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                .collect()
+        });
+        return match fetch(ctx, &request.group_id.0, topics) {
+            Ok(offsets) => OffsetFetchResponse::default().with_topics(
+                by_topic(offsets)
+                    .into_iter()
+                    .map(|(name, os)| {
+                        OffsetFetchResponseTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(name)))
+                            .with_partitions(
+                                os.iter()
+                                    .map(|o| {
+                                        OffsetFetchResponsePartition::default()
+                                            .with_partition_index(o.partition)
+                                            .with_committed_offset(o.offset)
+                                            .with_committed_leader_epoch(o.leader_epoch)
+                                            .with_metadata(metadata(o))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+            Err(code) => OffsetFetchResponse::default().with_error_code(code),
+        };
+    }
+    let groups = request
+        .groups
+        .into_iter()
+        .map(|g| {
+            let topics = g.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                    .collect()
+            });
+            let mut out =
+                OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
+            match fetch(ctx, &g.group_id.0, topics) {
+                Ok(offsets) => {
+                    out.topics = by_topic(offsets)
+                        .into_iter()
+                        .map(|(name, os)| {
+                            OffsetFetchResponseTopics::default()
+                                .with_name(TopicName(StrBytes::from_string(name)))
+                                .with_partitions(
+                                    os.iter()
+                                        .map(|o| {
+                                            OffsetFetchResponsePartitions::default()
+                                                .with_partition_index(o.partition)
+                                                .with_committed_offset(o.offset)
+                                                .with_committed_leader_epoch(o.leader_epoch)
+                                                .with_metadata(metadata(o))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect();
+                }
+                Err(code) => out.error_code = code,
+            }
+            out
+        })
+        .collect();
+    OffsetFetchResponse::default().with_groups(groups)
+}

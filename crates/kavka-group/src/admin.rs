@@ -1,0 +1,129 @@
+//! ListGroups, DescribeGroups and DeleteGroups.
+
+use crate::api::{DeletedGroup, DescribedGroup, DescribedMember, ListedGroup};
+use crate::coordinator::GroupCoordinator;
+use crate::error::GroupError;
+use crate::group::GroupState;
+use crate::records::CoordinatorRecord;
+
+impl GroupCoordinator {
+    /// Handles ListGroups; `states_filter` (case-insensitive names) empty means all.
+    pub fn list_groups(&self, states_filter: &[String]) -> Vec<ListedGroup> {
+        let mut groups: Vec<ListedGroup> = self
+            .groups
+            .values()
+            .filter(|g| {
+                states_filter.is_empty()
+                    || states_filter
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(g.state.name()))
+            })
+            .map(|g| ListedGroup {
+                group_id: g.group_id.clone(),
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                state: g.state.name().to_string(),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        groups
+    }
+
+    /// Handles DescribeGroups; an unknown group is described as "Dead" without error,
+    /// as Kafka does. Metadata and assignments are shown only while Stable.
+    pub fn describe_groups(&self, group_ids: &[String]) -> Vec<DescribedGroup> {
+        group_ids
+            .iter()
+            .map(|id| {
+                if id.is_empty() {
+                    return DescribedGroup {
+                        error: Some(GroupError::InvalidGroupId),
+                        group_id: id.clone(),
+                        state: String::new(),
+                        protocol_type: String::new(),
+                        protocol: String::new(),
+                        members: Vec::new(),
+                    };
+                }
+                let Some(group) = self.groups.get(id) else {
+                    return DescribedGroup {
+                        error: None,
+                        group_id: id.clone(),
+                        state: GroupState::Dead.name().to_string(),
+                        protocol_type: String::new(),
+                        protocol: String::new(),
+                        members: Vec::new(),
+                    };
+                };
+                let stable = group.state == GroupState::Stable;
+                let protocol = if stable {
+                    group.protocol_name.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                let members = group
+                    .members
+                    .values()
+                    .map(|m| DescribedMember {
+                        member_id: m.member_id.clone(),
+                        group_instance_id: m.group_instance_id.clone(),
+                        client_id: m.client_id.clone(),
+                        client_host: m.client_host.clone(),
+                        metadata: if stable {
+                            m.metadata(&protocol).unwrap_or_default().to_vec()
+                        } else {
+                            Vec::new()
+                        },
+                        assignment: if stable {
+                            m.assignment.clone()
+                        } else {
+                            Vec::new()
+                        },
+                    })
+                    .collect();
+                DescribedGroup {
+                    error: None,
+                    group_id: id.clone(),
+                    state: group.state.name().to_string(),
+                    protocol_type: group.protocol_type.clone().unwrap_or_default(),
+                    protocol,
+                    members,
+                }
+            })
+            .collect()
+    }
+
+    /// Handles DeleteGroups: only Empty groups go, leaving tombstones for their offsets
+    /// and membership.
+    pub fn delete_groups(
+        &mut self,
+        group_ids: &[String],
+    ) -> (Vec<DeletedGroup>, Vec<CoordinatorRecord>) {
+        let mut records = Vec::new();
+        let results = group_ids
+            .iter()
+            .map(|id| {
+                let error = match self.groups.get(id).map(|g| g.state) {
+                    _ if id.is_empty() => Some(GroupError::InvalidGroupId),
+                    None | Some(GroupState::Dead) => Some(GroupError::GroupIdNotFound),
+                    Some(GroupState::Empty) => {
+                        if let Some(group) = self.groups.remove(id) {
+                            let mut keys: Vec<_> = group.offsets.into_keys().collect();
+                            keys.sort();
+                            records.extend(keys.iter().map(|(topic, partition)| {
+                                CoordinatorRecord::offset_tombstone(id, topic, *partition)
+                            }));
+                            records.push(CoordinatorRecord::group_tombstone(id));
+                        }
+                        None
+                    }
+                    Some(_) => Some(GroupError::NonEmptyGroup),
+                };
+                DeletedGroup {
+                    group_id: id.clone(),
+                    error,
+                }
+            })
+            .collect();
+        (results, records)
+    }
+}

@@ -1,0 +1,179 @@
+//! The coordinator: every group of this broker's `__consumer_offsets` partitions,
+//! plus replay of persisted records at startup.
+
+use std::collections::HashMap;
+
+use crate::api::{Effects, JoinGroupResponse, JoinProtocol, SyncGroupResponse};
+use crate::config::GroupConfig;
+use crate::error::GroupError;
+use crate::group::{CommittedOffset, Group, GroupState, Member};
+use crate::member_id::MemberIdGenerator;
+use crate::records::CoordinatorRecord;
+
+/// All classic groups and their offsets; a pure state machine driven by the broker.
+#[derive(Debug, Clone)]
+pub struct GroupCoordinator {
+    pub(crate) config: GroupConfig,
+    pub(crate) groups: HashMap<String, Group>,
+    pub(crate) member_ids: MemberIdGenerator,
+    /// When `tick` next sweeps expired offsets and dead groups.
+    pub(crate) next_sweep_ms: i64,
+}
+
+impl GroupCoordinator {
+    /// A coordinator with no groups; `member_id_seed` should differ across restarts
+    /// (e.g. random or wall-clock) so fresh member ids do not repeat.
+    pub fn new(config: GroupConfig, member_id_seed: u64) -> Self {
+        GroupCoordinator {
+            config,
+            groups: HashMap::new(),
+            member_ids: MemberIdGenerator::new(member_id_seed),
+            next_sweep_ms: i64::MIN,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// A group by id, for inspection.
+    pub fn group(&self, group_id: &str) -> Option<&Group> {
+        self.groups.get(group_id)
+    }
+
+    /// Drops the groups for which `moved_away` is true (e.g. this broker stopped leading
+    /// their `__consumer_offsets` partition, or is shutting down). Waiting JoinGroup and
+    /// SyncGroup requests of those groups are answered NOT_COORDINATOR so clients look
+    /// the coordinator up again.
+    pub fn unload_groups(&mut self, moved_away: impl Fn(&str) -> bool) -> Effects {
+        let mut effects = Effects::default();
+        let mut ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|id| moved_away(id))
+            .cloned()
+            .collect();
+        ids.sort();
+        for id in ids {
+            let Some(group) = self.groups.remove(&id) else {
+                continue;
+            };
+            for member in group.members.values() {
+                if let Some((request, _)) = member.awaiting_join {
+                    effects.join(
+                        request,
+                        JoinGroupResponse::error(GroupError::NotCoordinator, &member.member_id),
+                    );
+                }
+                if let Some(request) = member.awaiting_sync {
+                    effects.sync(
+                        request,
+                        SyncGroupResponse::error(GroupError::NotCoordinator),
+                    );
+                }
+            }
+        }
+        effects
+    }
+
+    /// A fresh member id unused in `group`.
+    pub(crate) fn new_member_id(&mut self, group_id: &str, client_id: &str) -> String {
+        loop {
+            let id = self.member_ids.next(client_id);
+            let taken = self.groups.get(group_id).is_some_and(|g| {
+                g.members.contains_key(&id) || g.pending_members.contains_key(&id)
+            });
+            if !taken {
+                return id;
+            }
+        }
+    }
+
+    /// Applies a record read back from `__consumer_offsets` at startup (in log order),
+    /// restoring offsets and the last persisted generation. Members restored into a
+    /// Stable group get a fresh session starting at `now_ms`.
+    pub fn replay(&mut self, record: CoordinatorRecord, now_ms: i64) {
+        match record {
+            CoordinatorRecord::OffsetCommit {
+                key,
+                value: Some(v),
+            } => {
+                let group = self
+                    .groups
+                    .entry(key.group.clone())
+                    .or_insert_with(|| Group::new(&key.group, now_ms));
+                group.offsets.insert(
+                    (key.topic, key.partition),
+                    CommittedOffset {
+                        offset: v.offset,
+                        leader_epoch: v.leader_epoch,
+                        metadata: v.metadata,
+                        commit_timestamp_ms: v.commit_timestamp_ms,
+                    },
+                );
+            }
+            CoordinatorRecord::OffsetCommit { key, value: None } => {
+                if let Some(group) = self.groups.get_mut(&key.group) {
+                    group.offsets.remove(&(key.topic, key.partition));
+                }
+            }
+            CoordinatorRecord::GroupMetadata {
+                key,
+                value: Some(v),
+            } => {
+                let offsets = self
+                    .groups
+                    .remove(&key.group)
+                    .map(|g| g.offsets)
+                    .unwrap_or_default();
+                let mut group = Group::new(&key.group, now_ms);
+                group.offsets = offsets;
+                group.protocol_type = v.protocol_type;
+                group.generation_id = v.generation;
+                group.protocol_name = v.protocol.clone();
+                group.leader_id = v.leader;
+                group.state_timestamp_ms = v.current_state_timestamp_ms;
+                let protocol = v.protocol.unwrap_or_default();
+                for m in v.members {
+                    let mut member = Member {
+                        member_id: m.member_id.clone(),
+                        group_instance_id: m.group_instance_id.clone(),
+                        client_id: m.client_id,
+                        client_host: m.client_host,
+                        session_timeout_ms: m.session_timeout_ms,
+                        rebalance_timeout_ms: m.rebalance_timeout_ms,
+                        protocols: vec![JoinProtocol {
+                            name: protocol.clone(),
+                            metadata: m.subscription,
+                        }],
+                        assignment: m.assignment,
+                        awaiting_join: None,
+                        awaiting_sync: None,
+                        session_deadline_ms: 0,
+                    };
+                    member.refresh_session(now_ms);
+                    if let Some(instance) = m.group_instance_id {
+                        group.static_members.insert(instance, m.member_id.clone());
+                    }
+                    group.members.insert(m.member_id, member);
+                }
+                if !group.members.is_empty() {
+                    group.state = GroupState::Stable;
+                    group.subscribed_topics = group.compute_subscribed_topics();
+                }
+                self.groups.insert(key.group, group);
+            }
+            CoordinatorRecord::GroupMetadata { key, value: None } => {
+                if let Some(old) = self.groups.remove(&key.group) {
+                    // Offsets outlive a membership tombstone until their own tombstones.
+                    if !old.offsets.is_empty() {
+                        let mut group = Group::new(&key.group, now_ms);
+                        group.offsets = old.offsets;
+                        self.groups.insert(key.group, group);
+                    }
+                }
+            }
+        }
+    }
+}
