@@ -127,7 +127,7 @@ final class GroupMembers {
         int okInARow = 0;
         while (System.nanoTime() < deadline) {
             for (Member m : members) {
-                if (m.error != null) throw new AssertionError("member " + m.name + " failed", m.error);
+                if (m.error != null) throw new AssertionError("member " + m.name + " failed: " + m.error, m.error);
             }
             List<Set<TopicPartition>> local = members.stream().map(m -> m.assignment).toList();
             why = splitProblem(local, all, expected);
