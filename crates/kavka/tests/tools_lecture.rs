@@ -472,7 +472,6 @@ fn rows(describe: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-#[ignore = "needs the group coordinator"]
 fn group_consumes_from_beginning_and_commits() {
     let t = Target::start();
     let topic = t.name("order-placed");
@@ -533,7 +532,6 @@ fn group_consumes_from_beginning_and_commits() {
 }
 
 #[test]
-#[ignore = "needs the group coordinator"]
 fn reset_to_earliest_replays_and_lag_shows() {
     let t = Target::start();
     let topic = t.name("order-placed");
@@ -613,7 +611,6 @@ fn reset_to_earliest_replays_and_lag_shows() {
 }
 
 #[test]
-#[ignore = "needs the group coordinator"]
 fn two_consumers_in_a_group_split_partitions_and_reset_is_refused_while_active() {
     let t = Target::start();
     let topic = t.name("order-placed");
