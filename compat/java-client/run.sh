@@ -8,6 +8,9 @@
 #                    excluded by default because they need a group coordinator)
 #   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) on a free
 #                    port with a fresh data dir, run against it, stop it on exit
+#   --kavka          start Kavka (target/debug/kavka, built if missing) on a free port
+#                    with a fresh data dir, run against it, stop it on exit
+#   --exclude-tags T comma-separated JUnit tags to leave out (after --groups)
 #   -- ARGS          passed to mvn, e.g. -- -Dtest=ProducerScenarios
 #
 # Prints "N passed, N failed, N skipped" (from target/surefire-reports) and exits
@@ -21,6 +24,8 @@ compat="$(dirname "$here")"
 bootstrap="${KAVKA_BOOTSTRAP:-127.0.0.1:9092}"
 groups=0
 reference=0
+kavka=0
+extra_excluded=""
 mvn_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -28,6 +33,8 @@ while [[ $# -gt 0 ]]; do
     --bootstrap=*) bootstrap="${1#*=}"; shift ;;
     --groups) groups=1; shift ;;
     --reference) reference=1; shift ;;
+    --kavka) kavka=1; shift ;;
+    --exclude-tags) extra_excluded="${2:?--exclude-tags needs TAGS}"; shift 2 ;;
     --) shift; mvn_args+=("$@"); break ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
@@ -60,10 +67,43 @@ if [[ $reference -eq 1 ]]; then
   bootstrap="127.0.0.1:$port"
 fi
 
+kavka_pid=""
+stop_kavka() {
+  if [[ -n "$kavka_pid" ]]; then
+    kill -TERM "$kavka_pid" 2>/dev/null || true
+    wait "$kavka_pid" 2>/dev/null || true
+    kavka_pid=""
+  fi
+}
+
+if [[ $kavka -eq 1 ]]; then
+  root="$(dirname "$compat")"
+  bin="$root/target/debug/kavka"
+  [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
+  port=""
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! port_busy "$p"; then port=$p; break; fi
+  done
+  [[ -n "$port" ]] || { echo "run.sh: no free port found" >&2; exit 1; }
+  kavka_dir="$(mktemp -d "${TMPDIR:-/tmp}/kavka-java-client-XXXXXX")"
+  trap 'stop_kavka; rm -rf "$kavka_dir"' EXIT
+  trap 'exit 130' INT TERM
+  echo "run.sh: starting Kavka on 127.0.0.1:$port (dir $kavka_dir)" >&2
+  "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+    --override "log.dirs=$kavka_dir/data" >"$kavka_dir/broker.log" 2>&1 &
+  kavka_pid=$!
+  for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done
+  bootstrap="127.0.0.1:$port"
+fi
+
 if [[ $groups -eq 1 ]]; then
   excluded=""
 else
   excluded="groups,kip848"
+fi
+if [[ -n "$extra_excluded" ]]; then
+  excluded="${excluded:+$excluded,}$extra_excluded"
 fi
 
 reports="$here/target/surefire-reports"
