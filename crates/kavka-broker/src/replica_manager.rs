@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use crate::config::BrokerConfig;
 use crate::partition::Partition;
-use crate::topic_config::log_config;
+use crate::topic_config::{log_config, BrokerDefaults};
 
 type TopicPartitions = HashMap<i32, Arc<Partition>>;
 
@@ -67,7 +67,7 @@ impl ReplicaManager {
 
         for topic in image.topics() {
             let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
-            let log_cfg = log_config(config, explicit);
+            let log_cfg = log_config(&BrokerDefaults::new(config, image), explicit);
             let hosted = topics.entry(topic.name.clone()).or_default();
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&node) {

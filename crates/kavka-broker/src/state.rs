@@ -67,12 +67,28 @@ impl BrokerState {
             groups: GroupService::new(&config_for_groups),
             appended: Notify::new(),
         });
+        if state.metadata.image().next_offset() == 0 {
+            state.format_cluster()?;
+        }
         state.register_self()?;
         state
             .replicas
             .reconcile(&state.metadata.image(), &state.config)?;
         state.groups.load(&state);
         Ok(state)
+    }
+
+    /// First start of a new cluster: like `kafka-storage format`, record the
+    /// cluster-wide `min.insync.replicas` default as a dynamic config, which is
+    /// where Kafka 4.x reports it from.
+    fn format_cluster(&self) -> Result<(), MetadataError> {
+        let record = MetadataRecord::Config {
+            resource: kavka_metadata::ConfigResource::Broker(None),
+            name: "min.insync.replicas".to_string(),
+            value: Some(self.config.min_insync_replicas.to_string()),
+        };
+        self.metadata.commit(|_| Ok((vec![record], ())))?;
+        Ok(())
     }
 
     /// Records this broker's advertised endpoint when it is new or has changed.

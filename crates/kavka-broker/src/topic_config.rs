@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use kavka_metadata::topic_config::{TopicConfigDef, TOPIC_CONFIGS};
+use kavka_metadata::{ConfigResource, MetadataImage};
 use kavka_storage::{LogConfig, TimestampType};
 
 use crate::config::BrokerConfig;
@@ -12,6 +13,8 @@ use crate::config::BrokerConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ConfigSource {
     DynamicTopic = 1,
+    DynamicBroker = 2,
+    DynamicDefaultBroker = 3,
     StaticBroker = 4,
     Default = 5,
 }
@@ -25,8 +28,42 @@ pub(crate) struct ConfigEntry {
     pub(crate) def: &'static TopicConfigDef,
 }
 
-/// The broker's default for a topic config, and whether the broker config set it.
-fn broker_default(config: &BrokerConfig, def: &TopicConfigDef) -> (String, ConfigSource) {
+/// Where topic defaults come from: this broker's dynamic configs, the cluster-wide
+/// dynamic defaults, then `server.properties` and Kafka's built-in defaults.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BrokerDefaults<'a> {
+    pub(crate) config: &'a BrokerConfig,
+    pub(crate) node: Option<&'a BTreeMap<String, String>>,
+    pub(crate) cluster: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> BrokerDefaults<'a> {
+    /// The defaults in force for this node as of `image`.
+    pub(crate) fn new(config: &'a BrokerConfig, image: &'a MetadataImage) -> Self {
+        Self {
+            config,
+            node: image.configs(&ConfigResource::Broker(Some(config.node_id))),
+            cluster: image.configs(&ConfigResource::Broker(None)),
+        }
+    }
+
+    /// A broker key's dynamic value and its source, if one is set.
+    pub(crate) fn dynamic(&self, key: &str) -> Option<(String, ConfigSource)> {
+        if let Some(v) = self.node.and_then(|m| m.get(key)) {
+            return Some((v.clone(), ConfigSource::DynamicBroker));
+        }
+        self.cluster
+            .and_then(|m| m.get(key))
+            .map(|v| (v.clone(), ConfigSource::DynamicDefaultBroker))
+    }
+}
+
+/// The broker's default for a topic config, and where that default came from.
+fn broker_default(defaults: &BrokerDefaults<'_>, def: &TopicConfigDef) -> (String, ConfigSource) {
+    if let Some(found) = defaults.dynamic(def.broker_key) {
+        return found;
+    }
+    let config = defaults.config;
     let set_in_file = |keys: &[&str]| keys.iter().any(|k| config.raw.contains_key(*k));
     let source_of = |keys: &[&str]| {
         if set_in_file(keys) {
@@ -99,7 +136,7 @@ fn static_default(name: &str) -> &'static str {
 
 /// Every topic config with its effective value and source.
 pub(crate) fn effective_configs(
-    config: &BrokerConfig,
+    defaults: &BrokerDefaults<'_>,
     explicit: Option<&BTreeMap<String, String>>,
 ) -> Vec<ConfigEntry> {
     TOPIC_CONFIGS
@@ -107,7 +144,7 @@ pub(crate) fn effective_configs(
         .map(|def| {
             let (value, source) = match explicit.and_then(|e| e.get(def.name)) {
                 Some(v) => (v.clone(), ConfigSource::DynamicTopic),
-                None => broker_default(config, def),
+                None => broker_default(defaults, def),
             };
             ConfigEntry {
                 name: def.name,
@@ -121,10 +158,11 @@ pub(crate) fn effective_configs(
 
 /// The storage settings for a topic.
 pub(crate) fn log_config(
-    config: &BrokerConfig,
+    defaults: &BrokerDefaults<'_>,
     explicit: Option<&BTreeMap<String, String>>,
 ) -> LogConfig {
-    let entries = effective_configs(config, explicit);
+    let config = defaults.config;
+    let entries = effective_configs(defaults, explicit);
     let get = |name: &str| -> Option<i64> {
         entries
             .iter()
@@ -157,23 +195,17 @@ pub(crate) fn log_config(
     if timestamp_type == Some("LogAppendTime") {
         log.timestamp_type = TimestampType::LogAppendTime;
     }
-    // Broker-wide flush settings apply when the topic does not override them.
-    if explicit.is_none_or(|e| !e.contains_key("flush.messages")) {
-        log.flush_messages = log.flush_messages.or(config.flush_messages);
-    }
-    if explicit.is_none_or(|e| !e.contains_key("flush.ms")) {
-        log.flush_ms = log.flush_ms.or(config.flush_ms);
-    }
     log
 }
 
 /// The topic's effective `min.insync.replicas`.
 pub(crate) fn min_insync_replicas(
-    config: &BrokerConfig,
+    defaults: &BrokerDefaults<'_>,
     explicit: Option<&BTreeMap<String, String>>,
 ) -> i32 {
-    explicit
-        .and_then(|e| e.get("min.insync.replicas"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(config.min_insync_replicas)
+    effective_configs(defaults, explicit)
+        .iter()
+        .find(|e| e.name == "min.insync.replicas")
+        .and_then(|e| e.value.trim().parse().ok())
+        .unwrap_or(defaults.config.min_insync_replicas)
 }

@@ -168,3 +168,25 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), MetadataErro
         )))
     }
 }
+
+/// Broker settings that can change at runtime (per broker or cluster-wide), each
+/// the default of a topic config: the dynamic subset of Kafka's broker configs
+/// that Kavka applies.
+pub fn dynamic_broker_config(key: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|c| c.broker_key == key)
+}
+
+/// Checks a dynamic broker config change with Kafka's wording.
+pub fn validate_dynamic_broker_config(key: &str, value: Option<&str>) -> Result<(), MetadataError> {
+    let def = dynamic_broker_config(key).ok_or_else(|| {
+        MetadataError::InvalidRequest(format!(
+            "Cannot update these configs dynamically: Set({key})"
+        ))
+    })?;
+    match value {
+        Some(v) => validate_topic_config(def.name, v).map_err(|_| {
+            MetadataError::InvalidConfig(format!("Invalid value {v} for configuration {key}"))
+        }),
+        None => Ok(()),
+    }
+}

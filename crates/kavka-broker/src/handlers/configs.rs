@@ -14,11 +14,11 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_metadata::controller::alter_configs;
-use kavka_metadata::topic_config::ConfigType;
+use kavka_metadata::topic_config::{validate_dynamic_broker_config, ConfigType};
 use kavka_metadata::{ConfigResource, MetadataError};
 
 use super::RequestContext;
-use crate::topic_config::{effective_configs, ConfigSource};
+use crate::topic_config::{effective_configs, BrokerDefaults, ConfigSource};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -54,52 +54,81 @@ pub(crate) fn describe(
                         return result;
                     }
                     let explicit = image.configs(&ConfigResource::Topic(name.clone()));
-                    result.configs = effective_configs(&state.config, explicit)
-                        .into_iter()
-                        .filter(|e| wanted(e.name))
-                        .map(|e| {
-                            let source = e.source as i8;
-                            let value = StrBytes::from_string(e.value);
-                            let mut entry = DescribeConfigsResourceResult::default()
-                                .with_name(StrBytes::from_static_str(e.name))
-                                .with_value(Some(value.clone()))
-                                .with_config_source(source)
-                                .with_is_sensitive(e.def.sensitive)
-                                .with_config_type(config_type(e.def.kind));
-                            if request.include_synonyms && version >= 1 {
-                                entry.synonyms = vec![DescribeConfigsSynonym::default()
-                                    .with_name(StrBytes::from_static_str(
-                                        if e.source == ConfigSource::DynamicTopic {
-                                            e.name
-                                        } else {
-                                            e.def.broker_key
-                                        },
-                                    ))
-                                    .with_value(Some(value))
-                                    .with_source(source)];
-                            }
-                            entry
-                        })
-                        .collect();
+                    result.configs =
+                        effective_configs(&BrokerDefaults::new(&state.config, &image), explicit)
+                            .into_iter()
+                            .filter(|e| wanted(e.name))
+                            .map(|e| {
+                                let source = e.source as i8;
+                                let value = StrBytes::from_string(e.value);
+                                let mut entry = DescribeConfigsResourceResult::default()
+                                    .with_name(StrBytes::from_static_str(e.name))
+                                    .with_value(Some(value.clone()))
+                                    .with_config_source(source)
+                                    .with_is_sensitive(e.def.sensitive)
+                                    .with_config_type(config_type(e.def.kind));
+                                if request.include_synonyms && version >= 1 {
+                                    entry.synonyms = vec![DescribeConfigsSynonym::default()
+                                        .with_name(StrBytes::from_static_str(
+                                            if e.source == ConfigSource::DynamicTopic {
+                                                e.name
+                                            } else {
+                                                e.def.broker_key
+                                            },
+                                        ))
+                                        .with_value(Some(value))
+                                        .with_source(source)];
+                                }
+                                entry
+                            })
+                            .collect();
                 }
                 BROKER => {
-                    if !name.is_empty() && name != state.config.node_id.to_string() {
+                    let node = state.config.node_id;
+                    let dynamic_default = name.is_empty();
+                    if !dynamic_default && name != node.to_string() {
                         result.error_code = ResponseError::InvalidRequest.code();
                         result.error_message = Some(StrBytes::from_string(format!(
-                            "Unexpected broker id, expected {} but received {name}",
-                            state.config.node_id
+                            "Unexpected broker id, expected {node} but received {name}"
                         )));
                         return result;
                     }
-                    result.configs = broker_configs(ctx)
+                    let defaults = BrokerDefaults::new(&state.config, &image);
+                    let entries = if dynamic_default {
+                        // The cluster-wide default entity lists only what was set on it.
+                        defaults
+                            .cluster
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| {
+                                        (k.clone(), v.clone(), ConfigSource::DynamicDefaultBroker)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    } else {
+                        broker_configs(ctx, &defaults)
+                    };
+                    result.configs = entries
                         .into_iter()
                         .filter(|(k, _, _)| wanted(k))
                         .map(|(k, v, source)| {
-                            DescribeConfigsResourceResult::default()
-                                .with_name(StrBytes::from_string(k))
-                                .with_value(Some(StrBytes::from_string(v)))
+                            let value = StrBytes::from_string(v);
+                            let mut entry = DescribeConfigsResourceResult::default()
+                                .with_name(StrBytes::from_string(k.clone()))
+                                .with_value(Some(value.clone()))
                                 .with_config_source(source as i8)
-                                .with_read_only(true)
+                                .with_read_only(
+                                    kavka_metadata::topic_config::dynamic_broker_config(&k)
+                                        .is_none(),
+                                );
+                            if request.include_synonyms {
+                                entry.synonyms = vec![DescribeConfigsSynonym::default()
+                                    .with_name(StrBytes::from_string(k))
+                                    .with_value(Some(value))
+                                    .with_source(source as i8)];
+                            }
+                            entry
                         })
                         .collect();
                 }
@@ -117,7 +146,10 @@ pub(crate) fn describe(
 
 /// The broker's settings: what was configured, plus the resolved values of the
 /// settings Kavka uses.
-fn broker_configs(ctx: &RequestContext<'_>) -> Vec<(String, String, ConfigSource)> {
+fn broker_configs(
+    ctx: &RequestContext<'_>,
+    defaults: &BrokerDefaults<'_>,
+) -> Vec<(String, String, ConfigSource)> {
     let c = &ctx.state.config;
     let resolved = [
         ("node.id", c.node_id.to_string()),
@@ -162,6 +194,14 @@ fn broker_configs(ctx: &RequestContext<'_>) -> Vec<(String, String, ConfigSource
     for (k, v) in &c.raw {
         out.insert(k.clone(), (v.clone(), ConfigSource::StaticBroker));
     }
+    // Dynamic settings win: this broker's own, then the cluster-wide defaults.
+    for map in [defaults.cluster, defaults.node].into_iter().flatten() {
+        for k in map.keys() {
+            if let Some((v, source)) = defaults.dynamic(k) {
+                out.insert(k.clone(), (v, source));
+            }
+        }
+    }
     out.into_iter().map(|(k, (v, s))| (k, v, s)).collect()
 }
 
@@ -187,18 +227,34 @@ fn apply(
         &BTreeMap<String, String>,
     ) -> Result<Vec<(String, Option<String>)>, MetadataError>,
 ) -> (i16, Option<StrBytes>) {
-    if resource_type != TOPIC {
-        return (
-            ResponseError::InvalidRequest.code(),
-            Some(StrBytes::from_static_str(
-                "Kavka does not support changing broker configs at runtime yet; set them in server.properties",
-            )),
-        );
-    }
-    let resource = ConfigResource::Topic(name.to_string());
+    let node = ctx.state.config.node_id;
+    let resource = match resource_type {
+        TOPIC => ConfigResource::Topic(name.to_string()),
+        BROKER if name.is_empty() => ConfigResource::Broker(None),
+        BROKER if name == node.to_string() => ConfigResource::Broker(Some(node)),
+        BROKER => {
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some(StrBytes::from_string(format!(
+                    "Unexpected broker id, expected {node} but received {name}"
+                ))),
+            )
+        }
+        _ => {
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some(StrBytes::from_static_str("Unsupported resource type")),
+            )
+        }
+    };
     let result = ctx.state.commit(|image| {
         let current = image.configs(&resource).cloned().unwrap_or_default();
         let changes = changes(&current)?;
+        if let ConfigResource::Broker(_) = resource {
+            for (key, value) in &changes {
+                validate_dynamic_broker_config(key, value.as_deref())?;
+            }
+        }
         let records = alter_configs(image, &resource, &changes)?;
         Ok((if validate_only { vec![] } else { records }, ()))
     });

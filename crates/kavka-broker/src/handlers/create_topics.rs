@@ -11,7 +11,7 @@ use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::{MetadataError, MetadataRecord};
 
 use super::RequestContext;
-use crate::topic_config::effective_configs;
+use crate::topic_config::{effective_configs, BrokerDefaults};
 
 /// Creates (or, with validate_only, checks) each topic independently.
 pub(crate) fn handle(
@@ -77,7 +77,7 @@ pub(crate) fn handle(
                         _ => new.replication_factor,
                     };
                     result.configs = Some(
-                        effective_configs(&state.config, Some(&configs))
+                        effective_configs(&BrokerDefaults::new(&state.config, &state.metadata.image()), Some(&configs))
                             .into_iter()
                             .map(|e| {
                                 CreatableTopicConfigs::default()

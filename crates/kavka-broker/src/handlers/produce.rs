@@ -8,7 +8,7 @@ use kavka_metadata::ConfigResource;
 
 use super::{partition_error_code, RequestContext};
 use crate::state::now_ms;
-use crate::topic_config::min_insync_replicas;
+use crate::topic_config::{min_insync_replicas, BrokerDefaults};
 
 /// Appends every partition's records; returns None for acks=0, which gets no answer.
 pub(crate) fn handle(
@@ -33,7 +33,7 @@ pub(crate) fn handle(
         };
         let explicit =
             topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
-        let min_isr = min_insync_replicas(&state.config, explicit);
+        let min_isr = min_insync_replicas(&BrokerDefaults::new(&state.config, &image), explicit);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let mut resp = PartitionProduceResponse::default()
