@@ -1,6 +1,6 @@
 //! Turns one frame body into a request header and a decoded message.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 use kafka_protocol::protocol::Decodable;
 
@@ -52,13 +52,8 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, WireError> {
         .map_err(|e| malformed(api, version, e))?;
     let body = RequestKind::decode(api_key, &mut frame, version)
         .map_err(|e| malformed(api, version, e))?;
-    if frame.has_remaining() {
-        return Err(WireError::Malformed {
-            api,
-            version,
-            reason: format!("{} trailing bytes", frame.remaining()),
-        });
-    }
+    // Apache Kafka ignores bytes after the fields it knows (a newer client may
+    // send more); so do we.
     Ok(DecodedRequest {
         header,
         api_key,

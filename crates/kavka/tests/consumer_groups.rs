@@ -270,3 +270,109 @@ fn crash_helper_member() {
         let _ = c.poll(Duration::from_millis(100));
     }
 }
+
+/// Counts rebalances a consumer goes through.
+struct CountingContext(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl rdkafka::client::ClientContext for CountingContext {}
+
+impl rdkafka::consumer::ConsumerContext for CountingContext {
+    fn pre_rebalance(
+        &self,
+        _consumer: &BaseConsumer<Self>,
+        _rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_member_restarting_within_session_timeout_causes_no_rebalance() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let broker = group_broker();
+    let bs = broker.bootstrap();
+    create_topic(&bs, "static", 4).await;
+    let static_member = |id: &str| {
+        let c = group_consumer(&bs, "statics", &[("group.instance.id", id)]);
+        c.subscribe(&["static"]).unwrap();
+        c
+    };
+    let rebalances = Arc::new(AtomicUsize::new(0));
+    let mut cfg = client_config(&bs);
+    cfg.set("group.id", "statics")
+        .set("group.instance.id", "b")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500");
+    let b: BaseConsumer<CountingContext> = cfg
+        .create_with_context(CountingContext(rebalances.clone()))
+        .unwrap();
+    b.subscribe(&["static"]).unwrap();
+    let a = static_member("a");
+
+    // Settle both (polling b through the same loop as a).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let owned = |c: &dyn Fn() -> usize| c();
+    loop {
+        let _ = a.poll(Duration::from_millis(50));
+        let _ = b.poll(Duration::from_millis(50));
+        let na = a.assignment().map(|x| x.count()).unwrap_or(0);
+        let nb = b.assignment().map(|x| x.count()).unwrap_or(0);
+        if na == 2 && nb == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: a={na} b={nb}");
+    }
+    let a_partitions: Vec<i32> = a
+        .assignment()
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect();
+    let _ = owned;
+    // Let any trailing rebalance callbacks land before counting.
+    for _ in 0..20 {
+        let _ = a.poll(Duration::from_millis(50));
+        let _ = b.poll(Duration::from_millis(50));
+    }
+    let before = rebalances.load(Ordering::SeqCst);
+
+    // A static member closes without leaving the group, then comes back in time.
+    drop(a);
+    let a2 = static_member("a");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let _ = a2.poll(Duration::from_millis(50));
+        let _ = b.poll(Duration::from_millis(50));
+        if a2.assignment().map(|x| x.count()).unwrap_or(0) == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "returning static member got nothing"
+        );
+    }
+    for _ in 0..40 {
+        let _ = a2.poll(Duration::from_millis(50));
+        let _ = b.poll(Duration::from_millis(50));
+    }
+    let again: Vec<i32> = a2
+        .assignment()
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect();
+    assert_eq!(
+        again, a_partitions,
+        "the returning member should get its old partitions"
+    );
+    assert_eq!(
+        rebalances.load(Ordering::SeqCst),
+        before,
+        "the other member saw a rebalance"
+    );
+}
