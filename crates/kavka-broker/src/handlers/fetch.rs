@@ -9,7 +9,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
-use super::{partition_error_code, RequestContext};
+use super::{leader_epoch_error, partition_error_code, RequestContext};
 
 /// Answers a fetch, waiting for data as the request allows.
 pub(crate) async fn handle(
@@ -90,12 +90,8 @@ fn read_once(
             data.high_watermark = hw;
             data.last_stable_offset = hw;
             data.log_start_offset = p.log_start_offset();
-            if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != epoch {
-                data.error_code = if fp.current_leader_epoch > epoch {
-                    ResponseError::UnknownLeaderEpoch.code()
-                } else {
-                    ResponseError::FencedLeaderEpoch.code()
-                };
+            if let Some(code) = leader_epoch_error(fp.current_leader_epoch, epoch) {
+                data.error_code = code;
                 errors = true;
                 partitions.push(data);
                 continue;

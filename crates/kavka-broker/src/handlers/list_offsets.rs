@@ -7,7 +7,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
-use super::{partition_error_code, RequestContext};
+use super::{leader_epoch_error, partition_error_code, RequestContext};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -41,12 +41,8 @@ pub(crate) fn handle(
                         return resp;
                     };
                     let epoch = p.leader_epoch();
-                    if lp.current_leader_epoch >= 0 && lp.current_leader_epoch != epoch {
-                        resp.error_code = if lp.current_leader_epoch > epoch {
-                            ResponseError::UnknownLeaderEpoch.code()
-                        } else {
-                            ResponseError::FencedLeaderEpoch.code()
-                        };
+                    if let Some(code) = leader_epoch_error(lp.current_leader_epoch, epoch) {
+                        resp.error_code = code;
                         return resp;
                     }
                     resp.leader_epoch = epoch;

@@ -31,7 +31,7 @@ use kavka_wire::DecodedRequest;
 
 use crate::state::BrokerState;
 
-pub(crate) use errors::partition_error_code;
+pub(crate) use errors::{leader_epoch_error, partition_error_code};
 
 /// Who sent a request, for handlers that record it.
 pub(crate) struct RequestContext<'a> {

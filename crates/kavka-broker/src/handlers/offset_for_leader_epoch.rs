@@ -7,7 +7,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use kafka_protocol::ResponseError;
 
-use super::{partition_error_code, RequestContext};
+use super::{leader_epoch_error, partition_error_code, RequestContext};
 
 /// Looks up each partition's end offset for the requested epoch.
 pub(crate) fn handle(
@@ -33,12 +33,8 @@ pub(crate) fn handle(
                         return r;
                     };
                     let epoch = p.leader_epoch();
-                    if op.current_leader_epoch >= 0 && op.current_leader_epoch != epoch {
-                        r.error_code = if op.current_leader_epoch > epoch {
-                            ResponseError::UnknownLeaderEpoch.code()
-                        } else {
-                            ResponseError::FencedLeaderEpoch.code()
-                        };
+                    if let Some(code) = leader_epoch_error(op.current_leader_epoch, epoch) {
+                        r.error_code = code;
                         return r;
                     }
                     match p.log(|log| Ok(log.end_offset_for_epoch(op.leader_epoch))) {
