@@ -141,6 +141,16 @@ pub(crate) fn metadata_topic(
 
 /// One uncompressed v2 batch of `values`, with timestamps `ts` (one per value).
 pub(crate) fn batch(values: &[Bytes], ts: &[i64]) -> Result<Bytes> {
+    batch_with(values, ts, Compression::None, None)
+}
+
+/// One v2 batch: `producer` is (producer id, epoch, base sequence) for idempotent batches.
+pub(crate) fn batch_with(
+    values: &[Bytes],
+    ts: &[i64],
+    compression: Compression,
+    producer: Option<(i64, i16, i32)>,
+) -> Result<Bytes> {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -149,11 +159,13 @@ pub(crate) fn batch(values: &[Bytes], ts: &[i64]) -> Result<Bytes> {
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.0),
+            producer_epoch: producer.map_or(-1, |p| p.1),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: i as i32 - 1,
+            // The encoder splits batches where offset - sequence changes, so a
+            // non-idempotent batch still needs sequences that advance with offsets.
+            sequence: producer.map_or(i as i32 - 1, |p| p.2 + i as i32),
             timestamp: ts.get(i).copied().unwrap_or(1_000),
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(v.clone()),
@@ -166,10 +178,15 @@ pub(crate) fn batch(values: &[Bytes], ts: &[i64]) -> Result<Bytes> {
         &records,
         &RecordEncodeOptions {
             version: 2,
-            compression: Compression::None,
+            compression,
         },
     )?;
     Ok(buf.freeze())
+}
+
+/// Small text values as Bytes.
+pub(crate) fn texts(values: &[&str]) -> Vec<Bytes> {
+    values.iter().map(|v| Bytes::from(v.to_string())).collect()
 }
 
 /// A batch of small text values, timestamps 1000, 1001, ...
@@ -252,6 +269,40 @@ pub(crate) fn record_offsets(records: &Option<Bytes>) -> String {
         }
     }
     offsets.join(",")
+}
+
+/// Per batch of a fetched record set: "base_offset:count:compression:timestamp_type".
+pub(crate) fn batch_summaries(records: &Option<Bytes>) -> Result<Vec<String>> {
+    let Some(bytes) = records else {
+        return Ok(Vec::new());
+    };
+    let mut buf = bytes.clone();
+    let infos = RecordBatchDecoder::decode_batch_info(&mut buf)?;
+    Ok(infos
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{}:{:?}:{:?}",
+                i.min_offset, i.record_count, i.compression, i.timestamp_type
+            )
+        })
+        .collect())
+}
+
+/// Timestamps of the records in a fetched record set, as "1000,1001".
+pub(crate) fn record_timestamps(records: &Option<Bytes>) -> Vec<i64> {
+    let Some(bytes) = records else {
+        return Vec::new();
+    };
+    let mut buf = bytes.clone();
+    let mut out = Vec::new();
+    while buf.len() >= 61 {
+        match RecordBatchDecoder::decode(&mut buf) {
+            Ok(set) => out.extend(set.records.iter().map(|r| r.timestamp)),
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// ListOffsets for one partition at `timestamp` (-2 earliest, -1 latest, -3 max timestamp).

@@ -24,13 +24,15 @@ use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
     ApiKey, DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
     DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
-    IncrementalAlterConfigsRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
+    OffsetCommitRequest, OffsetFetchRequest, ProducerId, SyncGroupRequest, TransactionalId,
 };
+use kafka_protocol::records::Compression;
 
 use crate::proto::{
-    batch, code, create_ready, create_topic, fetch, list_offsets, metadata_topic, produce,
-    record_offsets, s, text_batch, topic_name, wait_ready,
+    batch, batch_summaries, batch_with, code, create_ready, create_topic, fetch, list_offsets,
+    metadata_topic, produce, record_offsets, record_timestamps, s, text_batch, texts, topic_name,
+    wait_ready,
 };
 use crate::wire::Connection;
 
@@ -76,6 +78,8 @@ pub(crate) const ALL: &[(&str, Scenario)] = &[
     ("create_topics", create_topics),
     ("delete_topics", delete_topics),
     ("produce", produce_offsets),
+    ("produce_formats", produce_formats),
+    ("idempotence", idempotence),
     ("fetch", fetch_ranges),
     ("list_offsets", list_offsets_by_time),
     ("delete_records", delete_records),
@@ -85,6 +89,7 @@ pub(crate) const ALL: &[(&str, Scenario)] = &[
     ("api_versions", api_versions),
     ("offset_fetch_unknown", offset_fetch_unknown),
     ("group_cycle", group_cycle),
+    ("group_rebalance", group_rebalance),
     ("internal_topics", internal_topics),
 ];
 
@@ -156,6 +161,12 @@ fn create_topics(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
         ("retention_ms_abc", ("retention.ms", "abc")),
         ("cleanup_policy_bogus", ("cleanup.policy", "bogus")),
         ("unknown_key", ("no.such.config", "1")),
+        ("segment_bytes_negative", ("segment.bytes", "-1")),
+        ("segment_bytes_1000", ("segment.bytes", "1000")),
+        ("min_insync_replicas_0", ("min.insync.replicas", "0")),
+        ("retention_ms_minus2", ("retention.ms", "-2")),
+        ("max_message_bytes_negative", ("max.message.bytes", "-5")),
+        ("timestamp_type_bogus", ("message.timestamp.type", "Bogus")),
     ] {
         let r = create_topic(&mut c, &ctx.name(label), 1, 1, &[cfg], false)?;
         obs.put(format!("config.{label}.error"), code(r.error_code));
@@ -255,6 +266,159 @@ fn produce_offsets(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     let f = fetch(&mut c2, &name, 0, 0)?;
     obs.put("after.p0.high_watermark", f.high_watermark);
     obs.put("after.p0.fetched_offsets", record_offsets(&f.records));
+    Ok(())
+}
+
+fn produce_formats(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
+    let mut c = ctx.connect()?;
+    // A gzip batch is stored as the producer sent it (compression.type=producer).
+    let gz = ctx.name("gzip");
+    create_ready(&mut c, &gz, 1)?;
+    produce(&mut c, &gz, 0, text_batch(&["first"])?)?;
+    let b = batch_with(
+        &texts(&["a", "b", "c"]),
+        &[5_000, 5_001, 5_002],
+        Compression::Gzip,
+        None,
+    )?;
+    let r = produce(&mut c, &gz, 0, b)?;
+    obs.put("gzip.error", code(r.error_code));
+    obs.put("gzip.base_offset", r.base_offset);
+    let f = fetch(&mut c, &gz, 0, 0)?;
+    obs.put("gzip.fetch.batches", batch_summaries(&f.records)?.join(" "));
+    obs.put("gzip.fetch.offsets", record_offsets(&f.records));
+    let r = list_offsets(&mut c, &gz, 0, -3)?;
+    obs.put("gzip.max_timestamp.offset", r.offset);
+    obs.put("gzip.max_timestamp.timestamp", r.timestamp);
+    let r = list_offsets(&mut c, &gz, 0, 5_001)?;
+    obs.put("gzip.ts_5001.offset", r.offset);
+    obs.put("gzip.ts_5001.timestamp", r.timestamp);
+    // Uncompressed batch whose max timestamp is on its middle record.
+    let plain = ctx.name("plain");
+    create_ready(&mut c, &plain, 1)?;
+    let b = batch_with(
+        &texts(&["a", "b", "c"]),
+        &[5_000, 5_002, 5_001],
+        Compression::None,
+        None,
+    )?;
+    obs.put(
+        "plain.error",
+        code(produce(&mut c, &plain, 0, b)?.error_code),
+    );
+    let r = list_offsets(&mut c, &plain, 0, -3)?;
+    obs.put("plain.max_timestamp.offset", r.offset);
+    obs.put("plain.max_timestamp.timestamp", r.timestamp);
+    let r = list_offsets(&mut c, &plain, 0, 5_001)?;
+    obs.put("plain.ts_5001.offset", r.offset);
+    obs.put("plain.ts_5001.timestamp", r.timestamp);
+    // LogAppendTime: the broker stamps the batch and answers the time it used.
+    let lat = ctx.name("log-append-time");
+    let cr = create_topic(
+        &mut c,
+        &lat,
+        1,
+        1,
+        &[("message.timestamp.type", "LogAppendTime")],
+        false,
+    )?;
+    obs.put("log_append_time.create.error", code(cr.error_code));
+    wait_ready(&mut c, &lat)?;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let r = produce(&mut c, &lat, 0, text_batch(&["x", "y"])?)?;
+    obs.put("log_append_time.error", code(r.error_code));
+    obs.put(
+        "log_append_time.answered_is_now",
+        r.log_append_time_ms >= before - 5_000 && r.log_append_time_ms <= before + 60_000,
+    );
+    let f = fetch(&mut c, &lat, 0, 0)?;
+    obs.put(
+        "log_append_time.fetch.batches",
+        batch_summaries(&f.records)?.join(" "),
+    );
+    let ts = record_timestamps(&f.records);
+    obs.put(
+        "log_append_time.fetch.timestamps_equal_answer",
+        !ts.is_empty() && ts.iter().all(|t| *t == r.log_append_time_ms),
+    );
+    let (e, entries) = describe_topic_configs(&mut c, &lat)?;
+    obs.put("log_append_time.describe.error", code(e));
+    obs.put(
+        "log_append_time.describe.message.timestamp.type",
+        entries
+            .iter()
+            .find(|(k, _)| k == "message.timestamp.type")
+            .map_or("<absent>".to_string(), |(_, v)| v.clone()),
+    );
+    Ok(())
+}
+
+fn idempotence(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
+    let mut c = ctx.connect()?;
+    let name = ctx.name("idem");
+    create_ready(&mut c, &name, 1)?;
+    let init = |transactional_id: Option<&str>| {
+        InitProducerIdRequest::default()
+            .with_transactional_id(transactional_id.map(|t| TransactionalId(s(t))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    // Kafka 4.4 serves InitProducerId up to v5 (v6 is KIP-939's unreleased 2PC).
+    let r = c.send(init(Some("")), 5)?;
+    obs.put("init_empty_transactional_id.error", code(r.error_code));
+    // A fresh Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer id
+    // manager has a block of ids; clients retry.
+    let mut r = c.send(init(None), 5)?;
+    let first = r.error_code;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while [7, 14, 15, 16].contains(&r.error_code) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        r = c.send(init(None), 5)?;
+    }
+    obs.put(
+        "init.first.error",
+        if [0, 14].contains(&first) {
+            "0 NONE or 14 CoordinatorLoadInProgress".to_string()
+        } else {
+            code(first)
+        },
+    );
+    obs.put("init.error", code(r.error_code));
+    obs.put("init.producer_id_set", r.producer_id.0 >= 0);
+    obs.put("init.epoch", r.producer_epoch);
+    let (pid, epoch) = (r.producer_id.0, r.producer_epoch);
+    let ts = [1_000i64, 1_001, 1_002];
+    let mut send =
+        |obs: &mut Obs, label: &str, values: &[&str], producer: (i64, i16, i32)| -> Result<()> {
+            let b = batch_with(&texts(values), &ts, Compression::None, Some(producer))?;
+            let r = produce(&mut c, &name, 0, b)?;
+            obs.put(format!("{label}.error"), code(r.error_code));
+            obs.put(format!("{label}.base_offset"), r.base_offset);
+            Ok(())
+        };
+    send(obs, "seq0", &["a", "b"], (pid, epoch, 0))?;
+    send(obs, "seq0_duplicate", &["a", "b"], (pid, epoch, 0))?;
+    send(obs, "seq2", &["c"], (pid, epoch, 2))?;
+    send(obs, "seq2_duplicate", &["c"], (pid, epoch, 2))?;
+    send(obs, "seq10_gap", &["d"], (pid, epoch, 10))?;
+    send(obs, "seq3", &["e"], (pid, epoch, 3))?;
+    send(
+        obs,
+        "unknown_producer_seq5",
+        &["f"],
+        (pid + 1_000_000, 0, 5),
+    )?;
+    send(
+        obs,
+        "unknown_producer_seq0",
+        &["g"],
+        (pid + 1_000_001, 0, 0),
+    )?;
+    let r = list_offsets(&mut c, &name, 0, -1)?;
+    obs.put("latest.offset", r.offset);
     Ok(())
 }
 
@@ -461,62 +625,62 @@ fn alter_once(
         .ok_or_else(|| anyhow!("IncrementalAlterConfigs answered nothing"))
 }
 
+/// The describe entry of `key` ("value source=S ro=B sensitive=B"), polled up to 10 s
+/// until it starts with `want`: Kafka applies config changes through its controller,
+/// so a DescribeConfigs right after the change may still show the old value.
+fn config_entry_eventually(
+    c: &mut Connection,
+    topic: &str,
+    key: &str,
+    want: &str,
+) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, entries) = describe_topic_configs(c, topic)?;
+        let value = entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("<absent>".to_string(), |(_, v)| v.clone());
+        if value.starts_with(&format!("{want} ")) || Instant::now() > deadline {
+            return Ok(value);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn alter_configs(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     let mut c = ctx.connect()?;
     let name = ctx.name("ac");
     create_ready(&mut c, &name, 1)?;
-    let find = |entries: &[(String, String)], key: &str| {
-        entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("<absent>".to_string(), |(_, v)| v.clone())
-    };
-    obs.put(
-        "set_retention.error",
-        code(alter_once(
-            &mut c,
-            &name,
-            "retention.ms",
-            0,
-            Some("86400000"),
-        )?),
-    );
-    let (_, entries) = describe_topic_configs(&mut c, &name)?;
-    obs.put("after_set.retention.ms", find(&entries, "retention.ms"));
-    obs.put(
-        "delete_retention.error",
-        code(alter_once(&mut c, &name, "retention.ms", 1, None)?),
-    );
-    let (_, entries) = describe_topic_configs(&mut c, &name)?;
-    obs.put("after_delete.retention.ms", find(&entries, "retention.ms"));
-    obs.put(
-        "bad_value.error",
-        code(alter_once(&mut c, &name, "retention.ms", 0, Some("abc"))?),
-    );
-    obs.put(
-        "bad_policy.error",
-        code(alter_once(
-            &mut c,
-            &name,
-            "cleanup.policy",
-            0,
-            Some("bogus"),
-        )?),
-    );
-    obs.put(
-        "unknown_key.error",
-        code(alter_once(&mut c, &name, "no.such.config", 0, Some("1"))?),
-    );
-    obs.put(
-        "unknown_topic.error",
-        code(alter_once(
-            &mut c,
-            &ctx.name("no-such-topic"),
-            "retention.ms",
-            0,
-            Some("1000"),
-        )?),
-    );
+    let e = alter_once(&mut c, &name, "retention.ms", 0, Some("86400000"))?;
+    obs.put("set_retention.error", code(e));
+    let v = config_entry_eventually(&mut c, &name, "retention.ms", "86400000")?;
+    obs.put("after_set.retention.ms", v);
+    let e = alter_once(&mut c, &name, "retention.ms", 1, None)?;
+    obs.put("delete_retention.error", code(e));
+    let v = config_entry_eventually(&mut c, &name, "retention.ms", "604800000")?;
+    obs.put("after_delete.retention.ms", v);
+    for (label, key, value) in [
+        ("bad_value", "retention.ms", "abc"),
+        ("bad_policy", "cleanup.policy", "bogus"),
+        ("segment_bytes_negative", "segment.bytes", "-1"),
+        ("segment_bytes_1000", "segment.bytes", "1000"),
+        ("min_insync_replicas_0", "min.insync.replicas", "0"),
+        ("retention_ms_minus2", "retention.ms", "-2"),
+        ("max_message_bytes_negative", "max.message.bytes", "-5"),
+        ("unknown_key", "no.such.config", "1"),
+    ] {
+        let e = alter_once(&mut c, &name, key, 0, Some(value))?;
+        obs.put(format!("{label}.error"), code(e));
+    }
+    let e = alter_once(
+        &mut c,
+        &ctx.name("no-such-topic"),
+        "retention.ms",
+        0,
+        Some("1000"),
+    )?;
+    obs.put("unknown_topic.error", code(e));
     Ok(())
 }
 
@@ -656,7 +820,15 @@ fn offset_fetch_unknown(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     Ok(())
 }
 
-fn describe_group(c: &mut Connection, group: &str, obs: &mut Obs, label: &str) -> Result<()> {
+/// DescribeGroups of one group. Members are recorded under the names `names` gives
+/// their member ids (member order in the answer is not part of the contract).
+fn describe_group(
+    c: &mut Connection,
+    group: &str,
+    obs: &mut Obs,
+    label: &str,
+    names: &[(&str, &str)],
+) -> Result<()> {
     let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(s(group))]);
     let response = c.send(request, i16::MAX)?;
     let g = response
@@ -668,14 +840,29 @@ fn describe_group(c: &mut Connection, group: &str, obs: &mut Obs, label: &str) -
     obs.put(format!("{label}.protocol_type"), &g.protocol_type);
     obs.put(format!("{label}.protocol_data"), &g.protocol_data);
     obs.put(format!("{label}.members"), g.members.len());
-    for (i, m) in g.members.iter().enumerate() {
-        obs.put(format!("{label}.member{i}.client_id"), &m.client_id);
+    let mut members: Vec<(
+        String,
+        &kafka_protocol::messages::describe_groups_response::DescribedGroupMember,
+    )> = g
+        .members
+        .iter()
+        .map(|m| {
+            let name = names
+                .iter()
+                .find(|(id, _)| *id == m.member_id.as_str())
+                .map_or("unknown".to_string(), |(_, n)| (*n).to_string());
+            (name, m)
+        })
+        .collect();
+    members.sort_by(|x, y| x.0.cmp(&y.0));
+    for (name, m) in members {
+        obs.put(format!("{label}.member.{name}.client_id"), &m.client_id);
         obs.put(
-            format!("{label}.member{i}.metadata_len"),
+            format!("{label}.member.{name}.metadata_len"),
             m.member_metadata.len(),
         );
         obs.put(
-            format!("{label}.member{i}.assignment_len"),
+            format!("{label}.member.{name}.assignment_len"),
             m.member_assignment.len(),
         );
     }
@@ -778,7 +965,7 @@ fn group_cycle(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     let (first, ready) = coordinator_ready(&mut c, &group)?;
     obs.put("find_coordinator.first.error", first_code(first));
     obs.put("find_coordinator.ready.error", code(ready));
-    describe_group(&mut c, &group, obs, "describe_unknown")?;
+    describe_group(&mut c, &group, obs, "describe_unknown", &[])?;
     obs.put("delete_unknown.error", code(delete_group(&mut c, &group)?));
 
     let r = join(&mut c, &group, "", &topic)?;
@@ -800,7 +987,7 @@ fn group_cycle(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     obs.put("join2.is_leader", r.leader.as_str() == member);
     obs.put("join2.members", r.members.len());
     let generation = r.generation_id;
-    describe_group(&mut c, &group, obs, "after_join")?;
+    describe_group(&mut c, &group, obs, "after_join", &[(member.as_str(), "m")])?;
 
     let sync = SyncGroupRequest::default()
         .with_group_id(GroupId(s(&group)))
@@ -817,7 +1004,7 @@ fn group_cycle(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
         "sync.assignment_matches",
         r.assignment == assignment(&topic),
     );
-    describe_group(&mut c, &group, obs, "after_sync")?;
+    describe_group(&mut c, &group, obs, "after_sync", &[(member.as_str(), "m")])?;
 
     obs.put(
         "heartbeat.error",
@@ -879,15 +1066,191 @@ fn group_cycle(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
             .first()
             .map_or("none".to_string(), |m| code(m.error_code)),
     );
-    describe_group(&mut c, &group, obs, "after_leave")?;
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "after_leave",
+        &[(member.as_str(), "m")],
+    )?;
     obs.put(
         "commit_standalone_empty_group.error",
         code(commit(&mut c, &group, -1, "", &topic, 3)?),
     );
     offset_fetch(&mut c, &group, &topic, obs, "fetch_after_standalone")?;
     obs.put("delete_empty.error", code(delete_group(&mut c, &group)?));
-    describe_group(&mut c, &group, obs, "after_delete")?;
+    describe_group(&mut c, &group, obs, "after_delete", &[])?;
     offset_fetch(&mut c, &group, &topic, obs, "fetch_after_delete")?;
+    Ok(())
+}
+
+/// JoinGroup on a connection of its own (blocks while the group rebalances).
+fn join_in_thread(
+    address: String,
+    group: String,
+    member: String,
+    topic: String,
+) -> std::thread::JoinHandle<Result<kafka_protocol::messages::JoinGroupResponse>> {
+    std::thread::spawn(move || {
+        let mut c = Connection::connect(&address)?;
+        join(&mut c, &group, &member, &topic)
+    })
+}
+
+fn sync(
+    c: &mut Connection,
+    group: &str,
+    generation: i32,
+    member: &str,
+    assignments: Vec<SyncGroupRequestAssignment>,
+) -> Result<kafka_protocol::messages::SyncGroupResponse> {
+    let request = SyncGroupRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id(generation)
+        .with_member_id(s(member))
+        .with_protocol_type(Some(s("consumer")))
+        .with_protocol_name(Some(s("range")))
+        .with_assignments(assignments);
+    c.send(request, i16::MAX)
+}
+
+/// A second member joins a stable group: PreparingRebalance, the first member is
+/// told to rejoin, both sync, then members leave one by one.
+fn group_rebalance(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
+    let mut c = ctx.connect()?;
+    let topic = ctx.name("rb");
+    create_ready(&mut c, &topic, 2)?;
+    let group = ctx.name("rebalance-group");
+    coordinator_ready(&mut c, &group)?;
+    // Member A: join, sync alone.
+    let a = join(&mut c, &group, "", &topic)?.member_id.to_string();
+    let r = join(&mut c, &group, &a, &topic)?;
+    obs.put("a.join.error", code(r.error_code));
+    obs.put("a.join.generation", r.generation_id);
+    let one = vec![SyncGroupRequestAssignment::default()
+        .with_member_id(s(&a))
+        .with_assignment(assignment(&topic))];
+    obs.put(
+        "a.sync.error",
+        code(sync(&mut c, &group, r.generation_id, &a, one)?.error_code),
+    );
+    // Member B joins: the group goes to PreparingRebalance until A rejoins.
+    let mut cb = ctx.connect()?;
+    let r = join(&mut cb, &group, "", &topic)?;
+    obs.put("b.join1.error", code(r.error_code));
+    let b = r.member_id.to_string();
+    let pending = join_in_thread(ctx.address.clone(), group.clone(), b.clone(), topic.clone());
+    std::thread::sleep(Duration::from_millis(700));
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "b_joining",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
+    obs.put(
+        "a.heartbeat_during_rebalance.error",
+        code(heartbeat(&mut c, &group, 1, &a)?),
+    );
+    let ra = join(&mut c, &group, &a, &topic)?;
+    let rb = pending
+        .join()
+        .map_err(|_| anyhow!("JoinGroup thread panicked"))??;
+    obs.put("a.rejoin.error", code(ra.error_code));
+    obs.put("a.rejoin.generation", ra.generation_id);
+    obs.put("a.rejoin.is_leader", ra.leader.as_str() == a);
+    obs.put("a.rejoin.members", ra.members.len());
+    obs.put("b.join2.error", code(rb.error_code));
+    obs.put("b.join2.generation", rb.generation_id);
+    obs.put("b.join2.leader_is_a", rb.leader.as_str() == a);
+    obs.put("b.join2.members", rb.members.len());
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "both_joined",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
+    let generation = ra.generation_id;
+    // B (follower) syncs first and waits for the leader's assignment.
+    let (addr, g2, b2) = (ctx.address.clone(), group.clone(), b.clone());
+    let follower = std::thread::spawn(
+        move || -> Result<kafka_protocol::messages::SyncGroupResponse> {
+            let mut c = Connection::connect(&addr)?;
+            sync(&mut c, &g2, generation, &b2, Vec::new())
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let both = vec![
+        SyncGroupRequestAssignment::default()
+            .with_member_id(s(&a))
+            .with_assignment(assignment(&topic)),
+        SyncGroupRequestAssignment::default()
+            .with_member_id(s(&b))
+            .with_assignment(Bytes::from_static(
+                b"\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff",
+            )),
+    ];
+    let sa = sync(&mut c, &group, generation, &a, both)?;
+    let sb = follower
+        .join()
+        .map_err(|_| anyhow!("SyncGroup thread panicked"))??;
+    obs.put("a.sync2.error", code(sa.error_code));
+    obs.put("b.sync2.error", code(sb.error_code));
+    obs.put("b.sync2.assignment_len", sb.assignment.len());
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "both_synced",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
+    obs.put(
+        "b.heartbeat.error",
+        code(heartbeat(&mut cb, &group, generation, &b)?),
+    );
+    obs.put(
+        "b.heartbeat_old_generation.error",
+        code(heartbeat(&mut cb, &group, generation - 1, &b)?),
+    );
+    // A leaves: B must rejoin.
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(s(&group)))
+        .with_members(vec![MemberIdentity::default().with_member_id(s(&a))]);
+    obs.put("a.leave.error", code(c.send(leave, i16::MAX)?.error_code));
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "a_left",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
+    obs.put(
+        "b.heartbeat_after_a_left.error",
+        code(heartbeat(&mut cb, &group, generation, &b)?),
+    );
+    let r = join(&mut cb, &group, &b, &topic)?;
+    obs.put("b.rejoin.error", code(r.error_code));
+    obs.put("b.rejoin.generation", r.generation_id);
+    obs.put("b.rejoin.is_leader", r.leader.as_str() == b);
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "b_alone",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(s(&group)))
+        .with_members(vec![MemberIdentity::default().with_member_id(s(&b))]);
+    obs.put("b.leave.error", code(cb.send(leave, i16::MAX)?.error_code));
+    describe_group(
+        &mut c,
+        &group,
+        obs,
+        "all_left",
+        &[(a.as_str(), "a"), (b.as_str(), "b")],
+    )?;
     Ok(())
 }
 
