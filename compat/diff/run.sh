@@ -39,6 +39,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/kavka-diff-XXXXXX")"
 kavka_pid=""
 ref_dir=""
 rc=1
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if [[ -n "$kavka_pid" ]]; then
     kill -TERM "$kavka_pid" 2>/dev/null || true
@@ -47,10 +48,12 @@ cleanup() {
   if [[ -n "$ref_dir" ]]; then
     "$compat/kafka-ref.sh" stop --dir "$ref_dir" >/dev/null 2>&1 || true
   fi
+  # Data dirs always go; the broker logs stay when the run failed.
+  rm -rf "$work/kavka-data" ${ref_dir:+"$ref_dir/data"}
   if [[ $rc -eq 0 ]]; then
-    rm -rf "$work" "$ref_dir"
+    rm -rf "$work" ${ref_dir:+"$ref_dir"}
   else
-    echo "run.sh: logs kept: $work/kavka.log ${ref_dir:+$ref_dir/server.log}" >&2
+    echo "run.sh: broker logs kept: $work/kavka.log ${ref_dir:+$ref_dir/server.log}" >&2
   fi
 }
 trap cleanup EXIT

@@ -132,7 +132,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let allowed = load_allowed(&args.allowed)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
-    let tag = format!("kd{}", now % 100_000_000);
+    let tag = format!("kd{:08}", now % 100_000_000);
     let mut compared = 0usize;
     let mut rows = Vec::new();
     let mut info_rows = Vec::new();
