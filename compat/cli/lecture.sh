@@ -113,8 +113,7 @@ mask() {
     -e 's#console-consumer-[0-9]+#console-consumer-<n>#g' \
     -e 's#(console-consumer|consumer-inventory-group-[0-9]+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#\1-<member-uuid>#g' \
     -e 's#/127\.0\.0\.1#/<host>#g' \
-    -e 's#^\[?[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:,.]+\]?#<timestamp>#' \
-    -e 's#Elr: (N/A)?\tLastKnownElr: (N/A)?$#Elr: <elr>\tLastKnownElr: <elr>#'
+    -e 's#^\[?[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:,.]+\]?#<timestamp>#'
 }
 
 transcript="$work/transcript.txt"

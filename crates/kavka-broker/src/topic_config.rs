@@ -130,6 +130,14 @@ fn static_default(name: &str) -> &'static str {
         "segment.index.bytes" => "10485760",
         "segment.jitter.ms" => "0",
         "unclean.leader.election.enable" => "false",
+        "errors.deadletterqueue.group.enable" => "false",
+        "remote.storage.enable" | "remote.log.copy.disable" | "remote.log.delete.on.disable" => {
+            "false"
+        }
+        "local.retention.bytes" | "local.retention.ms" => "-2",
+        "max.decompressed.message.bytes" => "2147483639",
+        "remote.copy.lag.bytes" => "-1",
+        "remote.copy.lag.ms" => "0",
         _ => "",
     }
 }

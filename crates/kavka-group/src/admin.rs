@@ -29,7 +29,7 @@ impl GroupCoordinator {
     }
 
     /// Handles DescribeGroups; an unknown group is described as "Dead" without error,
-    /// as Kafka does. Metadata and assignments are shown only while Stable.
+    /// as Kafka does. Metadata is shown only while Stable; assignments always.
     pub fn describe_groups(&self, group_ids: &[String]) -> Vec<DescribedGroup> {
         group_ids
             .iter()
@@ -73,11 +73,8 @@ impl GroupCoordinator {
                         } else {
                             Vec::new()
                         },
-                        assignment: if stable {
-                            m.assignment.clone()
-                        } else {
-                            Vec::new()
-                        },
+                        // Kafka shows the last assignment even mid-rebalance.
+                        assignment: m.assignment.clone(),
                     })
                     .collect();
                 DescribedGroup {

@@ -48,6 +48,8 @@ pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
     // does not carry yet.
     let max = match key {
         ApiKey::OffsetCommit | ApiKey::OffsetFetch => range.max.min(9),
+        // v6 (two-phase commit, KIP-939) is newer than Apache Kafka 4.4 serves.
+        ApiKey::InitProducerId => range.max.min(5),
         _ => range.max,
     };
     Some((min, max))

@@ -143,7 +143,7 @@ async fn retention_deletes_old_segments_and_consumers_skip_the_gap() {
     let broker = TestBroker::start_with(&["log.retention.check.interval.ms=1000"]);
     let bs = broker.bootstrap();
     let topic = NewTopic::new("short-lived", 1, TopicReplication::Fixed(1))
-        .set("segment.bytes", "1024")
+        .set("segment.bytes", "1048576") // the smallest Kafka allows
         .set("retention.ms", "2000");
     admin(&bs)
         .create_topics(&[topic], &AdminOptions::new())
@@ -152,12 +152,13 @@ async fn retention_deletes_old_segments_and_consumers_skip_the_gap() {
         .as_ref()
         .unwrap();
     let p = producer(&bs, &[("linger.ms", "0")]);
-    for i in 0..40 {
+    // About 3 MB: three segments' worth.
+    for i in 0..30 {
         send(
             &p,
             "short-lived",
             None,
-            Some(format!("old-{i:04}-").repeat(10).as_bytes()),
+            Some(format!("old-{i:04}-").repeat(10_000).as_bytes()),
         )
         .await;
     }

@@ -196,37 +196,48 @@ async fn idempotent_producer_writes_each_record_once() {
 async fn offsets_for_times_finds_first_record_at_or_after() {
     let broker = TestBroker::start();
     let bs = broker.bootstrap();
-    create_topic(&bs, "times", 1).await;
-    let producer = producer(&bs, &[("linger.ms", "0")]);
-    for i in 0..10i64 {
-        let record = FutureRecord::<str, str>::to("times")
-            .payload("x")
-            .timestamp(1_000_000 + i * 1000);
-        producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| e)
+    // One batch per record, and all ten records in one gzip batch: the answer is
+    // the record either way, even inside a compressed batch.
+    for (topic, extra) in [
+        ("times", [("linger.ms", "0"), ("compression.codec", "none")]),
+        (
+            "times-gzip",
+            [("linger.ms", "200"), ("compression.codec", "gzip")],
+        ),
+    ] {
+        create_topic(&bs, topic, 1).await;
+        let producer = producer(&bs, &extra);
+        let mut pending = Vec::new();
+        for i in 0..10i64 {
+            let record = FutureRecord::<str, str>::to(topic)
+                .payload("x")
+                .timestamp(1_000_000 + i * 1000);
+            pending.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+        }
+        for f in pending {
+            f.await.unwrap().map_err(|(e, _)| e).unwrap();
+        }
+        let consumer = assigned_consumer(&bs, topic, &[0], Offset::Beginning);
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, Offset::Offset(1_004_500))
             .unwrap();
-    }
-    let consumer = assigned_consumer(&bs, "times", &[0], Offset::Beginning);
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("times", 0, Offset::Offset(1_004_500))
+        let found =
+            rdkafka::consumer::Consumer::offsets_for_times(&consumer, tpl, Duration::from_secs(10))
+                .unwrap();
+        assert_eq!(
+            found.find_partition(topic, 0).unwrap().offset(),
+            Offset::Offset(5),
+            "{topic}"
+        );
+        let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+            &consumer,
+            topic,
+            0,
+            Duration::from_secs(10),
+        )
         .unwrap();
-    let found =
-        rdkafka::consumer::Consumer::offsets_for_times(&consumer, tpl, Duration::from_secs(10))
-            .unwrap();
-    assert_eq!(
-        found.find_partition("times", 0).unwrap().offset(),
-        Offset::Offset(5)
-    );
-    let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(
-        &consumer,
-        "times",
-        0,
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    assert_eq!((low, high), (0, 10));
+        assert_eq!((low, high), (0, 10));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,7 +46,13 @@ mod tests {
     fn stale_epochs_are_fenced_and_newer_ones_unknown() {
         assert_eq!(leader_epoch_error(-1, 3), None);
         assert_eq!(leader_epoch_error(3, 3), None);
-        assert_eq!(leader_epoch_error(2, 3), Some(ResponseError::FencedLeaderEpoch.code()));
-        assert_eq!(leader_epoch_error(4, 3), Some(ResponseError::UnknownLeaderEpoch.code()));
+        assert_eq!(
+            leader_epoch_error(2, 3),
+            Some(ResponseError::FencedLeaderEpoch.code())
+        );
+        assert_eq!(
+            leader_epoch_error(4, 3),
+            Some(ResponseError::UnknownLeaderEpoch.code())
+        );
     }
 }

@@ -116,6 +116,10 @@ fn read_once(
                 }
                 Err(e) => {
                     data.error_code = partition_error_code(&e);
+                    // Kafka sends no offsets with a partition error.
+                    data.high_watermark = -1;
+                    data.last_stable_offset = -1;
+                    data.log_start_offset = -1;
                     errors = true;
                 }
             }

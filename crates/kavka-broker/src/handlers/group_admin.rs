@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::{error_code, Effects};
 
 use super::RequestContext;
@@ -42,6 +43,7 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
 pub(crate) fn describe(
     ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
+    version: i16,
 ) -> DescribeGroupsResponse {
     let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
     let groups = ctx.state.groups.read(|c| c.describe_groups(&ids));
@@ -49,8 +51,21 @@ pub(crate) fn describe(
         groups
             .into_iter()
             .map(|g| {
+                // From v6 Kafka reports an unknown group as an error rather than "Dead".
+                let (code, message) = if version >= 6 && g.error.is_none() && g.state == "Dead" {
+                    (
+                        ResponseError::GroupIdNotFound.code(),
+                        Some(StrBytes::from_string(format!(
+                            "Group {} not found.",
+                            g.group_id
+                        ))),
+                    )
+                } else {
+                    (error_code(g.error), None)
+                };
                 DescribedGroup::default()
-                    .with_error_code(error_code(g.error))
+                    .with_error_code(code)
+                    .with_error_message(message)
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_group_state(StrBytes::from_string(g.state))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))

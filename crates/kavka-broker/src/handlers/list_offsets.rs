@@ -7,7 +7,10 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
+use kafka_protocol::records::RecordBatchDecoder;
+
 use super::{leader_epoch_error, partition_error_code, RequestContext};
+use crate::partition::Partition;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -56,10 +59,15 @@ pub(crate) fn handle(
                     };
                     match found {
                         Ok(Some((offset, timestamp))) if offset <= p.high_watermark() => {
+                            let (offset, timestamp) = match lp.timestamp {
+                                LATEST | EARLIEST | EARLIEST_LOCAL => (offset, timestamp),
+                                target => exact_record(&p, offset, timestamp, target),
+                            };
                             resp.offset = offset;
                             resp.timestamp = timestamp;
                         }
-                        Ok(_) => {}
+                        // No such record: Kafka names no epoch either.
+                        Ok(_) => resp.leader_epoch = -1,
                         Err(e) => resp.error_code = partition_error_code(&e),
                     }
                     resp
@@ -71,4 +79,29 @@ pub(crate) fn handle(
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// Storage finds the batch without decompressing it; inside a compressed batch
+/// the answer is a record, so decode that one batch and pick it: the first record
+/// at or after `target`, or for MAX_TIMESTAMP the first with the batch's largest
+/// timestamp `batch_ts`.
+fn exact_record(p: &Partition, batch_offset: i64, batch_ts: i64, target: i64) -> (i64, i64) {
+    let Ok(data) = p.read(batch_offset, 1) else {
+        return (batch_offset, batch_ts);
+    };
+    let mut buf = data.records;
+    let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+        return (batch_offset, batch_ts);
+    };
+    let wanted = |ts: i64| {
+        if target == MAX_TIMESTAMP {
+            ts == batch_ts
+        } else {
+            ts >= target
+        }
+    };
+    set.records
+        .iter()
+        .find(|r| r.offset >= batch_offset && wanted(r.timestamp))
+        .map_or((batch_offset, batch_ts), |r| (r.offset, r.timestamp))
 }

@@ -108,7 +108,7 @@ pub(crate) async fn handle(
         }
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(ctx, r)),
         RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(group_admin::describe(ctx, r))
+            ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(ctx, r)),
         // The wire layer only decodes APIs listed as supported, all matched above.

@@ -7,6 +7,7 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::{error_code, CommitPartition, Effects};
 
 use super::RequestContext;
@@ -16,9 +17,17 @@ pub(crate) fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    let image = ctx.state.metadata.image();
     let mut offsets = Vec::new();
+    let mut unknown = Vec::new();
     for t in &request.topics {
+        let topic = image.topic(&t.name.0);
         for p in &t.partitions {
+            // Kafka refuses commits for partitions that do not exist.
+            if topic.is_none_or(|topic| !topic.partitions.contains_key(&p.partition_index)) {
+                unknown.push((t.name.0.to_string(), p.partition_index));
+                continue;
+            }
             offsets.push(CommitPartition {
                 topic: t.name.0.to_string(),
                 partition: p.partition_index,
@@ -28,6 +37,10 @@ pub(crate) fn handle(
             });
         }
     }
+    let attempted: Vec<(String, i32)> = offsets
+        .iter()
+        .map(|o| (o.topic.clone(), o.partition))
+        .collect();
     let req = kavka_group::OffsetCommitRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id_or_member_epoch,
@@ -46,6 +59,13 @@ pub(crate) fn handle(
         )
     });
     let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
+    for (topic, partition) in unknown {
+        by_topic.entry(topic).or_default().push(
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+        );
+    }
     match result {
         Ok(results) => {
             for r in results {
@@ -57,14 +77,12 @@ pub(crate) fn handle(
             }
         }
         Err(e) => {
-            for t in &request.topics {
-                for p in &t.partitions {
-                    by_topic.entry(t.name.0.to_string()).or_default().push(
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(e.code()),
-                    );
-                }
+            for (topic, partition) in attempted {
+                by_topic.entry(topic).or_default().push(
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(partition)
+                        .with_error_code(e.code()),
+                );
             }
         }
     }
