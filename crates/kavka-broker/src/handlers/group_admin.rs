@@ -23,16 +23,20 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
         .iter()
         .map(|s| s.to_string())
         .collect();
+    let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
     let groups = ctx.state.groups.read(|c| c.list_groups(&states));
     ListGroupsResponse::default().with_groups(
         groups
             .into_iter()
+            .filter(|g| {
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&g.group_type))
+            })
             .map(|g| {
                 ListedGroup::default()
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))
                     .with_group_state(StrBytes::from_string(g.state))
-                    .with_group_type(StrBytes::from_static_str("classic"))
+                    .with_group_type(StrBytes::from_string(g.group_type))
             })
             .collect(),
     )
@@ -51,6 +55,7 @@ pub(crate) fn describe(
             .map(|g| {
                 DescribedGroup::default()
                     .with_error_code(error_code(g.error))
+                    .with_error_message(g.error_message.map(StrBytes::from_string))
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_group_state(StrBytes::from_string(g.state))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))
