@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use kavka_group::{error_code, Effects};
+use kavka_group::{error_code, Effects, GroupError};
 
 use super::RequestContext;
 
@@ -46,13 +46,20 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
 pub(crate) fn describe(
     ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
+    version: i16,
 ) -> DescribeGroupsResponse {
     let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
     let groups = ctx.state.groups.read(|c| c.describe_groups(&ids));
     DescribeGroupsResponse::default().with_groups(
         groups
             .into_iter()
-            .map(|g| {
+            .map(|mut g| {
+                // Kafka answers a consumer-protocol group with GROUP_ID_NOT_FOUND only from
+                // v6 (which carries the message); older versions just see a Dead group.
+                if version < 6 && g.error == Some(GroupError::GroupIdNotFound) {
+                    g.error = None;
+                    g.error_message = None;
+                }
                 DescribedGroup::default()
                     .with_error_code(error_code(g.error))
                     .with_error_message(g.error_message.map(StrBytes::from_string))

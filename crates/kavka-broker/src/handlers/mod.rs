@@ -106,7 +106,7 @@ pub(crate) async fn handle(
         }
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(ctx, r)),
         RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(group_admin::describe(ctx, r))
+            ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(ctx, r)),
         RequestKind::ConsumerGroupHeartbeat(r) => {
