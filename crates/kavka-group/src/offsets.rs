@@ -211,6 +211,18 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return (top_error(GroupError::InvalidGroupId), records);
         }
+        // A consumer-protocol group with members keeps offsets of topics it subscribes to.
+        let consumer_topics: Option<std::collections::HashSet<String>> = self
+            .consumer_groups
+            .get(group_id)
+            .filter(|g| !g.members.is_empty())
+            .map(|g| g.subscribed_topics.keys().cloned().collect());
+        if self.consumer_groups.contains_key(group_id) {
+            // The group exists even if nothing was committed yet.
+            self.groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| Group::new(group_id, 0));
+        }
         let Some(group) = self.groups.get_mut(group_id) else {
             return (top_error(GroupError::GroupIdNotFound), records);
         };
@@ -223,11 +235,12 @@ impl GroupCoordinator {
         }
         let mut partitions = Vec::new();
         for (topic, ps) in topics {
-            let subscribed = active
-                && group
-                    .subscribed_topics
-                    .as_ref()
-                    .is_some_and(|t| t.contains(topic));
+            let subscribed = consumer_topics.as_ref().is_some_and(|t| t.contains(topic))
+                || (active
+                    && group
+                        .subscribed_topics
+                        .as_ref()
+                        .is_some_and(|t| t.contains(topic)));
             for &partition in ps {
                 let error = if subscribed {
                     Some(GroupError::GroupSubscribedToTopic)

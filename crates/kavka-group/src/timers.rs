@@ -56,6 +56,23 @@ impl GroupCoordinator {
 
     /// Expires offsets of empty groups and removes groups left with nothing.
     fn sweep(&mut self, now_ms: i64, records: &mut Vec<CoordinatorRecord>) {
+        // An empty consumer-protocol group without offsets is gone, as in Kafka.
+        let mut empty: Vec<String> = self
+            .consumer_groups
+            .values()
+            .filter(|g| g.members.is_empty())
+            .filter(|g| {
+                self.groups
+                    .get(&g.group_id)
+                    .is_none_or(|c| c.offsets.is_empty())
+            })
+            .map(|g| g.group_id.clone())
+            .collect();
+        empty.sort();
+        for id in empty {
+            self.consumer_groups.remove(&id);
+            records.push(CoordinatorRecord::consumer_group_tombstone(&id));
+        }
         let retention = self.config.offsets_retention_ms;
         let mut ids: Vec<String> = self.groups.keys().cloned().collect();
         ids.sort();

@@ -348,3 +348,160 @@ fn consumer_groups_are_listed_with_their_type() {
     let (deleted, _) = c.delete_groups(&[GROUP.to_string()]);
     assert_eq!(deleted[0].error, Some(GroupError::NonEmptyGroup));
 }
+
+#[test]
+fn new_partitions_bump_the_group_epoch_and_are_assigned() {
+    let mut c = coordinator();
+    let (mut now, mut log) = (0, Vec::new());
+    let mut clients: Vec<Client> = (0..2).map(|i| Client::new(&format!("m{i}"))).collect();
+    settle(&mut c, &mut clients, &topics(2), &mut now, &mut log);
+    let epoch = c
+        .consumer_group(GROUP)
+        .map(|g| g.group_epoch())
+        .unwrap_or(0);
+    settle(&mut c, &mut clients, &topics(4), &mut now, &mut log);
+    assert!(
+        c.consumer_group(GROUP)
+            .map(|g| g.group_epoch())
+            .unwrap_or(0)
+            > epoch
+    );
+    assert_eq!(sizes(&clients), vec![2, 2]);
+}
+
+#[test]
+fn a_regex_subscription_takes_every_matching_topic() {
+    let mut c = coordinator();
+    let mut ts = topics(1);
+    for (name, b) in [("t-two", 2u8), ("other", 3u8)] {
+        ts.insert(
+            name.to_string(),
+            TopicInfo {
+                id: TopicId([b; 16]),
+                partitions: 1,
+            },
+        );
+    }
+    let mut req = Client::new("m0").request();
+    req.subscribed_topic_names = None;
+    req.subscribed_topic_regex = Some("t.*".to_string());
+    let (r, _) = c.consumer_heartbeat(req.clone(), &ts, 0);
+    assert_eq!(r.error, None);
+    let topics: BTreeSet<TopicId> = r
+        .assignment
+        .unwrap_or_default()
+        .iter()
+        .map(|tp| tp.topic_id)
+        .collect();
+    assert_eq!(topics, [topic_id(), TopicId([2; 16])].into_iter().collect());
+    req.member_id = "m1".into();
+    req.subscribed_topic_regex = Some("(".to_string());
+    let (r, _) = c.consumer_heartbeat(req, &ts, 1);
+    assert_eq!(r.error, Some(GroupError::InvalidRegularExpression));
+}
+
+#[test]
+fn the_range_assignor_is_used_when_members_ask_for_it() {
+    let mut c = coordinator();
+    let ts = topics(3);
+    let mut log = Vec::new();
+    let mut unknown = Client::new("m0").request();
+    unknown.server_assignor = Some("sticky".into());
+    let (r, _) = c.consumer_heartbeat(unknown, &ts, 0);
+    assert_eq!(r.error, Some(GroupError::UnsupportedAssignor));
+    for (i, id) in ["a", "b"].iter().enumerate() {
+        let mut req = Client::new(id).request();
+        req.server_assignor = Some("range".into());
+        let (r, effects) = c.consumer_heartbeat(req, &ts, i as i64);
+        assert_eq!(r.error, None);
+        log.extend(effects.records);
+    }
+    let described = c.describe_consumer_groups(&[GROUP.to_string()], &ts);
+    assert_eq!(described[0].assignor_name, "range");
+    let target = |m: &str| {
+        c.consumer_group(GROUP)
+            .and_then(|g| g.target_of(m).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(target("a")[&topic_id()], [0, 1].into_iter().collect());
+    assert_eq!(target("b")[&topic_id()], [2].into_iter().collect());
+}
+
+#[test]
+fn a_member_that_does_not_revoke_in_time_is_removed() {
+    let mut c = coordinator();
+    let (ts, mut log) = (topics(2), Vec::new());
+    let mut a = Client::new("a");
+    let mut join = a.request();
+    join.rebalance_timeout_ms = 10_000;
+    let (r, _) = c.consumer_heartbeat(join, &ts, 0);
+    a.epoch = r.member_epoch;
+    a.owned = [0, 1].into_iter().collect();
+    let mut b = Client::new("b");
+    b.heartbeat(&mut c, &ts, 100, &mut log);
+    // a is asked to revoke but never reports it; it keeps heartbeating with the old set.
+    for t in 1..=15 {
+        let now = t * 1000;
+        let (r, _) = c.consumer_heartbeat(a.request(), &ts, now);
+        if r.error.is_some() {
+            assert_eq!(r.error, Some(GroupError::UnknownMemberId));
+            return;
+        }
+        b.heartbeat(&mut c, &ts, now, &mut log);
+        c.tick(now);
+    }
+    panic!("the member was never removed");
+}
+
+#[test]
+fn a_group_id_serves_one_protocol_while_it_has_members() {
+    let mut c = coordinator();
+    let mut m = Client::new("m0");
+    m.heartbeat(&mut c, &topics(1), 0, &mut Vec::new());
+    let join = kavka_group::JoinGroupRequest {
+        group_id: GROUP.into(),
+        member_id: String::new(),
+        group_instance_id: None,
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        protocol_type: "consumer".into(),
+        protocols: vec![kavka_group::JoinProtocol {
+            name: "range".into(),
+            metadata: vec![],
+        }],
+        client_id: "classic".into(),
+        client_host: "/127.0.0.1".into(),
+        api_version: 9,
+        reason: None,
+    };
+    let effects = c.join_group(kavka_group::RequestId(1), join, 1);
+    let answered = effects.completions.iter().any(|done| {
+        matches!(&done.response, kavka_group::GroupResponse::Join(r)
+            if r.error == Some(GroupError::InconsistentGroupProtocol))
+    });
+    assert!(answered, "{effects:?}");
+    // Offsets of subscribed topics stay while members consume them.
+    let (r, _) = c.delete_offsets(GROUP, &[(TOPIC.to_string(), vec![0])]);
+    assert_eq!(
+        r.partitions[0].error,
+        Some(GroupError::GroupSubscribedToTopic)
+    );
+}
+
+#[test]
+fn an_empty_group_without_offsets_is_swept_away() {
+    let mut c = coordinator();
+    let mut m = Client::new("m0");
+    m.heartbeat(&mut c, &topics(1), 0, &mut Vec::new());
+    m.epoch = -1;
+    m.heartbeat(&mut c, &topics(1), 1, &mut Vec::new());
+    assert_eq!(
+        c.consumer_group(GROUP).map(|g| g.state()),
+        Some(ConsumerGroupState::Empty)
+    );
+    let records = c.tick(2).records;
+    assert!(c.consumer_group(GROUP).is_none());
+    assert!(records
+        .iter()
+        .any(|r| matches!(r, CoordinatorRecord::ConsumerGroup { value: None, .. })));
+}
