@@ -17,13 +17,17 @@
 //! 4. ConsumerGroupHeartbeat ([`GroupCoordinator::consumer_heartbeat`]) and
 //!    ConsumerGroupDescribe answer directly; they take a [`TopicLookup`], the broker's
 //!    view of topics (name, id, partition count), against which subscriptions are
-//!    resolved and assignments named.
+//!    resolved and assignments named. The consumer protocol never defers an answer;
+//!    before the first join of an id, a classic group of that id must be empty. Call
+//!    [`GroupCoordinator::validate_offset_fetch`] before answering an OffsetFetch (v9+)
+//!    that names a member.
 //!    Heartbeat, LeaveGroup, OffsetCommit/Fetch/Delete, ListGroups, DescribeGroups and
 //!    DeleteGroups answer directly (LeaveGroup may also complete other members' joins).
 //! 5. Call [`GroupCoordinator::tick`] periodically (every ~100 ms, or at
 //!    [`GroupCoordinator::next_deadline`]) with the current time: it expires sessions,
 //!    ends join phases (rebalance timeout, `group.initial.rebalance.delay.ms`), drops
-//!    members that never synced, and expires offsets of empty groups.
+//!    members that never synced, fences consumer-protocol members past their session
+//!    or revocation deadline, and expires offsets of empty groups.
 //! 6. Every [`CoordinatorRecord`] in `Effects::records` (or returned beside a response)
 //!    must be appended to `__consumer_offsets` partition
 //!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
