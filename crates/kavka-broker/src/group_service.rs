@@ -12,9 +12,10 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 use kavka_group::{
     partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
-    GroupResponse, RequestId,
+    GroupResponse, RequestId, TopicId, TopicInfo, TopicLookup,
 };
 use kavka_metadata::controller::{create_topic, NewTopic};
+use kavka_metadata::MetadataImage;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -23,6 +24,33 @@ use crate::state::{now_ms, BrokerState};
 
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The metadata image as the group coordinator sees topics: name, id, partitions.
+pub(crate) struct ImageTopics<'a>(pub(crate) &'a MetadataImage);
+
+impl TopicLookup for ImageTopics<'_> {
+    fn topic(&self, name: &str) -> Option<TopicInfo> {
+        self.0.topic(name).map(|t| TopicInfo {
+            id: TopicId(*t.topic_id.as_bytes()),
+            partitions: i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+        })
+    }
+
+    fn topic_name(&self, id: TopicId) -> Option<String> {
+        self.0
+            .topic_by_id(&uuid::Uuid::from_bytes(id.0))
+            .map(|t| t.name.clone())
+    }
+
+    fn topic_names(&self) -> Vec<String> {
+        // Internal topics never match a subscription regex, as in Kafka.
+        self.0
+            .topics()
+            .filter(|t| !t.name.starts_with("__"))
+            .map(|t| t.name.clone())
+            .collect()
+    }
+}
 
 struct Inner {
     coordinator: GroupCoordinator,
@@ -68,6 +96,8 @@ impl GroupService {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             offsets_retention_ms: config.offsets_retention_minutes * 60_000,
+            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
             ..GroupConfig::default()
         };
         // Member ids must not repeat across restarts, so the seed changes each start.

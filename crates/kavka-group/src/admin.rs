@@ -9,9 +9,24 @@ use crate::records::CoordinatorRecord;
 impl GroupCoordinator {
     /// Handles ListGroups; `states_filter` (case-insensitive names) empty means all.
     pub fn list_groups(&self, states_filter: &[String]) -> Vec<ListedGroup> {
+        let wanted = |state: &str| {
+            states_filter.is_empty() || states_filter.iter().any(|s| s.eq_ignore_ascii_case(state))
+        };
+        let consumer = self
+            .consumer_groups
+            .values()
+            .filter(|g| wanted(g.state().name()))
+            .map(|g| ListedGroup {
+                group_id: g.group_id.clone(),
+                protocol_type: "consumer".to_string(),
+                state: g.state().name().to_string(),
+                group_type: "consumer".to_string(),
+            });
         let mut groups: Vec<ListedGroup> = self
             .groups
             .values()
+            // The offsets holder of a consumer-protocol group is not a group of its own.
+            .filter(|g| !self.consumer_groups.contains_key(&g.group_id))
             .filter(|g| {
                 states_filter.is_empty()
                     || states_filter
@@ -22,7 +37,9 @@ impl GroupCoordinator {
                 group_id: g.group_id.clone(),
                 protocol_type: g.protocol_type.clone().unwrap_or_default(),
                 state: g.state.name().to_string(),
+                group_type: "classic".to_string(),
             })
+            .chain(consumer)
             .collect();
         groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         groups
@@ -34,9 +51,22 @@ impl GroupCoordinator {
         group_ids
             .iter()
             .map(|id| {
+                if self.consumer_groups.contains_key(id) {
+                    // Kafka 4.x: DescribeGroups serves classic groups only.
+                    return DescribedGroup {
+                        error: Some(GroupError::GroupIdNotFound),
+                        error_message: Some(format!("Group {id} is not a classic group.")),
+                        group_id: id.clone(),
+                        state: GroupState::Dead.name().to_string(),
+                        protocol_type: String::new(),
+                        protocol: String::new(),
+                        members: Vec::new(),
+                    };
+                }
                 if id.is_empty() {
                     return DescribedGroup {
                         error: Some(GroupError::InvalidGroupId),
+                        error_message: None,
                         group_id: id.clone(),
                         state: String::new(),
                         protocol_type: String::new(),
@@ -47,6 +77,7 @@ impl GroupCoordinator {
                 let Some(group) = self.groups.get(id) else {
                     return DescribedGroup {
                         error: None,
+                        error_message: None,
                         group_id: id.clone(),
                         state: GroupState::Dead.name().to_string(),
                         protocol_type: String::new(),
@@ -79,6 +110,7 @@ impl GroupCoordinator {
                     .collect();
                 DescribedGroup {
                     error: None,
+                    error_message: None,
                     group_id: id.clone(),
                     state: group.state.name().to_string(),
                     protocol_type: group.protocol_type.clone().unwrap_or_default(),
@@ -99,6 +131,22 @@ impl GroupCoordinator {
         let results = group_ids
             .iter()
             .map(|id| {
+                if let Some(consumer) = self.consumer_groups.get(id) {
+                    if !consumer.members.is_empty() {
+                        return DeletedGroup {
+                            group_id: id.clone(),
+                            error: Some(GroupError::NonEmptyGroup),
+                        };
+                    }
+                    self.consumer_groups.remove(id);
+                    records.push(CoordinatorRecord::consumer_group_tombstone(id));
+                    if !self.groups.contains_key(id) {
+                        return DeletedGroup {
+                            group_id: id.clone(),
+                            error: None,
+                        };
+                    }
+                }
                 let error = match self.groups.get(id).map(|g| g.state) {
                     _ if id.is_empty() => Some(GroupError::InvalidGroupId),
                     None | Some(GroupState::Dead) => Some(GroupError::GroupIdNotFound),

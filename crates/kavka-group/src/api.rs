@@ -289,6 +289,8 @@ pub struct ListedGroup {
     pub protocol_type: String,
     /// State name as Kafka prints it.
     pub state: String,
+    /// "classic" or "consumer" (KIP-848).
+    pub group_type: String,
 }
 
 /// One member in a DescribeGroups answer.
@@ -313,6 +315,8 @@ pub struct DescribedMember {
 pub struct DescribedGroup {
     /// Error, if any.
     pub error: Option<GroupError>,
+    /// Why, when there is an error.
+    pub error_message: Option<String>,
     /// Group id.
     pub group_id: String,
     /// State name as Kafka prints it ("Dead" for unknown groups).

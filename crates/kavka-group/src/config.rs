@@ -17,6 +17,15 @@ pub struct GroupConfig {
     pub offsets_retention_check_interval_ms: i64,
     /// `offset.metadata.max.bytes`: longest commit metadata accepted.
     pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.heartbeat.interval.ms`: told to consumer-protocol members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member silent this
+    /// long is removed.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.assignors`: server-side assignors by name; the first is the default.
+    pub consumer_assignors: Vec<String>,
+    /// `group.consumer.max.size`: most members a consumer-protocol group may hold.
+    pub consumer_max_size: i32,
 }
 
 impl Default for GroupConfig {
@@ -29,6 +38,10 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
+            consumer_heartbeat_interval_ms: 5000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            consumer_max_size: i32::MAX,
         }
     }
 }

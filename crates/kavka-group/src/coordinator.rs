@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::api::{Effects, JoinGroupResponse, JoinProtocol, SyncGroupResponse};
 use crate::config::GroupConfig;
+use crate::consumer::group::ConsumerGroup;
 use crate::error::GroupError;
 use crate::group::{CommittedOffset, Group, GroupState, Member};
 use crate::member_id::MemberIdGenerator;
@@ -15,6 +16,8 @@ use crate::records::CoordinatorRecord;
 pub struct GroupCoordinator {
     pub(crate) config: GroupConfig,
     pub(crate) groups: HashMap<String, Group>,
+    /// Consumer-protocol (KIP-848) groups; their offsets live in `groups` under the same id.
+    pub(crate) consumer_groups: HashMap<String, ConsumerGroup>,
     pub(crate) member_ids: MemberIdGenerator,
     /// When `tick` next sweeps expired offsets and dead groups.
     pub(crate) next_sweep_ms: i64,
@@ -27,6 +30,7 @@ impl GroupCoordinator {
         GroupCoordinator {
             config,
             groups: HashMap::new(),
+            consumer_groups: HashMap::new(),
             member_ids: MemberIdGenerator::new(member_id_seed),
             next_sweep_ms: i64::MIN,
         }
@@ -42,12 +46,18 @@ impl GroupCoordinator {
         self.groups.get(group_id)
     }
 
+    /// A consumer-protocol group by id, for inspection.
+    pub fn consumer_group(&self, group_id: &str) -> Option<&ConsumerGroup> {
+        self.consumer_groups.get(group_id)
+    }
+
     /// Drops the groups for which `moved_away` is true (e.g. this broker stopped leading
     /// their `__consumer_offsets` partition, or is shutting down). Waiting JoinGroup and
     /// SyncGroup requests of those groups are answered NOT_COORDINATOR so clients look
     /// the coordinator up again.
     pub fn unload_groups(&mut self, moved_away: impl Fn(&str) -> bool) -> Effects {
         let mut effects = Effects::default();
+        self.consumer_groups.retain(|id, _| !moved_away(id));
         let mut ids: Vec<String> = self
             .groups
             .keys()
@@ -95,6 +105,8 @@ impl GroupCoordinator {
     /// Stable group get a fresh session starting at `now_ms`.
     pub fn replay(&mut self, record: CoordinatorRecord, now_ms: i64) {
         match record {
+            r @ (CoordinatorRecord::ConsumerGroup { .. }
+            | CoordinatorRecord::ConsumerMember { .. }) => self.replay_consumer(r, now_ms),
             CoordinatorRecord::OffsetCommit {
                 key,
                 value: Some(v),

@@ -29,6 +29,12 @@ pub enum GroupError {
     /// UNKNOWN_MEMBER_ID (25).
     #[error("unknown member id")]
     UnknownMemberId,
+    /// UNSUPPORTED_VERSION (35).
+    #[error("unsupported version")]
+    UnsupportedVersion,
+    /// INVALID_REQUEST (42).
+    #[error("invalid request")]
+    InvalidRequest,
     /// INVALID_SESSION_TIMEOUT (26).
     #[error("invalid session timeout")]
     InvalidSessionTimeout,
@@ -59,6 +65,21 @@ pub enum GroupError {
     /// UNSTABLE_OFFSET_COMMIT (88).
     #[error("unstable offset commit")]
     UnstableOffsetCommit,
+    /// FENCED_MEMBER_EPOCH (110): the member must drop its partitions and rejoin.
+    #[error("fenced member epoch")]
+    FencedMemberEpoch,
+    /// UNRELEASED_INSTANCE_ID (111): another member still holds the instance id.
+    #[error("unreleased instance id")]
+    UnreleasedInstanceId,
+    /// UNSUPPORTED_ASSIGNOR (112).
+    #[error("unsupported assignor")]
+    UnsupportedAssignor,
+    /// STALE_MEMBER_EPOCH (113): retry with the epoch from the latest heartbeat.
+    #[error("stale member epoch")]
+    StaleMemberEpoch,
+    /// INVALID_REGULAR_EXPRESSION (128).
+    #[error("invalid regular expression")]
+    InvalidRegularExpression,
 }
 
 impl GroupError {
@@ -74,6 +95,8 @@ impl GroupError {
             GroupError::InvalidGroupId => 24,
             GroupError::UnknownMemberId => 25,
             GroupError::InvalidSessionTimeout => 26,
+            GroupError::UnsupportedVersion => 35,
+            GroupError::InvalidRequest => 42,
             GroupError::RebalanceInProgress => 27,
             GroupError::InvalidCommitOffsetSize => 28,
             GroupError::NonEmptyGroup => 68,
@@ -83,6 +106,11 @@ impl GroupError {
             GroupError::FencedInstanceId => 82,
             GroupError::GroupSubscribedToTopic => 86,
             GroupError::UnstableOffsetCommit => 88,
+            GroupError::FencedMemberEpoch => 110,
+            GroupError::UnreleasedInstanceId => 111,
+            GroupError::UnsupportedAssignor => 112,
+            GroupError::StaleMemberEpoch => 113,
+            GroupError::InvalidRegularExpression => 128,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::config::GroupConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::error::GroupError;
 use crate::group::{Group, GroupState, Member};
+use crate::records::CoordinatorRecord;
 
 impl GroupCoordinator {
     /// Handles a JoinGroup. The answer to `request` arrives as a completion in the
@@ -31,6 +32,17 @@ impl GroupCoordinator {
     ) -> Result<(), GroupError> {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
+        }
+        // A consumer-protocol group with members cannot take classic members; an empty
+        // one gives its id over to a classic group.
+        if let Some(consumer) = self.consumer_groups.get(&req.group_id) {
+            if !consumer.members.is_empty() {
+                return Err(GroupError::InconsistentGroupProtocol);
+            }
+            self.consumer_groups.remove(&req.group_id);
+            effects
+                .records
+                .push(CoordinatorRecord::consumer_group_tombstone(&req.group_id));
         }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms

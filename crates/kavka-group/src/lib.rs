@@ -1,5 +1,6 @@
-//! kavka-group: the consumer group coordinator (classic protocol) and committed
-//! offsets, as a pure state machine: no I/O, no clock, no threads.
+//! kavka-group: the consumer group coordinator (classic protocol, and the consumer
+//! protocol of KIP-848) and committed offsets, as a pure state machine: no I/O, no
+//! clock, no threads.
 //!
 //! # Wiring it into the broker
 //!
@@ -13,12 +14,20 @@
 //!    of this call or of any later call (another member's join, a leave, `tick`). Keep
 //!    the pending requests in a map keyed by `RequestId` and answer each completion.
 //!    Every request id is completed exactly once.
-//! 4. Heartbeat, LeaveGroup, OffsetCommit/Fetch/Delete, ListGroups, DescribeGroups and
+//! 4. ConsumerGroupHeartbeat ([`GroupCoordinator::consumer_heartbeat`]) and
+//!    ConsumerGroupDescribe answer directly; they take a [`TopicLookup`], the broker's
+//!    view of topics (name, id, partition count), against which subscriptions are
+//!    resolved and assignments named. The consumer protocol never defers an answer;
+//!    before the first join of an id, a classic group of that id must be empty. Call
+//!    [`GroupCoordinator::validate_offset_fetch`] before answering an OffsetFetch (v9+)
+//!    that names a member.
+//!    Heartbeat, LeaveGroup, OffsetCommit/Fetch/Delete, ListGroups, DescribeGroups and
 //!    DeleteGroups answer directly (LeaveGroup may also complete other members' joins).
 //! 5. Call [`GroupCoordinator::tick`] periodically (every ~100 ms, or at
 //!    [`GroupCoordinator::next_deadline`]) with the current time: it expires sessions,
 //!    ends join phases (rebalance timeout, `group.initial.rebalance.delay.ms`), drops
-//!    members that never synced, and expires offsets of empty groups.
+//!    members that never synced, fences consumer-protocol members past their session
+//!    or revocation deadline, and expires offsets of empty groups.
 //! 6. Every [`CoordinatorRecord`] in `Effects::records` (or returned beside a response)
 //!    must be appended to `__consumer_offsets` partition
 //!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
@@ -34,6 +43,7 @@
 mod admin;
 mod api;
 mod config;
+mod consumer;
 mod coordinator;
 mod error;
 mod group;
@@ -55,10 +65,18 @@ pub use api::{
     SyncGroupRequest, SyncGroupResponse,
 };
 pub use config::GroupConfig;
+pub use consumer::describe::{
+    DescribedConsumerGroup, DescribedConsumerMember, NamedTopicPartitions,
+};
+pub use consumer::group::{ConsumerGroup, ConsumerGroupState};
+pub use consumer::heartbeat::{ConsumerHeartbeatRequest, ConsumerHeartbeatResponse};
+pub use consumer::member::{ConsumerMember, MemberState};
+pub use consumer::{Assignment, TopicId, TopicInfo, TopicLookup, TopicPartitions};
 pub use coordinator::GroupCoordinator;
 pub use error::{error_code, GroupError};
 pub use group::{CommittedOffset, Group, GroupState, Member};
 pub use records::{
-    partition_for_group, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
+    partition_for_group, ConsumerGroupKey, ConsumerGroupValue, ConsumerMemberKey,
+    ConsumerMemberValue, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
     MemberMetadataValue, OffsetCommitKey, OffsetCommitValue, RecordError,
 };

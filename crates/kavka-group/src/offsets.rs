@@ -76,6 +76,23 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
+        if let Some(consumer) = self.consumer_groups.get(&req.group_id) {
+            // Kafka's ConsumerGroup.validateOffsetCommit: the member epoch must be current;
+            // without one, only an empty group takes commits (admin, assign() users).
+            if req.generation_id >= 0 || !consumer.members.is_empty() {
+                let member = consumer
+                    .members
+                    .get(&req.member_id)
+                    .ok_or(GroupError::UnknownMemberId)?;
+                if req.generation_id != member.member_epoch {
+                    return Err(GroupError::StaleMemberEpoch);
+                }
+            }
+            self.groups
+                .entry(req.group_id.clone())
+                .or_insert_with(|| Group::new(&req.group_id, now_ms));
+            return Ok(());
+        }
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             if req.generation_id < 0 {
                 // assign()-style consumers keep their offsets in a group with no members.
@@ -105,6 +122,32 @@ impl GroupCoordinator {
         }
         if let Some(member) = group.members.get_mut(&req.member_id) {
             member.refresh_session(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Kafka's `validateOffsetFetch` for a consumer-protocol group: a fetch naming a
+    /// member (v9+) must carry its current epoch. Other fetches are not checked.
+    pub fn validate_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        let Some(group) = self.consumer_groups.get(group_id) else {
+            return Ok(());
+        };
+        let member_id = match member_id {
+            None if member_epoch < 0 => return Ok(()),
+            None => "",
+            Some(id) => id,
+        };
+        let member = group
+            .members
+            .get(member_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        if member.member_epoch != member_epoch {
+            return Err(GroupError::StaleMemberEpoch);
         }
         Ok(())
     }
@@ -168,6 +211,18 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return (top_error(GroupError::InvalidGroupId), records);
         }
+        // A consumer-protocol group with members keeps offsets of topics it subscribes to.
+        let consumer_topics: Option<std::collections::HashSet<String>> = self
+            .consumer_groups
+            .get(group_id)
+            .filter(|g| !g.members.is_empty())
+            .map(|g| g.subscribed_topics.keys().cloned().collect());
+        if self.consumer_groups.contains_key(group_id) {
+            // The group exists even if nothing was committed yet.
+            self.groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| Group::new(group_id, 0));
+        }
         let Some(group) = self.groups.get_mut(group_id) else {
             return (top_error(GroupError::GroupIdNotFound), records);
         };
@@ -180,11 +235,12 @@ impl GroupCoordinator {
         }
         let mut partitions = Vec::new();
         for (topic, ps) in topics {
-            let subscribed = active
-                && group
-                    .subscribed_topics
-                    .as_ref()
-                    .is_some_and(|t| t.contains(topic));
+            let subscribed = consumer_topics.as_ref().is_some_and(|t| t.contains(topic))
+                || (active
+                    && group
+                        .subscribed_topics
+                        .as_ref()
+                        .is_some_and(|t| t.contains(topic)));
             for &partition in ps {
                 let error = if subscribed {
                     Some(GroupError::GroupSubscribedToTopic)

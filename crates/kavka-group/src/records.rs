@@ -3,7 +3,12 @@
 //! Keys and values are encoded with serde JSON for now; Kafka's binary schemas can
 //! replace `encode`/`decode` later without touching the state machine.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::consumer::member::MemberState;
+use crate::consumer::{TopicInfo, TopicPartitions};
 
 /// Key of a committed offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +79,68 @@ pub struct GroupMetadataValue {
     pub members: Vec<MemberMetadataValue>,
 }
 
+/// Key of a consumer-protocol group's own record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroupKey {
+    /// Group id.
+    pub group: String,
+}
+
+/// Value of a consumer-protocol group's record: its epochs and the topic metadata
+/// its target assignment was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroupValue {
+    /// Group epoch: bumped on every membership, subscription or metadata change.
+    pub group_epoch: i32,
+    /// Epoch of the current target assignment.
+    pub assignment_epoch: i32,
+    /// Subscribed topics as last resolved: name -> (id, partitions).
+    pub subscribed_topics: BTreeMap<String, TopicInfo>,
+}
+
+/// Key of one consumer-protocol member's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMemberKey {
+    /// Group id.
+    pub group: String,
+    /// Member id.
+    pub member_id: String,
+}
+
+/// Value of a consumer-protocol member: subscription, epochs, current and target
+/// assignment (Kafka splits these over three record types; one is enough here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMemberValue {
+    /// Static instance id.
+    pub instance_id: Option<String>,
+    /// Rack id.
+    pub rack_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client host.
+    pub client_host: String,
+    /// Rebalance timeout (bounds revocation).
+    pub rebalance_timeout_ms: i32,
+    /// Topics subscribed by name.
+    pub subscribed_topic_names: Vec<String>,
+    /// Topics subscribed by regex.
+    pub subscribed_topic_regex: Option<String>,
+    /// Preferred server assignor.
+    pub server_assignor: Option<String>,
+    /// Member epoch.
+    pub member_epoch: i32,
+    /// Previous member epoch.
+    pub previous_member_epoch: i32,
+    /// Reconciliation state.
+    pub state: MemberState,
+    /// Partitions owned.
+    pub assigned: Vec<TopicPartitions>,
+    /// Partitions being revoked.
+    pub pending_revocation: Vec<TopicPartitions>,
+    /// The member's share of the target assignment.
+    pub target: Vec<TopicPartitions>,
+}
+
 /// A record for `__consumer_offsets`; a `None` value is a tombstone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoordinatorRecord {
@@ -91,6 +158,20 @@ pub enum CoordinatorRecord {
         /// Value, None to delete.
         value: Option<GroupMetadataValue>,
     },
+    /// A consumer-protocol group's epochs, or its tombstone.
+    ConsumerGroup {
+        /// Key.
+        key: ConsumerGroupKey,
+        /// Value, None to delete.
+        value: Option<ConsumerGroupValue>,
+    },
+    /// A consumer-protocol member, or its tombstone when it left.
+    ConsumerMember {
+        /// Key.
+        key: ConsumerMemberKey,
+        /// Value, None to delete.
+        value: Option<ConsumerMemberValue>,
+    },
 }
 
 /// The key as encoded on disk; the variant tag tells the value type.
@@ -98,6 +179,8 @@ pub enum CoordinatorRecord {
 enum EncodedKey {
     OffsetCommit(OffsetCommitKey),
     GroupMetadata(GroupMetadataKey),
+    ConsumerGroup(ConsumerGroupKey),
+    ConsumerMember(ConsumerMemberKey),
 }
 
 /// Why a stored record could not be decoded.
@@ -114,13 +197,26 @@ impl CoordinatorRecord {
         match self {
             CoordinatorRecord::OffsetCommit { key, .. } => &key.group,
             CoordinatorRecord::GroupMetadata { key, .. } => &key.group,
+            CoordinatorRecord::ConsumerGroup { key, .. } => &key.group,
+            CoordinatorRecord::ConsumerMember { key, .. } => &key.group,
         }
     }
 
     /// Encodes to (key bytes, value bytes or None for a tombstone).
     pub fn encode(&self) -> (Vec<u8>, Option<Vec<u8>>) {
         // Serializing these plain structs cannot fail (no maps with non-string keys).
+        fn json<T: Serialize>(v: &T) -> Vec<u8> {
+            serde_json::to_vec(v).unwrap_or_default()
+        }
         match self {
+            CoordinatorRecord::ConsumerGroup { key, value } => (
+                json(&EncodedKey::ConsumerGroup(key.clone())),
+                value.as_ref().map(json),
+            ),
+            CoordinatorRecord::ConsumerMember { key, value } => (
+                json(&EncodedKey::ConsumerMember(key.clone())),
+                value.as_ref().map(json),
+            ),
             CoordinatorRecord::OffsetCommit { key, value } => (
                 serde_json::to_vec(&EncodedKey::OffsetCommit(key.clone())).unwrap_or_default(),
                 value
@@ -147,6 +243,14 @@ impl CoordinatorRecord {
                 key,
                 value: value.map(serde_json::from_slice).transpose()?,
             },
+            EncodedKey::ConsumerGroup(key) => CoordinatorRecord::ConsumerGroup {
+                key,
+                value: value.map(serde_json::from_slice).transpose()?,
+            },
+            EncodedKey::ConsumerMember(key) => CoordinatorRecord::ConsumerMember {
+                key,
+                value: value.map(serde_json::from_slice).transpose()?,
+            },
         })
     }
 
@@ -156,6 +260,15 @@ impl CoordinatorRecord {
                 group: group.to_string(),
                 topic: topic.to_string(),
                 partition,
+            },
+            value: None,
+        }
+    }
+
+    pub(crate) fn consumer_group_tombstone(group: &str) -> Self {
+        CoordinatorRecord::ConsumerGroup {
+            key: ConsumerGroupKey {
+                group: group.to_string(),
             },
             value: None,
         }

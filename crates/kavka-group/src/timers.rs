@@ -35,6 +35,7 @@ impl GroupCoordinator {
                 group.remove_member(&member_id, config, now_ms, &mut effects);
             }
         }
+        self.tick_consumer_groups(now_ms, &mut effects);
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms =
                 now_ms.saturating_add(self.config.offsets_retention_check_interval_ms);
@@ -49,15 +50,41 @@ impl GroupCoordinator {
             .values()
             .filter_map(Group::next_deadline)
             .chain(std::iter::once(self.next_sweep_ms))
+            .chain(self.next_consumer_deadline())
             .min()
     }
 
     /// Expires offsets of empty groups and removes groups left with nothing.
     fn sweep(&mut self, now_ms: i64, records: &mut Vec<CoordinatorRecord>) {
+        // An empty consumer-protocol group without offsets is gone, as in Kafka.
+        let mut empty: Vec<String> = self
+            .consumer_groups
+            .values()
+            .filter(|g| g.members.is_empty())
+            .filter(|g| {
+                self.groups
+                    .get(&g.group_id)
+                    .is_none_or(|c| c.offsets.is_empty())
+            })
+            .map(|g| g.group_id.clone())
+            .collect();
+        empty.sort();
+        for id in empty {
+            self.consumer_groups.remove(&id);
+            records.push(CoordinatorRecord::consumer_group_tombstone(&id));
+        }
         let retention = self.config.offsets_retention_ms;
         let mut ids: Vec<String> = self.groups.keys().cloned().collect();
         ids.sort();
         for id in ids {
+            // Offsets of a consumer-protocol group with members are in use.
+            if self
+                .consumer_groups
+                .get(&id)
+                .is_some_and(|g| !g.members.is_empty())
+            {
+                continue;
+            }
             let Some(group) = self.groups.get_mut(&id) else {
                 continue;
             };
@@ -66,7 +93,7 @@ impl GroupCoordinator {
                 && group.offsets.is_empty()
                 && group.members.is_empty()
                 && group.pending_members.is_empty();
-            if dead {
+            if dead && !self.consumer_groups.contains_key(&id) {
                 self.groups.remove(&id);
                 records.push(CoordinatorRecord::group_tombstone(&id));
             }

@@ -33,6 +33,8 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::ListGroups,
     ApiKey::DescribeGroups,
     ApiKey::DeleteGroups,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

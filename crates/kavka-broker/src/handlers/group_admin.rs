@@ -12,8 +12,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
-use kavka_group::{error_code, Effects};
+use kavka_group::{error_code, Effects, GroupError};
 
 use super::RequestContext;
 
@@ -24,16 +23,20 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
         .iter()
         .map(|s| s.to_string())
         .collect();
+    let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
     let groups = ctx.state.groups.read(|c| c.list_groups(&states));
     ListGroupsResponse::default().with_groups(
         groups
             .into_iter()
+            .filter(|g| {
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&g.group_type))
+            })
             .map(|g| {
                 ListedGroup::default()
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))
                     .with_group_state(StrBytes::from_string(g.state))
-                    .with_group_type(StrBytes::from_static_str("classic"))
+                    .with_group_type(StrBytes::from_string(g.group_type))
             })
             .collect(),
     )
@@ -50,22 +53,21 @@ pub(crate) fn describe(
     DescribeGroupsResponse::default().with_groups(
         groups
             .into_iter()
-            .map(|g| {
-                // From v6 Kafka reports an unknown group as an error rather than "Dead".
-                let (code, message) = if version >= 6 && g.error.is_none() && g.state == "Dead" {
-                    (
-                        ResponseError::GroupIdNotFound.code(),
-                        Some(StrBytes::from_string(format!(
-                            "Group {} not found.",
-                            g.group_id
-                        ))),
-                    )
-                } else {
-                    (error_code(g.error), None)
-                };
+            .map(|mut g| {
+                // Kafka answers a consumer-protocol group with GROUP_ID_NOT_FOUND only from
+                // v6 (which carries the message); older versions just see a Dead group.
+                if version < 6 && g.error == Some(GroupError::GroupIdNotFound) {
+                    g.error = None;
+                    g.error_message = None;
+                }
+                // From v6 an unknown group is an error too, rather than "Dead".
+                if version >= 6 && g.error.is_none() && g.state == "Dead" {
+                    g.error = Some(GroupError::GroupIdNotFound);
+                    g.error_message = Some(format!("Group {} not found.", g.group_id));
+                }
                 DescribedGroup::default()
-                    .with_error_code(code)
-                    .with_error_message(message)
+                    .with_error_code(error_code(g.error))
+                    .with_error_message(g.error_message.map(StrBytes::from_string))
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_group_state(StrBytes::from_string(g.state))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))

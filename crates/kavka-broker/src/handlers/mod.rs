@@ -3,6 +3,8 @@
 
 mod api_versions;
 mod configs;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_records;
@@ -111,6 +113,12 @@ pub(crate) async fn handle(
             ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(ctx, r)),
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            ResponseKind::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, r, version))
+        }
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, r))
+        }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");

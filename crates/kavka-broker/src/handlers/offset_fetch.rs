@@ -84,6 +84,14 @@ pub(crate) fn handle(
             });
             let mut out =
                 OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
+            let member_id = g.member_id.as_ref().map(|m| m.to_string());
+            let checked = ctx.state.groups.read(|c| {
+                c.validate_offset_fetch(&g.group_id.0, member_id.as_deref(), g.member_epoch)
+            });
+            if let Err(e) = checked {
+                out.error_code = e.code();
+                return out;
+            }
             match fetch(ctx, &g.group_id.0, topics) {
                 Ok(offsets) => {
                     out.topics = by_topic(offsets)
