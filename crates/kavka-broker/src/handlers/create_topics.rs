@@ -17,7 +17,7 @@ use crate::topic_config::{effective_configs, BrokerDefaults};
 pub(crate) fn handle(
     ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
-    _version: i16,
+    version: i16,
 ) -> CreateTopicsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
@@ -76,7 +76,8 @@ pub(crate) fn handle(
                         Some(MetadataRecord::Partition { replicas, .. }) => replicas.len() as i16,
                         _ => new.replication_factor,
                     };
-                    result.configs = Some(
+                    // Configs are part of the answer from v5.
+                    result.configs = (version >= 5).then(|| 
                         effective_configs(&BrokerDefaults::new(&state.config, &state.metadata.image()), Some(&configs))
                             .into_iter()
                             .map(|e| {

@@ -65,6 +65,9 @@ pub(crate) fn describe(
                     g.error = Some(GroupError::GroupIdNotFound);
                     g.error_message = Some(format!("Group {} not found.", g.group_id));
                 }
+                if version < 6 {
+                    g.error_message = None;
+                }
                 DescribedGroup::default()
                     .with_error_code(error_code(g.error))
                     .with_error_message(g.error_message.map(StrBytes::from_string))

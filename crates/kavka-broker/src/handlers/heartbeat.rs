@@ -62,9 +62,11 @@ pub(crate) fn leave(
             }
             LeaveGroupResponse::default()
                 .with_error_code(code)
+                // Per-member answers exist only from v3.
                 .with_members(
                     r.members
                         .into_iter()
+                        .filter(|_| version >= 3)
                         .map(|m| {
                             MemberResponse::default()
                                 .with_member_id(StrBytes::from_string(m.member_id))

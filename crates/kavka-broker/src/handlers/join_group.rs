@@ -55,7 +55,7 @@ pub(crate) async fn handle(
         .with_protocol_type(r.protocol_type.map(StrBytes::from_string))
         .with_protocol_name(r.protocol_name.map(StrBytes::from_string))
         .with_leader(StrBytes::from_string(r.leader))
-        .with_skip_assignment(r.skip_assignment)
+        .with_skip_assignment(r.skip_assignment && version >= 9)
         .with_member_id(StrBytes::from_string(r.member_id))
         .with_members(
             r.members

@@ -22,7 +22,7 @@ const LATEST_TIERED: i64 = -5;
 pub(crate) fn handle(
     ctx: &RequestContext<'_>,
     request: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
 ) -> ListOffsetsResponse {
     let state = ctx.state;
     let topics = request
@@ -48,7 +48,10 @@ pub(crate) fn handle(
                         resp.error_code = code;
                         return resp;
                     }
-                    resp.leader_epoch = epoch;
+                    // The leader epoch is in the answer from v4.
+                    if version >= 4 {
+                        resp.leader_epoch = epoch;
+                    }
                     let found = match lp.timestamp {
                         // read_committed stops at the LSO, equal to the HW without transactions.
                         LATEST => Ok(Some((p.high_watermark(), -1))),

@@ -1,0 +1,273 @@
+//! Every API at every version Kavka advertises gets an answer: a client that
+//! speaks an older version (kafka-python, KafkaJS) must never see its connection
+//! dropped because a response field does not exist in that version.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use common::*;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+fn name(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// A request naming the topic "t" (partition 0 exists and holds a record) or the
+/// group "g", shaped for `version`, so responses carry their per-item fields.
+fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
+    let topic = || TopicName(name("t"));
+    let group = || GroupId(name("g"));
+    Some(match key {
+        ApiKey::Produce => {
+            RequestKind::Produce(ProduceRequest::default().with_acks(1).with_timeout_ms(1000))
+        }
+        ApiKey::Fetch => {
+            let mut t = fetch_request::FetchTopic::default().with_partitions(vec![
+                fetch_request::FetchPartition::default().with_partition_max_bytes(1 << 20),
+            ]);
+            if version < 13 {
+                t.topic = topic();
+            }
+            RequestKind::Fetch(
+                FetchRequest::default()
+                    .with_max_wait_ms(0)
+                    .with_max_bytes(1 << 20)
+                    .with_topics(vec![t]),
+            )
+        }
+        ApiKey::ListOffsets => RequestKind::ListOffsets(
+            ListOffsetsRequest::default().with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)
+                    ]),
+            ]),
+        ),
+        ApiKey::Metadata => {
+            RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(topic())),
+            ])))
+        }
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(name("standalone")))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(topic())
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+        ),
+        ApiKey::OffsetFetch => {
+            let r = if version < 8 {
+                OffsetFetchRequest::default().with_group_id(GroupId(name("standalone")))
+            } else {
+                OffsetFetchRequest::default().with_groups(vec![
+                    offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(name("standalone"))),
+                ])
+            };
+            RequestKind::OffsetFetch(r)
+        }
+        ApiKey::FindCoordinator => RequestKind::FindCoordinator(if version < 4 {
+            FindCoordinatorRequest::default().with_key(name("g"))
+        } else {
+            FindCoordinatorRequest::default().with_coordinator_keys(vec![name("g")])
+        }),
+        ApiKey::JoinGroup => RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                // A group per version, so no join waits for another's rebalance.
+                .with_group_id(GroupId(StrBytes::from_string(format!("join-v{version}"))))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
+                .with_protocol_type(name("consumer"))
+                .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+                )
+                .with_name(name("range"))
+                .with_metadata(Bytes::from_static(&[0, 0, 0, 0, 0, 0]))]),
+        ),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(group())
+                .with_member_id(name("m")),
+        ),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(if version < 3 {
+            LeaveGroupRequest::default()
+                .with_group_id(group())
+                .with_member_id(name("m"))
+        } else {
+            LeaveGroupRequest::default()
+                .with_group_id(group())
+                .with_members(vec![
+                    leave_group_request::MemberIdentity::default().with_member_id(name("m"))
+                ])
+        }),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(group())
+                .with_member_id(name("m")),
+        ),
+        ApiKey::DescribeGroups => {
+            RequestKind::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![group()]))
+        }
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => {
+            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
+            create_topics_request::CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(format!("created-v{version}"))))
+                .with_num_partitions(1)
+                .with_replication_factor(1),
+        ]))
+        }
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(if version < 6 {
+            DeleteTopicsRequest::default().with_topic_names(vec![TopicName(name("nope"))])
+        } else {
+            DeleteTopicsRequest::default()
+                .with_topics(vec![delete_topics_request::DeleteTopicState::default()
+                    .with_name(Some(TopicName(name("nope"))))])
+        }),
+        ApiKey::DeleteRecords => RequestKind::DeleteRecords(
+            DeleteRecordsRequest::default().with_topics(vec![
+                delete_records_request::DeleteRecordsTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        delete_records_request::DeleteRecordsPartition::default().with_offset(0),
+                    ]),
+            ]),
+        ),
+        ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::OffsetForLeaderEpoch => RequestKind::OffsetForLeaderEpoch(
+            OffsetForLeaderEpochRequest::default().with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![
+                        offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                            .with_leader_epoch(0),
+                    ]),
+            ]),
+        ),
+        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(
+            DescribeConfigsRequest::default().with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(name("t")),
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(name("1")),
+            ]),
+        ),
+        ApiKey::AlterConfigs => RequestKind::AlterConfigs(
+            AlterConfigsRequest::default().with_resources(vec![
+                alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(name("t")),
+            ]),
+        ),
+        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
+            CreatePartitionsRequest::default().with_topics(vec![
+                create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(topic())
+                    .with_count(1),
+            ]),
+        ),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(name("nope"))]),
+        ),
+        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
+            IncrementalAlterConfigsRequest::default().with_resources(vec![
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(name("t")),
+            ]),
+        ),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(
+            OffsetDeleteRequest::default().with_group_id(GroupId(name("standalone"))),
+        ),
+        ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
+            DescribeTopicPartitionsRequest::default().with_response_partition_limit(10),
+        ),
+        ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(GroupId(name("modern")))
+                .with_member_id(name("member-1"))
+                .with_rebalance_timeout_ms(10_000)
+                .with_subscribed_topic_names(Some(vec![topic()])),
+        ),
+        ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(name("modern"))]),
+        ),
+        _ => return None,
+    })
+}
+
+/// Sends one request and returns the correlation id of the answer (None: closed).
+fn round_trip(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    body: &RequestKind,
+    id: i32,
+) -> Option<i32> {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(id)
+        .with_client_id(Some(StrBytes::from_static_str("every-version")));
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    let mut frame = BytesMut::new();
+    frame.put_i32(buf.len() as i32);
+    frame.extend_from_slice(&buf);
+    stream.write_all(&frame).ok()?;
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).ok()?;
+    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut response).ok()?;
+    Some(Bytes::from(response).get_i32())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_advertised_version_of_every_api_is_answered() {
+    let broker = TestBroker::start_with(&["group.initial.rebalance.delay.ms=0"]);
+    let bs = broker.bootstrap();
+    create_topic(&bs, "t", 1).await;
+    send(&producer(&bs, &[]), "t", None, Some(b"x")).await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (raw_key, min, max) in kavka_wire::supported_versions() {
+        let key = ApiKey::try_from(raw_key).unwrap();
+        // Produce below v3 is advertised for librdkafka's feature detection only.
+        let min = if key == ApiKey::Produce { 3 } else { min };
+        for version in min..=max {
+            let Some(body) = request(key, version) else {
+                failures.push(format!("{key:?}: no test request"));
+                break;
+            };
+            let mut stream = TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            checked += 1;
+            match round_trip(&mut stream, key, version, &body, 7) {
+                Some(7) => {}
+                other => failures.push(format!("{key:?} v{version}: {other:?}")),
+            }
+        }
+    }
+    assert!(checked > 150, "only {checked} versions checked");
+    assert!(failures.is_empty(), "no answer for: {failures:#?}");
+}
