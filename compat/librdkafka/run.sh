@@ -10,7 +10,8 @@
 #   --kavka          start Kavka (target/debug/kavka, or $KAVKA_BIN; built if missing) on a
 #                    free port with a fresh data dir and num.partitions=4, stop it on exit
 #   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) the same way
-#   --tests LIST     test numbers, comma or space separated (e.g. 0001,0012,0081)
+#   --tests LIST     test numbers, comma or space separated (e.g. 0001,0012,0081); N:SUB runs
+#                    only N's sub-tests whose name contains SUB (SUBTESTS), e.g. 0081:DescribeConfigs
 #   --all            every test number that has a broker test (see tests/test.c)
 #                    (default: the numbers in compat/librdkafka/passing.txt, the CI set)
 #   --jobs N         test numbers run at once (default 2)
@@ -191,7 +192,7 @@ if [[ -n "$tests_arg" ]]; then
 elif [[ $all -eq 1 || $local_only -eq 1 ]]; then
   mapfile -t numbers < <(list_tests "$([[ $local_only -eq 1 ]] && echo local || echo broker)")
 else
-  mapfile -t numbers < <(grep -oE '^[0-9]{4}' "$here/passing.txt")
+  mapfile -t numbers < <(grep -oE '^[0-9]{4}(:[A-Za-z0-9_]+)?' "$here/passing.txt")
 fi
 ((${#numbers[@]})) || { log "no tests selected"; exit 2; }
 
@@ -315,23 +316,27 @@ fi
 
 # ------------------------------------------------------------------ run ---
 
-# run_one N: runs test number N, writes $out_dir/N.log and "N STATE secs detail" to $out_dir/N.res
+# run_one ID: runs test number N (ID = N, or N:SUB for only the sub-tests whose name
+# contains SUB, via SUBTESTS), writes $out_dir/ID.log and "ID STATE secs detail" to $out_dir/ID.res
 run_one() {
-  local n="$1" t0=$SECONDS rc=0
+  local id="$1" n="${1%%:*}" sub="" t0=$SECONDS rc=0
+  [[ "$id" == *:* ]] && sub="${id#*:}"
   # (the braces catch bash's "Aborted" job report when the runner aborts on a failure)
   { (
     cd "$tests_dir"
     export LD_LIBRARY_PATH="$src/src:$src/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    [[ -n "$sub" ]] && export SUBTESTS="$sub"
     TESTS="$n" TEST_KAFKA_VERSION="$kafka_version" TEST_SCENARIO="$scenario" \
       RDKAFKA_TEST_CONF="$conf" KAFKA_PATH="$work/kafka" BROKERS="$bootstrap" \
       RDKAFKA_GITVER="$sys_ver" TEST_REPORT=/dev/null \
       exec timeout -k 10 "$per_test_timeout" ./test-runner "${filter[@]}"
-  ) >"$out_dir/$n.log" 2>&1; } 2>/dev/null || rc=$?
+  ) >"$out_dir/$id.log" 2>&1; } 2>/dev/null || rc=$?
   local dt=$((SECONDS - t0))
   # Summary rows: "| 0012_produce_consume | PASSED | 1.234s | reason"
-  python3 - "$out_dir/$n.log" "$n" "$rc" "$dt" >"$out_dir/$n.res" <<'PY'
+  python3 - "$out_dir/$id.log" "$id" "$rc" "$dt" >"$out_dir/$id.res" <<'PY'
 import re, sys
-path, num, rc, dt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+path, ident, rc, dt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+num = ident.split(':')[0]
 text = re.sub(r'\x1b\[[0-9;]*m', '', open(path, errors='replace').read())
 rows = re.findall(r'^\|\s*(%s_\w+)\s*\|\s*(\w+)\s*\|[^|\n]*\|[ \t]*(.*)$' % num, text, re.M)
 states = {}
@@ -356,9 +361,9 @@ else:
     skips = [f"{n}: {e}" for n, (s, e) in states.items() if s == 'SKIPPED' and e]
     state, detail = 'SKIPPED', '; '.join(skips) or 'no test of this number in this scenario (see --scenario)'
 detail = ' '.join(detail.split())[:400]
-print(f"{num} {state} {dt}s {detail}")
+print(f"{ident} {state} {dt}s {detail}")
 PY
-  cat "$out_dir/$n.res"
+  cat "$out_dir/$id.res"
 }
 
 t_all=$SECONDS
