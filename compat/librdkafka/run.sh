@@ -4,12 +4,14 @@
 #
 #   compat/librdkafka/run.sh [--bootstrap H:P | --kavka | --reference]
 #                            [--tests LIST | --all] [--jobs N] [--timeout S]
+#                            [--scenario S] [--broker-override K=V] [--metadata-proxy]
 #                            [--local] [--out DIR] [--build-only]
 #
 #   --bootstrap H:P  broker to test (default: $KAVKA_BOOTSTRAP or 127.0.0.1:9092)
 #   --kavka          start Kavka (target/debug/kavka, or $KAVKA_BIN; built if missing) on a
 #                    free port with a fresh data dir and num.partitions=4, stop it on exit
-#   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) the same way
+#   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) the same way,
+#                    plus an authorizer that allows all until a test adds ACLs
 #   --tests LIST     test numbers, comma or space separated (e.g. 0001,0012,0081); N:SUB runs
 #                    only N's sub-tests whose name contains SUB (SUBTESTS), e.g. 0081:DescribeConfigs
 #   --all            every test number that has a broker test (see tests/test.c)
@@ -31,7 +33,7 @@
 #
 # Each test number runs in its own test-runner process:
 #   TESTS=<n> test-runner -L -E -Q -p1   (-L no local tests, -E no socket emulator,
-#                                          -Q quick mode, one sub-test at a time)
+#                                          -Q quick mode, its tests one at a time)
 # with TEST_KAFKA_VERSION (default 4.0.0), a test.conf naming bootstrap.servers, and
 # KAFKA_PATH pointing at a shim whose bin/kafka-topics.sh etc. call compat/kafka-tool.sh.
 #
@@ -78,7 +80,7 @@ while [[ $# -gt 0 ]]; do
     --scenario) scenario="${2:?--scenario needs a name}"; shift 2 ;;
     --out) out_dir="${2:?--out needs DIR}"; shift 2 ;;
     --build-only) build_only=1; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -129,13 +131,15 @@ build_root="${KAVKA_CACHE:-$HOME/.cache/kavka}/librdkafka-tests/$sys_ver"
 src="$build_root/src"
 tests_dir="$src/tests"
 stamp="$build_root/.built"
+configure_args="--no-download --disable-ssl --disable-gssapi --disable-curl --disable-lz4-ext --enable-zstd --enable-zlib"
 
 build_runner() {
   mkdir -p "$build_root"
   # One builder at a time per cache (other engineers share it).
   exec 9>"$build_root/.lock"
   flock 9
-  if [[ -f "$stamp" && -x "$tests_dir/test-runner" ]]; then
+  local build_id="librdkafka $sys_ver; $configure_args"
+  if [[ -x "$tests_dir/test-runner" && "$(cat "$stamp" 2>/dev/null)" == "$build_id" ]]; then
     flock -u 9; return 0
   fi
   ensure_build_deps
@@ -152,13 +156,13 @@ build_runner() {
   chmod -R u+w "$src"
   (
     cd "$src"
-    ./configure --no-download --disable-ssl --disable-gssapi --disable-curl \
-      --disable-lz4-ext --enable-zstd --enable-zlib
+    # shellcheck disable=SC2086
+    ./configure $configure_args
     make -j2 libs
     make -C tests -j2 build
   ) >"$build_root/build.log" 2>&1 || {
     log "build failed; tail of $build_root/build.log:"; tail -30 "$build_root/build.log" >&2; exit 1; }
-  touch "$stamp"
+  echo "$build_id" >"$stamp"
   log "built in $((SECONDS - t0)) s"
   flock -u 9
 }
