@@ -8,7 +8,7 @@
 #                            [--local] [--out DIR] [--build-only]
 #
 #   --bootstrap H:P  broker to test (default: $KAVKA_BOOTSTRAP or 127.0.0.1:9092)
-#   --kavka          start Kavka (target/debug/kavka, or $KAVKA_BIN; built if missing) on a
+#   --kavka          start Kavka (target/debug/kavka, built/updated with cargo, or $KAVKA_BIN) on a
 #                    free port with a fresh data dir and num.partitions=4, stop it on exit
 #   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) the same way,
 #                    plus an authorizer that allows all until a test adds ACLs
@@ -258,8 +258,13 @@ if [[ $local_only -eq 0 && "$mode" == reference ]]; then
   bootstrap="127.0.0.1:$port"
   broker_log="$ref_dir/server.log"
 elif [[ $local_only -eq 0 && "$mode" == kavka ]]; then
-  bin="${KAVKA_BIN:-$root/target/debug/kavka}"
-  [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
+  if [[ -n "${KAVKA_BIN:-}" ]]; then
+    bin="$KAVKA_BIN"
+  else
+    # Up to date with the source (a no-op when it already is).
+    bin="$root/target/debug/kavka"
+    cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
+  fi
   port="$(free_port)" || { log "no free port found"; exit 1; }
   log "starting Kavka ($bin) on 127.0.0.1:$port (dir $work/kavka)"
   mkdir -p "$work/kavka"
