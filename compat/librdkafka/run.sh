@@ -228,7 +228,8 @@ cleanup() {
     kavka_pid=""
   fi
   if [[ -n "$ref_dir" ]]; then
-    "$compat/kafka-ref.sh" stop --dir "$ref_dir" >&2 || true
+    # The broker's log was copied to the --out dir; the data dir is per-run.
+    if "$compat/kafka-ref.sh" stop --dir "$ref_dir" >&2; then rm -rf "$ref_dir"; fi
     ref_dir=""
   fi
   rm -rf "$work"
