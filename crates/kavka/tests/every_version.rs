@@ -40,15 +40,15 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     .with_topics(vec![t]),
             )
         }
-        ApiKey::ListOffsets => RequestKind::ListOffsets(
-            ListOffsetsRequest::default().with_topics(vec![
+        ApiKey::ListOffsets => {
+            RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
                 list_offsets_request::ListOffsetsTopic::default()
                     .with_name(topic())
                     .with_partitions(vec![
                         list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)
                     ]),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::Metadata => {
             RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
                 metadata_request::MetadataRequestTopic::default().with_name(Some(topic())),
@@ -136,15 +136,15 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                 .with_topics(vec![delete_topics_request::DeleteTopicState::default()
                     .with_name(Some(TopicName(name("nope"))))])
         }),
-        ApiKey::DeleteRecords => RequestKind::DeleteRecords(
-            DeleteRecordsRequest::default().with_topics(vec![
+        ApiKey::DeleteRecords => {
+            RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
                 delete_records_request::DeleteRecordsTopic::default()
                     .with_name(topic())
                     .with_partitions(vec![
                         delete_records_request::DeleteRecordsPartition::default().with_offset(0),
                     ]),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
         ApiKey::OffsetForLeaderEpoch => RequestKind::OffsetForLeaderEpoch(
             OffsetForLeaderEpochRequest::default().with_topics(vec![
@@ -156,30 +156,30 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     ]),
             ]),
         ),
-        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(
-            DescribeConfigsRequest::default().with_resources(vec![
+        ApiKey::DescribeConfigs => {
+            RequestKind::DescribeConfigs(DescribeConfigsRequest::default().with_resources(vec![
                 describe_configs_request::DescribeConfigsResource::default()
                     .with_resource_type(2)
                     .with_resource_name(name("t")),
                 describe_configs_request::DescribeConfigsResource::default()
                     .with_resource_type(4)
                     .with_resource_name(name("1")),
-            ]),
-        ),
-        ApiKey::AlterConfigs => RequestKind::AlterConfigs(
-            AlterConfigsRequest::default().with_resources(vec![
+            ]))
+        }
+        ApiKey::AlterConfigs => {
+            RequestKind::AlterConfigs(AlterConfigsRequest::default().with_resources(vec![
                 alter_configs_request::AlterConfigsResource::default()
                     .with_resource_type(2)
                     .with_resource_name(name("t")),
-            ]),
-        ),
-        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
-            CreatePartitionsRequest::default().with_topics(vec![
+            ]))
+        }
+        ApiKey::CreatePartitions => {
+            RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                 create_partitions_request::CreatePartitionsTopic::default()
                     .with_name(topic())
                     .with_count(1),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::DeleteGroups => RequestKind::DeleteGroups(
             DeleteGroupsRequest::default().with_groups_names(vec![GroupId(name("nope"))]),
         ),

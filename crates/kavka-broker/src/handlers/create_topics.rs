@@ -77,18 +77,9 @@ pub(crate) fn handle(
                         _ => new.replication_factor,
                     };
                     // Configs are part of the answer from v5.
-                    result.configs = (version >= 5).then(|| 
-                        effective_configs(&BrokerDefaults::new(&state.config, &state.metadata.image()), Some(&configs))
-                            .into_iter()
-                            .map(|e| {
-                                CreatableTopicConfigs::default()
-                                    .with_name(StrBytes::from_static_str(e.name))
-                                    .with_value(Some(StrBytes::from_string(e.value)))
-                                    .with_config_source(e.source as i8)
-                                    .with_is_sensitive(e.def.sensitive)
-                            })
-                            .collect(),
-                    );
+                    if version >= 5 {
+                        result.configs = Some(topic_configs(state, &configs));
+                    }
                     if !request.validate_only {
                         tracing::info!(topic = %name, partitions = result.num_partitions, "created topic");
                     }
@@ -99,6 +90,24 @@ pub(crate) fn handle(
         })
         .collect();
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// The effective configs of a topic created with `explicit` settings.
+fn topic_configs(
+    state: &crate::state::BrokerState,
+    explicit: &BTreeMap<String, String>,
+) -> Vec<CreatableTopicConfigs> {
+    let image = state.metadata.image();
+    effective_configs(&BrokerDefaults::new(&state.config, &image), Some(explicit))
+        .into_iter()
+        .map(|e| {
+            CreatableTopicConfigs::default()
+                .with_name(StrBytes::from_static_str(e.name))
+                .with_value(Some(StrBytes::from_string(e.value)))
+                .with_config_source(e.source as i8)
+                .with_is_sensitive(e.def.sensitive)
+        })
+        .collect()
 }
 
 fn fail(result: &mut CreatableTopicResult, e: &MetadataError) {
