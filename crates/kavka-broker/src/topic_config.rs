@@ -206,14 +206,35 @@ pub(crate) fn log_config(
     log
 }
 
+/// One topic config's effective value, resolved without building the whole list
+/// (this runs on every produce).
+pub(crate) fn effective_value(
+    defaults: &BrokerDefaults<'_>,
+    explicit: Option<&BTreeMap<String, String>>,
+    name: &str,
+) -> Option<String> {
+    if let Some(v) = explicit.and_then(|e| e.get(name)) {
+        return Some(v.clone());
+    }
+    let def = TOPIC_CONFIGS.iter().find(|d| d.name == name)?;
+    Some(broker_default(defaults, def).0)
+}
+
 /// The topic's effective `min.insync.replicas`.
 pub(crate) fn min_insync_replicas(
     defaults: &BrokerDefaults<'_>,
     explicit: Option<&BTreeMap<String, String>>,
 ) -> i32 {
-    effective_configs(defaults, explicit)
-        .iter()
-        .find(|e| e.name == "min.insync.replicas")
-        .and_then(|e| e.value.trim().parse().ok())
+    effective_value(defaults, explicit, "min.insync.replicas")
+        .and_then(|v| v.trim().parse().ok())
         .unwrap_or(defaults.config.min_insync_replicas)
+}
+
+/// Whether the topic is compacted, so every record needs a key.
+pub(crate) fn is_compacted(
+    defaults: &BrokerDefaults<'_>,
+    explicit: Option<&BTreeMap<String, String>>,
+) -> bool {
+    effective_value(defaults, explicit, "cleanup.policy")
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == "compact"))
 }

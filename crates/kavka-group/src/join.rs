@@ -57,7 +57,9 @@ impl GroupCoordinator {
                 .insert(req.group_id.clone(), Group::new(&req.group_id, now_ms));
         }
         let new_member_id = if req.member_id.is_empty() {
-            Some(self.new_member_id(&req.group_id, &req.client_id))
+            // Kafka names a static member after its instance id, others after the client.
+            let prefix = req.group_instance_id.as_deref().unwrap_or(&req.client_id);
+            Some(self.new_member_id(&req.group_id, prefix))
         } else {
             None
         };

@@ -28,6 +28,8 @@ fn static_members_join_without_member_id_required() {
     let answer = h.join_answer(join).unwrap();
     assert_eq!(answer.error, None);
     assert_eq!(answer.generation_id, 1);
+    // Like Kafka, a static member's id starts with its instance id.
+    assert!(answer.member_id.starts_with("i-a-"), "{}", answer.member_id);
 }
 
 #[test]

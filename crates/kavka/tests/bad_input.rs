@@ -121,3 +121,32 @@ async fn illegal_topic_names_and_duplicates_get_kafka_errors() {
         RDKafkaErrorCode::InvalidReplicationFactor
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_topic_refuses_records_without_a_key() {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    let topic =
+        NewTopic::new("compacted", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
+    admin(&bs)
+        .create_topics(&[topic], &AdminOptions::new())
+        .await
+        .unwrap()[0]
+        .as_ref()
+        .unwrap();
+    let p = producer(&bs, &[("message.timeout.ms", "5000"), ("retries", "0")]);
+    let err = p
+        .send(
+            FutureRecord::<[u8], [u8]>::to("compacted").payload(&b"no key"[..]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("a keyless record must be refused");
+    assert_eq!(
+        err.0,
+        KafkaError::MessageProduction(RDKafkaErrorCode::InvalidRecord)
+    );
+    let (_, offset) = send(&p, "compacted", Some(b"k"), Some(b"keyed")).await;
+    assert_eq!(offset, 0, "the refused record must not have been stored");
+}

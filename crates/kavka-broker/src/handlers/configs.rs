@@ -225,6 +225,7 @@ fn apply(
     validate_only: bool,
     changes: impl FnOnce(
         &BTreeMap<String, String>,
+        &BTreeMap<String, String>,
     ) -> Result<Vec<(String, Option<String>)>, MetadataError>,
 ) -> (i16, Option<StrBytes>) {
     let node = ctx.state.config.node_id;
@@ -249,7 +250,18 @@ fn apply(
     };
     let result = ctx.state.commit(|image| {
         let current = image.configs(&resource).cloned().unwrap_or_default();
-        let changes = changes(&current)?;
+        // APPEND and SUBTRACT start from the value in force, which may be a default.
+        let effective: BTreeMap<String, String> = match &resource {
+            ConfigResource::Topic(_) => effective_configs(
+                &BrokerDefaults::new(&ctx.state.config, image),
+                Some(&current),
+            )
+            .into_iter()
+            .map(|e| (e.name.to_string(), e.value))
+            .collect(),
+            ConfigResource::Broker(_) => current.clone(),
+        };
+        let changes = changes(&current, &effective)?;
         if let ConfigResource::Broker(_) = resource {
             for (key, value) in &changes {
                 validate_dynamic_broker_config(key, value.as_deref())?;
@@ -284,7 +296,7 @@ pub(crate) fn alter(
                 res.resource_type,
                 &name,
                 request.validate_only,
-                |current| {
+                |current, _| {
                     let mut changes: Vec<(String, Option<String>)> = current
                         .keys()
                         .filter(|k| !wanted.contains_key(*k))
@@ -320,7 +332,7 @@ pub(crate) fn incremental_alter(
                 res.resource_type,
                 &name,
                 request.validate_only,
-                |current| {
+                |_, effective| {
                     let mut out = Vec::with_capacity(ops.len());
                     for op in &ops {
                         let key = op.name.to_string();
@@ -338,7 +350,7 @@ pub(crate) fn incremental_alter(
                             0 => value,
                             1 => None,
                             2 => {
-                                let mut items = list(current.get(&key));
+                                let mut items = list(effective.get(&key));
                                 for v in list(value.as_ref()) {
                                     if !items.contains(&v) {
                                         items.push(v);
@@ -349,7 +361,7 @@ pub(crate) fn incremental_alter(
                             3 => {
                                 let remove = list(value.as_ref());
                                 Some(
-                                    list(current.get(&key))
+                                    list(effective.get(&key))
                                         .into_iter()
                                         .filter(|v| !remove.contains(v))
                                         .collect::<Vec<_>>()

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kavka_group::{error_code, NamedTopicPartitions};
 
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 use crate::group_service::ImageTopics;
 
 /// Kafka's member type for a member using the consumer protocol.
@@ -35,6 +35,7 @@ pub(crate) fn handle(
     request: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let ids: Vec<String> = request.group_ids.iter().map(|g| g.0.to_string()).collect();
+    let group_ops = authorized_operations::group(request.include_authorized_operations);
     let image = ctx.state.metadata.image();
     let groups = ctx
         .state
@@ -52,7 +53,7 @@ pub(crate) fn handle(
                     .with_group_epoch(g.group_epoch)
                     .with_assignment_epoch(g.assignment_epoch)
                     .with_assignor_name(StrBytes::from_string(g.assignor_name))
-                    .with_authorized_operations(i32::MIN)
+                    .with_authorized_operations(group_ops)
                     .with_members(
                         g.members
                             .into_iter()

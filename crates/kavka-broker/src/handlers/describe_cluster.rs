@@ -4,7 +4,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 
 /// Lists brokers; this node also answers as the controller.
 pub(crate) fn handle(
@@ -29,5 +29,7 @@ pub(crate) fn handle(
         .with_cluster_id(StrBytes::from_string(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(i32::MIN)
+        .with_cluster_authorized_operations(authorized_operations::cluster(
+            request.include_cluster_authorized_operations,
+        ))
 }

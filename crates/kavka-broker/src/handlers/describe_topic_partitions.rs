@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_metadata::topic_name::is_internal;
 
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 
 /// Lists partitions of the named (or all) topics in name order, at most
 /// `response_partition_limit` of them, with a cursor to continue from.
@@ -44,7 +44,7 @@ pub(crate) fn handle(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                     .with_name(Some(TopicName(StrBytes::from_string(name))))
-                    .with_topic_authorized_operations(i32::MIN),
+                    .with_topic_authorized_operations(authorized_operations::topic(true)),
             );
             continue;
         };
@@ -81,7 +81,7 @@ pub(crate) fn handle(
                 .with_topic_id(topic.topic_id)
                 .with_is_internal(is_internal(&name))
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(i32::MIN),
+                .with_topic_authorized_operations(authorized_operations::topic(true)),
         );
         if next_cursor.is_some() {
             break;

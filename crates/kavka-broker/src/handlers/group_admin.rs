@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kavka_group::{error_code, Effects, GroupError};
 
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 
 /// Lists groups, optionally only those in the given states.
 pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
@@ -50,6 +50,8 @@ pub(crate) fn describe(
 ) -> DescribeGroupsResponse {
     let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
     let groups = ctx.state.groups.read(|c| c.describe_groups(&ids));
+    let group_ops =
+        authorized_operations::group(version >= 3 && request.include_authorized_operations);
     DescribeGroupsResponse::default().with_groups(
         groups
             .into_iter()
@@ -75,7 +77,7 @@ pub(crate) fn describe(
                     .with_group_state(StrBytes::from_string(g.state))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))
                     .with_protocol_data(StrBytes::from_string(g.protocol))
-                    .with_authorized_operations(i32::MIN)
+                    .with_authorized_operations(group_ops)
                     .with_members(
                         g.members
                             .into_iter()

@@ -13,10 +13,7 @@ use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::topic_name::{is_internal, validate};
 use kavka_metadata::{MetadataImage, TopicImage};
 
-use super::RequestContext;
-
-/// Kafka's "authorized operations not requested" marker.
-const OPS_NOT_REQUESTED: i32 = i32::MIN;
+use super::{authorized_operations, RequestContext};
 
 /// Answers which brokers exist and who leads each requested partition.
 pub(crate) fn handle(
@@ -31,10 +28,18 @@ pub(crate) fn handle(
         other => other,
     };
     let allow_create = version < 4 || request.allow_auto_topic_creation;
+    let topic_ops =
+        authorized_operations::topic(version >= 8 && request.include_topic_authorized_operations);
+    let cluster_ops = authorized_operations::cluster(
+        (8..=10).contains(&version) && request.include_cluster_authorized_operations,
+    );
 
     let mut image = state.metadata.image();
     let topics = match requested {
-        None => image.topics().map(|t| topic_response(t, version)).collect(),
+        None => image
+            .topics()
+            .map(|t| topic_response(t, topic_ops))
+            .collect(),
         Some(requested) => {
             let mut out = Vec::with_capacity(requested.len());
             for r in requested {
@@ -47,7 +52,9 @@ pub(crate) fn handle(
                                 MetadataResponseTopic::default()
                                     .with_error_code(ResponseError::UnknownTopicId.code())
                                     .with_topic_id(r.topic_id)
-                                    .with_topic_authorized_operations(OPS_NOT_REQUESTED),
+                                    .with_topic_authorized_operations(
+                                        authorized_operations::NOT_REQUESTED,
+                                    ),
                             );
                             continue;
                         }
@@ -62,7 +69,7 @@ pub(crate) fn handle(
                     image = auto_create(ctx, &name).unwrap_or(image);
                 }
                 out.push(match image.topic(&name) {
-                    Some(t) => topic_response(t, version),
+                    Some(t) => topic_response(t, topic_ops),
                     None => MetadataResponseTopic::default()
                         .with_error_code(if validate(&name).is_err() {
                             ResponseError::InvalidTopicException.code()
@@ -70,7 +77,7 @@ pub(crate) fn handle(
                             ResponseError::UnknownTopicOrPartition.code()
                         })
                         .with_name(Some(TopicName(StrBytes::from_string(name))))
-                        .with_topic_authorized_operations(OPS_NOT_REQUESTED),
+                        .with_topic_authorized_operations(authorized_operations::NOT_REQUESTED),
                 });
             }
             out
@@ -81,7 +88,7 @@ pub(crate) fn handle(
         .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(topics)
-        .with_cluster_authorized_operations(OPS_NOT_REQUESTED)
+        .with_cluster_authorized_operations(cluster_ops)
 }
 
 /// Creates a topic with the broker defaults; returns the image that has it.
@@ -126,7 +133,7 @@ fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
         .collect()
 }
 
-pub(crate) fn topic_response(topic: &TopicImage, _version: i16) -> MetadataResponseTopic {
+pub(crate) fn topic_response(topic: &TopicImage, operations: i32) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
@@ -144,5 +151,5 @@ pub(crate) fn topic_response(topic: &TopicImage, _version: i16) -> MetadataRespo
         .with_topic_id(topic.topic_id)
         .with_is_internal(is_internal(&topic.name))
         .with_partitions(partitions)
-        .with_topic_authorized_operations(OPS_NOT_REQUESTED)
+        .with_topic_authorized_operations(operations)
 }

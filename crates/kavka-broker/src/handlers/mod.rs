@@ -2,6 +2,7 @@
 //! calling the partition and metadata layers. Nothing here touches a socket.
 
 mod api_versions;
+mod authorized_operations;
 mod configs;
 mod consumer_group_describe;
 mod consumer_group_heartbeat;

@@ -1,14 +1,17 @@
 //! Produce: validate, append to the leader's log, answer per partition.
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::ResponseError;
 use kavka_metadata::ConfigResource;
 
 use super::{partition_error_code, RequestContext};
 use crate::state::now_ms;
-use crate::topic_config::{min_insync_replicas, BrokerDefaults};
+use crate::topic_config::{is_compacted, min_insync_replicas, BrokerDefaults};
 
 /// Appends every partition's records; returns None for acks=0, which gets no answer.
 pub(crate) fn handle(
@@ -33,7 +36,9 @@ pub(crate) fn handle(
         };
         let explicit =
             topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
-        let min_isr = min_insync_replicas(&BrokerDefaults::new(&state.config, &image), explicit);
+        let defaults = BrokerDefaults::new(&state.config, &image);
+        let min_isr = min_insync_replicas(&defaults, explicit);
+        let compacted = topic_image.is_some() && is_compacted(&defaults, explicit);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let mut resp = PartitionProduceResponse::default()
@@ -64,6 +69,28 @@ pub(crate) fn handle(
                 }
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
+                    let keyless = if compacted {
+                        first_keyless_record(&records)
+                    } else {
+                        None
+                    };
+                    if let Some(index) = keyless {
+                        let message = format!(
+                            "Compacted topic cannot accept message without key in topic partition {name}-{}.",
+                            data.index
+                        );
+                        if version >= 8 {
+                            resp.record_errors = vec![BatchIndexAndErrorMessage::default()
+                                .with_batch_index(index)
+                                .with_batch_index_error_message(Some(StrBytes::from_string(
+                                    message.clone(),
+                                )))];
+                        }
+                        resp.error_message = Some(StrBytes::from_string(message));
+                        resp.error_code = ResponseError::InvalidRecord.code();
+                        partitions.push(resp);
+                        continue;
+                    }
                     match p.append(records, now) {
                         Ok(info) => {
                             resp.base_offset = info.first_offset;
@@ -97,4 +124,19 @@ pub(crate) fn handle(
         return None;
     }
     Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// A compacted topic keeps the newest record per key, so a record without a key
+/// is refused (Kafka's INVALID_RECORD). Returns the index of the first one in its
+/// batch. Only compacted topics pay for decoding.
+fn first_keyless_record(records: &bytes::Bytes) -> Option<i32> {
+    let mut buf = records.clone();
+    // Undecodable input is left to the log's own validation, which refuses it.
+    let sets = RecordBatchDecoder::decode_all(&mut buf).ok()?;
+    sets.iter().find_map(|set| {
+        set.records
+            .iter()
+            .position(|r| r.key.is_none())
+            .map(|i| i as i32)
+    })
 }
