@@ -376,3 +376,23 @@ async fn static_member_restarting_within_session_timeout_causes_no_rebalance() {
         "the other member saw a rebalance"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_static_member_expires_after_its_session_timeout() {
+    use rdkafka::admin::AdminOptions;
+    let broker = group_broker();
+    let bs = broker.bootstrap();
+    create_topic(&bs, "expiry", 1).await;
+    {
+        let c = group_consumer(&bs, "expiring", &[("group.instance.id", "static-1")]);
+        c.subscribe(&["expiry"]).unwrap();
+        settle(std::slice::from_ref(&c), 1, Duration::from_secs(30));
+        // Closing a static member sends no LeaveGroup: only the session ends it.
+    }
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let r = admin(&bs)
+        .delete_groups(&["expiring"], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+}

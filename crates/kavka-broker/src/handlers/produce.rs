@@ -70,21 +70,26 @@ pub(crate) fn handle(
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
                     let keyless = if compacted {
-                        first_keyless_record(&records)
+                        keyless_records(&records)
                     } else {
-                        None
+                        vec![]
                     };
-                    if let Some(index) = keyless {
+                    if !keyless.is_empty() {
                         let message = format!(
                             "Compacted topic cannot accept message without key in topic partition {name}-{}.",
                             data.index
                         );
                         if version >= 8 {
-                            resp.record_errors = vec![BatchIndexAndErrorMessage::default()
-                                .with_batch_index(index)
-                                .with_batch_index_error_message(Some(StrBytes::from_string(
-                                    message.clone(),
-                                )))];
+                            resp.record_errors = keyless
+                                .iter()
+                                .map(|&index| {
+                                    BatchIndexAndErrorMessage::default()
+                                        .with_batch_index(index)
+                                        .with_batch_index_error_message(Some(
+                                            StrBytes::from_string(message.clone()),
+                                        ))
+                                })
+                                .collect();
                         }
                         resp.error_message = Some(StrBytes::from_string(message));
                         resp.error_code = ResponseError::InvalidRecord.code();
@@ -127,16 +132,22 @@ pub(crate) fn handle(
 }
 
 /// A compacted topic keeps the newest record per key, so a record without a key
-/// is refused (Kafka's INVALID_RECORD). Returns the index of the first one in its
-/// batch. Only compacted topics pay for decoding.
-fn first_keyless_record(records: &bytes::Bytes) -> Option<i32> {
+/// is refused (Kafka's INVALID_RECORD). Returns the indexes of such records within
+/// their batch, every one, so the client can tell them from the records that were
+/// only refused alongside. Only compacted topics pay for decoding.
+fn keyless_records(records: &bytes::Bytes) -> Vec<i32> {
     let mut buf = records.clone();
     // Undecodable input is left to the log's own validation, which refuses it.
-    let sets = RecordBatchDecoder::decode_all(&mut buf).ok()?;
-    sets.iter().find_map(|set| {
-        set.records
-            .iter()
-            .position(|r| r.key.is_none())
-            .map(|i| i as i32)
-    })
+    let Ok(sets) = RecordBatchDecoder::decode_all(&mut buf) else {
+        return vec![];
+    };
+    sets.iter()
+        .flat_map(|set| {
+            set.records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.key.is_none())
+                .map(|(i, _)| i as i32)
+        })
+        .collect()
 }
