@@ -41,7 +41,7 @@ fi
 
 case "$mode" in
   reference) brokers_start_reference node-client; bootstrap="$BROKER_BOOTSTRAP" ;;
-  kavka) brokers_start_kavka node-client; bootstrap="$BROKER_BOOTSTRAP" ;;
+  kavka) brokers_start_kavka node-client; bootstrap="$BROKER_BOOTSTRAP"; export KAVKA_BROKER=kavka ;;
 esac
 
 echo "run.sh: bootstrap=$bootstrap" >&2

@@ -15,6 +15,23 @@ from aiokafka.structs import TopicPartition as AioTopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 BOOTSTRAP = os.environ.get("KAVKA_BOOTSTRAP", "127.0.0.1:9092")
+# "kavka" when run.sh --kavka started the broker (or the caller says so).
+BROKER = os.environ.get("KAVKA_BROKER", "")
+LISTOFFSETS_V3 = ("ListOffsets v1-v3 responses cannot be encoded (leader_epoch, a v4+ field, "
+                  "is set), Kavka closes the connection; aiokafka sends v3 for every offset "
+                  "reset, so its consumer never gets a position (RESULTS.md, bug 1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """@pytest.mark.kavka_bug(reason): passes on Apache Kafka, fails on Kavka
+    because of a Kavka bug. Against Kavka it becomes a strict xfail (so CI is
+    green while the bug exists and goes red once it is fixed) with a short
+    timeout, since such failures are usually retry loops."""
+    for item in items:
+        marker = item.get_closest_marker("kavka_bug")
+        if marker and BROKER == "kavka":
+            item.add_marker(pytest.mark.xfail(strict=True, reason="Kavka bug: " + marker.args[0]))
+            item.add_marker(pytest.mark.timeout(12))
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ fi
 
 case "$mode" in
   reference) brokers_start_reference py-clients; bootstrap="$BROKER_BOOTSTRAP" ;;
-  kavka) brokers_start_kavka py-clients; bootstrap="$BROKER_BOOTSTRAP" ;;
+  kavka) brokers_start_kavka py-clients; bootstrap="$BROKER_BOOTSTRAP"; export KAVKA_BROKER=kavka ;;
 esac
 
 echo "run.sh: bootstrap=$bootstrap" >&2

@@ -4,9 +4,12 @@ kafka-python and aiokafka."""
 import asyncio
 import time
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition as AioTP
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+
+from conftest import LISTOFFSETS_V3
 
 TIMEOUT = 30.0
 
@@ -164,6 +167,7 @@ async def aio_wait_assigned(consumer, timeout=TIMEOUT):
     return consumer.assignment()
 
 
+@pytest.mark.kavka_bug(LISTOFFSETS_V3)
 async def test_aiokafka_subscribe_earliest(bootstrap, make_topic, unique):
     topic = make_topic(3)
     produce(bootstrap, topic, values("e", 9))
@@ -177,6 +181,7 @@ async def test_aiokafka_subscribe_earliest(bootstrap, make_topic, unique):
         await consumer.stop()
 
 
+@pytest.mark.kavka_bug(LISTOFFSETS_V3)
 async def test_aiokafka_subscribe_latest(bootstrap, make_topic, unique):
     topic = make_topic(1)
     produce(bootstrap, topic, values("old", 3))
@@ -194,6 +199,7 @@ async def test_aiokafka_subscribe_latest(bootstrap, make_topic, unique):
         await consumer.stop()
 
 
+@pytest.mark.kavka_bug(LISTOFFSETS_V3)
 async def test_aiokafka_commit_and_resume(bootstrap, make_topic, unique):
     topic, group = make_topic(1), unique("g")
     produce(bootstrap, topic, values("c", 10))
@@ -244,6 +250,7 @@ async def test_aiokafka_two_members_split_partitions(bootstrap, make_topic, uniq
         await b.stop()
 
 
+@pytest.mark.kavka_bug(LISTOFFSETS_V3)
 async def test_aiokafka_two_groups_each_get_everything(bootstrap, make_topic, unique):
     topic = make_topic(3)
     produce(bootstrap, topic, values("x", 12))

@@ -1,12 +1,14 @@
 """Producing with kafka-python and aiokafka: acks, keyed partitioning,
-headers, compression codecs, idempotence; every test reads its records back."""
+headers, compression codecs, idempotence; every test reads its records back
+with kafka-python's consumer (aiokafka's consumer is covered in test_consume.py
+and test_groups.py), so a producer test fails only on the producer path."""
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka import codec as aio_codec
 from kafka import KafkaProducer
 from kafka import codec as kp_codec
 
-from conftest import aio_read_back, assert_contiguous, java_murmur2_partition, read_back
+from conftest import assert_contiguous, java_murmur2_partition, read_back
 
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
 KEYS = [f"key-{i}".encode() for i in range(30)]
@@ -112,7 +114,7 @@ async def test_aiokafka_acks(bootstrap, make_topic, acks):
         await producer.stop()
     if acks != 0:
         assert [m.offset for m in metas] == list(range(10))
-    got = await aio_read_back(bootstrap, topic, 1, 10)
+    got = read_back(bootstrap, topic, 1, 10)
     assert [r.value for r in got[0]] == [f"v{i}".encode() for i in range(10)]
     assert_contiguous(got)
 
@@ -129,7 +131,7 @@ async def test_aiokafka_keyed_partitioning_and_headers(bootstrap, make_topic):
         await producer.stop()
     for key, meta in zip(KEYS, metas):
         assert meta.partition == java_murmur2_partition(key, 3), key
-    got = await aio_read_back(bootstrap, topic, 3, len(KEYS))
+    got = read_back(bootstrap, topic, 3, len(KEYS))
     assert_contiguous(got)
     for partition, records in got.items():
         for r in records:
@@ -153,7 +155,7 @@ async def test_aiokafka_compression(bootstrap, make_topic, codec):
         assert [(await f).offset for f in futures] == list(range(200))
     finally:
         await producer.stop()
-    got = await aio_read_back(bootstrap, topic, 1, 200)
+    got = read_back(bootstrap, topic, 1, 200)
     assert [r.value for r in got[0]] == values
     assert_contiguous(got)
 
@@ -174,6 +176,6 @@ async def test_aiokafka_idempotent_producer(bootstrap, make_topic):
         per_partition.setdefault(m.partition, []).append(m.offset)
     for partition, offsets in per_partition.items():
         assert offsets == list(range(len(offsets))), partition
-    got = await aio_read_back(bootstrap, topic, 3, 300)
+    got = read_back(bootstrap, topic, 3, 300)
     assert_contiguous(got)
     assert sorted(r.value for rs in got.values() for r in rs) == sorted(f"idem-{i}".encode() for i in range(300))

@@ -3,7 +3,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ConfigResourceTypes } = require('kafkajs')
-const { kafka, unique, waitFor } = require('./helpers')
+const { kafka, unique, waitFor } = require('../helpers')
 
 test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, delete', async () => {
   const admin = kafka().admin()

@@ -3,7 +3,9 @@
 // commit and resume, admin fetchOffsets / resetOffsets / listGroups / describeGroups.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { kafka, unique, createTopic, waitFor, consumeN } = require('./helpers')
+const { kafka, kavkaBug, unique, createTopic, waitFor, consumeN } = require('../helpers')
+
+const LISTOFFSETS_V3 = 'ListOffsets v1-v3 responses cannot be encoded (leader_epoch, a v4+ field, is set) and Kavka closes the connection; KafkaJS sends v3 for fromBeginning / fetchTopicOffsets (RESULTS.md, bug 1)'
 
 async function withAdmin (fn) {
   const admin = kafka().admin()
@@ -27,7 +29,7 @@ function consumer (groupId, extra = {}) {
   return kafka().consumer({ groupId, heartbeatInterval: 500, sessionTimeout: 10000, ...extra })
 }
 
-test('group: run/eachMessage from beginning gets every record', async () => {
+test('group: run/eachMessage from beginning gets every record', kavkaBug(LISTOFFSETS_V3), async () => {
   const topic = await withAdmin(admin => createTopic(admin, 3))
   await produce(topic, vals('e', 9))
   const c = consumer(unique('g'))
@@ -63,7 +65,7 @@ test('group: two members split a 3-partition topic 2+1', async () => {
   }
 })
 
-test('group: commit then a new member resumes after the commit; fetchOffsets, resetOffsets', async () => {
+test('group: commit then a new member resumes after the commit; fetchOffsets, resetOffsets', kavkaBug(LISTOFFSETS_V3), async () => {
   const topic = await withAdmin(admin => createTopic(admin, 1))
   const groupId = unique('g')
   await produce(topic, vals('c', 10))
@@ -114,7 +116,7 @@ test('group: commit then a new member resumes after the commit; fetchOffsets, re
   }
 })
 
-test('group: two groups each get every record', async () => {
+test('group: two groups each get every record', kavkaBug(LISTOFFSETS_V3), async () => {
   const topic = await withAdmin(admin => createTopic(admin, 3))
   await produce(topic, vals('x', 12))
   const cs = [consumer(unique('g1')), consumer(unique('g2'))]

@@ -3,7 +3,9 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { CompressionTypes } = require('kafkajs')
-const { kafka, unique, javaMurmur2Partition, createTopic, consumeN } = require('./helpers')
+const { kafka, kavkaBug, unique, javaMurmur2Partition, createTopic, consumeN } = require('../helpers')
+
+const LISTOFFSETS_V3 = 'ListOffsets v1-v3 responses cannot be encoded (leader_epoch, a v4+ field, is set) and Kavka closes the connection; KafkaJS sends v3 for fromBeginning / fetchTopicOffsets (RESULTS.md, bug 1)'
 
 async function withAdmin (fn) {
   const admin = kafka().admin()
@@ -11,8 +13,18 @@ async function withAdmin (fn) {
   try { return await fn(admin) } finally { await admin.disconnect() }
 }
 
+// Reads back through a fresh group whose offsets were set to 0 first, so the
+// consumer starts from its committed offsets (OffsetFetch) rather than from a
+// ListOffsets lookup: these tests check the producer path; the groups tests
+// cover fromBeginning.
 async function readAll (topic, count) {
-  const consumer = kafka().consumer({ groupId: unique('read'), heartbeatInterval: 500 })
+  const groupId = unique('read')
+  await withAdmin(async admin => {
+    const { topics: [meta] } = await admin.fetchTopicMetadata({ topics: [topic] })
+    const partitions = meta.partitions.map(p => ({ partition: p.partitionId, offset: '0' }))
+    await admin.setOffsets({ groupId, topic, partitions })
+  })
+  const consumer = kafka().consumer({ groupId, heartbeatInterval: 500 })
   await consumer.connect()
   try {
     return await consumeN(consumer, topic, count)
@@ -117,7 +129,7 @@ test('producer: idempotent producer', async () => {
   assertContiguous(got)
 })
 
-test('admin: fetchTopicOffsets and fetchTopicOffsetsByTimestamp', async () => {
+test('admin: fetchTopicOffsets and fetchTopicOffsetsByTimestamp', kavkaBug(LISTOFFSETS_V3), async () => {
   await withAdmin(async admin => {
     const topic = await createTopic(admin, 2)
     const base = Date.now() - 100000

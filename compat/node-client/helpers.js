@@ -86,4 +86,11 @@ async function consumeN (consumer, topic, count, { fromBeginning = true, timeout
   return got
 }
 
-module.exports = { BOOTSTRAP, unique, kafka, javaMurmur2Partition, createTopic, waitFor, consumeN }
+// Test options for a scenario that passes on Apache Kafka but fails on Kavka
+// because of a known Kavka bug: a `todo` (reported, not failing the run) when
+// run.sh --kavka set KAVKA_BROKER=kavka, a plain test everywhere else.
+function kavkaBug (reason) {
+  return process.env.KAVKA_BROKER === 'kavka' ? { todo: `Kavka bug: ${reason}` } : {}
+}
+
+module.exports = { kavkaBug, BOOTSTRAP, unique, kafka, javaMurmur2Partition, createTopic, waitFor, consumeN }
