@@ -160,7 +160,16 @@ async def aio_read_back(bootstrap, topic, partitions, count, timeout=20.0):
                 got[tp.partition].extend(records)
         return got
     finally:
-        await consumer.stop()
+        await aio_stop(consumer)
+
+
+async def aio_stop(consumer, timeout=5.0):
+    """consumer.stop(), bounded: against a broker that keeps dropping the
+    connection aiokafka's stop can wait on its retry loops forever."""
+    try:
+        await asyncio.wait_for(consumer.stop(), timeout)
+    except asyncio.TimeoutError:
+        pass
 
 
 def assert_contiguous(records_by_partition):

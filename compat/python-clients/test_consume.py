@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition as AioTP
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from conftest import LISTOFFSETS_V3, aio_read_back, assert_contiguous, read_back
+from conftest import LISTOFFSETS_V3, aio_stop, aio_read_back, assert_contiguous, read_back
 
 
 def produce_timed(bootstrap, topic, partitions=1, per_partition=5, base_ts=None):
@@ -96,7 +96,7 @@ async def test_aiokafka_assign_seek(bootstrap, make_topic):
         assert [(r.offset, r.value) for r in records] == [(3, b"p0-3"), (4, b"p0-4")]
         assert await consumer.position(tp) == 5
     finally:
-        await consumer.stop()
+        await aio_stop(consumer)
 
 
 @pytest.mark.kavka_bug(LISTOFFSETS_V3)
@@ -114,4 +114,4 @@ async def test_aiokafka_offsets(bootstrap, make_topic):
         assert found[tp1] is None
         assert (await consumer.offsets_for_times({tp0: base + 10_000}))[tp0] is None
     finally:
-        await consumer.stop()
+        await aio_stop(consumer)

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition as AioTP
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 
-from conftest import LISTOFFSETS_V3
+from conftest import LISTOFFSETS_V3, aio_stop
 
 TIMEOUT = 30.0
 
@@ -178,7 +178,7 @@ async def test_aiokafka_subscribe_earliest(bootstrap, make_topic, unique):
         got = await aio_poll(consumer, 9)
         assert sorted(r.value for r in got) == sorted(values("e", 9))
     finally:
-        await consumer.stop()
+        await aio_stop(consumer)
 
 
 @pytest.mark.kavka_bug(LISTOFFSETS_V3)
@@ -196,7 +196,7 @@ async def test_aiokafka_subscribe_latest(bootstrap, make_topic, unique):
         assert [r.value for r in got] == values("new", 3)
         assert [r.offset for r in got] == [3, 4, 5]
     finally:
-        await consumer.stop()
+        await aio_stop(consumer)
 
 
 @pytest.mark.kavka_bug(LISTOFFSETS_V3)
@@ -213,7 +213,7 @@ async def test_aiokafka_commit_and_resume(bootstrap, make_topic, unique):
         await first.commit({tp: 6})
         assert await first.committed(tp) == 6
     finally:
-        await first.stop()
+        await aio_stop(first)
     second = aio_consumer(bootstrap, group, "latest")
     await second.start()
     try:
@@ -222,7 +222,7 @@ async def test_aiokafka_commit_and_resume(bootstrap, make_topic, unique):
         assert [r.offset for r in got] == [6, 7, 8, 9]
         assert await second.committed(tp) == 6
     finally:
-        await second.stop()
+        await aio_stop(second)
 
 
 async def test_aiokafka_two_members_split_partitions(bootstrap, make_topic, unique):
@@ -246,8 +246,8 @@ async def test_aiokafka_two_members_split_partitions(bootstrap, make_topic, uniq
         assert sorted([len(pa), len(pb)]) == [1, 2]
         assert {tp.partition for tp in pa | pb} == {0, 1, 2}
     finally:
-        await a.stop()
-        await b.stop()
+        await aio_stop(a)
+        await aio_stop(b)
 
 
 @pytest.mark.kavka_bug(LISTOFFSETS_V3)
@@ -265,4 +265,4 @@ async def test_aiokafka_two_groups_each_get_everything(bootstrap, make_topic, un
             assert sorted(r.value for r in got) == sorted(values("x", 12))
     finally:
         for c in consumers:
-            await c.stop()
+            await aio_stop(c)
