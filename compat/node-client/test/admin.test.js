@@ -3,7 +3,9 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ConfigResourceTypes } = require('kafkajs')
-const { kafka, unique, waitFor } = require('../helpers')
+const { exitWhenDone, kafka, unique, waitFor } = require('../helpers')
+
+exitWhenDone()
 
 test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, delete', async () => {
   const admin = kafka().admin()

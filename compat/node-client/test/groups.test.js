@@ -3,7 +3,9 @@
 // commit and resume, admin fetchOffsets / resetOffsets / listGroups / describeGroups.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { kafka, kavkaBug, unique, createTopic, waitFor, consumeN } = require('../helpers')
+const { exitWhenDone, kafka, kavkaBug, unique, createTopic, waitFor, consumeN } = require('../helpers')
+
+exitWhenDone()
 
 const LISTOFFSETS_V3 = 'ListOffsets v1-v3 responses cannot be encoded (leader_epoch, a v4+ field, is set) and Kavka closes the connection; KafkaJS sends v3 for fromBeginning / fetchTopicOffsets (RESULTS.md, bug 1)'
 
