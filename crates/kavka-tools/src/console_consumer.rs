@@ -230,12 +230,10 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     );
     warn_deprecated(!args.property.is_empty(), "property", "formatter-property");
 
-    let mut formatter_props = match &args.formatter_config {
-        Some(f) => Props::load(f)?,
-        None => Props::default(),
-    };
-    formatter_props.merge(&Props::from_pairs(&args.property)?);
-    formatter_props.merge(&Props::from_pairs(&args.formatter_property)?);
+    let formatter_props = Props::layered(
+        args.formatter_config.as_deref(),
+        &[&args.property, &args.formatter_property],
+    )?;
     let formatter = Formatter::from_props(&formatter_props);
 
     let start = match args.offset.as_deref() {

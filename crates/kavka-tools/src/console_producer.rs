@@ -217,12 +217,10 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     );
     warn_deprecated(!args.property.is_empty(), "property", "reader-property");
 
-    let mut reader_props = match &args.reader_config {
-        Some(f) => Props::load(f)?,
-        None => Props::default(),
-    };
-    reader_props.merge(&Props::from_pairs(&args.property)?);
-    reader_props.merge(&Props::from_pairs(&args.reader_property)?);
+    let reader_props = Props::layered(
+        args.reader_config.as_deref(),
+        &[&args.property, &args.reader_property],
+    )?;
     let format = LineFormat::from_props(&reader_props);
 
     let mut props = Props::default();

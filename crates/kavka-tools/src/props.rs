@@ -70,6 +70,19 @@ impl Props {
     }
 
     /// Adds every pair of `other`, which wins.
+    /// A property file (if any) overlaid, in order, by lists of `key=value`
+    /// flags: how every tool layers `--x.config` under `--property` options.
+    pub fn layered(file: Option<&Path>, flags: &[&[String]]) -> Result<Self, ToolError> {
+        let mut props = match file {
+            Some(f) => Props::load(f)?,
+            None => Props::default(),
+        };
+        for pairs in flags {
+            props.merge(&Props::from_pairs(pairs)?);
+        }
+        Ok(props)
+    }
+
     pub fn merge(&mut self, other: &Props) {
         for (k, v) in &other.0 {
             self.set(k, v);
