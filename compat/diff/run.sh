@@ -29,7 +29,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     if ! port_busy "$p" && ! port_busy "$((p + 1))"; then echo "$p"; return; fi
   done
   echo "run.sh: no free port found" >&2; exit 1

@@ -54,7 +54,7 @@ stop_reference() {
 if [[ $reference -eq 1 ]]; then
   port=""
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     if ! port_busy "$p" && ! port_busy "$((p + 1))"; then port=$p; break; fi
   done
   [[ -n "$port" ]] || { echo "run.sh: no free port found" >&2; exit 1; }
@@ -82,7 +82,7 @@ if [[ $kavka -eq 1 ]]; then
   [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
   port=""
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     if ! port_busy "$p"; then port=$p; break; fi
   done
   [[ -n "$port" ]] || { echo "run.sh: no free port found" >&2; exit 1; }
@@ -94,6 +94,11 @@ if [[ $kavka -eq 1 ]]; then
     --override "log.dirs=$kavka_dir/data" >"$kavka_dir/broker.log" 2>&1 &
   kavka_pid=$!
   for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done
+  if ! kill -0 "$kavka_pid" 2>/dev/null || ! port_busy "$port"; then
+    echo "run.sh: Kavka did not start:" >&2
+    cat "$kavka_dir/broker.log" >&2
+    exit 1
+  fi
   bootstrap="127.0.0.1:$port"
 fi
 

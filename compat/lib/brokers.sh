@@ -26,7 +26,7 @@ _brokers_port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 _brokers_free_port() {
   local need="${1:-1}" p
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     _brokers_port_busy "$p" && continue
     if [[ "$need" -eq 2 ]] && _brokers_port_busy "$((p + 1))"; then continue; fi
     echo "$p"; return 0

@@ -24,9 +24,24 @@ pub struct TestBroker {
     extra: Vec<String>,
 }
 
+/// A free port below Linux's ephemeral range (32768+), so an outgoing connection
+/// of some other test cannot take it between this check and the broker's bind.
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ u64::from(std::process::id()) << 16;
+    for i in 0..1000u64 {
+        let n = seed.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed) * 7919 + i);
+        let port = 20_000 + (n % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 impl TestBroker {
@@ -65,8 +80,15 @@ impl TestBroker {
             .open(self.dir.with_extension("log"))
             .expect("log file");
         cmd.stdout(Stdio::null()).stderr(log);
-        self.child = Some(cmd.spawn().expect("spawn kavka"));
+        let mut child = cmd.spawn().expect("spawn kavka");
         wait_for_port(self.port);
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "broker exited at start ({status}); log: {}",
+                std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
+            );
+        }
+        self.child = Some(child);
     }
 
     pub fn bootstrap(&self) -> String {
