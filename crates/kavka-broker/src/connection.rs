@@ -49,12 +49,7 @@ pub(crate) async fn serve_connection(
             let ctx = RequestContext {
                 state: &state,
                 peer,
-                client_id: request
-                    .header
-                    .client_id
-                    .as_ref()
-                    .map(|s| s.to_string())
-                    .unwrap_or_default(),
+                client_id: request.header.client_id.clone(),
             };
             let api_key = request.api_key;
             let version = request.version;

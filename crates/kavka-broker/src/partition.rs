@@ -53,7 +53,9 @@ impl Partition {
         }
     }
 
-    fn with_log<T>(
+    /// Runs `f` on the log (appends, offset lookups, retention, deletion of
+    /// records) and keeps the cached log start offset current.
+    pub fn log<T>(
         &self,
         f: impl FnOnce(&mut PartitionLog) -> Result<T, StorageError>,
     ) -> Result<T, PartitionError> {
@@ -68,7 +70,7 @@ impl Partition {
     /// Appends a producer's record set as leader and advances the high watermark.
     pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
         let epoch = self.leader_epoch();
-        self.with_log(|log| {
+        self.log(|log| {
             let info = log.append(records, epoch, now_ms)?;
             // Single replica: the ISR is just us, so the HW follows the log end.
             self.high_watermark
@@ -83,14 +85,6 @@ impl Partition {
         let guard = self.log.lock();
         let log = guard.as_ref().ok_or(PartitionError::Offline)?;
         Ok(log.read(offset, max_bytes, hw)?)
-    }
-
-    /// Runs `f` on the log (offset lookups, retention, deletion of records).
-    pub fn log<T>(
-        &self,
-        f: impl FnOnce(&mut PartitionLog) -> Result<T, StorageError>,
-    ) -> Result<T, PartitionError> {
-        self.with_log(f)
     }
 
     pub fn high_watermark(&self) -> i64 {

@@ -35,7 +35,7 @@ pub(crate) fn handle(
                 })
                 .collect()
         }),
-        client_id: ctx.client_id.clone(),
+        client_id: ctx.client_id.as_deref().unwrap_or_default().to_string(),
         client_host: format!("/{}", ctx.peer.ip()),
         api_version: version,
     };

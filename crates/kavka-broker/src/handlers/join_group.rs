@@ -34,7 +34,7 @@ pub(crate) async fn handle(
                 metadata: p.metadata.to_vec(),
             })
             .collect(),
-        client_id: ctx.client_id.clone(),
+        client_id: ctx.client_id.as_deref().unwrap_or_default().to_string(),
         client_host: format!("/{}", ctx.peer.ip()),
         api_version: version,
         reason: request.reason.map(|s| s.to_string()),

@@ -30,6 +30,7 @@ mod sync_group;
 use std::net::SocketAddr;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
 use kavka_wire::DecodedRequest;
 
 use crate::state::BrokerState;
@@ -40,7 +41,8 @@ pub(crate) use errors::{leader_epoch_error, partition_error_code};
 pub(crate) struct RequestContext<'a> {
     pub(crate) state: &'a BrokerState,
     pub(crate) peer: SocketAddr,
-    pub(crate) client_id: String,
+    /// Kept as the header's bytes: only group joins need it as a String.
+    pub(crate) client_id: Option<StrBytes>,
 }
 
 /// Handles a request; None means no response is sent (Produce with acks=0).
