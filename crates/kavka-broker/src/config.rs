@@ -4,6 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod security;
+
+pub use security::UnsupportedSetting;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,6 +24,23 @@ pub enum ConfigError {
     },
     #[error("override '{0}' is not of the form key=value")]
     BadOverride(String),
+    /// Settings that ask for TLS, SASL or an authorizer: starting anyway would
+    /// serve the port open, so the start is refused.
+    #[error(
+        "refusing to start: these settings need security Kavka does not implement yet, \
+         and running without it would expose every topic: {}. Remove them or use a \
+         PLAINTEXT listener on a trusted network.",
+        list_settings(.0)
+    )]
+    UnsupportedSecurity(Vec<UnsupportedSetting>),
+}
+
+fn list_settings(settings: &[UnsupportedSetting]) -> String {
+    settings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A host and port to listen on or to advertise.
@@ -147,6 +168,10 @@ impl BrokerConfig {
 
     /// Builds a config from resolved properties, applying Kafka's defaults.
     pub fn from_properties(raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let insecure = security::unsupported_security_settings(&raw);
+        if !insecure.is_empty() {
+            return Err(ConfigError::UnsupportedSecurity(insecure));
+        }
         for key in raw.keys() {
             if !KNOWN_KEYS.contains(&key.as_str()) {
                 tracing::warn!(key = %key, "unknown configuration ignored");
@@ -427,6 +452,24 @@ mod tests {
         assert!(load(&["num.partitions=0"], &[]).is_err());
         assert!(load(&["listeners=localhost"], &[]).is_err());
         assert!(load(&["nonsense"], &[]).is_err());
+    }
+
+    #[test]
+    fn secured_listener_stops_the_start_naming_the_setting() {
+        let err = load(
+            &[
+                "listeners=SASL_SSL://127.0.0.1:9093",
+                "ssl.keystore.location=/etc/kafka/ks.jks",
+            ],
+            &[],
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("listeners"), "{message}");
+        assert!(message.contains("SASL_SSL"), "{message}");
+        assert!(message.contains("ssl.keystore.location"), "{message}");
+        let env = load(&[], &[("KAFKA_AUTHORIZER_CLASS_NAME", "x.Authorizer")]).unwrap_err();
+        assert!(env.to_string().contains("authorizer.class.name"));
     }
 
     #[test]
