@@ -3,9 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use kavka_storage::durable::{self, StateFileError};
 use parking_lot::Mutex;
 
 const BLOCK: i64 = 1000;
+
+/// The file holding the first producer id not yet handed out by any earlier run.
+pub(crate) const PRODUCER_ID_BLOCK_FILE: &str = "producer-id-block";
 
 /// Allocates unique producer ids across restarts.
 #[derive(Debug)]
@@ -15,13 +19,24 @@ pub struct ProducerIdManager {
 }
 
 impl ProducerIdManager {
-    /// Loads the persisted high mark from `dir`.
-    pub fn open(dir: &Path) -> std::io::Result<Self> {
-        let path = dir.join("producer-id-block");
-        let reserved = match std::fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse::<i64>().unwrap_or(0),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e),
+    /// Loads the persisted high mark from `dir`. A file that exists but does not
+    /// hold a non-negative id is an error: starting from 0 would hand out ids that
+    /// producers already hold, and their batches would be taken as duplicates.
+    pub fn open(dir: &Path) -> Result<Self, StateFileError> {
+        let path = dir.join(PRODUCER_ID_BLOCK_FILE);
+        let reserved = match durable::read_optional(&path)? {
+            None => 0,
+            Some(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|&n| n >= 0)
+                .ok_or_else(|| {
+                    StateFileError::corrupt(
+                        &path,
+                        format!("expected a producer id, found {text:?}"),
+                    )
+                })?,
         };
         Ok(Self {
             path,
@@ -35,9 +50,7 @@ impl ProducerIdManager {
         let (next, reserved) = *state;
         if next >= reserved {
             let new_reserved = next + BLOCK;
-            let tmp = self.path.with_extension("tmp");
-            std::fs::write(&tmp, new_reserved.to_string())?;
-            std::fs::rename(&tmp, &self.path)?;
+            durable::write_atomic(&self.path, new_reserved.to_string().as_bytes())?;
             state.1 = new_reserved;
         }
         state.0 = next + 1;
@@ -59,5 +72,15 @@ mod tests {
         drop(a);
         let b = ProducerIdManager::open(dir.path()).unwrap();
         assert!(b.next().unwrap() > second);
+    }
+
+    #[test]
+    fn corrupt_block_file_is_refused_not_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        for garbage in ["", "12x", "-5", "\u{0}\u{0}"] {
+            std::fs::write(dir.path().join(PRODUCER_ID_BLOCK_FILE), garbage).unwrap();
+            let err = ProducerIdManager::open(dir.path()).unwrap_err();
+            assert!(err.to_string().contains(PRODUCER_ID_BLOCK_FILE), "{err}");
+        }
     }
 }

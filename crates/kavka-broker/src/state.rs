@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
+use kavka_storage::durable::{self, StateFileError};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
@@ -30,7 +31,21 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
+    #[error(
+        "log directory {path} belongs to node {stored} (meta.properties), but this broker \
+         is node.id={configured}; point log.dirs at this node's own directory"
+    )]
+    NodeIdMismatch {
+        path: String,
+        stored: i32,
+        configured: i32,
+    },
 }
+
+/// The log directory's identity file, as Kafka names it.
+pub(crate) const META_PROPERTIES_FILE: &str = "meta.properties";
 
 /// Shared broker state, one per process.
 #[derive(Debug)]
@@ -53,10 +68,10 @@ impl BrokerState {
             path: dir.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(io_err)?;
-        let cluster_id = load_or_create_cluster_id(&dir, config.node_id).map_err(io_err)?;
+        durable::create_dir_all_durably(&dir).map_err(io_err)?;
+        let cluster_id = load_or_create_cluster_id(&dir, config.node_id)?;
         let metadata = MetadataStore::open(&dir.join("__cluster_metadata-0").join("metadata.log"))?;
-        let producer_ids = ProducerIdManager::open(&dir).map_err(io_err)?;
+        let producer_ids = ProducerIdManager::open(&dir)?;
         let config_for_groups = config.clone();
         let state = Arc::new(Self {
             config,
@@ -136,18 +151,36 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Reads `meta.properties`, or writes one with a new cluster id on first start.
-fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String> {
-    let path = dir.join("meta.properties");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Some(id) = crate::config::parse_properties(&text).remove("cluster.id") {
-            return Ok(id);
+/// A file that exists but lacks a cluster id, or names another node, stops the
+/// start: a new cluster id would silently orphan everything the directory holds.
+fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> Result<String, StartError> {
+    let path = dir.join(META_PROPERTIES_FILE);
+    if let Some(text) = durable::read_optional(&path)? {
+        let props = crate::config::parse_properties(&text);
+        let id = props
+            .get("cluster.id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| StateFileError::corrupt(&path, "no cluster.id"))?;
+        if let Some(stored) = props.get("node.id") {
+            let stored: i32 = stored
+                .parse()
+                .map_err(|_| StateFileError::corrupt(&path, format!("node.id {stored:?}")))?;
+            if stored != node_id {
+                return Err(StartError::NodeIdMismatch {
+                    path: dir.display().to_string(),
+                    stored,
+                    configured: node_id,
+                });
+            }
         }
+        return Ok(id.clone());
     }
     let id = base64url(uuid::Uuid::new_v4().as_bytes());
     let text = format!("#\n#Written by Kavka\nnode.id={node_id}\nversion=1\ncluster.id={id}\n");
-    let tmp = dir.join("meta.properties.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)?;
+    durable::write_atomic(&path, text.as_bytes()).map_err(|source| StartError::LogDir {
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(id)
 }
 

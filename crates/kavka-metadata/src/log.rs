@@ -22,8 +22,9 @@ impl MetadataLog {
     /// a crash is cut off, since its change was never acknowledged.
     pub fn open(path: &Path) -> Result<(Self, Vec<MetadataRecord>), MetadataError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
+            kavka_storage::durable::create_dir_all_durably(parent).map_err(io)?;
         }
+        let created = !path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -32,7 +33,18 @@ impl MetadataLog {
             .map_err(io)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
+        if created {
+            kavka_storage::durable::sync_parent(path).map_err(io)?;
+        }
         let (records, valid_len) = parse_entries(&bytes);
+        if valid_len < bytes.len() && !is_torn_tail(&bytes, valid_len) {
+            return Err(MetadataError::Log(format!(
+                "{} is corrupt at byte {valid_len}: an entry there fails its checksum \
+                 but committed entries follow it; refusing to start rather than drop \
+                 them. Restore the file from a backup",
+                path.display()
+            )));
+        }
         if valid_len < bytes.len() {
             tracing::warn!(
                 path = %path.display(),
@@ -59,8 +71,21 @@ impl MetadataLog {
         entry.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         entry.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
         entry.extend_from_slice(&payload);
-        self.file.write_all(&entry).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        let before = self.file.metadata().map_err(io)?.len();
+        let written = self
+            .file
+            .write_all(&entry)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // A partial entry followed by later ones would read as corruption in
+            // the middle of the log at the next start: cut it off now.
+            let _ = self
+                .file
+                .set_len(before)
+                .and_then(|()| self.file.sync_data());
+            return Err(io(e));
+        }
+        Ok(())
     }
 
     /// Where the log lives.
@@ -91,6 +116,22 @@ fn parse_entries(bytes: &[u8]) -> (Vec<MetadataRecord>, usize) {
     (records, pos)
 }
 
+/// Whether the bytes from `pos` on are what a crash in the middle of the last append
+/// leaves: an incomplete entry, one whole entry that fails its checksum with nothing
+/// after it, or zeros (a file extended but never written). Anything else is
+/// corruption in the middle of the log.
+fn is_torn_tail(bytes: &[u8], pos: usize) -> bool {
+    let rest = &bytes[pos..];
+    if rest.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let Some(header) = rest.get(..ENTRY_HEADER) else {
+        return true;
+    };
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    rest.len() <= ENTRY_HEADER.saturating_add(len)
+}
+
 fn io(e: std::io::Error) -> MetadataError {
     MetadataError::Log(e.to_string())
 }
@@ -118,6 +159,28 @@ mod tests {
         drop(log);
         let (_, records) = MetadataLog::open(&path).unwrap();
         assert_eq!(records.len(), 2);
+    }
+
+    #[test]
+    fn corruption_before_committed_entries_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.log");
+        let (mut log, _) = MetadataLog::open(&path).unwrap();
+        log.append(&batch("a")).unwrap();
+        log.append(&batch("b")).unwrap();
+        drop(log);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 3;
+        bytes[ENTRY_HEADER + 2] ^= 0xff; // inside the first entry's payload
+        std::fs::write(&path, &bytes).unwrap();
+        let err = MetadataLog::open(&path).unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        // Damage to the last entry alone is a torn append: cut, not refused.
+        bytes[ENTRY_HEADER + 2] ^= 0xff;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, records) = MetadataLog::open(&path).unwrap();
+        assert_eq!(records.len(), 1);
     }
 
     #[test]

@@ -1,40 +1,25 @@
-//! Small state files written crash-safely: a temp file, fsync, then rename over.
+//! A partition's small state files, written through [`crate::durable`] and read
+//! strictly: a file that exists but does not parse stops the open with its name.
 
-use std::fs;
-use std::io::{self, Write};
 use std::path::Path;
 
-/// Atomically replaces `path` with `data`: after a crash the old or the new content
-/// is there, never a torn mix.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = Path::new(&tmp_name);
-    {
-        let mut file = fs::File::create(tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-    }
-    fs::rename(tmp, path)
-}
+use crate::durable::{self, StateFileError};
 
-/// Reads a checkpoint file; None when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
+pub(crate) use durable::{read_optional, write_atomic};
 
-/// Reads a file holding one decimal offset; None when missing or unparsable
-/// (a bad checkpoint costs recovery work, never correctness).
-pub(crate) fn read_offset(path: &Path) -> io::Result<Option<i64>> {
-    Ok(read_optional(path)?.and_then(|s| s.trim().parse().ok()))
+/// Reads a file holding one decimal offset; None when missing.
+pub(crate) fn read_offset(path: &Path) -> Result<Option<i64>, StateFileError> {
+    let Some(text) = read_optional(path)? else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| StateFileError::corrupt(path, format!("expected one offset, found {text:?}")))
 }
 
 /// Writes one decimal offset atomically.
-pub(crate) fn write_offset(path: &Path, offset: i64) -> io::Result<()> {
+pub(crate) fn write_offset(path: &Path, offset: i64) -> std::io::Result<()> {
     write_atomic(path, format!("{offset}\n").as_bytes())
 }
 
@@ -43,13 +28,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offset_round_trip_and_missing() {
+    fn offset_round_trip_missing_and_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x");
         assert_eq!(read_offset(&p).unwrap(), None);
         write_offset(&p, 42).unwrap();
         assert_eq!(read_offset(&p).unwrap(), Some(42));
-        fs::write(&p, "garbage").unwrap();
-        assert_eq!(read_offset(&p).unwrap(), None);
+        std::fs::write(&p, "garbage").unwrap();
+        let err = read_offset(&p).unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "{err}");
     }
 }

@@ -48,28 +48,44 @@ impl LeaderEpochCache {
         out
     }
 
-    /// Parses the checkpoint, keeping the well-formed ascending prefix.
-    pub(crate) fn decode(text: &str) -> Self {
+    /// Parses the checkpoint. Anything but Kafka's exact layout (version 0, the
+    /// entry count, then that many ascending "epoch offset" lines) is refused, since
+    /// a guessed epoch history would answer OffsetForLeaderEpoch wrongly.
+    pub(crate) fn decode(text: &str) -> Result<Self, String> {
+        let mut lines = text.lines();
+        if lines.next().map(str::trim) != Some("0") {
+            return Err("first line is not version 0".to_string());
+        }
+        let count: usize = lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or("second line is not an entry count")?;
         let mut cache = Self::default();
-        for line in text.lines().skip(2) {
+        for line in lines.filter(|l| !l.trim().is_empty()) {
             let mut parts = line.split_whitespace();
-            let parsed = parts
+            let parsed: Option<(i32, i64)> = parts
                 .next()
                 .and_then(|e| e.parse().ok())
                 .zip(parts.next().and_then(|o| o.parse().ok()));
-            match parsed {
-                Some((epoch, start))
-                    if cache
-                        .entries
-                        .last()
-                        .is_none_or(|&(e, s)| epoch > e && start >= s) =>
-                {
-                    cache.entries.push((epoch, start))
-                }
-                _ => break,
+            let Some((epoch, start)) = parsed.filter(|_| parts.next().is_none()) else {
+                return Err(format!("malformed line {line:?}"));
+            };
+            if cache
+                .entries
+                .last()
+                .is_some_and(|&(e, s)| epoch <= e || start < s)
+            {
+                return Err(format!("line {line:?} does not ascend"));
             }
+            cache.entries.push((epoch, start));
         }
-        cache
+        if cache.entries.len() != count {
+            return Err(format!(
+                "says {count} entries but holds {}",
+                cache.entries.len()
+            ));
+        }
+        Ok(cache)
     }
 }
 
@@ -90,8 +106,26 @@ mod tests {
         assert_eq!(c.end_offset_for(2, 30), Some((1, 10)));
         assert_eq!(c.end_offset_for(3, 30), Some((3, 25)));
         assert_eq!(c.end_offset_for(9, 30), Some((4, 30)));
-        assert_eq!(LeaderEpochCache::decode(&c.encode()), c);
+        assert_eq!(LeaderEpochCache::decode(&c.encode()), Ok(c.clone()));
         assert!(c.truncate_from_end(25));
         assert_eq!(c.latest_epoch(), 3);
+    }
+
+    #[test]
+    fn damaged_checkpoints_are_refused() {
+        for text in [
+            "",
+            "1\n0\n",
+            "0\n2\n1 0\n",
+            "0\n1\n1 zero\n",
+            "0\n2\n3 10\n2 20\n",
+            "0\n1\n1 0 7\n",
+        ] {
+            assert!(LeaderEpochCache::decode(text).is_err(), "{text:?}");
+        }
+        assert_eq!(
+            LeaderEpochCache::decode("0\n0\n"),
+            Ok(LeaderEpochCache::default())
+        );
     }
 }

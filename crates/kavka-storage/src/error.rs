@@ -36,4 +36,14 @@ pub enum StorageError {
     /// Disk trouble: KAFKA_STORAGE_ERROR.
     #[error("storage I/O error: {0}")]
     Io(#[from] io::Error),
+    /// A state file that exists but cannot be trusted; the log is not opened.
+    #[error(transparent)]
+    StateFile(#[from] crate::durable::StateFileError),
+}
+
+impl StorageError {
+    /// Whether the disk, not the request, is at fault (KAFKA_STORAGE_ERROR).
+    pub fn is_disk_failure(&self) -> bool {
+        matches!(self, Self::Io(_) | Self::StateFile(_))
+    }
 }

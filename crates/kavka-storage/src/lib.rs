@@ -16,6 +16,7 @@
 mod batch;
 mod checkpoint;
 mod config;
+pub mod durable;
 mod epoch_cache;
 mod error;
 mod index;

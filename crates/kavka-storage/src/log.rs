@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint;
+use crate::durable::{self, StateFileError};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::producer_state::{
     check_sequence, BatchMetadata, ProducerEntry, ProducerSnapshot, ProducerStateManager,
@@ -73,7 +74,7 @@ impl PartitionLog {
     /// scans segments written since the last clean shutdown, keeps every complete valid
     /// batch, truncates a torn tail, rebuilds indexes, reloads producer state.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Self, StorageError> {
-        fs::create_dir_all(dir)?;
+        durable::create_dir_all_durably(dir)?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
         let recovery_point = if clean {
@@ -81,9 +82,12 @@ impl PartitionLog {
         } else {
             checkpoint::read_offset(&dir.join(RECOVERY_POINT_FILE))?.unwrap_or(i64::MIN)
         };
-        let stored_epochs = checkpoint::read_optional(&dir.join(LEADER_EPOCH_FILE))?
-            .map(|text| LeaderEpochCache::decode(&text))
-            .unwrap_or_default();
+        let epoch_path = dir.join(LEADER_EPOCH_FILE);
+        let stored_epochs = match checkpoint::read_optional(&epoch_path)? {
+            Some(text) => LeaderEpochCache::decode(&text)
+                .map_err(|reason| StateFileError::corrupt(&epoch_path, reason))?,
+            None => LeaderEpochCache::default(),
+        };
         let mut epochs = stored_epochs.clone();
         let mut segments = recovery::load_segments(
             dir,
@@ -119,7 +123,9 @@ impl PartitionLog {
         }
         log.load_producer_state()?;
         if clean {
-            fs::remove_file(&marker)?;
+            // Durably: a marker that came back after a crash would make the next
+            // open trust files the crash may have torn.
+            durable::remove_durably(&marker)?;
         }
         Ok(log)
     }
@@ -128,8 +134,20 @@ impl PartitionLog {
     fn load_producer_state(&mut self) -> Result<(), StorageError> {
         let log_end = self.log_end_offset();
         let first_base = self.segments.first().map_or(0, LogSegment::base_offset);
-        let snapshot = checkpoint::read_optional(&self.dir.join(PRODUCER_STATE_FILE))?
-            .and_then(|text| serde_json::from_str::<ProducerSnapshot>(&text).ok())
+        let snapshot_path = self.dir.join(PRODUCER_STATE_FILE);
+        let snapshot = checkpoint::read_optional(&snapshot_path)?
+            .and_then(
+                |text| match serde_json::from_str::<ProducerSnapshot>(&text) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        // Like Kafka with a corrupt producer snapshot: rebuild the state
+                        // from the batches in the log instead of trusting the file.
+                        tracing::warn!(file = %snapshot_path.display(), error = %e,
+                        "corrupt producer state snapshot; rebuilding it from the log");
+                        None
+                    }
+                },
+            )
             // A snapshot past the log end describes batches a crash took away.
             .filter(|s| s.offset <= log_end && s.offset >= first_base);
         let replay_from = match snapshot {
@@ -225,8 +243,12 @@ impl PartitionLog {
 
         let first_offset = self.log_end_offset();
         if leader_epoch >= 0 && leader_epoch > self.epochs.latest_epoch() {
-            self.epochs.assign(leader_epoch, first_offset);
-            self.write_epochs()?;
+            // Only a persisted epoch counts: if the checkpoint cannot be written the
+            // append fails and the next one tries again.
+            let mut epochs = self.epochs.clone();
+            epochs.assign(leader_epoch, first_offset);
+            write_epoch_file(&self.dir, &epochs)?;
+            self.epochs = epochs;
         }
         let mut record_count = 0u64;
         for (pos, header) in &batches {
@@ -576,17 +598,18 @@ impl PartitionLog {
     }
 
     fn write_epochs(&self) -> Result<(), StorageError> {
-        checkpoint::write_atomic(
-            &self.dir.join(LEADER_EPOCH_FILE),
-            self.epochs.encode().as_bytes(),
-        )?;
-        Ok(())
+        write_epoch_file(&self.dir, &self.epochs)
     }
 
     fn write_log_start(&self) -> Result<(), StorageError> {
         checkpoint::write_offset(&self.dir.join(LOG_START_OFFSET_FILE), self.log_start_offset)?;
         Ok(())
     }
+}
+
+fn write_epoch_file(dir: &Path, epochs: &LeaderEpochCache) -> Result<(), StorageError> {
+    checkpoint::write_atomic(&dir.join(LEADER_EPOCH_FILE), epochs.encode().as_bytes())?;
+    Ok(())
 }
 
 fn batch_metadata(header: &BatchHeader) -> BatchMetadata {
