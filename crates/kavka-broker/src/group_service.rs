@@ -2,7 +2,7 @@
 //! persists what it decides to `__consumer_offsets`, and hands deferred
 //! JoinGroup/SyncGroup answers back to the waiting connections.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::{Bytes, BytesMut};
 use indexmap::IndexMap;
@@ -12,7 +12,7 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 use kavka_group::{
     partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
-    GroupResponse, RequestId, TopicId, TopicInfo, TopicLookup,
+    GroupResponse, RequestId, SavedGroups, TopicId, TopicInfo, TopicLookup,
 };
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::MetadataImage;
@@ -80,6 +80,13 @@ pub(crate) enum PersistError {
     NotHosted(i32),
     #[error("cannot append to {OFFSETS_TOPIC}: {0}")]
     Append(String),
+}
+
+/// A failed persist: why, and which partitions got nothing.
+#[derive(Debug)]
+pub(crate) struct PersistFailure {
+    pub(crate) error: PersistError,
+    pub(crate) unwritten: BTreeSet<i32>,
 }
 
 impl PersistError {
@@ -162,11 +169,16 @@ impl GroupService {
         }
     }
 
-    /// Runs a deferred call (join or sync): registers a waiter, applies the call,
-    /// persists and answers whatever it completed, then waits for our own answer.
+    /// Runs a deferred call (join or sync) on `group_id`: registers a waiter, applies
+    /// the call, persists and answers whatever it completed, then waits for our own
+    /// answer. If the records cannot be written the group is put back as it was and
+    /// our waiter is dropped, which the handler answers COORDINATOR_NOT_AVAILABLE;
+    /// the other requests the call would have completed stay waiting, as they do in
+    /// the restored state.
     pub(crate) async fn deferred(
         &self,
         state: &BrokerState,
+        group_id: &str,
         call: impl FnOnce(&mut GroupCoordinator, RequestId, i64) -> Effects,
     ) -> Option<GroupResponse> {
         let rx = {
@@ -175,29 +187,69 @@ impl GroupService {
             let id = RequestId(inner.next_request);
             let (tx, rx) = oneshot::channel();
             inner.pending.insert(id, tx);
+            let saved = inner.coordinator.save_groups([group_id]);
             let effects = call(&mut inner.coordinator, id, now_ms());
-            self.finish(&mut inner, state, effects);
+            match self.persist(state, &effects.records) {
+                Ok(()) => self.answer(&mut inner, effects.completions),
+                Err(failure) => {
+                    self.undo(&mut inner, saved, &effects.records, &failure);
+                    inner.pending.remove(&id);
+                }
+            }
             rx
         };
         rx.await.ok()
     }
 
-    /// Runs a call that answers directly; its records are persisted before the
-    /// answer is returned. A failed write turns into the error the caller maps.
+    /// Runs a call on `group_ids` that answers directly; its records are persisted
+    /// before the answer is returned. A failed write undoes the change to the groups
+    /// whose records were not written and turns into the error the caller maps.
     pub(crate) fn direct<T>(
         &self,
         state: &BrokerState,
+        group_ids: &[&str],
         call: impl FnOnce(&mut GroupCoordinator, i64) -> (T, Effects),
     ) -> Result<T, PersistError> {
         let mut inner = self.inner.lock();
+        let saved = inner.coordinator.save_groups(group_ids.iter().copied());
         let (out, effects) = call(&mut inner.coordinator, now_ms());
-        let records = !effects.records.is_empty();
-        let result = self.persist(state, &effects.records);
-        self.answer(&mut inner, effects.completions);
-        if records {
-            result?;
+        match self.persist(state, &effects.records) {
+            Ok(()) => {
+                self.answer(&mut inner, effects.completions);
+                Ok(out)
+            }
+            Err(failure) => {
+                self.undo(&mut inner, saved, &effects.records, &failure);
+                Err(failure.error)
+            }
         }
-        Ok(out)
+    }
+
+    /// Puts back the groups whose records did not reach `__consumer_offsets`.
+    fn undo(
+        &self,
+        inner: &mut Inner,
+        saved: SavedGroups,
+        records: &[CoordinatorRecord],
+        failure: &PersistFailure,
+    ) {
+        let lost = |group: &str| {
+            failure
+                .unwritten
+                .contains(&partition_for_group(group, self.partitions))
+        };
+        for r in records.iter().filter(|r| lost(r.group_id())) {
+            if !saved.covers(r.group_id()) {
+                // A call touched a group its caller did not name: a bug, and the
+                // in-memory state of that group is now ahead of the log.
+                tracing::error!(
+                    group = r.group_id(),
+                    "group change not persisted and not undone"
+                );
+            }
+        }
+        tracing::warn!(error = %failure.error, "group change not persisted; undone");
+        inner.coordinator.restore_groups(saved, lost);
     }
 
     /// Read-only access for describe/list/fetch calls.
@@ -212,9 +264,12 @@ impl GroupService {
         self.finish(&mut inner, state, effects);
     }
 
+    /// Timer effects: expirations and rebalances that time itself decides. They are
+    /// not undone on a failed write: the next tick decides them again, and a restart
+    /// replays the last persisted state, from which the same expirations follow.
     fn finish(&self, inner: &mut Inner, state: &BrokerState, effects: Effects) {
-        if let Err(e) = self.persist(state, &effects.records) {
-            tracing::error!(error = %e, "group state not persisted");
+        if let Err(failure) = self.persist(state, &effects.records) {
+            tracing::error!(error = %failure.error, "group state not persisted");
         }
         self.answer(inner, effects.completions);
     }
@@ -228,16 +283,45 @@ impl GroupService {
         }
     }
 
-    /// Appends records to their groups' partitions of `__consumer_offsets`.
+    /// Appends records to their groups' partitions of `__consumer_offsets`, one
+    /// batch per partition, in partition order; on failure says which partitions
+    /// were not written (the failed one and every one after it).
     fn persist(
         &self,
         state: &BrokerState,
         records: &[CoordinatorRecord],
-    ) -> Result<(), PersistError> {
+    ) -> Result<(), PersistFailure> {
         if records.is_empty() {
             return Ok(());
         }
-        self.ensure_topic(state)?;
+        let by_partition = self.batches(records);
+        let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
+        self.ensure_topic(state).map_err(|error| PersistFailure {
+            error,
+            unwritten: all(),
+        })?;
+        let now = now_ms();
+        for (&partition, batch) in &by_partition {
+            let written = state
+                .replicas
+                .get(OFFSETS_TOPIC, partition)
+                .ok_or(PersistError::NotHosted(partition))
+                .and_then(|p| {
+                    p.append(batch.clone(), now)
+                        .map_err(|e| PersistError::Append(e.to_string()))
+                });
+            if let Err(error) = written {
+                return Err(PersistFailure {
+                    error,
+                    unwritten: all().split_off(&partition),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes `records` into one batch per `__consumer_offsets` partition.
+    fn batches(&self, records: &[CoordinatorRecord]) -> BTreeMap<i32, Bytes> {
         let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         let now = now_ms();
         for r in records {
@@ -260,25 +344,30 @@ impl GroupService {
                 headers: IndexMap::new(),
             });
         }
-        for (partition, list) in by_partition {
-            let mut buf = BytesMut::new();
-            RecordBatchEncoder::encode(
-                &mut buf,
-                list.iter(),
-                &RecordEncodeOptions {
-                    version: 2,
-                    compression: Compression::None,
-                },
-            )
-            .map_err(|e| PersistError::Append(e.to_string()))?;
-            let p = state
-                .replicas
-                .get(OFFSETS_TOPIC, partition)
-                .ok_or(PersistError::NotHosted(partition))?;
-            p.append(buf.freeze(), now)
-                .map_err(|e| PersistError::Append(e.to_string()))?;
-        }
-        Ok(())
+        by_partition
+            .into_iter()
+            .filter_map(|(partition, list)| {
+                let mut buf = BytesMut::new();
+                let encoded = RecordBatchEncoder::encode(
+                    &mut buf,
+                    list.iter(),
+                    &RecordEncodeOptions {
+                        version: 2,
+                        compression: Compression::None,
+                    },
+                );
+                // Encoding uncompressed records into memory has no failure path for
+                // these records; should it ever fail, the append below is skipped
+                // for that partition and logged, never reported as written.
+                match encoded {
+                    Ok(()) => Some((partition, buf.freeze())),
+                    Err(e) => {
+                        tracing::error!(partition, error = %e, "cannot encode group records");
+                        None
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does.

@@ -56,6 +56,7 @@ mod records;
 mod subscription;
 mod sync;
 mod timers;
+mod undo;
 
 pub use api::{
     CommitPartition, Completion, DeletedGroup, DescribedGroup, DescribedMember, Effects,
@@ -80,3 +81,4 @@ pub use records::{
     ConsumerMemberValue, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
     MemberMetadataValue, OffsetCommitKey, OffsetCommitValue, RecordError,
 };
+pub use undo::SavedGroups;

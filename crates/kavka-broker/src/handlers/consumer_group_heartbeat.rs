@@ -40,7 +40,8 @@ pub(crate) fn handle(
         api_version: version,
     };
     let image = ctx.state.metadata.image();
-    let result = ctx.state.groups.direct(ctx.state, |c, now| {
+    let group_id = req.group_id.clone();
+    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
         c.consumer_heartbeat(req, &ImageTopics(&image), now)
     });
     let r = match result {

@@ -109,7 +109,8 @@ pub(crate) fn delete(
         .iter()
         .map(|g| g.0.to_string())
         .collect();
-    let result = ctx.state.groups.direct(ctx.state, |c, _| {
+    let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let result = ctx.state.groups.direct(ctx.state, &touched, |c, _| {
         let (results, records) = c.delete_groups(&ids);
         (
             results,
@@ -156,7 +157,7 @@ pub(crate) fn delete_offsets(
             )
         })
         .collect();
-    let result = ctx.state.groups.direct(ctx.state, |c, _| {
+    let result = ctx.state.groups.direct(ctx.state, &[&group], |c, _| {
         let (response, records) = c.delete_offsets(&group, &topics);
         (
             response,

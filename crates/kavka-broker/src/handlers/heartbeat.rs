@@ -17,7 +17,8 @@ pub(crate) fn heartbeat(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> 
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.map(|s| s.to_string()),
     };
-    let result = ctx.state.groups.direct(ctx.state, |c, now| {
+    // A heartbeat writes nothing, so there is nothing to save for an undo.
+    let result = ctx.state.groups.direct(ctx.state, &[], |c, now| {
         (c.heartbeat(req, now), Effects::default())
     });
     let code = match result {
@@ -49,10 +50,9 @@ pub(crate) fn leave(
         }]
     };
     let group_id = request.group_id.0.to_string();
-    let result = ctx
-        .state
-        .groups
-        .direct(ctx.state, |c, now| c.leave_group(&group_id, members, now));
+    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
+        c.leave_group(&group_id, members, now)
+    });
     match result {
         Ok(r) => {
             let mut code = error_code(r.error);

@@ -39,10 +39,13 @@ pub(crate) async fn handle(
         api_version: version,
         reason: request.reason.map(|s| s.to_string()),
     };
+    let group_id = req.group_id.clone();
     let answer = ctx
         .state
         .groups
-        .deferred(ctx.state, |c, id, now| c.join_group(id, req, now))
+        .deferred(ctx.state, &group_id, |c, id, now| {
+            c.join_group(id, req, now)
+        })
         .await;
     let Some(GroupResponse::Join(r)) = answer else {
         return JoinGroupResponse::default()

@@ -48,7 +48,8 @@ pub(crate) fn handle(
         group_instance_id: request.group_instance_id.map(|s| s.to_string()),
         offsets,
     };
-    let result = ctx.state.groups.direct(ctx.state, |c, now| {
+    let group_id = req.group_id.clone();
+    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
         let (results, records) = c.commit_offsets(req, now);
         (
             results,

@@ -25,10 +25,13 @@ pub(crate) async fn handle(
             .map(|a| (a.member_id.to_string(), a.assignment.to_vec()))
             .collect(),
     };
+    let group_id = req.group_id.clone();
     let answer = ctx
         .state
         .groups
-        .deferred(ctx.state, |c, id, now| c.sync_group(id, req, now))
+        .deferred(ctx.state, &group_id, |c, id, now| {
+            c.sync_group(id, req, now)
+        })
         .await;
     let Some(GroupResponse::Sync(r)) = answer else {
         return SyncGroupResponse::default()
