@@ -29,6 +29,37 @@ pub struct Partition {
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
     leader_epoch: AtomicI32,
+    disk_errors: DiskErrorLog,
+}
+
+/// Says in the broker's log what is wrong with the disk, at most once every
+/// 10 s per partition (a full disk fails every produce), with how many were
+/// not shown in between.
+#[derive(Debug, Default)]
+struct DiskErrorLog {
+    last_logged_ms: AtomicI64,
+    suppressed: AtomicI64,
+}
+
+impl DiskErrorLog {
+    fn report(&self, topic: &str, partition: i32, e: &StorageError, now_ms: i64) {
+        let last = self.last_logged_ms.load(Ordering::Relaxed);
+        if last != 0 && now_ms - last < 10_000 {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.last_logged_ms.store(now_ms, Ordering::Relaxed);
+        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        tracing::error!(
+            topic,
+            partition,
+            error = %e,
+            similar_errors_not_shown = suppressed,
+            "cannot write to the partition log; producers get KAFKA_STORAGE_ERROR and \
+             nothing is lost of what was acknowledged. Free disk space (or fix the disk); \
+             appends resume by themselves"
+        );
+    }
 }
 
 impl Partition {
@@ -50,6 +81,7 @@ impl Partition {
             high_watermark: AtomicI64::new(hw),
             log_start_offset: AtomicI64::new(start),
             leader_epoch: AtomicI32::new(leader_epoch),
+            disk_errors: DiskErrorLog::default(),
         }
     }
 
@@ -70,13 +102,21 @@ impl Partition {
     /// Appends a producer's record set as leader and advances the high watermark.
     pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
         let epoch = self.leader_epoch();
-        self.log(|log| {
-            let info = log.append(records, epoch, now_ms)?;
+        let result = self.log(|log| {
+            let info = log.append(records, epoch, now_ms);
             // Single replica: the ISR is just us, so the HW follows the log end.
+            // Also after a failed append: whatever whole batches it did write are
+            // in the log, and the HW must not stay below them for the next one.
             self.high_watermark
                 .store(log.log_end_offset(), Ordering::Release);
-            Ok(info)
-        })
+            info
+        });
+        if let Err(PartitionError::Storage(e)) = &result {
+            if e.is_disk_failure() {
+                self.disk_errors.report(&self.topic, self.index, e, now_ms);
+            }
+        }
+        result
     }
 
     /// Reads committed batches (below the high watermark) from `offset`.

@@ -67,6 +67,17 @@ fn open_append(path: &Path, truncate: bool) -> io::Result<File> {
     Ok(file)
 }
 
+/// Appends one index entry, or leaves the file as it was when that fails.
+fn append_entry(file: &mut File, path: &Path, entry: &[u8]) {
+    let before = file.metadata().map(|m| m.len());
+    if let Err(e) = file.write_all(entry) {
+        tracing::warn!(index = %path.display(), error = %e, "index entry not written");
+        if let Ok(len) = before {
+            let _ = file.set_len(len);
+        }
+    }
+}
+
 impl LogSegment {
     fn open_files(dir: &Path, base_offset: i64, fresh: bool) -> Result<Self, StorageError> {
         let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
@@ -75,6 +86,10 @@ impl LogSegment {
         let log = open_append(&log_path, fresh)?;
         let index_file = open_append(&index_path, fresh)?;
         let time_index_file = open_append(&time_index_path, fresh)?;
+        if fresh {
+            // The new files' directory entries must survive a crash like their data.
+            crate::durable::sync_dir(dir)?;
+        }
         Ok(Self {
             base_offset,
             log_path,
@@ -264,11 +279,22 @@ impl LogSegment {
         self.size += batch.len() as u64;
         self.first_append_ms.get_or_insert(now_ms);
         let (offset_entry, time_entry) = self.track(position, header, index_interval_bytes);
+        // The batch is in the log; an index entry that cannot be written only makes
+        // the sparse index sparser, so the append stands. A torn entry would shift
+        // every later one, so the file is cut back to whole entries.
         if let Some(e) = offset_entry {
-            self.index_file.write_all(&OffsetIndex::encode(e))?;
+            append_entry(
+                &mut self.index_file,
+                &self.index_path,
+                &OffsetIndex::encode(e),
+            );
         }
         if let Some(e) = time_entry {
-            self.time_index_file.write_all(&TimeIndex::encode(e))?;
+            append_entry(
+                &mut self.time_index_file,
+                &self.time_index_path,
+                &TimeIndex::encode(e),
+            );
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ fn storage_error_code(e: &StorageError) -> i16 {
         StorageError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
         StorageError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
         StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
-        StorageError::Io(_) => ResponseError::KafkaStorageError.code(),
+        StorageError::Io(_) | StorageError::StateFile(_) => ResponseError::KafkaStorageError.code(),
     }
 }
 
