@@ -114,6 +114,9 @@ impl BrokerState {
             host: c.advertised.host.clone(),
             port: i32::from(c.advertised.port),
             rack: c.raw.get("broker.rack").cloned(),
+            incarnation_id: None,
+            broker_epoch: 0,
+            fenced: false,
         };
         self.metadata.commit(|image| {
             let same = image.broker(c.node_id).is_some_and(|b| {

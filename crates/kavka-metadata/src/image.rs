@@ -11,6 +11,19 @@ pub struct BrokerImage {
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+    pub incarnation_id: Option<Uuid>,
+    /// Offset of the registration record; requests from an older one are stale.
+    pub broker_epoch: i64,
+    /// Fenced brokers lead nothing and are in no ISR (beyond a last member).
+    pub fenced: bool,
+    pub in_controlled_shutdown: bool,
+}
+
+impl BrokerImage {
+    /// Whether the broker may lead partitions and join ISRs (KIP-841).
+    pub fn is_eligible(&self) -> bool {
+        !self.fenced && !self.in_controlled_shutdown
+    }
 }
 
 /// One partition's placement and leadership.
@@ -52,6 +65,9 @@ impl MetadataImage {
                 host,
                 port,
                 rack,
+                incarnation_id,
+                broker_epoch,
+                fenced,
             } => {
                 self.brokers.insert(
                     *broker_id,
@@ -60,8 +76,43 @@ impl MetadataImage {
                         host: host.clone(),
                         port: *port,
                         rack: rack.clone(),
+                        incarnation_id: *incarnation_id,
+                        broker_epoch: *broker_epoch,
+                        fenced: *fenced,
+                        in_controlled_shutdown: false,
                     },
                 );
+            }
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id,
+                broker_epoch,
+                fenced,
+                in_controlled_shutdown,
+            } => {
+                let broker = self
+                    .brokers
+                    .get_mut(broker_id)
+                    .filter(|b| b.broker_epoch == *broker_epoch)
+                    .ok_or_else(|| stale_broker(*broker_id, *broker_epoch))?;
+                if let Some(fenced) = fenced {
+                    broker.fenced = *fenced;
+                }
+                if let Some(shutting_down) = in_controlled_shutdown {
+                    broker.in_controlled_shutdown = *shutting_down;
+                }
+            }
+            MetadataRecord::UnregisterBroker {
+                broker_id,
+                broker_epoch,
+            } => {
+                if self
+                    .brokers
+                    .get(broker_id)
+                    .is_none_or(|b| b.broker_epoch != *broker_epoch)
+                {
+                    return Err(stale_broker(*broker_id, *broker_epoch));
+                }
+                self.brokers.remove(broker_id);
             }
             MetadataRecord::Topic { name, topic_id } => {
                 if self.topics.contains_key(name) {
@@ -145,6 +196,16 @@ impl MetadataImage {
         Ok(())
     }
 
+    /// Applies records in order, all or none: on an error the image is unchanged.
+    pub fn apply_all(&mut self, records: &[MetadataRecord]) -> Result<(), MetadataError> {
+        let mut next = self.clone();
+        for record in records {
+            next.apply(record)?;
+        }
+        *self = next;
+        Ok(())
+    }
+
     fn topic_by_id_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, MetadataError> {
         let name = self
             .names_by_id
@@ -189,6 +250,12 @@ impl MetadataImage {
     pub fn next_offset(&self) -> u64 {
         self.next_offset
     }
+}
+
+fn stale_broker(broker_id: i32, broker_epoch: i64) -> MetadataError {
+    MetadataError::InvalidRequest(format!(
+        "broker {broker_id} is not registered with epoch {broker_epoch}"
+    ))
 }
 
 #[cfg(test)]

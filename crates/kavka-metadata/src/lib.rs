@@ -1,8 +1,11 @@
 //! Cluster metadata the KRaft way: every change is a [`MetadataRecord`] appended to
 //! a persisted [`MetadataLog`], and the [`MetadataImage`] changes only by applying
 //! those records in order. The [`controller`] module validates admin requests and
-//! turns them into records. A Raft quorum can later replicate the same log unchanged.
+//! turns them into records; the [`cluster`] module decides broker liveness and
+//! partition leadership the same way. A Raft quorum can later replicate the same log
+//! unchanged.
 
+pub mod cluster;
 pub mod controller;
 mod error;
 mod image;

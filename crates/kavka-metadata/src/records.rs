@@ -12,13 +12,35 @@ pub enum ConfigResource {
 /// One change to cluster metadata, as KRaft's metadata records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
-    /// A broker announced itself (BrokerRegistrationRecord).
+    /// A broker announced itself (BrokerRegistrationRecord). The fields after
+    /// `rack` came with the cluster; records written before them read as an
+    /// unfenced broker of epoch 0.
     RegisterBroker {
         broker_id: i32,
         host: String,
         port: i32,
         rack: Option<String>,
+        /// Random per process start, so a restarted broker is told apart from a
+        /// duplicate one (Kafka's incarnation id).
+        #[serde(default)]
+        incarnation_id: Option<Uuid>,
+        /// The offset of this record: heartbeats and AlterPartition must carry it.
+        #[serde(default)]
+        broker_epoch: i64,
+        /// A new registration is fenced until the broker has caught up.
+        #[serde(default)]
+        fenced: bool,
     },
+    /// A broker was fenced or unfenced, or began a controlled shutdown
+    /// (BrokerRegistrationChangeRecord); `None` leaves that flag as it was.
+    BrokerRegistrationChange {
+        broker_id: i32,
+        broker_epoch: i64,
+        fenced: Option<bool>,
+        in_controlled_shutdown: Option<bool>,
+    },
+    /// A broker's registration was removed (UnregisterBrokerRecord).
+    UnregisterBroker { broker_id: i32, broker_epoch: i64 },
     /// A topic came into being (TopicRecord).
     Topic { name: String, topic_id: Uuid },
     /// A partition with its replica placement and leadership (PartitionRecord).

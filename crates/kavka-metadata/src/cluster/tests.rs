@@ -1,0 +1,485 @@
+//! Scenarios of the cluster logic, stepped with explicit time: the harness applies
+//! every record a decision returns, as committing through the quorum would.
+
+use uuid::Uuid;
+
+use super::*;
+use crate::controller::{create_topic, NewTopic};
+use crate::{MetadataImage, MetadataRecord, PartitionImage};
+
+const TIMEOUT: i64 = 9_000;
+
+struct Cluster {
+    image: MetadataImage,
+    control: ClusterControl,
+    epochs: BTreeMap<i32, i64>,
+    now: i64,
+}
+
+impl Cluster {
+    fn new(config: ControlConfig) -> Self {
+        Self {
+            image: MetadataImage::default(),
+            control: ClusterControl::new(config),
+            epochs: BTreeMap::new(),
+            now: 1_000,
+        }
+    }
+
+    /// Brokers 1..=n registered, caught up and unfenced.
+    fn with_brokers(n: i32, config: ControlConfig) -> Self {
+        let mut c = Self::new(config);
+        for id in 1..=n {
+            c.register(id).unwrap();
+        }
+        for id in 1..=n {
+            let reply = c.heartbeat(id, false, false).unwrap();
+            assert!(
+                reply.is_caught_up && !reply.is_fenced,
+                "broker {id}: {reply:?}"
+            );
+        }
+        c
+    }
+
+    fn apply(&mut self, records: &[MetadataRecord]) {
+        self.image.apply_all(records).expect("records apply");
+    }
+
+    fn register(&mut self, id: i32) -> Result<i64, ControlError> {
+        self.register_incarnation(id, Uuid::new_v4())
+    }
+
+    fn register_incarnation(&mut self, id: i32, incarnation: Uuid) -> Result<i64, ControlError> {
+        let req = Registration {
+            broker_id: id,
+            incarnation_id: incarnation,
+            host: "127.0.0.1".into(),
+            port: 9000 + id,
+            rack: None,
+        };
+        let (epoch, records) = self.control.register(&self.image, &req, self.now)?;
+        self.apply(&records);
+        self.epochs.insert(id, epoch);
+        Ok(epoch)
+    }
+
+    fn heartbeat(
+        &mut self,
+        id: i32,
+        fence: bool,
+        shutdown: bool,
+    ) -> Result<HeartbeatReply, ControlError> {
+        let req = Heartbeat {
+            broker_id: id,
+            broker_epoch: self.epochs[&id],
+            current_metadata_offset: self.image.next_offset(),
+            want_fence: fence,
+            want_shutdown_now: shutdown,
+        };
+        let (reply, records) = self.control.heartbeat(&self.image, &req, self.now)?;
+        self.apply(&records);
+        Ok(reply)
+    }
+
+    /// Time passes by `ms` while `alive` brokers heartbeat every second.
+    fn run(&mut self, ms: i64, alive: &[i32]) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.now += 1_000;
+            for &id in alive {
+                self.heartbeat(id, false, false).unwrap();
+            }
+            let records = self.control.tick(&self.image, self.now);
+            self.apply(&records);
+        }
+    }
+
+    fn topic(&mut self, name: &str, partitions: i32, rf: i16) -> Uuid {
+        let brokers: Vec<i32> = self.image.brokers().map(|b| b.broker_id).collect();
+        let t = NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: rf,
+            assignments: None,
+            configs: Default::default(),
+        };
+        let records = create_topic(&self.image, &t, &brokers).unwrap();
+        self.apply(&records);
+        self.image.topic(name).unwrap().topic_id
+    }
+
+    fn partition(&self, topic: &str, index: i32) -> PartitionImage {
+        self.image.topic(topic).unwrap().partitions[&index].clone()
+    }
+
+    fn alter(&mut self, topic: &str, index: i32, new_isr: Vec<i32>) -> AlterPartitionResult {
+        let p = self.partition(topic, index);
+        let req = AlterPartition {
+            broker_id: p.leader,
+            broker_epoch: self.epochs[&p.leader],
+            topic_id: self.image.topic(topic).unwrap().topic_id,
+            partition: index,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            new_isr,
+        };
+        let (result, record) = self.control.alter_partition(&self.image, &req);
+        self.apply(&record.into_iter().collect::<Vec<_>>());
+        result
+    }
+}
+
+#[test]
+fn a_new_broker_is_fenced_until_it_has_applied_its_registration() {
+    let mut c = Cluster::new(ControlConfig::default());
+    let epoch = c.register(1).unwrap();
+    assert!(c.image.broker(1).unwrap().fenced);
+    let behind = Heartbeat {
+        broker_id: 1,
+        broker_epoch: epoch,
+        current_metadata_offset: epoch as u64,
+        want_fence: false,
+        want_shutdown_now: false,
+    };
+    let (reply, records) = c.control.heartbeat(&c.image, &behind, c.now).unwrap();
+    assert!(records.is_empty() && reply.is_fenced && !reply.is_caught_up);
+    let reply = c.heartbeat(1, false, false).unwrap();
+    assert!(reply.is_caught_up && !reply.is_fenced);
+    assert!(!c.image.broker(1).unwrap().fenced);
+}
+
+#[test]
+fn a_second_live_process_with_the_same_id_is_refused_until_the_first_is_fenced() {
+    let mut c = Cluster::with_brokers(2, ControlConfig::default());
+    assert_eq!(
+        c.register(1),
+        Err(ControlError::DuplicateBrokerRegistration)
+    );
+    c.run(TIMEOUT + 2_000, &[2]);
+    assert!(c.image.broker(1).unwrap().fenced);
+    assert!(c.register(1).is_ok());
+}
+
+#[test]
+fn a_restarted_broker_gets_a_new_epoch_and_old_heartbeats_are_stale() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 3, 3);
+    let old = c.epochs[&2];
+    let incarnation = Uuid::new_v4();
+    // Broker 2 went silent, was fenced, and comes back as a new process.
+    c.run(TIMEOUT + 2_000, &[1, 3]);
+    let new = c.register_incarnation(2, incarnation).unwrap();
+    assert!(new > old);
+    let stale = Heartbeat {
+        broker_id: 2,
+        broker_epoch: old,
+        current_metadata_offset: c.image.next_offset(),
+        want_fence: false,
+        want_shutdown_now: false,
+    };
+    assert_eq!(
+        c.control.heartbeat(&c.image, &stale, c.now).map(|r| r.0),
+        Err(ControlError::StaleBrokerEpoch)
+    );
+}
+
+#[test]
+fn a_silent_leader_is_fenced_and_its_partitions_move_to_isr_members() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 3, 3);
+    let before: Vec<PartitionImage> = (0..3).map(|i| c.partition("t", i)).collect();
+    c.run(TIMEOUT - 1_000, &[2, 3]);
+    assert!(
+        !c.image.broker(1).unwrap().fenced,
+        "fenced before the timeout"
+    );
+    c.run(2_000, &[2, 3]);
+    assert!(c.image.broker(1).unwrap().fenced);
+    for i in 0..3 {
+        let p = c.partition("t", i);
+        assert_ne!(p.leader, 1, "partition {i}");
+        assert!(!p.isr.contains(&1), "partition {i} ISR {:?}", p.isr);
+        let moved = before[i as usize].leader == 1;
+        assert_eq!(
+            p.leader_epoch,
+            before[i as usize].leader_epoch + i32::from(moved)
+        );
+        assert!(p.partition_epoch > before[i as usize].partition_epoch);
+    }
+}
+
+#[test]
+fn the_last_isr_member_keeps_its_place_and_leads_again_when_it_returns() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 1, 3);
+    let leader = c.partition("t", 0).leader;
+    assert_eq!(c.alter("t", 0, vec![leader]).error, None);
+    let others: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    let p = c.partition("t", 0);
+    assert_eq!(
+        (p.leader, p.isr.clone()),
+        (-1, vec![leader]),
+        "no unclean leader"
+    );
+    // The broker comes back: a new incarnation, caught up, leads again.
+    c.register(leader).unwrap();
+    c.heartbeat(leader, false, false).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!((p.leader, p.isr), (leader, vec![leader]));
+}
+
+#[test]
+fn unclean_election_picks_a_live_replica_outside_the_isr_when_enabled() {
+    let config = ControlConfig {
+        unclean_leader_election: true,
+        ..ControlConfig::default()
+    };
+    let mut c = Cluster::with_brokers(3, config);
+    c.topic("t", 1, 3);
+    let leader = c.partition("t", 0).leader;
+    c.alter("t", 0, vec![leader]);
+    let others: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    let p = c.partition("t", 0);
+    assert!(others.contains(&p.leader));
+    assert_eq!(p.isr, vec![p.leader]);
+}
+
+#[test]
+fn controlled_shutdown_moves_leadership_away_before_the_broker_may_exit() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 6, 3);
+    let led_by_1 = (0..6).filter(|&i| c.partition("t", i).leader == 1).count();
+    assert!(led_by_1 > 0);
+    let reply = c.heartbeat(1, false, true).unwrap();
+    assert!(reply.should_shut_down, "{reply:?}");
+    for i in 0..6 {
+        let p = c.partition("t", i);
+        assert_ne!(p.leader, 1);
+        assert!(!p.isr.contains(&1));
+    }
+    assert!(c.image.broker(1).unwrap().in_controlled_shutdown);
+}
+
+#[test]
+fn alter_partition_is_checked_like_kafkas_controller() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    let id = c.topic("t", 1, 3);
+    let p = c.partition("t", 0);
+    let leader = p.leader;
+    let follower = *p.replicas.iter().find(|&&r| r != leader).unwrap();
+    let base = AlterPartition {
+        broker_id: leader,
+        broker_epoch: c.epochs[&leader],
+        topic_id: id,
+        partition: 0,
+        leader_epoch: p.leader_epoch,
+        partition_epoch: p.partition_epoch,
+        new_isr: vec![leader],
+    };
+    let check =
+        |c: &Cluster, req: AlterPartition| c.control.alter_partition(&c.image, &req).0.error;
+    assert_eq!(
+        check(
+            &c,
+            AlterPartition {
+                broker_epoch: -5,
+                ..base.clone()
+            }
+        ),
+        Some(ControlError::StaleBrokerEpoch)
+    );
+    assert_eq!(
+        check(
+            &c,
+            AlterPartition {
+                partition_epoch: 9,
+                ..base.clone()
+            }
+        ),
+        Some(ControlError::InvalidUpdateVersion)
+    );
+    assert_eq!(
+        check(
+            &c,
+            AlterPartition {
+                leader_epoch: p.leader_epoch - 1,
+                ..base.clone()
+            }
+        ),
+        Some(ControlError::FencedLeaderEpoch)
+    );
+    assert_eq!(
+        check(
+            &c,
+            AlterPartition {
+                broker_id: follower,
+                broker_epoch: c.epochs[&follower],
+                ..base.clone()
+            }
+        ),
+        Some(ControlError::NotLeaderOrFollower)
+    );
+    assert_eq!(
+        check(
+            &c,
+            AlterPartition {
+                new_isr: vec![follower],
+                ..base.clone()
+            }
+        ),
+        Some(ControlError::InvalidRequest(
+            "the new ISR must contain the leader"
+        ))
+    );
+
+    // Shrink, then try to add back a fenced follower, then add it back live.
+    let shrunk = c.alter("t", 0, vec![leader]);
+    assert_eq!(shrunk.error, None);
+    assert_eq!(shrunk.partition_epoch, p.partition_epoch + 1);
+    assert_eq!(
+        shrunk.leader_epoch, p.leader_epoch,
+        "an ISR change keeps the leader epoch"
+    );
+    c.heartbeat(follower, true, false).unwrap();
+    assert_eq!(
+        c.alter("t", 0, vec![leader, follower]).error,
+        Some(ControlError::IneligibleReplica)
+    );
+    c.register(follower).unwrap();
+    c.heartbeat(follower, false, false).unwrap();
+    let grown = c.alter("t", 0, vec![leader, follower]);
+    assert_eq!(grown.error, None);
+    assert_eq!(c.partition("t", 0).isr, vec![leader, follower]);
+}
+
+#[test]
+fn preferred_election_and_automatic_rebalance_bring_leaders_home() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    let id = c.topic("t", 3, 3);
+    // Broker 1 restarts: its partitions move away while it is fenced.
+    c.run(TIMEOUT + 2_000, &[2, 3]);
+    c.register(1).unwrap();
+    c.heartbeat(1, false, false).unwrap();
+    let preferred_1: Vec<i32> = (0..3)
+        .filter(|&i| c.partition("t", i).replicas[0] == 1)
+        .collect();
+    assert!(preferred_1.iter().all(|&i| c.partition("t", i).leader != 1));
+    // Back in the ISR (the leader would propose it once caught up).
+    for &i in &preferred_1 {
+        let mut isr = c.partition("t", i).isr;
+        isr.push(1);
+        assert_eq!(c.alter("t", i, isr).error, None);
+    }
+    let first = preferred_1[0];
+    assert!(c
+        .control
+        .elect_preferred(&c.image, id, first)
+        .unwrap()
+        .is_some());
+    let records = c.control.rebalance_leaders(&c.image);
+    c.apply(&records);
+    for &i in &preferred_1 {
+        assert_eq!(c.partition("t", i).leader, 1, "partition {i}");
+    }
+    assert_eq!(
+        c.control.elect_preferred(&c.image, id, first),
+        Err(ControlError::ElectionNotNeeded)
+    );
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Time passes; these brokers (bit set over 1..=4) heartbeat.
+        Run {
+            alive: u8,
+        },
+        /// A broker restarts as a new process.
+        Restart(i32),
+        /// A broker asks for a controlled shutdown.
+        Shutdown(i32),
+        /// A partition's leader shrinks its ISR to itself, or grows it to all live replicas.
+        Alter {
+            partition: i32,
+            grow: bool,
+        },
+        Rebalance,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => any::<u8>().prop_map(|alive| Step::Run { alive }),
+            1 => (1..=4i32).prop_map(Step::Restart),
+            1 => (1..=4i32).prop_map(Step::Shutdown),
+            2 => (0..4i32, any::<bool>()).prop_map(|(partition, grow)| Step::Alter { partition, grow }),
+            1 => Just(Step::Rebalance),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn leadership_stays_within_the_isr_and_epochs_never_go_back(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut c = Cluster::with_brokers(4, ControlConfig::default());
+            c.topic("t", 4, 3);
+            let mut last: Vec<(i32, i32)> = (0..4).map(|i| {
+                let p = c.partition("t", i);
+                (p.leader_epoch, p.partition_epoch)
+            }).collect();
+            for s in steps {
+                match s {
+                    Step::Run { alive } => {
+                        let ids: Vec<i32> = (1..=4).filter(|b| alive & (1 << b) != 0).collect();
+                        let ids: Vec<i32> = ids.into_iter().filter(|&b| !c.image.broker(b).is_some_and(|x| x.in_controlled_shutdown)).collect();
+                        c.run(5_000, &ids);
+                    }
+                    Step::Restart(b) => {
+                        if c.image.broker(b).is_some_and(|x| x.fenced || x.in_controlled_shutdown) {
+                            c.register(b).unwrap();
+                            c.heartbeat(b, false, false).unwrap();
+                        }
+                    }
+                    Step::Shutdown(b) => {
+                        if c.image.broker(b).is_some_and(|x| !x.fenced) {
+                            let _ = c.heartbeat(b, false, true);
+                        }
+                    }
+                    Step::Alter { partition, grow } => {
+                        let p = c.partition("t", partition);
+                        if p.leader >= 0 && c.image.broker(p.leader).is_some_and(|x| x.is_eligible()) {
+                            let isr = if grow {
+                                p.replicas.iter().copied().filter(|&r| r == p.leader || c.image.broker(r).is_some_and(|x| x.is_eligible())).collect()
+                            } else {
+                                vec![p.leader]
+                            };
+                            prop_assert_eq!(c.alter("t", partition, isr).error, None);
+                        }
+                    }
+                    Step::Rebalance => {
+                        let records = c.control.rebalance_leaders(&c.image);
+                        c.apply(&records);
+                    }
+                }
+                for i in 0..4 {
+                    let p = c.partition("t", i);
+                    prop_assert!(!p.isr.is_empty(), "partition {} has an empty ISR", i);
+                    prop_assert!(p.isr.iter().all(|r| p.replicas.contains(r)));
+                    if p.leader >= 0 {
+                        prop_assert!(p.isr.contains(&p.leader), "leader {} outside ISR {:?}", p.leader, p.isr);
+                        let b = c.image.broker(p.leader).unwrap();
+                        prop_assert!(b.is_eligible(), "leader {} is fenced or shutting down", p.leader);
+                    }
+                    let (le, pe) = last[i as usize];
+                    prop_assert!(p.leader_epoch >= le && p.partition_epoch >= pe);
+                    last[i as usize] = (p.leader_epoch, p.partition_epoch);
+                }
+            }
+        }
+    }
+}
