@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::group_service::GroupService;
+use crate::meta_properties::{MetaProperties, META_PROPERTIES_FILE};
 use crate::metadata_store::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
@@ -43,9 +44,6 @@ pub enum StartError {
         configured: i32,
     },
 }
-
-/// The log directory's identity file, as Kafka names it.
-pub(crate) const META_PROPERTIES_FILE: &str = "meta.properties";
 
 /// Shared broker state, one per process.
 #[derive(Debug)]
@@ -157,50 +155,20 @@ pub(crate) fn now_ms() -> i64 {
 /// A file that exists but lacks a cluster id, or names another node, stops the
 /// start: a new cluster id would silently orphan everything the directory holds.
 fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> Result<String, StartError> {
-    let path = dir.join(META_PROPERTIES_FILE);
-    if let Some(text) = durable::read_optional(&path)? {
-        let props = crate::config::parse_properties(&text);
-        let id = props
-            .get("cluster.id")
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| StateFileError::corrupt(&path, "no cluster.id"))?;
-        if let Some(stored) = props.get("node.id") {
-            let stored: i32 = stored
-                .parse()
-                .map_err(|_| StateFileError::corrupt(&path, format!("node.id {stored:?}")))?;
-            if stored != node_id {
-                return Err(StartError::NodeIdMismatch {
-                    path: dir.display().to_string(),
-                    stored,
-                    configured: node_id,
-                });
-            }
+    if let Some(meta) = MetaProperties::read(dir)? {
+        if let Some(stored) = meta.node_id.filter(|&n| n != node_id) {
+            return Err(StartError::NodeIdMismatch {
+                path: dir.display().to_string(),
+                stored,
+                configured: node_id,
+            });
         }
-        return Ok(id.clone());
+        return Ok(meta.cluster_id);
     }
-    let id = base64url(uuid::Uuid::new_v4().as_bytes());
-    let text = format!("#\n#Written by Kavka\nnode.id={node_id}\nversion=1\ncluster.id={id}\n");
-    durable::write_atomic(&path, text.as_bytes()).map_err(|source| StartError::LogDir {
-        path: path.display().to_string(),
+    let meta = MetaProperties::new_cluster(node_id);
+    meta.write(dir).map_err(|source| StartError::LogDir {
+        path: dir.join(META_PROPERTIES_FILE).display().to_string(),
         source,
     })?;
-    Ok(id)
-}
-
-/// Kafka prints cluster ids as unpadded URL-safe base64 of 16 random bytes.
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    Ok(meta.cluster_id)
 }

@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kavka_broker::{Broker, BrokerConfig};
 
+mod storage_tool;
+
 #[derive(Parser)]
 #[command(
     name = "kavka",
@@ -52,6 +54,16 @@ fn main() -> anyhow::Result<()> {
 fn run_tool_if_asked() -> Option<i32> {
     let mut args = std::env::args_os();
     let argv0 = args.next()?;
+    if is_storage_tool(&argv0) {
+        return Some(storage_tool::main(std::env::args_os().collect()));
+    }
+    let mut peek = std::env::args_os().skip(1);
+    if peek.next().is_some_and(|a| a == "storage") {
+        let argv = std::iter::once("kafka-storage".into())
+            .chain(peek)
+            .collect();
+        return Some(storage_tool::main(argv));
+    }
     if let Some(tool) = kavka_tools::tool_from_argv0(&argv0) {
         return Some(kavka_tools::run(tool, args.collect()));
     }
@@ -71,6 +83,15 @@ fn run_broker(file: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<(
         broker.run(shutdown_signal()).await;
         Ok(())
     })
+}
+
+/// `kafka-storage` or `kafka-storage.sh`, by program name.
+fn is_storage_tool(argv0: &std::ffi::OsStr) -> bool {
+    let name = std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.strip_suffix(".sh").unwrap_or(name) == "kafka-storage"
 }
 
 /// Resolves on SIGINT or SIGTERM.

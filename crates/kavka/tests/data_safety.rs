@@ -4,22 +4,20 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, RequestHeader, TopicName,
+    OffsetFetchResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
 use common::*;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -308,39 +306,6 @@ async fn full_disk_answers_storage_error_and_loses_nothing_acknowledged() {
     );
 }
 
-/// One request over a plain socket, for calls whose exact answer matters.
-fn call<Resp: Decodable>(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    body: &impl Encodable,
-) -> Resp {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(1)
-        .with_client_id(Some(StrBytes::from_static_str("data-safety")));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let mut frame = BytesMut::new();
-    frame.put_i32(buf.len() as i32);
-    frame.extend_from_slice(&buf);
-    stream.write_all(&frame).unwrap();
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).unwrap();
-    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut response).unwrap();
-    let mut response = Bytes::from(response);
-    response.advance(4); // correlation id
-    if key.response_header_version(version) >= 1 {
-        response.advance(1); // empty tagged fields
-    }
-    Resp::decode(&mut response, version).unwrap()
-}
-
 /// Commits `offset` for partition 0 of `topic` as a standalone consumer; the error code.
 fn commit(stream: &mut TcpStream, group: &str, topic: &str, offset: i64) -> i16 {
     let request = OffsetCommitRequest::default()
@@ -351,7 +316,7 @@ fn commit(stream: &mut TcpStream, group: &str, topic: &str, offset: i64) -> i16 
             .with_partitions(vec![OffsetCommitRequestPartition::default()
                 .with_partition_index(0)
                 .with_committed_offset(offset)])]);
-    let response: OffsetCommitResponse = call(stream, ApiKey::OffsetCommit, 8, &request);
+    let response: OffsetCommitResponse = raw_call(stream, ApiKey::OffsetCommit, 8, &request);
     response.topics[0].partitions[0].error_code
 }
 
@@ -362,7 +327,7 @@ fn committed(stream: &mut TcpStream, group: &str, topic: &str) -> i64 {
         .with_topics(Some(vec![OffsetFetchRequestTopic::default()
             .with_name(TopicName(StrBytes::from_string(topic.to_string())))
             .with_partition_indexes(vec![0])]));
-    let response: OffsetFetchResponse = call(stream, ApiKey::OffsetFetch, 7, &request);
+    let response: OffsetFetchResponse = raw_call(stream, ApiKey::OffsetFetch, 7, &request);
     assert_eq!(response.error_code, 0);
     response.topics[0].partitions[0].committed_offset
 }

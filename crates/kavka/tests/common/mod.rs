@@ -2,7 +2,12 @@
 //! directory, and builds rdkafka clients pointed at it.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -272,4 +277,37 @@ pub fn consume_n(consumer: &BaseConsumer, n: usize, timeout: Duration) -> Vec<Ow
 
 pub fn payload(m: &OwnedMessage) -> Vec<u8> {
     m.payload().unwrap_or_default().to_vec()
+}
+
+/// One request over a plain socket, for calls whose exact answer matters.
+pub fn raw_call<Resp: Decodable>(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    body: &impl Encodable,
+) -> Resp {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("kavka-test")));
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    let mut frame = BytesMut::new();
+    frame.put_i32(buf.len() as i32);
+    frame.extend_from_slice(&buf);
+    stream.write_all(&frame).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).unwrap();
+    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut response).unwrap();
+    let mut response = Bytes::from(response);
+    response.advance(4); // correlation id
+    if key.response_header_version(version) >= 1 {
+        response.advance(1); // empty tagged fields
+    }
+    Resp::decode(&mut response, version).unwrap()
 }
