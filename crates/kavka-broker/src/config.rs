@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod cluster;
 mod security;
 
+pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -33,6 +35,14 @@ pub enum ConfigError {
         list_settings(.0)
     )]
     UnsupportedSecurity(Vec<UnsupportedSetting>),
+    /// A node of a multi-node cluster: refused rather than run alone while the
+    /// user believes it is part of a cluster.
+    #[error(
+        "refusing to start: this configuration describes a node of a {0}, which this \
+         version of Kavka cannot join yet (it would run alone, unreplicated). Run a single \
+         node (no process.roles, or this node as the only voter)."
+    )]
+    MultiNodeCluster(String),
 }
 
 fn list_settings(settings: &[UnsupportedSetting]) -> String {
@@ -80,6 +90,8 @@ pub struct BrokerConfig {
     pub group_consumer_session_timeout_ms: i32,
     pub offsets_retention_minutes: i64,
     pub delete_topic_enable: bool,
+    /// Roles, quorum, named listeners and replication settings.
+    pub cluster: ClusterSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
 }
@@ -173,7 +185,8 @@ impl BrokerConfig {
             return Err(ConfigError::UnsupportedSecurity(insecure));
         }
         for key in raw.keys() {
-            if !KNOWN_KEYS.contains(&key.as_str()) {
+            if !KNOWN_KEYS.contains(&key.as_str()) && !cluster::CLUSTER_KEYS.contains(&key.as_str())
+            {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
         }
@@ -182,15 +195,25 @@ impl BrokerConfig {
             Some(v) => parse_num("node.id", v)?,
             None => 1,
         };
-        let listener = match p.get("listeners") {
-            Some(v) => parse_listener("listeners", v)?,
-            None => Endpoint {
-                host: String::new(),
-                port: 9092,
+        let cluster = ClusterSettings::parse(&p, node_id)?;
+        refuse_multi_node(&cluster, node_id)?;
+        let listener = match cluster.broker_listener() {
+            Some(l) => Endpoint {
+                host: l.host.clone(),
+                port: l.port,
             },
+            None => return Err(ConfigError::MultiNodeCluster("controller-only node".into())),
         };
-        let advertised = match p.get("advertised.listeners") {
-            Some(v) => parse_listener("advertised.listeners", v)?,
+        let advertised = match cluster
+            .advertised_listeners
+            .iter()
+            .find(|l| l.name == cluster.inter_broker_listener_name)
+            .or_else(|| cluster.advertised_listeners.first())
+        {
+            Some(l) => Endpoint {
+                host: l.host.clone(),
+                port: l.port,
+            },
             None => Endpoint {
                 host: if listener.host.is_empty() || listener.host == "0.0.0.0" {
                     "localhost".to_string()
@@ -269,6 +292,7 @@ impl BrokerConfig {
             )?,
             offsets_retention_minutes: p.num("offsets.retention.minutes", 10080)?,
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
+            cluster,
             raw,
         };
         Ok(config)
@@ -323,28 +347,21 @@ fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-/// Reads the first PLAINTEXT-style listener `NAME://host:port`. Kafka allows
-/// several; Kavka serves one plaintext listener for now.
-fn parse_listener(key: &str, value: &str) -> Result<Endpoint, ConfigError> {
-    let first = value
-        .split(',')
-        .map(str::trim)
-        .find(|l| !l.to_ascii_uppercase().starts_with("CONTROLLER"))
-        .unwrap_or(value);
-    let (_, address) = first
-        .split_once("://")
-        .ok_or_else(|| invalid(key, value, "expected NAME://host:port"))?;
-    let (host, port) = address
-        .rsplit_once(':')
-        .ok_or_else(|| invalid(key, value, "expected NAME://host:port"))?;
-    let port = port
-        .parse()
-        .map_err(|_| invalid(key, value, "port is not a number"))?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    Ok(Endpoint { host, port })
+/// Until replication lands, a node that other voters or controllers would join is
+/// refused: it would otherwise run alone while its user thinks it is replicated.
+fn refuse_multi_node(cluster: &ClusterSettings, node_id: i32) -> Result<(), ConfigError> {
+    if cluster.voters.iter().any(|v| v.id != node_id) {
+        return Err(ConfigError::MultiNodeCluster(format!(
+            "{}-voter controller quorum",
+            cluster.voters.len()
+        )));
+    }
+    if !cluster.bootstrap_controllers.is_empty() && !cluster.has_role(ProcessRole::Controller) {
+        return Err(ConfigError::MultiNodeCluster(
+            "cluster whose controllers run elsewhere".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `KAFKA_LOG_DIRS` → `log.dirs`, the official container images' convention.
@@ -470,6 +487,32 @@ mod tests {
         assert!(message.contains("ssl.keystore.location"), "{message}");
         let env = load(&[], &[("KAFKA_AUTHORIZER_CLASS_NAME", "x.Authorizer")]).unwrap_err();
         assert!(env.to_string().contains("authorizer.class.name"));
+    }
+
+    #[test]
+    fn a_node_of_a_multi_node_cluster_is_refused_until_replication_lands() {
+        let node = |id: &str, voters: &str| {
+            load(
+                &[
+                    "process.roles=broker,controller",
+                    &format!("node.id={id}"),
+                    &format!("controller.quorum.voters={voters}"),
+                    "controller.listener.names=CONTROLLER",
+                    "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093",
+                ],
+                &[],
+            )
+        };
+        let err = node("1", "1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3-voter controller quorum"), "{err}");
+        let single = node("1", "1@127.0.0.1:19093").unwrap();
+        assert_eq!(single.listener.port, 19092);
+        assert_eq!(
+            single.cluster.controller_listener().map(|l| l.port),
+            Some(19093)
+        );
     }
 
     #[test]
