@@ -45,7 +45,12 @@ pub fn create_topic(
             check_assignments(assignments, brokers)?;
             assignments.clone()
         }
-        None => place_replicas(topic.num_partitions, topic.replication_factor, brokers, 0)?,
+        None => place_replicas(
+            topic.num_partitions,
+            topic.replication_factor,
+            &rack_interleaved(image, brokers),
+            0,
+        )?,
     };
 
     let topic_id = Uuid::new_v4();
@@ -120,7 +125,12 @@ pub fn create_partitions(
             check_assignments(&a, brokers)?;
             a
         }
-        None => place_replicas(total - current, rf, brokers, current as usize)?,
+        None => place_replicas(
+            total - current,
+            rf,
+            &rack_interleaved(image, brokers),
+            current as usize,
+        )?,
     };
     Ok(partition_records(topic.topic_id, current, &placement).collect())
 }
@@ -184,12 +194,13 @@ fn partition_records(
         })
 }
 
-/// Round-robin placement: partition p's first replica is broker (start + p), the
-/// rest follow, so leadership spreads evenly.
+/// Round-robin placement over the rack-interleaved broker list: partition p's first
+/// replica is broker (start + p), so leadership spreads evenly; the followers come
+/// from racks that hold no replica of the partition yet, while any are left.
 fn place_replicas(
     partitions: i32,
     replication_factor: i16,
-    brokers: &[i32],
+    brokers: &[(i32, Option<String>)],
     start: usize,
 ) -> Result<Vec<Vec<i32>>, MetadataError> {
     if partitions <= 0 {
@@ -211,11 +222,54 @@ fn place_replicas(
     let n = brokers.len();
     Ok((0..partitions as usize)
         .map(|p| {
-            (0..replication_factor as usize)
-                .map(|r| brokers[(start + p + r) % n])
-                .collect()
+            let first = (start + p) % n;
+            let mut replicas: Vec<i32> = Vec::with_capacity(replication_factor as usize);
+            let mut racks: Vec<&Option<String>> = Vec::new();
+            // A new rack first, while one is left; then any broker not yet used.
+            for prefer_new_rack in [true, false] {
+                for i in 0..n {
+                    if replicas.len() == replication_factor as usize {
+                        break;
+                    }
+                    let (id, rack) = &brokers[(first + i) % n];
+                    if replicas.contains(id) || (prefer_new_rack && racks.contains(&rack)) {
+                        continue;
+                    }
+                    replicas.push(*id);
+                    racks.push(rack);
+                }
+            }
+            replicas
         })
         .collect())
+}
+
+/// The brokers with their racks, ordered so that consecutive brokers sit on
+/// different racks (rack A's first, rack B's first, ..., rack A's second, ...), as
+/// Kafka's rack-aware placement does. Without racks this is the brokers' own order,
+/// so placement is plain round-robin.
+fn rack_interleaved(image: &MetadataImage, brokers: &[i32]) -> Vec<(i32, Option<String>)> {
+    let rack_of = |id: i32| image.broker(id).and_then(|b| b.rack.clone());
+    let mut by_rack: BTreeMap<Option<String>, Vec<i32>> = BTreeMap::new();
+    for &id in brokers {
+        by_rack.entry(rack_of(id)).or_default().push(id);
+    }
+    if by_rack.len() <= 1 {
+        return brokers.iter().map(|&id| (id, rack_of(id))).collect();
+    }
+    let mut out = Vec::with_capacity(brokers.len());
+    for round in 0.. {
+        let before = out.len();
+        for (rack, ids) in &by_rack {
+            if let Some(&id) = ids.get(round) {
+                out.push((id, rack.clone()));
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 fn check_assignments(assignments: &[Vec<i32>], brokers: &[i32]) -> Result<(), MetadataError> {
@@ -328,5 +382,85 @@ mod tests {
         let topic = image.topic("t").unwrap();
         assert_eq!(topic.partitions.len(), 4);
         assert_eq!(topic.partitions[&2].replicas, vec![3, 1]);
+    }
+
+    fn with_racks(racks: &[(i32, Option<&str>)]) -> MetadataImage {
+        let mut image = MetadataImage::default();
+        for &(id, rack) in racks {
+            image
+                .apply(&MetadataRecord::RegisterBroker {
+                    broker_id: id,
+                    host: "h".into(),
+                    port: 9092,
+                    rack: rack.map(str::to_string),
+                    incarnation_id: None,
+                    broker_epoch: 0,
+                    fenced: false,
+                })
+                .unwrap();
+        }
+        image
+    }
+
+    fn placement(
+        image: &MetadataImage,
+        partitions: i32,
+        rf: i16,
+        brokers: &[i32],
+    ) -> Vec<Vec<i32>> {
+        let topic = NewTopic {
+            replication_factor: rf,
+            ..new_topic("placed", partitions)
+        };
+        let mut image = image.clone();
+        let records = create_topic(&image, &topic, brokers).unwrap();
+        apply(&mut image, &records);
+        image
+            .topic("placed")
+            .unwrap()
+            .partitions
+            .values()
+            .map(|p| p.replicas.clone())
+            .collect()
+    }
+
+    #[test]
+    fn replicas_of_a_partition_go_to_different_racks_and_leaders_spread() {
+        let racks = [
+            (1, Some("a")),
+            (2, Some("a")),
+            (3, Some("b")),
+            (4, Some("b")),
+            (5, Some("c")),
+            (6, Some("c")),
+        ];
+        let image = with_racks(&racks);
+        let rack = |id: i32| racks.iter().find(|r| r.0 == id).and_then(|r| r.1);
+        let placed = placement(&image, 6, 3, &[1, 2, 3, 4, 5, 6]);
+        let mut leaders: Vec<i32> = placed.iter().map(|r| r[0]).collect();
+        leaders.sort();
+        assert_eq!(leaders, vec![1, 2, 3, 4, 5, 6], "{placed:?}");
+        for replicas in &placed {
+            let mut r: Vec<_> = replicas.iter().map(|&id| rack(id)).collect();
+            r.sort();
+            r.dedup();
+            assert_eq!(r.len(), 3, "replicas {replicas:?} share a rack");
+        }
+        // More replicas than racks: every rack used, then the rest spread.
+        for replicas in placement(&image, 3, 4, &[1, 2, 3, 4, 5, 6]) {
+            let mut r: Vec<_> = replicas.iter().map(|&id| rack(id)).collect();
+            r.sort();
+            r.dedup();
+            assert_eq!((replicas.len(), r.len()), (4, 3), "{replicas:?}");
+        }
+    }
+
+    #[test]
+    fn without_racks_placement_is_round_robin() {
+        let image = with_racks(&[(1, None), (2, None), (3, None)]);
+        assert_eq!(
+            placement(&image, 3, 2, &[1, 2, 3]),
+            vec![vec![1, 2], vec![2, 3], vec![3, 1]]
+        );
     }
 }
