@@ -147,7 +147,7 @@ pub enum FollowerFetchOutcome {
 /// What a metadata update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataOutcome {
-    /// Applied (a pending ISR change, if any, is superseded).
+    /// Applied (a pending ISR change based on an older partition epoch is superseded).
     Applied(Effects),
     /// Older than what this leader knows: ignored.
     Stale,
@@ -515,8 +515,9 @@ impl LeaderState {
         }
     }
 
-    /// Apply a metadata update for the partition. It supersedes any pending ISR change;
-    /// a new leader epoch restarts the followers' catch-up clocks.
+    /// Apply a metadata update for the partition. It supersedes a pending ISR change
+    /// based on an older partition epoch; a new leader epoch restarts the followers'
+    /// catch-up clocks and the leader epoch's start offset.
     pub fn on_metadata(&mut self, update: PartitionUpdate, now_ms: i64) -> MetadataOutcome {
         if self.resigned
             || update.partition_epoch < self.partition_epoch
@@ -551,10 +552,21 @@ impl LeaderState {
             }
             self.leader_epoch = update.leader_epoch;
         }
+        // A proposal survives an update at the partition epoch it is based on: that
+        // update cannot be the controller's decision on it (which bumps the epoch), and
+        // the controller may still accept it, so its member must keep holding the HW.
+        // Kafka drops it here and relies on the caught-up rule to hold the HW instead.
+        let keep_pending = !new_epoch
+            && self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.request.partition_epoch == update.partition_epoch);
+        if !keep_pending {
+            self.pending = None;
+        }
         self.partition_epoch = update.partition_epoch;
         self.replicas = update.replicas;
         self.isr = isr;
-        self.pending = None;
         MetadataOutcome::Applied(self.after_change(now_ms, true))
     }
 

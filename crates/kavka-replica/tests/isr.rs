@@ -599,3 +599,26 @@ fn diverging_fetch_is_answered_with_the_epoch_end_and_not_recorded() {
     ));
     assert_eq!(l.follower(2).unwrap().log_end_offset, Some(8));
 }
+
+#[test]
+fn metadata_at_the_proposals_own_partition_epoch_keeps_it_pending() {
+    // The update cannot be the controller's decision on the proposal (that would bump
+    // the partition epoch), and the controller may still accept the proposal.
+    let mut l = leader(&[1, 2, 3], &[1, 2], 10, 10, 1);
+    let req = fetch_ok(&mut l, 3, 10, 1).alter_partition.unwrap();
+    let same = PartitionUpdate {
+        leader: 1,
+        leader_epoch: 5,
+        partition_epoch: 10,
+        replicas: vec![1, 2, 3],
+        isr: vec![1, 2],
+    };
+    assert!(matches!(
+        l.on_metadata(same, 2),
+        MetadataOutcome::Applied(_)
+    ));
+    assert!(l.pending_isr_change().is_some());
+    assert_eq!(l.maximal_isr().len(), 3);
+    let (outcome, _) = commit(&mut l, &req, 3);
+    assert_eq!(outcome, AlterPartitionOutcome::Committed);
+}
