@@ -215,7 +215,11 @@ impl Sim {
                     return;
                 };
                 let result = match answer {
-                    Answer::NotAttempted => Err(AlterPartitionError::OperationNotAttempted),
+                    // Only a request the controller would accept can be "not
+                    // attempted": the answer promises the partition epoch was right.
+                    Answer::NotAttempted => self
+                        .controller_validate(&req)
+                        .and(Err(AlterPartitionError::OperationNotAttempted)),
                     Answer::Deliver | Answer::Lost => self.controller_alter(&req),
                 };
                 let result = match answer {
@@ -267,12 +271,25 @@ impl Sim {
         self.check_hw();
     }
 
-    /// The controller's AlterPartition validation (KRaft's, simplified).
+    /// The controller's AlterPartition handling: validate, then apply.
     fn controller_alter(
         &mut self,
         req: &AlterPartitionRequest,
     ) -> Result<CommittedIsr, AlterPartitionError> {
+        self.controller_validate(req)?;
         let c = &mut self.controller;
+        c.isr = req.new_isr.iter().map(|m| m.broker_id).collect();
+        c.partition_epoch += 1;
+        Ok(CommittedIsr {
+            isr: c.isr.iter().copied().collect(),
+            leader_epoch: c.leader_epoch,
+            partition_epoch: c.partition_epoch,
+        })
+    }
+
+    /// The controller's AlterPartition validation (KRaft's, simplified).
+    fn controller_validate(&self, req: &AlterPartitionRequest) -> Result<(), AlterPartitionError> {
+        let c = &self.controller;
         if req.leader_epoch != c.leader_epoch {
             return Err(AlterPartitionError::FencedLeaderEpoch);
         }
@@ -287,13 +304,7 @@ impl Sim {
                 return Err(AlterPartitionError::IneligibleReplica);
             }
         }
-        c.isr = req.new_isr.iter().map(|m| m.broker_id).collect();
-        c.partition_epoch += 1;
-        Ok(CommittedIsr {
-            isr: c.isr.iter().copied().collect(),
-            leader_epoch: c.leader_epoch,
-            partition_epoch: c.partition_epoch,
-        })
+        Ok(())
     }
 
     fn publish(&mut self) {
