@@ -67,13 +67,36 @@
 //! ([`truncation_for`]). Its HW is min(leader's HW, own log end). The local epoch cache
 //! comes in as an [`EpochHistory`] (a slice of [`EpochEntry`] will do).
 //!
+//! # Where this differs from Kafka
+//!
+//! - A pending ISR proposal survives a metadata update at the partition epoch it is based
+//!   on (such an update cannot be the controller's decision on it, and the controller may
+//!   still accept it); Kafka discards it and relies on the caught-up rule to keep the HW
+//!   below the proposed follower. Updates at a newer partition epoch supersede it.
+//! - A waiting acks=all request fails with NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as the
+//!   committed ISR drops below the min ISR. Kafka 3.7+ checks only when the HW passes the
+//!   request, which the frozen HW prevents, so the request waits for the ISR to grow back
+//!   or times out (REQUEST_TIMED_OUT); before 3.7 the HW advanced with the smaller ISR and
+//!   the request failed then, as here.
+//!
 //! # Eligible leader replicas (KIP-966)
 //!
-//! Not modelled beyond the min-ISR gate on the HW. ELR lives in the controller: when the
-//! ISR shrinks below min ISR, the removed replicas that were in the ISR when the HW was
-//! last committed go to the partition's ELR, and are electable after a clean shutdown.
-//! The leader side needs nothing more than the gate above (nothing is committed with
-//! fewer than min ISR replicas, so every ELR member holds every committed record).
+//! Part 1 of KIP-966 needs one thing from the leader, and it is here: the HW does not
+//! advance while the ISR is below the min ISR ("strict min ISR"), so every record below
+//! the HW is on at least min-ISR replicas that were in the ISR when it was committed. The
+//! rest is the controller's: when the ISR shrinks below the min ISR, the removed replicas
+//! go to the partition's ELR (they hold everything below the HW); a replica leaves the
+//! ELR when it re-registers after an unclean shutdown (another broker epoch than its last
+//! session) or when the ISR is back at the min ISR; elections take an ISR member, then an
+//! unfenced ELR member, then the last known leader. A leader elected from the ELR starts
+//! like any other through [`LeaderState::new`]; [`PartitionUpdate`] would carry the ELR
+//! only for DescribeTopicPartitions.
+//!
+//! What this crate cannot see: a replica that lost unflushed data in a power failure and
+//! comes back with a shorter log. Its fetch offset then goes backwards; the state records
+//! it, but the HW may already be above it. Kafka's answer is the broker epoch (KIP-903: a
+//! re-registered broker must rejoin the ISR with its new epoch) and, for the ELR, clean
+//! shutdown detection.
 
 mod alter;
 mod epoch;
