@@ -546,9 +546,19 @@ impl LeaderState {
             }
         }
         if new_epoch {
+            // Skipped epochs were led by another broker, to which the followers may have
+            // truncated: what they fetched from us before proves nothing now, so they
+            // start unknown, as under a new leader. (Kafka keeps their log ends whenever
+            // it stays leader; a cluster run found the HW then passing a follower that
+            // had truncated under the other leader.)
+            let missed_epochs = update.leader_epoch > self.leader_epoch.saturating_add(1);
             self.leader_epoch_start_offset = self.log_end_offset;
             for (r, p) in self.followers.iter_mut() {
-                p.reset_for_new_epoch(now_ms, self.log_end_offset, isr.contains(r));
+                if missed_epochs {
+                    *p = FollowerProgress::new_leader(now_ms, isr.contains(r));
+                } else {
+                    p.reset_for_new_epoch(now_ms, self.log_end_offset, isr.contains(r));
+                }
             }
             self.leader_epoch = update.leader_epoch;
         }

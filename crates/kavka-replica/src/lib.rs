@@ -73,6 +73,11 @@
 //!   on (such an update cannot be the controller's decision on it, and the controller may
 //!   still accept it); Kafka discards it and relies on the caught-up rule to keep the HW
 //!   below the proposed follower. Updates at a newer partition epoch supersede it.
+//! - A leader that stays leader across a *skipped* leader epoch (it learns epoch e+2 while
+//!   at e: another broker led e+1) forgets its followers' log ends, as a new leader does;
+//!   they may have truncated to the other leader's log meanwhile. Kafka keeps them and can
+//!   then count a record as replicated on a follower that has just dropped it (found by
+//!   the cluster property test; pinned by a scenario test there).
 //! - A waiting acks=all request fails with NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as the
 //!   committed ISR drops below the min ISR. Kafka 3.7+ checks only when the HW passes the
 //!   request, which the frozen HW prevents, so the request waits for the ISR to grow back

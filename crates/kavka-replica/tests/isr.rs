@@ -622,3 +622,25 @@ fn metadata_at_the_proposals_own_partition_epoch_keeps_it_pending() {
     let (outcome, _) = commit(&mut l, &req, 3);
     assert_eq!(outcome, AlterPartitionOutcome::Committed);
 }
+
+#[test]
+fn leader_reelected_after_missed_epochs_forgets_follower_log_ends() {
+    // Epoch 5 → 6 (nobody else led): log ends kept, as Kafka does.
+    let mut l = leader(&[1, 2], &[1, 2], 10, 10, 1);
+    let _ = fetch_ok(&mut l, 2, 10, 1);
+    let update = |leader_epoch, partition_epoch| PartitionUpdate {
+        leader: 1,
+        leader_epoch,
+        partition_epoch,
+        replicas: vec![1, 2],
+        isr: vec![1, 2],
+    };
+    let _ = l.on_metadata(update(6, 11), 2);
+    assert_eq!(l.follower(2).unwrap().log_end_offset, Some(10));
+    // Epoch 6 → 8: epoch 7 had another leader, whom 2 may have followed and truncated
+    // to. Its log end is unknown until it fetches in epoch 8, and holds the HW.
+    let _ = l.on_metadata(update(8, 13), 3);
+    assert_eq!(l.follower(2).unwrap().log_end_offset, None);
+    let _ = l.on_leader_append(12, 4);
+    assert_eq!(l.high_watermark(), 10);
+}
