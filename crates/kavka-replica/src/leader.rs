@@ -379,6 +379,11 @@ impl LeaderState {
     /// replica id, its broker epoch and (with `last_fetched_epoch`) that its log does not
     /// diverge from `leader_epochs`, the leader's epoch cache. Then: the follower may be
     /// proposed for the ISR; the HW may advance.
+    ///
+    /// The host refuses a fetch offset below the log start offset (OFFSET_OUT_OF_RANGE)
+    /// before calling, as Kafka's read does; offsets past the log end are refused here.
+    /// The response may carry the HW read before this call (as Kafka does) or after it;
+    /// the follower caps it at its own log end either way.
     pub fn on_follower_fetch<H: EpochHistory + ?Sized>(
         &mut self,
         fetch: FollowerFetch,
