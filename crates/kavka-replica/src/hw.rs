@@ -22,13 +22,13 @@ pub fn next_high_watermark(
     leader_log_end: i64,
     committed_isr_size: usize,
     effective_min_isr: usize,
-    followers: &[HwFollower],
+    followers: impl IntoIterator<Item = HwFollower>,
 ) -> i64 {
     if committed_isr_size < effective_min_isr {
         return current;
     }
     let candidate = followers
-        .iter()
+        .into_iter()
         .filter(|f| f.in_maximal_isr || f.caught_up_and_eligible)
         .map(|f| f.log_end_offset.unwrap_or(-1))
         .fold(leader_log_end, i64::min);

@@ -265,14 +265,18 @@ impl LeaderState {
     /// The committed ISR plus a pending addition: the replicas the HW waits for.
     pub fn maximal_isr(&self) -> BTreeSet<BrokerId> {
         let mut isr = self.isr.clone();
-        if let Some(Pending {
-            change: IsrChange::Expand(r),
-            ..
-        }) = &self.pending
-        {
-            isr.insert(*r);
-        }
+        isr.extend(self.pending_addition());
         isr
+    }
+
+    fn pending_addition(&self) -> Option<BrokerId> {
+        match &self.pending {
+            Some(Pending {
+                change: IsrChange::Expand(r),
+                ..
+            }) => Some(*r),
+            _ => None,
+        }
     }
 
     /// The ISR change in flight (or awaiting metadata), if any.
@@ -677,33 +681,34 @@ impl LeaderState {
         AckView {
             high_watermark: self.high_watermark,
             committed_isr_size: self.isr.len(),
-            maximal_isr_size: self.maximal_isr().len(),
+            maximal_isr_size: self.isr.len()
+                + usize::from(
+                    self.pending_addition()
+                        .is_some_and(|r| !self.isr.contains(&r)),
+                ),
             min_isr: self.effective_min_isr(),
         }
     }
 
     /// Recompute the HW; re-check waiting produces if it moved or `isr_changed`.
     fn after_change(&mut self, now_ms: i64, isr_changed: bool) -> Effects {
-        let maximal = self.maximal_isr();
-        let hw_followers: Vec<HwFollower> = self
-            .followers
-            .iter()
-            .map(|(&r, p)| HwFollower {
-                log_end_offset: p.log_end_offset,
-                in_maximal_isr: maximal.contains(&r),
-                caught_up_and_eligible: p.is_caught_up(
-                    self.log_end_offset,
-                    now_ms,
-                    self.config.replica_lag_time_max_ms,
-                ) && self.is_isr_eligible(r),
-            })
-            .collect();
+        // On every follower fetch that moved: no allocation.
+        let adding = self.pending_addition();
+        let hw_followers = self.followers.iter().map(|(&r, p)| HwFollower {
+            log_end_offset: p.log_end_offset,
+            in_maximal_isr: self.isr.contains(&r) || adding == Some(r),
+            caught_up_and_eligible: p.is_caught_up(
+                self.log_end_offset,
+                now_ms,
+                self.config.replica_lag_time_max_ms,
+            ) && self.is_isr_eligible(r),
+        });
         let new_hw = next_high_watermark(
             self.high_watermark,
             self.log_end_offset,
             self.isr.len(),
             self.effective_min_isr(),
-            &hw_followers,
+            hw_followers,
         );
         let mut effects = Effects::default();
         if new_hw > self.high_watermark {

@@ -67,6 +67,18 @@
 //! ([`truncation_for`]). Its HW is min(leader's HW, own log end). The local epoch cache
 //! comes in as an [`EpochHistory`] (a slice of [`EpochEntry`] will do).
 //!
+//! # Changing roles
+//!
+//! - Follower → leader: record the new leader epoch at the log end in the epoch cache
+//!   (Kafka's `maybeAssignEpochStartOffset`, so followers that ask about later epochs get
+//!   a correct end), then [`LeaderState::new`] with the follower's
+//!   [`FollowerState::high_watermark`].
+//! - Leader → follower: [`LeaderState::on_metadata`] answers
+//!   [`MetadataOutcome::Resigned`] with the failed waiting produces; then
+//!   [`FollowerState::new`] with the leader's last HW.
+//! - Leader of a new epoch: [`LeaderState::on_metadata`] (and the same epoch-cache entry).
+//! - Follower of a new epoch or leader: [`FollowerState::on_new_leader`].
+//!
 //! # Where this differs from Kafka
 //!
 //! - A pending ISR proposal survives a metadata update at the partition epoch it is based

@@ -134,7 +134,7 @@ fn hw_is_min_log_end_over_isr_from_table() {
     ];
     for (case, current, leo, isr_size, min_isr, followers, expected) in table {
         assert_eq!(
-            next_high_watermark(current, leo, isr_size, min_isr, &followers),
+            next_high_watermark(current, leo, isr_size, min_isr, followers.iter().copied()),
             expected,
             "{case}"
         );

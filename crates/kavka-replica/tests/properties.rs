@@ -451,7 +451,7 @@ proptest! {
             .iter()
             .map(|&(log_end_offset, in_maximal_isr, caught_up_and_eligible)| HwFollower { log_end_offset, in_maximal_isr, caught_up_and_eligible })
             .collect();
-        let hw = next_high_watermark(current, leader_end, isr_size, min_isr, &fs);
+        let hw = next_high_watermark(current, leader_end, isr_size, min_isr, fs.iter().copied());
         prop_assert!(hw >= current);
         prop_assert!(hw <= leader_end);
         if hw > current {
