@@ -1,6 +1,8 @@
 //! Three replicas of one partition, each driven by this crate's state machines, with a
-//! model controller, elections from the ISR, brokers that learn of changes late (a
-//! deposed leader keeps acting as leader until it hears), and both truncation modes.
+//! model controller, elections from the ISR, clean restarts with a new broker epoch
+//! (KIP-841/903), brokers that learn of changes late (a deposed leader keeps acting as
+//! leader until it hears), and both truncation modes. Logs survive restarts: lost
+//! unflushed data is out of this model.
 //! After every step: every acknowledged acks=all record is on every ISR member, and no
 //! replica holds, below its own high watermark, a record the current leader lacks.
 
@@ -32,6 +34,9 @@ enum Event {
     /// The controller elects the i-th ISR member; `true`: the old leader shut down
     /// and left the ISR first.
     Elect(usize, bool),
+    /// Broker b shuts down cleanly and comes back at once with a new broker epoch: it
+    /// leaves the ISR (and leadership) first, loses its in-memory state, keeps its log.
+    Restart(i32),
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -43,6 +48,7 @@ fn event() -> impl Strategy<Value = Event> {
         2 => Just(Event::Controller),
         3 => (0..BROKERS).prop_map(Event::Learn),
         1 => (0..3usize, any::<bool>()).prop_map(|(i, s)| Event::Elect(i, s)),
+        1 => (0..BROKERS).prop_map(Event::Restart),
     ]
 }
 
@@ -71,6 +77,8 @@ struct Controller {
     leader_epoch: i32,
     partition_epoch: i32,
     isr: BTreeSet<i32>,
+    /// Each broker's current registration (broker epoch).
+    registered: [i64; 3],
 }
 
 struct Cluster {
@@ -84,8 +92,10 @@ struct Cluster {
     min_isr: usize,
 }
 
-fn brokers_alive() -> BTreeMap<i32, BrokerStatus> {
-    (0..BROKERS).map(|b| (b, BrokerStatus::alive(1))).collect()
+fn brokers_alive(c: &Controller) -> BTreeMap<i32, BrokerStatus> {
+    (0..BROKERS)
+        .map(|b| (b, BrokerStatus::alive(c.registered[b as usize])))
+        .collect()
 }
 
 impl Cluster {
@@ -95,6 +105,7 @@ impl Cluster {
             leader_epoch: 1,
             partition_epoch: 1,
             isr: (0..BROKERS).collect(),
+            registered: [1; 3],
         };
         let mut brokers = Vec::new();
         for b in 0..BROKERS {
@@ -132,7 +143,7 @@ impl Cluster {
     fn leader_init(c: &Controller, b: i32, log: &ToyLog, hw: i64, min_isr: usize) -> LeaderInit {
         LeaderInit {
             local_broker_id: b,
-            local_broker_epoch: 1,
+            local_broker_epoch: c.registered[b as usize],
             leader_epoch: c.leader_epoch,
             partition_epoch: c.partition_epoch,
             replicas: (0..BROKERS).collect(),
@@ -143,7 +154,7 @@ impl Cluster {
                 replica_lag_time_max_ms: 30_000,
                 min_insync_replicas: min_isr,
             },
-            brokers: brokers_alive(),
+            brokers: brokers_alive(c),
         }
     }
 
@@ -190,6 +201,7 @@ impl Cluster {
             }
             Event::Controller => self.controller_step(),
             Event::Learn(b) => self.learn(b),
+            Event::Restart(b) => self.restart(b),
             Event::Elect(i, shutdown) => {
                 let c = &mut self.controller;
                 if shutdown && c.isr.len() > 1 {
@@ -240,6 +252,7 @@ impl Cluster {
 
     fn follow(&mut self, b: i32, max_records: usize) {
         let now = self.now;
+        let broker_epoch = self.controller.registered[b as usize];
         let (me, leader_idx) = {
             let Role::Follower(f) = &self.brokers[b as usize].role else {
                 return;
@@ -308,7 +321,7 @@ impl Cluster {
                             fetch_offset,
                             last_fetched_epoch,
                             current_leader_epoch: Some(current_leader_epoch),
-                            broker_epoch: 1,
+                            broker_epoch,
                         };
                         match l.on_follower_fetch(fetch, leader.log.cache.as_slice(), now) {
                             Err(e) => FetchAnswer::Error(e),
@@ -349,6 +362,47 @@ impl Cluster {
         }
     }
 
+    fn restart(&mut self, b: i32) {
+        let now = self.now;
+        let c = &mut self.controller;
+        if c.isr == BTreeSet::from([b]) {
+            return; // the last ISR member: its shutdown would take the partition offline
+        }
+        // Controlled shutdown: out of the ISR, leadership moved to another ISR member.
+        if c.isr.remove(&b) {
+            c.partition_epoch += 1;
+        }
+        if c.leader == b {
+            c.leader = *c.isr.iter().next().expect("another ISR member");
+            c.leader_epoch += 1;
+            c.partition_epoch += 1;
+        }
+        c.registered[b as usize] += 1;
+        let status = BrokerStatus::alive(c.registered[b as usize]);
+        let broker = &mut self.brokers[b as usize];
+        let hw = broker.high_watermark();
+        let lost = match &mut broker.role {
+            // Its waiting produces go with the process: their producers see a disconnect.
+            Role::Leader(l) => l.expire(i64::MAX),
+            Role::Follower(_) => Vec::new(),
+        };
+        broker.role = Role::Follower(FollowerState::new(
+            Self::follower_init(&self.controller, &broker.log, hw),
+            broker.mode,
+            broker.log.cache.as_slice(),
+        ));
+        for done in lost {
+            let _ = self.waiting.remove(&done.id);
+        }
+        // Brokers acting as leaders see the new registration.
+        for other in 0..BROKERS {
+            if let Role::Leader(l) = &mut self.brokers[other as usize].role {
+                let effects = l.on_broker_status(b, Some(status), now);
+                self.leader_effects(other, effects);
+            }
+        }
+    }
+
     fn controller_step(&mut self) {
         let Some((from, req)) = self.alter_queue.pop_front() else {
             return;
@@ -358,6 +412,13 @@ impl Cluster {
             Err(AlterPartitionError::FencedLeaderEpoch)
         } else if req.partition_epoch != c.partition_epoch {
             Err(AlterPartitionError::InvalidUpdateVersion)
+        } else if req.new_isr.iter().any(|m| {
+            // KIP-903: a member added with a broker epoch from before its restart.
+            !c.isr.contains(&m.broker_id)
+                && m.broker_epoch != -1
+                && m.broker_epoch != c.registered[m.broker_id as usize]
+        }) {
+            Err(AlterPartitionError::IneligibleReplica)
         } else {
             c.isr = req.new_isr.iter().map(|m| m.broker_id).collect();
             c.partition_epoch += 1;
