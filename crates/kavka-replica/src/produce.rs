@@ -71,7 +71,8 @@ impl DelayedProduces {
     }
 
     /// Register a request appended up to `required_offset` - 1. It may complete at once
-    /// (returned); otherwise it waits. Registering an id that already waits replaces it.
+    /// (returned); otherwise it waits. Ids must be unique among waiting requests: a second
+    /// registration of a waiting id replaces the first, which then never completes.
     pub fn register(
         &mut self,
         id: ProduceId,
