@@ -25,7 +25,7 @@ mod recovery;
 mod segment;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
-pub use config::{LogConfig, TimestampType};
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
 pub use log::{
     AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,

@@ -409,8 +409,13 @@ impl PartitionLog {
     }
 
     /// Retention by time and size over closed segments; never the active one.
-    /// Returns how many segments were deleted.
+    /// Only for `cleanup.policy` containing `delete`: a `compact`-only log keeps
+    /// every segment and is trimmed by the cleaner alone. Returns how many segments
+    /// were deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, StorageError> {
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
         let mut total = self.size_bytes();
         let mut deleted = 0;
         while self.segments.len() > 1 {
