@@ -11,10 +11,15 @@
 //! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
 //! `segment` and `index` (one segment and its sparse indexes), `producer_state` and
 //! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
-//! (what to trust at open), `log` (`PartitionLog`, tying them together).
+//! (what to trust at open), `log` (`PartitionLog`, tying them together), `cleaner`
+//! (compaction: the only code here that decodes records, run off the request path).
+//!
+//! The cleaner leaves `<base>.log.cleaned` (and index) files and `<base>.cleaner-swap`
+//! manifests only while a swap is in flight; `PartitionLog::open` resolves both.
 
 mod batch;
 mod checkpoint;
+pub mod cleaner;
 mod config;
 mod epoch_cache;
 mod error;
