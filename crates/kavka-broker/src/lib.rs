@@ -6,6 +6,7 @@ pub mod config;
 mod connection;
 mod group_service;
 mod handlers;
+mod log_cleaner;
 mod metadata_store;
 mod partition;
 mod producer_ids;
