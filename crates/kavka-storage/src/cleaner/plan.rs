@@ -120,11 +120,12 @@ pub(crate) fn cleanable_range(
     }
 }
 
-/// Whether the cleaner should pick this log now.
+/// Whether the cleaner should pick this log now: dirtier than
+/// `min.cleanable.dirty.ratio` (strictly, as Kafka compares) or overdue.
 pub(crate) fn needs_cleaning(range: &CleanableRange, min_cleanable_dirty_ratio: f64) -> bool {
     range.first_dirty < range.first_uncleanable
         && range.dirty_bytes > 0
-        && (range.overdue || range.dirty_ratio() >= min_cleanable_dirty_ratio)
+        && (range.overdue || range.dirty_ratio() > min_cleanable_dirty_ratio)
 }
 
 /// Consecutive segments cleaned into one: at most `max_bytes` together (Kafka's
@@ -276,8 +277,9 @@ mod tests {
             (r.first_dirty, r.clean_bytes, r.dirty_bytes),
             (10, 100, 100)
         );
-        assert!(needs_cleaning(&r, 0.5));
-        assert!(!needs_cleaning(&r, 0.6));
+        // Strictly above the ratio, as Kafka compares.
+        assert!(needs_cleaning(&r, 0.49));
+        assert!(!needs_cleaning(&r, 0.5));
         // A checkpoint past the log end (the log was truncated) starts over.
         let r = cleanable_range(&segs, 0, 25, Some(99), SETTINGS);
         assert_eq!(r.first_dirty, 0);
