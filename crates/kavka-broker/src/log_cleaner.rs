@@ -2,7 +2,7 @@
 //! picks the dirtiest compacted partition no other thread holds, cleans it off the
 //! request path, and records the new first dirty offset in the log directory's
 //! `cleaner-offset-checkpoint`. The partition lock is held only to snapshot the
-//! task and to swap the cleaned segments in; reading, deduplicating and writing run
+//! task and to swap each cleaned group in; reading, deduplicating and writing run
 //! on the cleaner's own thread, throttled by `log.cleaner.io.max.bytes.per.second`.
 
 use std::collections::HashSet;
@@ -155,12 +155,21 @@ fn clean_dirtiest(
     };
     let range = task.range();
     let started = std::time::Instant::now();
-    let cleaned = cleaner::clean(&task, dedupe, throttler, &shared.stop)?;
-    let next_dirty = cleaned.next_dirty_offset;
-    let stats = cleaned.stats;
-    if !partition.log(|log| log.commit_cleaning(cleaned))? {
+    // Each cleaned group is swapped in under the lock as soon as it is written.
+    let mut commit = |cleaned| match partition.log(|log| log.commit_cleaning(cleaned)) {
+        Ok(swapped) => Ok(swapped),
+        // Closed for shutdown or deletion: nothing to swap into.
+        Err(PartitionError::Offline) => Ok(false),
+        Err(PartitionError::Storage(e)) => Err(CleanerError::Storage(e)),
+    };
+    let outcome =
+        cleaner::clean_incrementally(&task, dedupe, throttler, &shared.stop, &mut commit)?;
+    let next_dirty = outcome.next_dirty_offset;
+    let stats = outcome.stats;
+    if !outcome.completed {
         // The log changed underneath (retention, DeleteRecords, truncation): the
-        // next round starts from a fresh snapshot.
+        // groups swapped in so far stay, the checkpoint does not move, and the next
+        // round starts from a fresh snapshot.
         return Ok(true);
     }
     tracing::info!(

@@ -480,3 +480,76 @@ fn delete_policy_logs_are_never_cleaned() {
     }
     assert!(log.prepare_cleaning(None, i64::MAX, NOW).unwrap().is_none());
 }
+
+#[test]
+fn incremental_pass_swaps_group_by_group_and_stops_when_the_log_changes() {
+    let fill = |dir: &std::path::Path| {
+        let mut log = PartitionLog::open(dir, compact_config()).unwrap();
+        for i in 0..200 {
+            put(&mut log, &format!("k{}", i % 17), Some(&format!("v{i}")));
+        }
+        log
+    };
+    let latest = |log: &PartitionLog| {
+        contents(log)
+            .into_iter()
+            .map(|(o, k, v)| (k, (o, v)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let never = AtomicBool::new(false);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = fill(dir.path());
+    let expected = latest(&log);
+    let task = log.prepare_cleaning(None, i64::MAX, NOW).unwrap().unwrap();
+    let mut commits = 0;
+    let outcome = kavka_storage::cleaner::clean_incrementally(
+        &task,
+        1 << 20,
+        &mut Throttler::new(f64::INFINITY),
+        &never,
+        &mut |cleaned| {
+            commits += 1;
+            Ok(log.commit_cleaning(cleaned)?)
+        },
+    )
+    .unwrap();
+    assert!(outcome.completed);
+    assert!(commits > 1, "one commit per group, got {commits}");
+    assert_eq!(latest(&log), expected);
+    assert!(leftover_cleaner_files(dir.path()).is_empty());
+    // The next pass from the new first dirty offset has nothing to do.
+    assert!(log
+        .prepare_cleaning(Some(outcome.next_dirty_offset), i64::MAX, NOW)
+        .unwrap()
+        .is_none());
+
+    // DeleteRecords between the first and the second group: the pass stops, what was
+    // swapped in stays, nothing is left behind.
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = fill(dir.path());
+    let expected = latest(&log);
+    let task = log.prepare_cleaning(None, i64::MAX, NOW).unwrap().unwrap();
+    let mut commits = 0;
+    let outcome = kavka_storage::cleaner::clean_incrementally(
+        &task,
+        1 << 20,
+        &mut Throttler::new(f64::INFINITY),
+        &never,
+        &mut |cleaned| {
+            commits += 1;
+            if commits == 2 {
+                log.delete_records_before(1).unwrap();
+            }
+            Ok(log.commit_cleaning(cleaned)?)
+        },
+    )
+    .unwrap();
+    assert!(!outcome.completed);
+    assert_eq!(commits, 2);
+    assert_eq!(latest(&log), expected);
+    assert!(leftover_cleaner_files(dir.path()).is_empty());
+    drop(log);
+    let log = PartitionLog::open(dir.path(), compact_config()).unwrap();
+    assert_eq!(latest(&log), expected);
+}

@@ -6,12 +6,13 @@
 //! 1. [`PartitionLog::prepare_cleaning`](crate::PartitionLog::prepare_cleaning)
 //!    decides what is cleanable (closed segments only, below the high watermark and
 //!    `min.compaction.lag.ms`) and snapshots it as a [`CleaningTask`];
-//! 2. [`clean`] reads those segments from their files, builds the key → latest
-//!    offset map over the dirty part ([`offset_map`]), and writes each group of
-//!    segments ([`plan::group_segments`]) as one `.cleaned` segment holding only the
-//!    records [`plan::filter_batch`] keeps, each at its original offset;
+//! 2. [`clean_incrementally`] (or [`clean`], all groups at once) reads those
+//!    segments from their files, builds the key → latest offset map over the dirty
+//!    part ([`offset_map`]), and writes each group of segments
+//!    ([`plan::group_segments`]) as one `.cleaned` segment holding only the records
+//!    [`plan::filter_batch`] keeps, each at its original offset;
 //! 3. [`PartitionLog::commit_cleaning`](crate::PartitionLog::commit_cleaning) swaps
-//!    the cleaned segments in ([`swap`]) if the log did not change underneath
+//!    each cleaned group in ([`swap`]) if the log did not change underneath
 //!    (retention, DeleteRecords, truncation), else throws the work away.
 //!
 //! The next pass starts at the first dirty offset the broker keeps in
@@ -185,8 +186,20 @@ fn check_stop(stop: &AtomicBool) -> Result<(), CleanerError> {
     }
 }
 
+/// How a whole pass ended, for [`clean_incrementally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Every group was swapped in: the log is clean up to `next_dirty_offset`, which
+    /// may go into the checkpoint. False when the log changed in between and the
+    /// pass stopped early (the groups swapped in so far stay; they are valid).
+    pub completed: bool,
+    pub next_dirty_offset: i64,
+    pub stats: CleanerStats,
+}
+
 /// Phase 2 of a pass, without the log's lock: builds the offset map over the dirty
-/// range (bounded by `dedupe_buffer_bytes`) and writes the cleaned segments.
+/// range (bounded by `dedupe_buffer_bytes`) and writes every cleaned segment, all
+/// returned at once for one [`PartitionLog::commit_cleaning`](crate::PartitionLog::commit_cleaning).
 /// Throttled by `throttler`; returns [`CleanerError::Aborted`] soon after `stop`.
 pub fn clean(
     task: &CleaningTask,
@@ -194,6 +207,76 @@ pub fn clean(
     throttler: &mut Throttler,
     stop: &AtomicBool,
 ) -> Result<CleanedLog, CleanerError> {
+    // Collected into the result as they come, so an error drops (and removes) them.
+    let mut cleaned = CleanedLog {
+        dir: task.dir.clone(),
+        generation: task.generation,
+        groups: Vec::new(),
+        next_dirty_offset: -1,
+        stats: CleanerStats::default(),
+    };
+    let (next_dirty_offset, stats) =
+        run_pass(task, dedupe_buffer_bytes, (throttler, stop), &mut |group| {
+            cleaned.groups.push(group);
+            Ok(true)
+        })?;
+    cleaned.next_dirty_offset = next_dirty_offset;
+    cleaned.stats = stats;
+    Ok(cleaned)
+}
+
+/// Phase 2 and 3 interleaved, as Kafka does: each group is handed to `commit`
+/// (which takes the log's lock and calls
+/// [`PartitionLog::commit_cleaning`](crate::PartitionLog::commit_cleaning)) as soon
+/// as it is written, so a lock is held for one group's renames at a time, at most
+/// one group's output is on disk besides the log, and a crash keeps the groups
+/// already swapped in. `commit` returns false when the log changed; the pass then
+/// stops.
+pub fn clean_incrementally(
+    task: &CleaningTask,
+    dedupe_buffer_bytes: usize,
+    throttler: &mut Throttler,
+    stop: &AtomicBool,
+    commit: &mut dyn FnMut(CleanedLog) -> Result<bool, CleanerError>,
+) -> Result<PassOutcome, CleanerError> {
+    // A successful commit moves the log's generation on by exactly one.
+    let mut generation = task.generation;
+    let mut completed = true;
+    let (next_dirty_offset, stats) =
+        run_pass(task, dedupe_buffer_bytes, (throttler, stop), &mut |group| {
+            let cleaned = CleanedLog {
+                dir: task.dir.clone(),
+                generation,
+                groups: vec![group],
+                next_dirty_offset: -1,
+                stats: CleanerStats::default(),
+            };
+            if commit(cleaned)? {
+                generation += 1;
+                Ok(true)
+            } else {
+                completed = false;
+                Ok(false)
+            }
+        })?;
+    Ok(PassOutcome {
+        completed,
+        next_dirty_offset,
+        stats,
+    })
+}
+
+/// Where each cleaned group goes; false stops the pass.
+type GroupSink<'a> = dyn FnMut(CleanedGroup) -> Result<bool, CleanerError> + 'a;
+
+/// Builds the map, then writes the groups one by one into `sink`. Returns the next
+/// first dirty offset and the pass's figures.
+fn run_pass(
+    task: &CleaningTask,
+    dedupe_buffer_bytes: usize,
+    (throttler, stop): (&mut Throttler, &AtomicBool),
+    sink: &mut GroupSink<'_>,
+) -> Result<(i64, CleanerStats), CleanerError> {
     let mut stats = CleanerStats::default();
     let range = task.range;
     let mut map = OffsetMap::new(dedupe_buffer_bytes);
@@ -247,40 +330,36 @@ pub fn clean(
         producer_last_offsets: &task.producer_last_offsets,
         round_end: range.first_uncleanable,
     };
-    let mut cleaned = CleanedLog {
-        dir: task.dir.clone(),
-        generation: task.generation,
-        groups: Vec::new(),
-        next_dirty_offset: end,
-        stats,
-    };
     for group in plan::group_segments(&infos, task.segment_bytes) {
         let base = infos[group.start].base_offset;
         let mut out = LogSegment::create_cleaned(&task.dir, base)?;
-        // Registered before writing, so a failure below removes this output too.
-        let manifest = SwapManifest {
-            new_base: base,
-            old_bases: infos[group.clone()].iter().map(|i| i.base_offset).collect(),
-        };
         let written = clean_group(
-            &to_clean[group],
+            &to_clean[group.clone()],
             &ctx,
             task.index_interval_bytes,
             &mut out,
             (throttler, stop),
-            &mut cleaned.stats,
+            &mut stats,
         );
-        cleaned.groups.push(CleanedGroup {
-            manifest,
+        if let Err(e) = written {
+            drop(out);
+            // Best effort: a leftover is also removed when the log is next opened.
+            let _ = swap::discard_cleaned(&task.dir, base);
+            return Err(e);
+        }
+        stats.segments_cleaned += group.len();
+        let cleaned = CleanedGroup {
+            manifest: SwapManifest {
+                new_base: base,
+                old_bases: infos[group].iter().map(|i| i.base_offset).collect(),
+            },
             segment: out,
-        });
-        written?;
-        cleaned.stats.segments_cleaned += cleaned
-            .groups
-            .last()
-            .map_or(0, |g| g.manifest.old_bases.len());
+        };
+        if !sink(cleaned)? {
+            break;
+        }
     }
-    Ok(cleaned)
+    Ok((end, stats))
 }
 
 /// Writes the kept batches of one group of segments into `out`, then seals it.
