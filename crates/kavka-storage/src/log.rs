@@ -473,7 +473,13 @@ impl PartitionLog {
         if !self.config.cleanup_policy.compact {
             return Ok(None);
         }
-        let infos = self.segment_infos()?;
+        // The first batch's timestamp costs a read per segment: only for max lag.
+        let forced_by_lag = self.config.max_compaction_lag_ms != i64::MAX;
+        let infos = self
+            .segments
+            .iter()
+            .map(|s| segment_info(s, forced_by_lag))
+            .collect::<Result<Vec<_>, _>>()?;
         let range = plan::cleanable_range(
             &infos,
             self.log_start_offset,
@@ -505,7 +511,7 @@ impl PartitionLog {
         let segments = closed
             .iter()
             .filter(|s| s.base_offset() < range.first_uncleanable)
-            .map(|s| Ok((segment_info(s)?, s.log_path().to_path_buf())))
+            .map(|s| Ok((segment_info(s, false)?, s.log_path().to_path_buf())))
             .collect::<Result<Vec<_>, StorageError>>()?;
         Ok(Some(CleaningTask {
             dir: self.dir.clone(),
@@ -589,10 +595,6 @@ impl PartitionLog {
 
     fn segment_position(&self, base: i64) -> Option<usize> {
         self.segments.iter().position(|s| s.base_offset() == base)
-    }
-
-    fn segment_infos(&self) -> Result<Vec<SegmentInfo>, StorageError> {
-        self.segments.iter().map(segment_info).collect()
     }
 
     /// Rolls the active segment if `segment.ms` has passed (called by a timer).
@@ -745,13 +747,22 @@ impl PartitionLog {
     }
 }
 
-fn segment_info(segment: &LogSegment) -> Result<SegmentInfo, StorageError> {
+/// What the cleaner's planner needs of a segment; the first batch's timestamp only
+/// when asked, since reading it is I/O.
+fn segment_info(
+    segment: &LogSegment,
+    first_batch_timestamp: bool,
+) -> Result<SegmentInfo, StorageError> {
     Ok(SegmentInfo {
         base_offset: segment.base_offset(),
         next_offset: segment.next_offset(),
         size: segment.size(),
         max_timestamp: segment.max_timestamp(),
-        first_batch_timestamp: segment.first_batch_timestamp()?,
+        first_batch_timestamp: if first_batch_timestamp {
+            segment.first_batch_timestamp()?
+        } else {
+            -1
+        },
     })
 }
 

@@ -553,3 +553,37 @@ fn incremental_pass_swaps_group_by_group_and_stops_when_the_log_changes() {
     let log = PartitionLog::open(dir.path(), compact_config()).unwrap();
     assert_eq!(latest(&log), expected);
 }
+
+#[test]
+fn max_compaction_lag_forces_cleaning_of_a_barely_dirty_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        min_cleanable_dirty_ratio: 0.5,
+        ..compact_config()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    for i in 0..200 {
+        put(&mut log, &format!("k{i}"), Some("unique keys stay"));
+    }
+    let next = clean_once(&mut log, None, NOW).unwrap();
+    // A little dirt on a big clean log: far below the ratio.
+    for i in 0..12 {
+        put(&mut log, &format!("k{i}"), Some("new"));
+    }
+    let later = NOW + 2 * 3_600_000;
+    assert!(log
+        .prepare_cleaning(Some(next), i64::MAX, later)
+        .unwrap()
+        .is_none());
+    // With max.compaction.lag.ms of an hour, two-hour-old dirt must go now.
+    log.set_config(LogConfig {
+        max_compaction_lag_ms: 3_600_000,
+        ..config
+    });
+    let task = log
+        .prepare_cleaning(Some(next), i64::MAX, later)
+        .unwrap()
+        .unwrap();
+    assert!(task.range().overdue);
+    assert!(task.range().dirty_ratio() < 0.5);
+}

@@ -8,15 +8,15 @@
 //!    `min.compaction.lag.ms`) and snapshots it as a [`CleaningTask`];
 //! 2. [`clean_incrementally`] (or [`clean`], all groups at once) reads those
 //!    segments from their files, builds the key → latest offset map over the dirty
-//!    part ([`offset_map`]), and writes each group of segments
-//!    ([`plan::group_segments`]) as one `.cleaned` segment holding only the records
-//!    [`plan::filter_batch`] keeps, each at its original offset;
+//!    part (`offset_map`), and writes each group of segments
+//!    (`plan::group_segments`) as one `.cleaned` segment holding only the records
+//!    `plan::filter_batch` keeps, each at its original offset;
 //! 3. [`PartitionLog::commit_cleaning`](crate::PartitionLog::commit_cleaning) swaps
-//!    each cleaned group in ([`swap`]) if the log did not change underneath
+//!    each cleaned group in (`swap`) if the log did not change underneath
 //!    (retention, DeleteRecords, truncation), else throws the work away.
 //!
 //! The next pass starts at the first dirty offset the broker keeps in
-//! `cleaner-offset-checkpoint` ([`offset_checkpoint`]).
+//! `cleaner-offset-checkpoint` (`offset_checkpoint`).
 
 mod offset_checkpoint;
 mod offset_map;
