@@ -95,7 +95,20 @@ impl LogCleaner {
     }
 }
 
+/// Nice value of the cleaner threads: cleaning is background work, so when the
+/// cores are busy the kernel runs the request threads first.
+const CLEANER_NICE: i32 = 10;
+
+fn lower_priority() {
+    // On Linux a thread id names one thread for setpriority(PRIO_PROCESS).
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), CLEANER_NICE) {
+        tracing::debug!(error = %e, "cannot lower the log cleaner thread's priority");
+    }
+}
+
 fn run(shared: &Shared) {
+    lower_priority();
     let threads = shared.settings.threads.max(1);
     // Kafka divides the dedupe buffer and the I/O budget among the threads.
     let dedupe = shared.settings.dedupe_buffer_size / threads;
