@@ -102,7 +102,8 @@ if [[ "$COMPACTION" == 1 ]]; then
   echo
   echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
   "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" \
-    compaction --log-dir "$WORK/kavka-data" > /dev/null || true
+    compaction --log-dir "$WORK/kavka-data" > /dev/null 2> "$WORK/kavka-bench.err" || true
+  grep "MB of closed" "$WORK/kavka-bench.err" || true
   stop_kavka
   "$BENCH" show "$WORK/kavka.tsv"
 
@@ -114,7 +115,8 @@ if [[ "$COMPACTION" == 1 ]]; then
   echo
   echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
   "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" \
-    compaction --log-dir "$WORK/kafka/data" > /dev/null || true
+    compaction --log-dir "$WORK/kafka/data" > /dev/null 2> "$WORK/kafka-bench.err" || true
+  grep "MB of closed" "$WORK/kafka-bench.err" || true
   compat/kafka-ref.sh stop --dir "$WORK/kafka" > /dev/null
   "$BENCH" show "$WORK/kafka.tsv"
   echo
