@@ -571,7 +571,10 @@ impl PartitionLog {
                 steps.truncate(*left);
                 *left -= steps.len();
             }
-            cleaner::swap::execute(&self.dir, &steps)?;
+            if let Err(e) = cleaner::swap::execute(&self.dir, &steps) {
+                self.finish_failed_swap(&manifest)?;
+                return Err(e.into());
+            }
             if step_limit.is_some() && budget == Some(0) {
                 // A simulated crash: the in-memory log is now stale and must be dropped.
                 return Ok(false);
@@ -591,6 +594,31 @@ impl PartitionLog {
         }
         self.generation += 1;
         Ok(true)
+    }
+
+    /// After a swap step failed: before the manifest the old segments are intact
+    /// and the cleaned files are dropped; after it the swap must finish, so its
+    /// (idempotent) remaining steps are tried once more and the segment reloaded.
+    /// Either way the generation moves, so no pass prepared before can commit.
+    fn finish_failed_swap(
+        &mut self,
+        manifest: &cleaner::swap::SwapManifest,
+    ) -> Result<(), StorageError> {
+        self.generation += 1;
+        if !manifest.path(&self.dir).exists() {
+            cleaner::swap::discard_cleaned(&self.dir, manifest.new_base)?;
+            return Ok(());
+        }
+        cleaner::swap::execute(&self.dir, &cleaner::swap::steps(&self.dir, manifest, false))?;
+        let position = self
+            .segment_position(manifest.new_base)
+            .filter(|first| first + manifest.old_bases.len() <= self.segments.len());
+        if let Some(first) = position {
+            let reloaded = LogSegment::load(&self.dir, manifest.new_base)?;
+            self.segments
+                .splice(first..first + manifest.old_bases.len(), [reloaded]);
+        }
+        Ok(())
     }
 
     fn segment_position(&self, base: i64) -> Option<usize> {

@@ -192,3 +192,31 @@ fn crash_while_writing_cleaned_segments_leaves_the_old_log() {
     assert_eq!(latest(&reopened), expected);
     assert!(leftovers(dir.path()).is_empty());
 }
+
+#[test]
+fn a_swap_that_fails_after_its_commit_point_is_finished_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = fill(dir.path());
+    let expected = latest(&log);
+    let task = log.prepare_cleaning(None, i64::MAX, NOW).unwrap().unwrap();
+    let cleaned = clean(
+        &task,
+        1 << 20,
+        &mut Throttler::new(f64::INFINITY),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    // Something the swap cannot remove where the first segment's index was.
+    let blocked = dir.path().join(crate::segment::file_name(0, "index"));
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("x"), b"x").unwrap();
+    assert!(log.commit_cleaning(cleaned).is_err());
+    // The commit point was passed: the manifest stays for the next open.
+    assert!(!leftovers(dir.path()).is_empty());
+    drop(log);
+    std::fs::remove_dir_all(&blocked).unwrap();
+    let reopened = PartitionLog::open(dir.path(), config()).unwrap();
+    assert_eq!(latest(&reopened), expected);
+    assert!(leftovers(dir.path()).is_empty());
+}

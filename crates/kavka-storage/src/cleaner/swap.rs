@@ -64,7 +64,8 @@ impl SwapManifest {
         })
     }
 
-    fn path(&self, dir: &Path) -> PathBuf {
+    /// Where the manifest lives; its existence means the swap is committed.
+    pub(crate) fn path(&self, dir: &Path) -> PathBuf {
         dir.join(file_name(self.new_base, MANIFEST_SUFFIX))
     }
 }
