@@ -288,7 +288,7 @@ fn run_pass(
         let mut reader = BatchReader::open(path, info.size)?;
         while let Some((header, batch)) = reader.next_batch()? {
             check_stop(stop)?;
-            throttler.charge(batch.len());
+            throttler.charge(batch.len(), stop);
             stats.bytes_read += batch.len() as u64;
             if header.last_offset() < range.first_dirty || records::is_control(&header) {
                 continue;
@@ -375,7 +375,7 @@ fn clean_group(
         let mut reader = BatchReader::open(path, info.size)?;
         while let Some((header, batch)) = reader.next_batch()? {
             check_stop(stop)?;
-            throttler.charge(batch.len());
+            throttler.charge(batch.len(), stop);
             stats.bytes_read += batch.len() as u64;
             let decoded = if records::is_control(&header) {
                 Vec::new()
@@ -404,7 +404,7 @@ fn clean_group(
                 Some(b) => (&b[..], BatchHeader::parse(b)?),
                 None => (&batch[..], header),
             };
-            throttler.charge(bytes.len());
+            throttler.charge(bytes.len(), stop);
             stats.bytes_written += bytes.len() as u64;
             out.append(bytes, &new_header, interval, ctx.now_ms)?;
         }
