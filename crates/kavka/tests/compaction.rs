@@ -363,3 +363,76 @@ async fn idempotent_producer_continues_after_cleaning_and_a_crash() {
         assert_eq!(v.as_deref(), Some(&b"after-crash"[..]));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_during_a_throttled_pass_is_prompt_and_leaves_no_cleaner_output() {
+    // So slow that the pass would take minutes.
+    let mut broker = TestBroker::start_with(&[
+        "log.cleaner.backoff.ms=100",
+        "log.cleaner.io.max.bytes.per.second=400000",
+    ]);
+    let bs = broker.bootstrap();
+    let topic = "compacted-shutdown";
+    create(
+        &bs,
+        topic,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "1048576"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    )
+    .await;
+    let p = producer(&bs, &[("linger.ms", "5")]);
+    let values: Vec<(String, String)> = (0..3000)
+        .map(|i| {
+            (
+                format!("key-{:03}", i % 300),
+                format!("{i:05}-").repeat(170),
+            )
+        })
+        .collect();
+    send_all(
+        &p,
+        topic,
+        values
+            .iter()
+            .map(|(k, v)| (Some(k.as_bytes()), v.as_bytes())),
+    )
+    .await;
+    let dir = broker.data_dir().join(format!("{topic}-0"));
+    let cleaner_output = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.ends_with(".cleaned") || name.ends_with(".cleaner-swap")
+            })
+    };
+    // Map building reads ~3 MB at 400 kB/s first; wait until output is written.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cleaner_output(&dir) {
+        assert!(
+            Instant::now() < deadline,
+            "the cleaner never started writing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGTERM; `stop` fails the test if the broker needs more than 15 s.
+    broker.stop();
+    assert!(
+        !cleaner_output(&dir),
+        "an aborted pass must remove its output"
+    );
+    broker.restart();
+    let latest: BTreeMap<Vec<u8>, Vec<u8>> = latest_per_key(&read_to_end(&bs, topic))
+        .into_iter()
+        .map(|(k, (_, v))| (k, v.unwrap_or_default()))
+        .collect();
+    let expected: BTreeMap<Vec<u8>, Vec<u8>> = values
+        .into_iter()
+        .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+        .collect();
+    assert!(latest == expected, "every key keeps its latest value");
+}
