@@ -3,10 +3,13 @@
 # Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
 # prints both result tables and the Kavka/Kafka ratios.
 #
-#   bench/compare.sh [--quick] [--no-build]
+#   bench/compare.sh [--quick] [--no-build] [--compaction]
 #
-# --quick     100k records per throughput workload, 5 s latency run, 200 prefill partitions
-# --no-build  use the existing target/release binaries
+# --quick       100k records per throughput workload, 5 s latency run, 200 prefill partitions
+# --no-build    use the existing target/release binaries
+# --compaction  only the log cleaner workload (1 M keyed 100 B records, 10 % unique
+#               keys; cleaner MB/s and produce latency on another topic while it
+#               runs vs idle), both brokers with log.cleaner.backoff.ms=100
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh, which checks its own PID file).
@@ -18,11 +21,13 @@ cd "$ROOT"
 QUICK=()
 PREFILL=1000
 BUILD=1
+COMPACTION=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --compaction) COMPACTION=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +90,40 @@ fi
 echo "# kavka-bench compare, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "results and logs: $WORK"
+
+if [[ "$COMPACTION" == 1 ]]; then
+  # The cleaner must look often, or its idle backoff is timed as cleaning.
+  port="$(free_port)"
+  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+    --override "log.dirs=$WORK/kavka-data" --override log.cleaner.backoff.ms=100 \
+    > "$WORK/kavka.log" 2>&1 &
+  KAVKA_PID=$!
+  wait_for_port "$port"
+  echo
+  echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
+  "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" \
+    compaction --log-dir "$WORK/kavka-data" > /dev/null 2> "$WORK/kavka-bench.err" || true
+  grep "MB of closed" "$WORK/kavka-bench.err" || true
+  stop_kavka
+  "$BENCH" show "$WORK/kavka.tsv"
+
+  port="$(free_port)"
+  KAFKA_DIRS+=("$WORK/kafka")
+  started="$(compat/kafka-ref.sh start --port "$port" --dir "$WORK/kafka" --fresh \
+    --override log.cleaner.backoff.ms=100)"
+  kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+  echo
+  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
+  "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" \
+    compaction --log-dir "$WORK/kafka/data" > /dev/null 2> "$WORK/kafka-bench.err" || true
+  grep "MB of closed" "$WORK/kafka-bench.err" || true
+  compat/kafka-ref.sh stop --dir "$WORK/kafka" > /dev/null
+  "$BENCH" show "$WORK/kafka.tsv"
+  echo
+  echo "## Kavka / Kafka (same run, same machine; > 1 is better for MB/s, < 1 for latency)"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
+  exit 0
+fi
 
 # --- Kavka -----------------------------------------------------------------
 port="$(free_port)"

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -60,6 +62,65 @@ impl Cluster {
         let name = format!("bench-{workload}-{}-{nanos}", std::process::id());
         self.create_topics(std::slice::from_ref(&name), partitions)?;
         Ok(name)
+    }
+
+    /// Creates a fresh single-partition topic with these topic configs.
+    pub(crate) fn fresh_topic_with(
+        &self,
+        workload: &str,
+        configs: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("bench-{workload}-{}-{nanos}", std::process::id());
+        let admin: AdminClient<DefaultClientContext> = self
+            .client_config()
+            .create()
+            .context("creating the admin client")?;
+        let mut topic = NewTopic::new(&name, 1, TopicReplication::Fixed(1));
+        for (k, v) in configs {
+            topic = topic.set(k, v);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = self
+            .runtime
+            .block_on(admin.create_topics([&topic], &options))
+            .context("CreateTopics request failed")?;
+        for r in results {
+            if let Err((topic, code)) = r {
+                bail!("creating topic {topic}: {code}");
+            }
+        }
+        self.wait_for_leaders(&name, 1)?;
+        Ok(name)
+    }
+
+    /// Replaces a topic's configs (AlterConfigs, which drops any config not given).
+    pub(crate) fn set_topic_configs(
+        &self,
+        topic: &str,
+        configs: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .client_config()
+            .create()
+            .context("creating the admin client")?;
+        let mut change = AlterConfig::new(ResourceSpecifier::Topic(topic));
+        for (k, v) in configs {
+            change = change.set(k, v);
+        }
+        let results = self
+            .runtime
+            .block_on(admin.alter_configs([&change], &AdminOptions::new()))
+            .context("AlterConfigs request failed")?;
+        for r in results {
+            if let Err((_, code)) = r {
+                bail!("setting configs of {topic}: {code}");
+            }
+        }
+        Ok(())
     }
 
     /// Creates topics (replication factor 1) and waits until every partition has a leader.

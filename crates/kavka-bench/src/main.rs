@@ -3,6 +3,7 @@
 
 mod broker_stats;
 mod cluster;
+mod compaction;
 mod consume;
 mod latency;
 mod produce;
@@ -110,6 +111,26 @@ enum Workload {
         /// 100k records per throughput workload and a 5 s latency run.
         #[arg(long)]
         quick: bool,
+    },
+    /// Log cleaner throughput on a keyed log, and produce latency on another topic
+    /// while it runs vs idle. The broker needs a short `log.cleaner.backoff.ms`.
+    Compaction {
+        /// The broker's `log.dirs`, where `cleaner-offset-checkpoint` shows progress.
+        #[arg(long)]
+        log_dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        /// Distinct keys (10 % of the records by default).
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        /// Records per second of the latency probe.
+        #[arg(long, default_value_t = 2_000)]
+        probe_rate: u64,
+        /// Seconds the probe runs with the cleaner idle.
+        #[arg(long, default_value_t = 5)]
+        idle_seconds: u64,
     },
     /// Print the tables of an `--out` file.
     Show { file: PathBuf },
@@ -253,6 +274,28 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
                     },
                 ),
             ]
+        }
+        Workload::Compaction {
+            log_dir,
+            records,
+            record_size,
+            keys,
+            probe_rate,
+            idle_seconds,
+        } => {
+            let spec = compaction::CompactionSpec {
+                records,
+                record_size,
+                keys,
+                log_dir,
+                probe_rate,
+                idle: Duration::from_secs(idle_seconds),
+                time_limit,
+            };
+            let rows = compaction::run(cluster, &spec)
+                .unwrap_or_else(|e| vec![Row::failed("compaction", &e)]);
+            rows.iter().for_each(progress);
+            rows
         }
         Workload::Compare { .. } | Workload::Show { .. } => Vec::new(),
     }

@@ -92,8 +92,25 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     /// Roles, quorum, named listeners and replication settings.
     pub cluster: ClusterSettings,
+    /// The log cleaner's settings (`log.cleaner.*`).
+    pub cleaner: CleanerSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
+}
+
+/// The broker-wide settings of the log cleaner, Kafka's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanerSettings {
+    /// `log.cleaner.enable`
+    pub enable: bool,
+    /// `log.cleaner.threads`
+    pub threads: usize,
+    /// `log.cleaner.backoff.ms`: sleep when no log needs cleaning.
+    pub backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`: read plus write rate over all threads.
+    pub io_max_bytes_per_second: f64,
+    /// `log.cleaner.dedupe.buffer.size`: memory for the key maps of all threads.
+    pub dedupe_buffer_size: usize,
 }
 
 /// Keys Kavka reads; anything else is reported once at startup.
@@ -146,6 +163,16 @@ const KNOWN_KEYS: &[&str] = &[
     "num.recovery.threads.per.data.dir",
     "compression.type",
     "unclean.leader.election.enable",
+    "log.cleanup.policy",
+    "log.cleaner.enable",
+    "log.cleaner.threads",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms",
 ];
 
 impl BrokerConfig {
@@ -293,6 +320,18 @@ impl BrokerConfig {
             offsets_retention_minutes: p.num("offsets.retention.minutes", 10080)?,
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
             cluster,
+            cleaner: CleanerSettings {
+                enable: p.boolean("log.cleaner.enable", true)?,
+                threads: positive(&p, "log.cleaner.threads", 1)?,
+                backoff_ms: positive(&p, "log.cleaner.backoff.ms", 15_000)?,
+                // Kafka's default is Double.MAX_VALUE: no throttling.
+                io_max_bytes_per_second: positive(
+                    &p,
+                    "log.cleaner.io.max.bytes.per.second",
+                    f64::MAX,
+                )?,
+                dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
+            },
             raw,
         };
         Ok(config)
@@ -528,5 +567,38 @@ mod tests {
         assert_eq!(env_key("KAFKA_LOG_DIRS").as_deref(), Some("log.dirs"));
         assert_eq!(env_key("KAFKA_HEAP_OPTS"), None);
         assert_eq!(env_key("PATH"), None);
+    }
+
+    #[test]
+    fn cleaner_settings_have_kafkas_names_and_defaults() {
+        let c = load(&[], &[]).unwrap();
+        assert_eq!(
+            c.cleaner,
+            CleanerSettings {
+                enable: true,
+                threads: 1,
+                backoff_ms: 15_000,
+                io_max_bytes_per_second: f64::MAX,
+                dedupe_buffer_size: 134_217_728,
+            }
+        );
+        let c = load(
+            &[
+                "log.cleaner.enable=false",
+                "log.cleaner.threads=2",
+                "log.cleaner.backoff.ms=100",
+                "log.cleaner.io.max.bytes.per.second=1048576",
+                "log.cleaner.dedupe.buffer.size=1000000",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(!c.cleaner.enable);
+        assert_eq!(c.cleaner.threads, 2);
+        assert_eq!(c.cleaner.backoff_ms, 100);
+        assert_eq!(c.cleaner.io_max_bytes_per_second, 1_048_576.0);
+        assert_eq!(c.cleaner.dedupe_buffer_size, 1_000_000);
+        assert!(load(&["log.cleaner.threads=0"], &[]).is_err());
+        assert!(load(&["log.cleaner.io.max.bytes.per.second=-1"], &[]).is_err());
     }
 }

@@ -138,6 +138,11 @@ impl GroupService {
                 let mut buf = data.records;
                 let mut next = offset;
                 while !buf.is_empty() {
+                    // The batch's last offset, not its last record's: compaction leaves
+                    // batches whose last records (or all records) are gone.
+                    if let Ok(header) = kavka_storage::BatchHeader::parse(&buf) {
+                        next = next.max(header.last_offset().saturating_add(1));
+                    }
                     let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
                         break;
                     };

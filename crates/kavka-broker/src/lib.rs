@@ -6,6 +6,7 @@ pub mod config;
 mod connection;
 mod group_service;
 mod handlers;
+mod log_cleaner;
 pub mod meta_properties;
 mod metadata_store;
 mod partition;

@@ -1,5 +1,5 @@
 //! Accepting connections and running the background tasks (retention, rolls,
-//! flushes) until shutdown.
+//! flushes, and the log cleaner's threads) until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::connection::serve_connection;
+use crate::log_cleaner::LogCleaner;
 use crate::state::{now_ms, BrokerState, StartError};
 
 /// A running broker.
@@ -58,6 +59,8 @@ impl Broker {
         let mut tasks = JoinSet::new();
         tasks.spawn(maintenance(self.state.clone(), stop_rx.clone()));
         tasks.spawn(group_timers(self.state.clone(), stop_rx.clone()));
+        // Its own threads, off the runtime: cleaning is long, blocking file work.
+        let cleaner = LogCleaner::start(self.state.clone());
         tracing::info!(
             port = self.local_port(),
             cluster_id = %self.state.cluster_id,
@@ -94,7 +97,13 @@ impl Broker {
             tracing::warn!("connections did not finish within 5 s; closing anyway");
         }
         let state = self.state.clone();
-        let _ = tokio::task::spawn_blocking(move || state.replicas.close_all()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            // A pass in progress is aborted and its output discarded before the
+            // logs close, so nothing is swapped into a closed log.
+            cleaner.shutdown();
+            state.replicas.close_all()
+        })
+        .await;
         tracing::info!("shut down cleanly");
     }
 }

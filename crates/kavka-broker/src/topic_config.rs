@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kavka_metadata::topic_config::{TopicConfigDef, TOPIC_CONFIGS};
 use kavka_metadata::{ConfigResource, MetadataImage};
-use kavka_storage::{LogConfig, TimestampType};
+use kavka_storage::{CleanupPolicy, LogConfig, TimestampType};
 
 use crate::config::BrokerConfig;
 
@@ -179,10 +179,14 @@ pub(crate) fn log_config(
     };
     let non_negative = |v: Option<i64>| v.filter(|v| *v >= 0);
     let unless_max = |v: Option<i64>| v.filter(|v| *v > 0 && *v != i64::MAX);
-    let timestamp_type = entries
-        .iter()
-        .find(|e| e.name == "message.timestamp.type")
-        .map(|e| e.value.as_str());
+    let text = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.value.as_str())
+    };
+    let timestamp_type = text("message.timestamp.type");
+    let defaults_of_storage = LogConfig::default();
     let mut log = LogConfig {
         segment_bytes: get("segment.bytes")
             .map(|v| v.max(1) as u64)
@@ -199,6 +203,21 @@ pub(crate) fn log_config(
             .map(|v| v.clamp(0, u32::MAX as i64) as u32)
             .unwrap_or(config.message_max_bytes),
         timestamp_type: TimestampType::CreateTime,
+        cleanup_policy: text("cleanup.policy")
+            .map(CleanupPolicy::parse)
+            .unwrap_or_default(),
+        delete_retention_ms: non_negative(get("delete.retention.ms"))
+            .unwrap_or(defaults_of_storage.delete_retention_ms),
+        min_cleanable_dirty_ratio: text("min.cleanable.dirty.ratio")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|r| (0.0..=1.0).contains(r))
+            .unwrap_or(defaults_of_storage.min_cleanable_dirty_ratio),
+        min_compaction_lag_ms: non_negative(get("min.compaction.lag.ms"))
+            .unwrap_or(defaults_of_storage.min_compaction_lag_ms),
+        // Kafka requires a positive value; anything else means "no forced cleaning".
+        max_compaction_lag_ms: get("max.compaction.lag.ms")
+            .filter(|v| *v > 0)
+            .unwrap_or(defaults_of_storage.max_compaction_lag_ms),
     };
     if timestamp_type == Some("LogAppendTime") {
         log.timestamp_type = TimestampType::LogAppendTime;
@@ -237,4 +256,67 @@ pub(crate) fn is_compacted(
 ) -> bool {
     effective_value(defaults, explicit, "cleanup.policy")
         .is_some_and(|v| v.split(',').any(|p| p.trim() == "compact"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(topic: &[(&str, &str)], server: &[(&str, &str)]) -> LogConfig {
+        let raw = server
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = BrokerConfig::from_properties(raw).unwrap();
+        let defaults = BrokerDefaults {
+            config: &config,
+            node: None,
+            cluster: None,
+        };
+        let explicit: BTreeMap<String, String> = topic
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        log_config(&defaults, Some(&explicit))
+    }
+
+    #[test]
+    fn cleanup_policy_and_cleaner_settings_reach_the_log() {
+        let log = resolve(&[], &[]);
+        assert_eq!(log.cleanup_policy, CleanupPolicy::DELETE);
+        assert_eq!(log.delete_retention_ms, 86_400_000);
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(log.max_compaction_lag_ms, i64::MAX);
+
+        let log = resolve(
+            &[
+                ("cleanup.policy", "compact"),
+                ("delete.retention.ms", "100"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+                ("min.compaction.lag.ms", "5"),
+                ("max.compaction.lag.ms", "60000"),
+            ],
+            &[],
+        );
+        assert_eq!(log.cleanup_policy, CleanupPolicy::COMPACT);
+        assert_eq!(log.delete_retention_ms, 100);
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.01);
+        assert_eq!(log.min_compaction_lag_ms, 5);
+        assert_eq!(log.max_compaction_lag_ms, 60_000);
+    }
+
+    #[test]
+    fn broker_cleaner_defaults_apply_to_topics_without_their_own() {
+        let log = resolve(
+            &[],
+            &[
+                ("log.cleanup.policy", "compact,delete"),
+                ("log.cleaner.delete.retention.ms", "42"),
+                ("log.cleaner.min.cleanable.ratio", "0.2"),
+            ],
+        );
+        assert!(log.cleanup_policy.compact && log.cleanup_policy.delete);
+        assert_eq!(log.delete_retention_ms, 42);
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.2);
+    }
 }

@@ -11,10 +11,15 @@
 //! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
 //! `segment` and `index` (one segment and its sparse indexes), `producer_state` and
 //! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
-//! (what to trust at open), `log` (`PartitionLog`, tying them together).
+//! (what to trust at open), `log` (`PartitionLog`, tying them together), `cleaner`
+//! (compaction: the only code here that decodes records, run off the request path).
+//!
+//! The cleaner leaves `<base>.log.cleaned` (and index) files and `<base>.cleaner-swap`
+//! manifests only while a swap is in flight; `PartitionLog::open` resolves both.
 
 mod batch;
 mod checkpoint;
+pub mod cleaner;
 mod config;
 pub mod durable;
 mod epoch_cache;
@@ -26,7 +31,7 @@ mod recovery;
 mod segment;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
-pub use config::{LogConfig, TimestampType};
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
 pub use log::{
     AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,

@@ -8,6 +8,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint;
+use crate::cleaner::plan::{self, RangeSettings, SegmentInfo};
+use crate::cleaner::{self, CleanableRange, CleanedLog, CleaningTask};
 use crate::durable::{self, StateFileError};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::producer_state::{
@@ -41,6 +43,10 @@ pub struct PartitionLog {
     producers: ProducerStateManager,
     unflushed_records: u64,
     last_flush_ms: Option<i64>,
+    /// Bumped whenever closed segments are removed or replaced (retention,
+    /// DeleteRecords, truncation, a cleaner swap), so a cleaning pass prepared
+    /// before can tell its snapshot is stale.
+    generation: u64,
 }
 
 /// What an append did.
@@ -89,6 +95,9 @@ impl PartitionLog {
             None => LeaderEpochCache::default(),
         };
         let mut epochs = stored_epochs.clone();
+        // A cleaner swap interrupted by a crash is finished (or its output dropped)
+        // before the segments are listed, so they are listed as one consistent set.
+        cleaner::swap::recover(dir)?;
         let mut segments = recovery::load_segments(
             dir,
             clean,
@@ -117,6 +126,7 @@ impl PartitionLog {
             producers: ProducerStateManager::default(),
             unflushed_records: 0,
             last_flush_ms: None,
+            generation: 0,
         };
         if log.epochs != stored_epochs {
             log.write_epochs()?;
@@ -423,6 +433,7 @@ impl PartitionLog {
             return Ok(self.log_start_offset);
         }
         self.log_start_offset = target;
+        self.generation += 1;
         while self.segments.len() > 1 && self.segments[0].next_offset() <= target {
             self.segments.remove(0).delete()?;
         }
@@ -431,15 +442,23 @@ impl PartitionLog {
     }
 
     /// Retention by time and size over closed segments; never the active one.
-    /// Returns how many segments were deleted.
+    /// Only for `cleanup.policy` containing `delete`: a `compact`-only log keeps
+    /// every segment and is trimmed by the cleaner alone. Returns how many segments
+    /// were deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, StorageError> {
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
         let mut total = self.size_bytes();
         let mut deleted = 0;
         while self.segments.len() > 1 {
             let oldest = &self.segments[0];
-            // A segment without timestamps cannot be judged by age.
+            // A segment without timestamps cannot be judged by age; an empty closed
+            // one (the cleaner removed every record) holds nothing to keep.
             let expired = self.config.retention_ms.is_some_and(|ms| {
-                oldest.max_timestamp() >= 0 && oldest.max_timestamp() < now_ms.saturating_sub(ms)
+                oldest.is_empty()
+                    || (oldest.max_timestamp() >= 0
+                        && oldest.max_timestamp() < now_ms.saturating_sub(ms))
             });
             let oversize = self
                 .config
@@ -456,10 +475,176 @@ impl PartitionLog {
             self.log_start_offset = self.log_start_offset.max(next_base);
         }
         if deleted > 0 {
+            self.generation += 1;
             tracing::debug!(dir = %self.dir.display(), deleted, "retention deleted segments");
             self.write_log_start()?;
         }
         Ok(deleted)
+    }
+
+    /// What the cleaner could clean now and how dirty it is, given the first dirty
+    /// offset from the cleaner checkpoint. None unless `cleanup.policy` has
+    /// `compact` and the log needs cleaning (`min.cleanable.dirty.ratio` reached, or
+    /// a record waited longer than `max.compaction.lag.ms`).
+    pub fn cleaning_candidate(
+        &self,
+        checkpoint: Option<i64>,
+        high_watermark: i64,
+        now_ms: i64,
+    ) -> Result<Option<CleanableRange>, StorageError> {
+        if !self.config.cleanup_policy.compact {
+            return Ok(None);
+        }
+        // The first batch's timestamp costs a read per segment: only for max lag.
+        let forced_by_lag = self.config.max_compaction_lag_ms != i64::MAX;
+        let infos = self
+            .segments
+            .iter()
+            .map(|s| segment_info(s, forced_by_lag))
+            .collect::<Result<Vec<_>, _>>()?;
+        let range = plan::cleanable_range(
+            &infos,
+            self.log_start_offset,
+            high_watermark,
+            checkpoint,
+            RangeSettings {
+                now_ms,
+                min_compaction_lag_ms: self.config.min_compaction_lag_ms,
+                max_compaction_lag_ms: self.config.max_compaction_lag_ms,
+            },
+        );
+        Ok(plan::needs_cleaning(&range, self.config.min_cleanable_dirty_ratio).then_some(range))
+    }
+
+    /// Snapshots what a cleaning pass needs (phase 1 of 3, under the lock; cheap).
+    /// None when the log does not need cleaning. Run the task with
+    /// [`cleaner::clean`] without the lock, then hand the result to
+    /// [`PartitionLog::commit_cleaning`].
+    pub fn prepare_cleaning(
+        &self,
+        checkpoint: Option<i64>,
+        high_watermark: i64,
+        now_ms: i64,
+    ) -> Result<Option<CleaningTask>, StorageError> {
+        let Some(range) = self.cleaning_candidate(checkpoint, high_watermark, now_ms)? else {
+            return Ok(None);
+        };
+        let closed = &self.segments[..self.segments.len().saturating_sub(1)];
+        let segments = closed
+            .iter()
+            .filter(|s| s.base_offset() < range.first_uncleanable)
+            .map(|s| Ok((segment_info(s, false)?, s.log_path().to_path_buf())))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(Some(CleaningTask {
+            dir: self.dir.clone(),
+            generation: self.generation,
+            segments,
+            range,
+            producer_last_offsets: self.producers.last_offsets(),
+            segment_bytes: self.config.segment_bytes.min(MAX_SEGMENT_BYTES),
+            index_interval_bytes: self.config.index_interval_bytes,
+            delete_retention_ms: self.config.delete_retention_ms,
+            now_ms,
+        }))
+    }
+
+    /// Swaps cleaned segments in (phase 3 of 3, under the lock: renames only).
+    /// Returns false, discarding the work, when the segments it replaces changed
+    /// since [`PartitionLog::prepare_cleaning`].
+    pub fn commit_cleaning(&mut self, cleaned: CleanedLog) -> Result<bool, StorageError> {
+        self.commit_cleaning_steps(cleaned, None)
+    }
+
+    /// `commit_cleaning`, stopping after `step_limit` file-system steps of the swap
+    /// to leave the state a crash would (tests only).
+    pub(crate) fn commit_cleaning_steps(
+        &mut self,
+        mut cleaned: CleanedLog,
+        step_limit: Option<usize>,
+    ) -> Result<bool, StorageError> {
+        if cleaned.generation != self.generation || cleaned.dir != self.dir {
+            tracing::info!(dir = %self.dir.display(), "log changed during cleaning; discarding the cleaned segments");
+            return Ok(false);
+        }
+        // Check every group before touching anything, so a mismatch swaps nothing.
+        for group in &cleaned.groups {
+            let Some(first) = self.segment_position(group.manifest.new_base) else {
+                return Ok(false);
+            };
+            let bases = &group.manifest.old_bases;
+            let current: Vec<i64> = self
+                .segments
+                .iter()
+                .skip(first)
+                .take(bases.len())
+                .map(LogSegment::base_offset)
+                .collect();
+            // The active segment is never replaced.
+            if &current != bases || first + bases.len() >= self.segments.len() {
+                return Ok(false);
+            }
+        }
+        let mut budget = step_limit;
+        for group in std::mem::take(&mut cleaned.groups) {
+            let cleaner::CleanedGroup { manifest, segment } = group;
+            drop(segment);
+            let mut steps = cleaner::swap::steps(&self.dir, &manifest, true);
+            if let Some(left) = budget.as_mut() {
+                steps.truncate(*left);
+                *left -= steps.len();
+            }
+            if let Err(e) = cleaner::swap::execute(&self.dir, &steps) {
+                self.finish_failed_swap(&manifest)?;
+                return Err(e.into());
+            }
+            if step_limit.is_some() && budget == Some(0) {
+                // A simulated crash: the in-memory log is now stale and must be dropped.
+                return Ok(false);
+            }
+            let first = self.segment_position(manifest.new_base).ok_or_else(|| {
+                StorageError::Io(std::io::Error::other("swapped segment vanished"))
+            })?;
+            let replaced: Vec<LogSegment> = self
+                .segments
+                .splice(
+                    first..first + manifest.old_bases.len(),
+                    [LogSegment::load(&self.dir, manifest.new_base)?],
+                )
+                .collect();
+            // Their files are gone already; dropping closes the handles.
+            drop(replaced);
+        }
+        self.generation += 1;
+        Ok(true)
+    }
+
+    /// After a swap step failed: before the manifest the old segments are intact
+    /// and the cleaned files are dropped; after it the swap must finish, so its
+    /// (idempotent) remaining steps are tried once more and the segment reloaded.
+    /// Either way the generation moves, so no pass prepared before can commit.
+    fn finish_failed_swap(
+        &mut self,
+        manifest: &cleaner::swap::SwapManifest,
+    ) -> Result<(), StorageError> {
+        self.generation += 1;
+        if !manifest.path(&self.dir).exists() {
+            cleaner::swap::discard_cleaned(&self.dir, manifest.new_base)?;
+            return Ok(());
+        }
+        cleaner::swap::execute(&self.dir, &cleaner::swap::steps(&self.dir, manifest, false))?;
+        let position = self
+            .segment_position(manifest.new_base)
+            .filter(|first| first + manifest.old_bases.len() <= self.segments.len());
+        if let Some(first) = position {
+            let reloaded = LogSegment::load(&self.dir, manifest.new_base)?;
+            self.segments
+                .splice(first..first + manifest.old_bases.len(), [reloaded]);
+        }
+        Ok(())
+    }
+
+    fn segment_position(&self, base: i64) -> Option<usize> {
+        self.segments.iter().position(|s| s.base_offset() == base)
     }
 
     /// Rolls the active segment if `segment.ms` has passed (called by a timer).
@@ -512,6 +697,7 @@ impl PartitionLog {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        self.generation += 1;
         let first_base = self.segments.first().map_or(0, LogSegment::base_offset);
         if offset <= first_base {
             for segment in self.segments.drain(..) {
@@ -610,6 +796,25 @@ impl PartitionLog {
 fn write_epoch_file(dir: &Path, epochs: &LeaderEpochCache) -> Result<(), StorageError> {
     checkpoint::write_atomic(&dir.join(LEADER_EPOCH_FILE), epochs.encode().as_bytes())?;
     Ok(())
+}
+
+/// What the cleaner's planner needs of a segment; the first batch's timestamp only
+/// when asked, since reading it is I/O.
+fn segment_info(
+    segment: &LogSegment,
+    first_batch_timestamp: bool,
+) -> Result<SegmentInfo, StorageError> {
+    Ok(SegmentInfo {
+        base_offset: segment.base_offset(),
+        next_offset: segment.next_offset(),
+        size: segment.size(),
+        max_timestamp: segment.max_timestamp(),
+        first_batch_timestamp: if first_batch_timestamp {
+            segment.first_batch_timestamp()?
+        } else {
+            -1
+        },
+    })
 }
 
 fn batch_metadata(header: &BatchHeader) -> BatchMetadata {

@@ -152,6 +152,15 @@ impl ProducerStateManager {
     }
 
     /// The state of one producer, if known.
+    /// Producer id → last offset of its latest batch, for the cleaner, which must
+    /// keep that batch so the producer's sequence survives compaction.
+    pub(crate) fn last_offsets(&self) -> HashMap<i64, i64> {
+        self.producers
+            .iter()
+            .filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, b.last_offset)))
+            .collect()
+    }
+
     pub(crate) fn get(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }

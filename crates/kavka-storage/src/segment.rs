@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::batch::{validate_batch, BatchHeader};
+use crate::batch::{validate_stored_batch, BatchHeader};
 use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
 use crate::{StorageError, BATCH_HEADER_LEN};
 
@@ -80,9 +80,20 @@ fn append_entry(file: &mut File, path: &Path, entry: &[u8]) {
 
 impl LogSegment {
     fn open_files(dir: &Path, base_offset: i64, fresh: bool) -> Result<Self, StorageError> {
-        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
-        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
-        let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        Self::open_named(dir, base_offset, fresh, "")
+    }
+
+    /// Opens the three files, their names ending in `extra` after the usual suffix.
+    fn open_named(
+        dir: &Path,
+        base_offset: i64,
+        fresh: bool,
+        extra: &str,
+    ) -> Result<Self, StorageError> {
+        let name = |suffix: &str| format!("{}{extra}", file_name(base_offset, suffix));
+        let log_path = dir.join(name(LOG_SUFFIX));
+        let index_path = dir.join(name(INDEX_SUFFIX));
+        let time_index_path = dir.join(name(TIME_INDEX_SUFFIX));
         let log = open_append(&log_path, fresh)?;
         let index_file = open_append(&index_path, fresh)?;
         let time_index_file = open_append(&time_index_path, fresh)?;
@@ -112,6 +123,17 @@ impl LogSegment {
     /// Creates an empty segment starting at `base_offset`, replacing any files there.
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
         Self::open_files(dir, base_offset, true)
+    }
+
+    /// Creates the cleaner's output for a group starting at `base_offset`:
+    /// `<base>.log.cleaned` and its indexes, replacing leftovers of an earlier pass.
+    pub(crate) fn create_cleaned(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
+        Self::open_named(
+            dir,
+            base_offset,
+            true,
+            &format!(".{}", crate::cleaner::CLEANED_SUFFIX),
+        )
     }
 
     /// Opens a segment after a clean shutdown: trusts the index files and only reads
@@ -171,7 +193,7 @@ impl LogSegment {
             }
             buf.resize(header.size(), 0);
             seg.log.read_exact_at(&mut buf, pos)?;
-            if validate_batch(&header, &buf).is_err() {
+            if validate_stored_batch(&header, &buf).is_err() {
                 break;
             }
             let (o, t) = seg.track(pos, &header, index_interval_bytes);
@@ -476,6 +498,16 @@ impl LogSegment {
             }
         }
         Ok(())
+    }
+
+    /// Path of the `.log` file, for the cleaner to read without the log's lock.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Max timestamp of the first batch, -1 when empty (for `max.compaction.lag.ms`).
+    pub(crate) fn first_batch_timestamp(&self) -> Result<i64, StorageError> {
+        Ok(self.header_at(0)?.map_or(-1, |h| h.max_timestamp))
     }
 
     pub(crate) fn base_offset(&self) -> i64 {

@@ -5,7 +5,9 @@ mod common;
 use bytes::Bytes;
 use common::{batch, decode, encode, idempotent, small_config};
 use kafka_protocol::records::Compression;
-use kavka_storage::{BatchHeader, LogConfig, PartitionLog, StorageError, TimestampType};
+use kavka_storage::{
+    BatchHeader, CleanupPolicy, LogConfig, PartitionLog, StorageError, TimestampType,
+};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -260,6 +262,37 @@ fn retention_by_time_deletes_expired_segments_only() {
     log.apply_retention(NOW + 10 * 60_000).unwrap();
     assert!(log.segment_count() >= 1);
     assert_eq!(log.log_end_offset(), old_end + 4);
+}
+
+#[test]
+fn retention_follows_cleanup_policy() {
+    let expiring = |policy| LogConfig {
+        retention_ms: Some(60_000),
+        retention_bytes: Some(0),
+        cleanup_policy: policy,
+        ..small_config()
+    };
+    for (policy, trimmed) in [
+        (CleanupPolicy::COMPACT, false),
+        (CleanupPolicy::DELETE, true),
+        (CleanupPolicy::parse("compact,delete"), true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), expiring(policy)).unwrap();
+        for i in 0..30 {
+            log.append(batch(&[&format!("old-{i}")], 1_000), 0, NOW)
+                .unwrap();
+        }
+        let segments = log.segment_count();
+        assert!(segments > 1);
+        let deleted = log.apply_retention(NOW).unwrap();
+        assert_eq!(deleted > 0, trimmed, "{policy:?}");
+        if !trimmed {
+            assert_eq!(log.segment_count(), segments);
+            assert_eq!(log.log_start_offset(), 0);
+            assert_eq!(read_all(&log, 0).len(), 30);
+        }
+    }
 }
 
 #[test]
