@@ -113,10 +113,14 @@ impl GroupService {
     }
 
     /// Replays `__consumer_offsets` so committed offsets and groups survive restarts.
+    /// Records are in Kafka's format; a partition that still holds records in Kavka's
+    /// former JSON form is read all the same and then rewritten (see [`Self::migrate`]).
     pub(crate) fn load(&self, state: &BrokerState) {
         let mut inner = self.inner.lock();
         let now = now_ms();
         let mut loaded = 0usize;
+        // Per partition: each JSON-form key seen, and whether its latest record is live.
+        let mut legacy: BTreeMap<i32, BTreeMap<Bytes, bool>> = BTreeMap::new();
         for index in 0..self.partitions {
             let Some(p) = state.replicas.get(OFFSETS_TOPIC, index) else {
                 continue;
@@ -140,9 +144,17 @@ impl GroupService {
                             continue;
                         }
                         let Some(key) = r.key else { continue };
-                        match CoordinatorRecord::decode(&key, r.value.as_deref()) {
-                            Ok(record) => {
-                                inner.coordinator.replay(record, now);
+                        if CoordinatorRecord::is_legacy_key(&key) {
+                            legacy
+                                .entry(index)
+                                .or_default()
+                                .insert(key.clone(), r.value.is_some());
+                        }
+                        match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
+                            Ok(records) => {
+                                for record in records {
+                                    inner.coordinator.replay(record, now);
+                                }
                                 loaded += 1;
                             }
                             Err(e) => {
@@ -160,6 +172,44 @@ impl GroupService {
         if loaded > 0 {
             tracing::info!(records = loaded, "loaded consumer groups and offsets");
         }
+        for (partition, keys) in legacy {
+            if keys.values().any(|live| *live) {
+                if let Err(e) = self.migrate(&inner.coordinator, state, partition, keys) {
+                    tracing::error!(partition, error = %e, "{OFFSETS_TOPIC} partition not rewritten in Kafka's format; its JSON-form records are still read");
+                }
+            }
+        }
+    }
+
+    /// Rewrites a partition loaded from JSON-form records in Kafka's format: a
+    /// tombstone under every JSON key (so compaction drops them, and a later Kafka-form
+    /// tombstone cannot leave an old JSON record behind to resurrect), then the
+    /// current state of the partition's groups as Kafka records. Replaying the log
+    /// again gives the same state, and no JSON key is live any more, so this runs
+    /// once per partition.
+    fn migrate(
+        &self,
+        coordinator: &GroupCoordinator,
+        state: &BrokerState,
+        partition: i32,
+        legacy_keys: BTreeMap<Bytes, bool>,
+    ) -> Result<(), PersistError> {
+        let mut entries: Vec<(Bytes, Option<Bytes>)> =
+            legacy_keys.into_keys().map(|k| (k, None)).collect();
+        let snapshot = coordinator
+            .snapshot_records(|group| partition_for_group(group, self.partitions) == partition);
+        let groups = snapshot.len();
+        entries.extend(snapshot.iter().map(|r| {
+            let (k, v) = r.encode();
+            (Bytes::from(k), v.map(Bytes::from))
+        }));
+        self.append(state, partition, entries)?;
+        tracing::info!(
+            partition,
+            records = groups,
+            "rewrote {OFFSETS_TOPIC} partition from Kavka's former JSON records into Kafka's format"
+        );
+        Ok(())
     }
 
     /// Runs a deferred call (join or sync): registers a waiter, applies the call,
@@ -238,13 +288,34 @@ impl GroupService {
             return Ok(());
         }
         self.ensure_topic(state)?;
-        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
-        let now = now_ms();
+        let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
         for r in records {
             let (key, value) = r.encode();
             let partition = partition_for_group(r.group_id(), self.partitions);
-            let list = by_partition.entry(partition).or_default();
-            list.push(Record {
+            by_partition
+                .entry(partition)
+                .or_default()
+                .push((Bytes::from(key), value.map(Bytes::from)));
+        }
+        for (partition, entries) in by_partition {
+            self.append(state, partition, entries)?;
+        }
+        Ok(())
+    }
+
+    /// Appends (key, value) records to one partition of `__consumer_offsets` as one
+    /// batch, as Kafka's coordinator does (uncompressed, no producer id).
+    fn append(
+        &self,
+        state: &BrokerState,
+        partition: i32,
+        entries: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), PersistError> {
+        let now = now_ms();
+        let list: Vec<Record> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
                 transactional: false,
                 control: false,
                 delete_horizon: false,
@@ -252,32 +323,30 @@ impl GroupService {
                 producer_id: -1,
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
-                offset: list.len() as i64,
+                offset: i as i64,
                 sequence: -1,
                 timestamp: now,
-                key: Some(Bytes::from(key)),
-                value: value.map(Bytes::from),
+                key: Some(key),
+                value,
                 headers: IndexMap::new(),
-            });
-        }
-        for (partition, list) in by_partition {
-            let mut buf = BytesMut::new();
-            RecordBatchEncoder::encode(
-                &mut buf,
-                list.iter(),
-                &RecordEncodeOptions {
-                    version: 2,
-                    compression: Compression::None,
-                },
-            )
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            list.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| PersistError::Append(e.to_string()))?;
+        let p = state
+            .replicas
+            .get(OFFSETS_TOPIC, partition)
+            .ok_or(PersistError::NotHosted(partition))?;
+        p.append(buf.freeze(), now)
             .map_err(|e| PersistError::Append(e.to_string()))?;
-            let p = state
-                .replicas
-                .get(OFFSETS_TOPIC, partition)
-                .ok_or(PersistError::NotHosted(partition))?;
-            p.append(buf.freeze(), now)
-                .map_err(|e| PersistError::Append(e.to_string()))?;
-        }
         Ok(())
     }
 

@@ -139,7 +139,7 @@ impl GroupCoordinator {
                         };
                     }
                     self.consumer_groups.remove(id);
-                    records.push(CoordinatorRecord::consumer_group_tombstone(id));
+                    records.extend(CoordinatorRecord::consumer_group_tombstones(id));
                     if !self.groups.contains_key(id) {
                         return DeletedGroup {
                             group_id: id.clone(),

@@ -42,7 +42,7 @@ impl GroupCoordinator {
             self.consumer_groups.remove(&req.group_id);
             effects
                 .records
-                .push(CoordinatorRecord::consumer_group_tombstone(&req.group_id));
+                .extend(CoordinatorRecord::consumer_group_tombstones(&req.group_id));
         }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms

@@ -28,12 +28,8 @@ impl GroupCoordinator {
                     let error = if metadata.encode_utf16().count() > max_metadata {
                         Some(GroupError::OffsetMetadataTooLarge)
                     } else {
-                        let value = OffsetCommitValue {
-                            offset: p.offset,
-                            leader_epoch: p.leader_epoch,
-                            metadata,
-                            commit_timestamp_ms: now_ms,
-                        };
+                        let value =
+                            OffsetCommitValue::new(p.offset, p.leader_epoch, metadata, now_ms);
                         group.store_offset(&p.topic, p.partition, &value);
                         records.push(CoordinatorRecord::OffsetCommit {
                             key: OffsetCommitKey {

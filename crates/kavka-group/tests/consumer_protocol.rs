@@ -501,7 +501,8 @@ fn an_empty_group_without_offsets_is_swept_away() {
     );
     let records = c.tick(2).records;
     assert!(c.consumer_group(GROUP).is_none());
-    assert!(records
-        .iter()
-        .any(|r| matches!(r, CoordinatorRecord::ConsumerGroup { value: None, .. })));
+    assert!(records.iter().any(|r| matches!(
+        r,
+        CoordinatorRecord::ConsumerGroupMetadata { value: None, .. }
+    )));
 }

@@ -160,6 +160,7 @@ impl GroupCoordinator {
         }
         if group.group_epoch > group.assignment_epoch {
             group.compute_target(topics, &self.config.consumer_assignors);
+            group.assignment_timestamp_ms = now_ms;
         }
         let owned: Option<Assignment> = req.owned_partitions.as_deref().map(from_list);
         if !member.is_reconciled_to(group.assignment_epoch) {
@@ -180,6 +181,7 @@ impl GroupCoordinator {
                 MemberState::UnrevokedPartitions => member.revocation_deadline_ms,
                 _ => None,
             };
+            next.carry_assignment_epochs(&member);
             member = next;
         }
         member.refresh_session(now_ms, self.config.consumer_session_timeout_ms);
