@@ -304,7 +304,8 @@ impl GroupService {
     }
 
     /// Appends (key, value) records to one partition of `__consumer_offsets` as one
-    /// batch, as Kafka's coordinator does (uncompressed, no producer id).
+    /// batch, as Kafka's coordinator does (uncompressed, no producer id), so a step's
+    /// records land together.
     fn append(
         &self,
         state: &BrokerState,
@@ -324,7 +325,9 @@ impl GroupService {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // Kafka numbers a coordinator batch's records from 0 (with no producer
+                // id); the encoder also needs consecutive sequences to keep one batch.
+                sequence: i32::try_from(i).unwrap_or(i32::MAX),
                 timestamp: now,
                 key: Some(key),
                 value,

@@ -53,8 +53,12 @@ impl GroupCoordinator {
             if !req.member_id.is_empty() {
                 return Err(GroupError::UnknownMemberId);
             }
-            self.groups
-                .insert(req.group_id.clone(), Group::new(&req.group_id, now_ms));
+            let group = Group::new(&req.group_id, now_ms);
+            // Kafka persists a group's creation at once, as an empty generation-0
+            // membership record, so the group survives a restart before its first
+            // rebalance completes.
+            effects.records.push(group.metadata_record());
+            self.groups.insert(req.group_id.clone(), group);
         }
         let new_member_id = if req.member_id.is_empty() {
             // Kafka names a static member after its instance id, others after the client.

@@ -353,6 +353,15 @@ impl ConsumerGroup {
         if self.members.remove(member_id).is_some() {
             self.target.remove(member_id);
             self.group_epoch += 1;
+            if self.members.is_empty() {
+                // Nothing is subscribed and nothing is left to assign: the empty
+                // target is current at once (as Kafka records it: epoch bumped, no
+                // metadata hash, no assignor run).
+                self.subscribed_topics.clear();
+                self.restored_metadata_hash = None;
+                self.assignment_epoch = self.group_epoch;
+                self.assignment_timestamp_ms = 0;
+            }
         }
     }
 }
