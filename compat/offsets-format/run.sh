@@ -11,7 +11,7 @@
 #
 # Flow: topic `orders` (2 partitions), 4 keyed records; a classic consumer group
 # `classic-g` reads and commits them; a `group.protocol=consumer` group `kip848-g`
-# does the same. Exits 1 when a masked transcript differs (the diff is printed) or
+# does the same; then both groups are deleted. Exits 1 when a masked transcript differs (the diff is printed) or
 # when a Kafka tool fails to decode a record.
 set -euo pipefail
 
@@ -122,6 +122,8 @@ flow() {
   timeout 60 "$TOOL" kafka-console-consumer --bootstrap-server "$bs" --topic orders \
     --group kip848-g --consumer-property group.protocol=consumer \
     --from-beginning --max-messages 4 >/dev/null 2>"$out.kip848.err"
+  "$TOOL" kafka-consumer-groups --bootstrap-server "$bs" --delete \
+    --group classic-g --group kip848-g >/dev/null 2>"$out.delete.err"
   : > "$out"
   local p f
   for p in "${PARTITIONS[@]}"; do
