@@ -327,11 +327,22 @@ fn replaying_the_records_restores_members_and_epochs() {
             before.target_of(m.member_id())
         );
     }
-    // Members carry on with their epochs after the restart.
+    // Right after the restart (no heartbeat yet) the group still counts as subscribed.
+    let (deleted, _) = restarted.delete_offsets(GROUP, &[(TOPIC.to_string(), vec![0])]);
+    assert_eq!(
+        deleted.partitions[0].error,
+        Some(GroupError::GroupSubscribedToTopic)
+    );
+    // Members carry on with their epochs after the restart, with no epoch bump.
+    let epoch = restarted.consumer_group(GROUP).map(|g| g.group_epoch());
     for cl in clients.iter_mut() {
         let r = cl.heartbeat(&mut restarted, &ts, now + 1, &mut Vec::new());
         assert_eq!(r.error, None);
     }
+    assert_eq!(
+        restarted.consumer_group(GROUP).map(|g| g.group_epoch()),
+        epoch
+    );
 }
 
 #[test]
