@@ -104,8 +104,6 @@ mask() {
     -e 's#^Dumping .*/(__consumer_offsets-[0-9]+)/#Dumping \1/#' \
     -e 's#("type":"?1"?,[^}]*}},"value":\{"version":"?4"?,"data":\{[^}]*),"topicId":"<topic-id>"#\1#g' \
     -e '/"type":"1",/{s#valueSize: [0-9]+#valueSize: <n>#;s#,"topicId":"<topic-id>"##;}' \
-    -e 's#"(epoch|assignmentEpoch|memberEpoch)":[0-9]+#"\1":<epoch>#g' \
-    -e 's#"assignmentEpochs":\[[0-9,]*\]#"assignmentEpochs":[<epochs>]#g' \
     -e 's#(position|size): [0-9]+ (CreateTime|magic)#\1: <n> \2#g' \
     -e 's#\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]+\] #[<time>] #g' \
     -e 's#\}\}\}(\{"key"|\[<time>\])#}}}\n\1#g'

@@ -136,13 +136,14 @@ fn sizes(clients: &[Client]) -> Vec<usize> {
 }
 
 #[test]
-fn a_joining_member_gets_every_partition_at_epoch_one() {
+fn a_joining_member_gets_every_partition_at_epoch_two() {
     let mut c = coordinator();
     let mut log = Vec::new();
     let mut m = Client::new("m0");
     let r = m.heartbeat(&mut c, &topics(3), 0, &mut log);
     assert_eq!(r.error, None);
-    assert_eq!(r.member_epoch, 1);
+    // A new group is at epoch 1 (as in Kafka 4.4); the first subscription bumps it.
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(r.heartbeat_interval_ms, 5000);
     assert_eq!(m.owned, [0, 1, 2].into_iter().collect());
     assert_eq!(
@@ -173,23 +174,23 @@ fn a_new_member_waits_until_the_old_owner_revoked() {
     let mut b = Client::new("b");
     let r = b.heartbeat(&mut c, &ts, 10, &mut log);
     // b is in the new epoch but gets nothing a still holds.
-    assert_eq!(r.member_epoch, 2);
+    assert_eq!(r.member_epoch, 3);
     assert!(b.owned.is_empty());
-    // a is asked to revoke one partition and stays at epoch 1 until it does.
+    // a is asked to revoke one partition and stays at epoch 2 until it does.
     let r = a.heartbeat(&mut c, &ts, 20, &mut log);
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(a.owned.len(), 2);
     let gone: Vec<i32> = (0..3).filter(|p| !a.owned.contains(p)).collect();
     assert_disjoint(&[a, b]);
     let mut a2 = Client::new("a");
-    a2.epoch = 1;
+    a2.epoch = 2;
     a2.owned = (0..3).filter(|p| !gone.contains(p)).collect();
     let r = a2.heartbeat(&mut c, &ts, 30, &mut log);
-    assert_eq!(r.member_epoch, 2);
+    assert_eq!(r.member_epoch, 3);
     let mut b = Client {
         id: "b".into(),
         instance: None,
-        epoch: 2,
+        epoch: 3,
         owned: BTreeSet::new(),
     };
     b.heartbeat(&mut c, &ts, 40, &mut log);
@@ -262,9 +263,9 @@ fn stale_or_unknown_members_are_fenced() {
             metadata: None,
         }],
     };
-    let (results, _) = c.commit_offsets(commit(0), 3);
+    let (results, _) = c.commit_offsets(commit(1), 3);
     assert_eq!(results[0].error, Some(GroupError::StaleMemberEpoch));
-    let (results, records) = c.commit_offsets(commit(1), 4);
+    let (results, records) = c.commit_offsets(commit(2), 4);
     assert_eq!(results[0].error, None);
     assert_eq!(records.len(), 1);
     assert_eq!(

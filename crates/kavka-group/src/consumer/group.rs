@@ -54,10 +54,13 @@ pub struct ConsumerGroup {
 
 impl ConsumerGroup {
     pub(crate) fn new(group_id: &str) -> Self {
+        // Kafka 4.4 starts a group at epoch 1 with its (empty) target at epoch 1, and
+        // records neither until they change: the first member to subscribe moves the
+        // group to epoch 2.
         ConsumerGroup {
             group_id: group_id.to_string(),
-            group_epoch: 0,
-            assignment_epoch: 0,
+            group_epoch: 1,
+            assignment_epoch: 1,
             members: BTreeMap::new(),
             target: BTreeMap::new(),
             subscribed_topics: BTreeMap::new(),

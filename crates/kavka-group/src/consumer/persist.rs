@@ -128,6 +128,9 @@ pub(crate) fn diff(
         return records;
     };
     let old_member = |id: &str| before.and_then(|g| g.members.get(id));
+    // A group that did not exist had the initial epochs, which Kafka does not record.
+    let initial = ConsumerGroup::new(group_id);
+    let old_group = before.unwrap_or(&initial);
     for (id, m) in &after.members {
         let new = subscription_value(m);
         if old_member(id).map(subscription_value).as_ref() != Some(&new) {
@@ -138,7 +141,7 @@ pub(crate) fn diff(
         }
     }
     let new = epoch_value(after);
-    if before.map(epoch_value).as_ref() != Some(&new) {
+    if epoch_value(old_group) != new {
         records.push(CoordinatorRecord::ConsumerGroupMetadata {
             key: group_key(),
             value: Some(new),
@@ -157,7 +160,7 @@ pub(crate) fn diff(
         }
     }
     let new = target_metadata_value(after);
-    if before.map(target_metadata_value).as_ref() != Some(&new) {
+    if target_metadata_value(old_group) != new {
         records.push(CoordinatorRecord::ConsumerGroupTargetAssignmentMetadata {
             key: group_key(),
             value: Some(new),
