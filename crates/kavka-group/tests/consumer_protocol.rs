@@ -290,6 +290,19 @@ fn a_static_member_rejoining_under_a_new_id_keeps_its_partitions() {
     old.epoch = -2;
     let r = old.heartbeat(&mut c, &ts, now, &mut log);
     assert_eq!(r.member_epoch, -2);
+    // Recorded as Kafka records it: epoch -2, the kept partitions' epochs reset to 0.
+    let Some(CoordinatorRecord::ConsumerGroupCurrentMemberAssignment { value: Some(v), .. }) =
+        log.last()
+    else {
+        panic!("{:?}", log.last());
+    };
+    assert_eq!(v.member_epoch, -2);
+    let epochs: Vec<i32> = v
+        .assigned_partitions
+        .iter()
+        .flat_map(|tp| tp.assignment_epochs.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(epochs, vec![0; kept.len()]);
     // Another id may not take the instance while it is held.
     let mut thief = Client::new("x");
     thief.instance = Some("i1".into());

@@ -307,6 +307,12 @@ impl GroupCoordinator {
                 m.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
                 m.pending_revocation.clear();
                 m.revocation_deadline_ms = None;
+                // As Kafka's static leave, which resets the kept partitions' epochs.
+                m.assignment_epochs = m
+                    .assigned
+                    .iter()
+                    .flat_map(|(t, ps)| ps.iter().map(move |p| ((*t, *p), 0)))
+                    .collect();
             }
         } else {
             group.remove_member(&member_id);
