@@ -120,10 +120,14 @@ impl GroupService {
     }
 
     /// Replays `__consumer_offsets` so committed offsets and groups survive restarts.
+    /// Records are in Kafka's format; a partition that still holds records in Kavka's
+    /// former JSON form is read all the same and then rewritten (see [`Self::migrate`]).
     pub(crate) fn load(&self, state: &BrokerState) {
         let mut inner = self.inner.lock();
         let now = now_ms();
         let mut loaded = 0usize;
+        // Per partition: each JSON-form key seen, and whether its latest record is live.
+        let mut legacy: BTreeMap<i32, BTreeMap<Bytes, bool>> = BTreeMap::new();
         for index in 0..self.partitions {
             let Some(p) = state.replicas.get(OFFSETS_TOPIC, index) else {
                 continue;
@@ -152,9 +156,17 @@ impl GroupService {
                             continue;
                         }
                         let Some(key) = r.key else { continue };
-                        match CoordinatorRecord::decode(&key, r.value.as_deref()) {
-                            Ok(record) => {
-                                inner.coordinator.replay(record, now);
+                        if CoordinatorRecord::is_legacy_key(&key) {
+                            legacy
+                                .entry(index)
+                                .or_default()
+                                .insert(key.clone(), r.value.is_some());
+                        }
+                        match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
+                            Ok(records) => {
+                                for record in records {
+                                    inner.coordinator.replay(record, now);
+                                }
                                 loaded += 1;
                             }
                             Err(e) => {
@@ -172,6 +184,44 @@ impl GroupService {
         if loaded > 0 {
             tracing::info!(records = loaded, "loaded consumer groups and offsets");
         }
+        for (partition, keys) in legacy {
+            if keys.values().any(|live| *live) {
+                if let Err(e) = self.migrate(&inner.coordinator, state, partition, keys) {
+                    tracing::error!(partition, error = %e, "{OFFSETS_TOPIC} partition not rewritten in Kafka's format; its JSON-form records are still read");
+                }
+            }
+        }
+    }
+
+    /// Rewrites a partition loaded from JSON-form records in Kafka's format: a
+    /// tombstone under every JSON key (so compaction drops them, and a later Kafka-form
+    /// tombstone cannot leave an old JSON record behind to resurrect), then the
+    /// current state of the partition's groups as Kafka records. Replaying the log
+    /// again gives the same state, and no JSON key is live any more, so this runs
+    /// once per partition.
+    fn migrate(
+        &self,
+        coordinator: &GroupCoordinator,
+        state: &BrokerState,
+        partition: i32,
+        legacy_keys: BTreeMap<Bytes, bool>,
+    ) -> Result<(), PersistError> {
+        let mut entries: Vec<(Bytes, Option<Bytes>)> =
+            legacy_keys.into_keys().map(|k| (k, None)).collect();
+        let snapshot = coordinator
+            .snapshot_records(|group| partition_for_group(group, self.partitions) == partition);
+        let groups = snapshot.len();
+        entries.extend(snapshot.iter().map(|r| {
+            let (k, v) = r.encode();
+            (Bytes::from(k), v.map(Bytes::from))
+        }));
+        self.append(state, partition, entries)?;
+        tracing::info!(
+            partition,
+            records = groups,
+            "rewrote {OFFSETS_TOPIC} partition from Kavka's former JSON records into Kafka's format"
+        );
+        Ok(())
     }
 
     /// Runs a deferred call (join or sync) on `group_id`: registers a waiter, applies
@@ -299,41 +349,46 @@ impl GroupService {
         if records.is_empty() {
             return Ok(());
         }
-        let by_partition = self.batches(records);
+        let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
+        for r in records {
+            let (key, value) = r.encode();
+            let partition = partition_for_group(r.group_id(), self.partitions);
+            by_partition
+                .entry(partition)
+                .or_default()
+                .push((Bytes::from(key), value.map(Bytes::from)));
+        }
         let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
         self.ensure_topic(state).map_err(|error| PersistFailure {
             error,
             unwritten: all(),
         })?;
-        let now = now_ms();
-        for (&partition, batch) in &by_partition {
-            let written = state
-                .replicas
-                .get(OFFSETS_TOPIC, partition)
-                .ok_or(PersistError::NotHosted(partition))
-                .and_then(|p| {
-                    p.append(batch.clone(), now)
-                        .map_err(|e| PersistError::Append(e.to_string()))
-                });
-            if let Err(error) = written {
+        let unwritten_from = |partition: i32| all().split_off(&partition);
+        for (&partition, entries) in &by_partition {
+            if let Err(error) = self.append(state, partition, entries.clone()) {
                 return Err(PersistFailure {
                     error,
-                    unwritten: all().split_off(&partition),
+                    unwritten: unwritten_from(partition),
                 });
             }
         }
         Ok(())
     }
 
-    /// Encodes `records` into one batch per `__consumer_offsets` partition.
-    fn batches(&self, records: &[CoordinatorRecord]) -> BTreeMap<i32, Bytes> {
-        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+    /// Appends (key, value) records to one partition of `__consumer_offsets` as one
+    /// batch, as Kafka's coordinator does (uncompressed, no producer id), so a step's
+    /// records land together.
+    fn append(
+        &self,
+        state: &BrokerState,
+        partition: i32,
+        entries: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), PersistError> {
         let now = now_ms();
-        for r in records {
-            let (key, value) = r.encode();
-            let partition = partition_for_group(r.group_id(), self.partitions);
-            let list = by_partition.entry(partition).or_default();
-            list.push(Record {
+        let list: Vec<Record> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
                 transactional: false,
                 control: false,
                 delete_horizon: false,
@@ -341,38 +396,33 @@ impl GroupService {
                 producer_id: -1,
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
-                offset: list.len() as i64,
-                sequence: -1,
+                offset: i as i64,
+                // Kafka numbers a coordinator batch's records from 0 (with no producer
+                // id); the encoder also needs consecutive sequences to keep one batch.
+                sequence: i32::try_from(i).unwrap_or(i32::MAX),
                 timestamp: now,
-                key: Some(Bytes::from(key)),
-                value: value.map(Bytes::from),
+                key: Some(key),
+                value,
                 headers: IndexMap::new(),
-            });
-        }
-        by_partition
-            .into_iter()
-            .filter_map(|(partition, list)| {
-                let mut buf = BytesMut::new();
-                let encoded = RecordBatchEncoder::encode(
-                    &mut buf,
-                    list.iter(),
-                    &RecordEncodeOptions {
-                        version: 2,
-                        compression: Compression::None,
-                    },
-                );
-                // Encoding uncompressed records into memory has no failure path for
-                // these records; should it ever fail, the append below is skipped
-                // for that partition and logged, never reported as written.
-                match encoded {
-                    Ok(()) => Some((partition, buf.freeze())),
-                    Err(e) => {
-                        tracing::error!(partition, error = %e, "cannot encode group records");
-                        None
-                    }
-                }
             })
-            .collect()
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            list.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| PersistError::Append(e.to_string()))?;
+        let p = state
+            .replicas
+            .get(OFFSETS_TOPIC, partition)
+            .ok_or(PersistError::NotHosted(partition))?;
+        p.append(buf.freeze(), now)
+            .map_err(|e| PersistError::Append(e.to_string()))?;
+        Ok(())
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does.

@@ -139,13 +139,23 @@ impl GroupCoordinator {
                         };
                     }
                     self.consumer_groups.remove(id);
-                    records.push(CoordinatorRecord::consumer_group_tombstone(id));
-                    if !self.groups.contains_key(id) {
-                        return DeletedGroup {
-                            group_id: id.clone(),
-                            error: None,
-                        };
+                    // Kafka's order: the group's offsets, then its consumer-group
+                    // records; a classic membership record only if one was written.
+                    if let Some(group) = self.groups.remove(id) {
+                        let mut keys: Vec<_> = group.offsets.into_keys().collect();
+                        keys.sort();
+                        records.extend(keys.iter().map(|(topic, partition)| {
+                            CoordinatorRecord::offset_tombstone(id, topic, *partition)
+                        }));
+                        if group.protocol_type.is_some() || group.generation_id > 0 {
+                            records.push(CoordinatorRecord::group_tombstone(id));
+                        }
                     }
+                    records.extend(CoordinatorRecord::consumer_group_tombstones(id));
+                    return DeletedGroup {
+                        group_id: id.clone(),
+                        error: None,
+                    };
                 }
                 let error = match self.groups.get(id).map(|g| g.state) {
                     _ if id.is_empty() => Some(GroupError::InvalidGroupId),

@@ -105,8 +105,15 @@ impl GroupCoordinator {
     /// Stable group get a fresh session starting at `now_ms`.
     pub fn replay(&mut self, record: CoordinatorRecord, now_ms: i64) {
         match record {
-            r @ (CoordinatorRecord::ConsumerGroup { .. }
-            | CoordinatorRecord::ConsumerMember { .. }) => self.replay_consumer(r, now_ms),
+            r @ (CoordinatorRecord::ConsumerGroupMetadata { .. }
+            | CoordinatorRecord::ConsumerGroupPartitionMetadata { .. }
+            | CoordinatorRecord::ConsumerGroupMemberMetadata { .. }
+            | CoordinatorRecord::ConsumerGroupTargetAssignmentMetadata { .. }
+            | CoordinatorRecord::ConsumerGroupTargetAssignmentMember { .. }
+            | CoordinatorRecord::ConsumerGroupCurrentMemberAssignment { .. }
+            | CoordinatorRecord::ConsumerGroupRegularExpression { .. }) => {
+                self.replay_consumer(r, now_ms)
+            }
             CoordinatorRecord::OffsetCommit {
                 key,
                 value: Some(v),
@@ -141,11 +148,11 @@ impl GroupCoordinator {
                     .unwrap_or_default();
                 let mut group = Group::new(&key.group, now_ms);
                 group.offsets = offsets;
-                group.protocol_type = v.protocol_type;
+                group.protocol_type = Some(v.protocol_type).filter(|t| !t.is_empty());
                 group.generation_id = v.generation;
                 group.protocol_name = v.protocol.clone();
                 group.leader_id = v.leader;
-                group.state_timestamp_ms = v.current_state_timestamp_ms;
+                group.state_timestamp_ms = Some(v.current_state_timestamp_ms).filter(|t| *t >= 0);
                 let protocol = v.protocol.unwrap_or_default();
                 for m in v.members {
                     let mut member = Member {

@@ -315,11 +315,13 @@ impl Group {
                 group: self.group_id.clone(),
             },
             value: Some(GroupMetadataValue {
-                protocol_type: self.protocol_type.clone(),
+                // Kafka writes "" for a group without a protocol type and -1 for an
+                // unknown state timestamp.
+                protocol_type: self.protocol_type.clone().unwrap_or_default(),
                 generation: self.generation_id,
                 protocol: self.protocol_name.clone(),
                 leader: self.leader_id.clone(),
-                current_state_timestamp_ms: self.state_timestamp_ms,
+                current_state_timestamp_ms: self.state_timestamp_ms.unwrap_or(-1),
                 members: self
                     .members
                     .values()

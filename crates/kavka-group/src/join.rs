@@ -42,7 +42,7 @@ impl GroupCoordinator {
             self.consumer_groups.remove(&req.group_id);
             effects
                 .records
-                .push(CoordinatorRecord::consumer_group_tombstone(&req.group_id));
+                .extend(CoordinatorRecord::consumer_group_tombstones(&req.group_id));
         }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms
@@ -53,8 +53,12 @@ impl GroupCoordinator {
             if !req.member_id.is_empty() {
                 return Err(GroupError::UnknownMemberId);
             }
-            self.groups
-                .insert(req.group_id.clone(), Group::new(&req.group_id, now_ms));
+            let group = Group::new(&req.group_id, now_ms);
+            // Kafka persists a group's creation at once, as an empty generation-0
+            // membership record, so the group survives a restart before its first
+            // rebalance completes.
+            effects.records.push(group.metadata_record());
+            self.groups.insert(req.group_id.clone(), group);
         }
         let new_member_id = if req.member_id.is_empty() {
             // Kafka names a static member after its instance id, others after the client.

@@ -7,7 +7,8 @@
 //! 1. Create one [`GroupCoordinator`] with a [`GroupConfig`] and a member-id seed.
 //! 2. At startup (or when this broker becomes leader of `__consumer_offsets`
 //!    partitions), read those partitions and feed each record, in log order, to
-//!    [`GroupCoordinator::replay`] (decode them with [`CoordinatorRecord::decode`]).
+//!    [`GroupCoordinator::replay`] (decode them with [`CoordinatorRecord::decode_stored`],
+//!    which also reads Kavka's former JSON form).
 //! 3. For JoinGroup and SyncGroup, give each request a fresh [`RequestId`] and call
 //!    [`GroupCoordinator::join_group`] / [`GroupCoordinator::sync_group`]. Their answers
 //!    are *deferred*: they come back as [`Completion`]s inside the returned [`Effects`]
@@ -31,8 +32,9 @@
 //! 6. Every [`CoordinatorRecord`] in `Effects::records` (or returned beside a response)
 //!    must be appended to `__consumer_offsets` partition
 //!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
-//!    gives key and value bytes, `None` value meaning tombstone. The state machine has
-//!    already applied them; answer the client after the write succeeds.
+//!    gives key and value bytes in Kafka's own record format, `None` value meaning
+//!    tombstone. The state machine has already applied them; answer the client after
+//!    the write succeeds.
 //!
 //! 7. When this broker stops leading a `__consumer_offsets` partition (or shuts down),
 //!    call [`GroupCoordinator::unload_groups`]; waiting requests get NOT_COORDINATOR.
@@ -53,6 +55,7 @@ mod membership;
 mod offsets;
 mod rebalance;
 mod records;
+mod snapshot;
 mod subscription;
 mod sync;
 mod timers;
@@ -77,8 +80,12 @@ pub use coordinator::GroupCoordinator;
 pub use error::{error_code, GroupError};
 pub use group::{CommittedOffset, Group, GroupState, Member};
 pub use records::{
-    partition_for_group, ConsumerGroupKey, ConsumerGroupValue, ConsumerMemberKey,
-    ConsumerMemberValue, CoordinatorRecord, GroupMetadataKey, GroupMetadataValue,
-    MemberMetadataValue, OffsetCommitKey, OffsetCommitValue, RecordError,
+    partition_for_group, AssignedTopicPartitions, ClassicMemberMetadata,
+    ConsumerGroupCurrentMemberAssignmentValue, ConsumerGroupKey, ConsumerGroupMemberMetadataValue,
+    ConsumerGroupMetadataValue, ConsumerGroupPartitionMetadataValue, ConsumerGroupRegexKey,
+    ConsumerGroupRegexValue, ConsumerGroupTargetAssignmentMemberValue,
+    ConsumerGroupTargetAssignmentMetadataValue, ConsumerMemberKey, CoordinatorRecord,
+    GroupMetadataKey, GroupMetadataValue, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,
+    RecordError, TopicMetadata, TopicPartitionsValue, WireError,
 };
 pub use undo::SavedGroups;

@@ -28,12 +28,8 @@ impl GroupCoordinator {
                     let error = if metadata.encode_utf16().count() > max_metadata {
                         Some(GroupError::OffsetMetadataTooLarge)
                     } else {
-                        let value = OffsetCommitValue {
-                            offset: p.offset,
-                            leader_epoch: p.leader_epoch,
-                            metadata,
-                            commit_timestamp_ms: now_ms,
-                        };
+                        let value =
+                            OffsetCommitValue::new(p.offset, p.leader_epoch, metadata, now_ms);
                         group.store_offset(&p.topic, p.partition, &value);
                         records.push(CoordinatorRecord::OffsetCommit {
                             key: OffsetCommitKey {
@@ -212,11 +208,23 @@ impl GroupCoordinator {
             return (top_error(GroupError::InvalidGroupId), records);
         }
         // A consumer-protocol group with members keeps offsets of topics it subscribes to.
+        // The resolved topics are not persisted (only their hash), so right after a
+        // restart the members' subscribed names stand in until the next heartbeat.
         let consumer_topics: Option<std::collections::HashSet<String>> = self
             .consumer_groups
             .get(group_id)
             .filter(|g| !g.members.is_empty())
-            .map(|g| g.subscribed_topics.keys().cloned().collect());
+            .map(|g| {
+                g.subscribed_topics
+                    .keys()
+                    .chain(
+                        g.members
+                            .values()
+                            .flat_map(|m| m.subscribed_topic_names.iter()),
+                    )
+                    .cloned()
+                    .collect()
+            });
         if self.consumer_groups.contains_key(group_id) {
             // The group exists even if nothing was committed yet.
             self.groups

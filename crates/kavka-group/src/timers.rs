@@ -71,7 +71,7 @@ impl GroupCoordinator {
         empty.sort();
         for id in empty {
             self.consumer_groups.remove(&id);
-            records.push(CoordinatorRecord::consumer_group_tombstone(&id));
+            records.extend(CoordinatorRecord::consumer_group_tombstones(&id));
         }
         let retention = self.config.offsets_retention_ms;
         let mut ids: Vec<String> = self.groups.keys().cloned().collect();

@@ -136,13 +136,14 @@ fn sizes(clients: &[Client]) -> Vec<usize> {
 }
 
 #[test]
-fn a_joining_member_gets_every_partition_at_epoch_one() {
+fn a_joining_member_gets_every_partition_at_epoch_two() {
     let mut c = coordinator();
     let mut log = Vec::new();
     let mut m = Client::new("m0");
     let r = m.heartbeat(&mut c, &topics(3), 0, &mut log);
     assert_eq!(r.error, None);
-    assert_eq!(r.member_epoch, 1);
+    // A new group is at epoch 1 (as in Kafka 4.4); the first subscription bumps it.
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(r.heartbeat_interval_ms, 5000);
     assert_eq!(m.owned, [0, 1, 2].into_iter().collect());
     assert_eq!(
@@ -173,23 +174,23 @@ fn a_new_member_waits_until_the_old_owner_revoked() {
     let mut b = Client::new("b");
     let r = b.heartbeat(&mut c, &ts, 10, &mut log);
     // b is in the new epoch but gets nothing a still holds.
-    assert_eq!(r.member_epoch, 2);
+    assert_eq!(r.member_epoch, 3);
     assert!(b.owned.is_empty());
-    // a is asked to revoke one partition and stays at epoch 1 until it does.
+    // a is asked to revoke one partition and stays at epoch 2 until it does.
     let r = a.heartbeat(&mut c, &ts, 20, &mut log);
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(a.owned.len(), 2);
     let gone: Vec<i32> = (0..3).filter(|p| !a.owned.contains(p)).collect();
     assert_disjoint(&[a, b]);
     let mut a2 = Client::new("a");
-    a2.epoch = 1;
+    a2.epoch = 2;
     a2.owned = (0..3).filter(|p| !gone.contains(p)).collect();
     let r = a2.heartbeat(&mut c, &ts, 30, &mut log);
-    assert_eq!(r.member_epoch, 2);
+    assert_eq!(r.member_epoch, 3);
     let mut b = Client {
         id: "b".into(),
         instance: None,
-        epoch: 2,
+        epoch: 3,
         owned: BTreeSet::new(),
     };
     b.heartbeat(&mut c, &ts, 40, &mut log);
@@ -262,9 +263,9 @@ fn stale_or_unknown_members_are_fenced() {
             metadata: None,
         }],
     };
-    let (results, _) = c.commit_offsets(commit(0), 3);
+    let (results, _) = c.commit_offsets(commit(1), 3);
     assert_eq!(results[0].error, Some(GroupError::StaleMemberEpoch));
-    let (results, records) = c.commit_offsets(commit(1), 4);
+    let (results, records) = c.commit_offsets(commit(2), 4);
     assert_eq!(results[0].error, None);
     assert_eq!(records.len(), 1);
     assert_eq!(
@@ -289,6 +290,19 @@ fn a_static_member_rejoining_under_a_new_id_keeps_its_partitions() {
     old.epoch = -2;
     let r = old.heartbeat(&mut c, &ts, now, &mut log);
     assert_eq!(r.member_epoch, -2);
+    // Recorded as Kafka records it: epoch -2, the kept partitions' epochs reset to 0.
+    let Some(CoordinatorRecord::ConsumerGroupCurrentMemberAssignment { value: Some(v), .. }) =
+        log.last()
+    else {
+        panic!("{:?}", log.last());
+    };
+    assert_eq!(v.member_epoch, -2);
+    let epochs: Vec<i32> = v
+        .assigned_partitions
+        .iter()
+        .flat_map(|tp| tp.assignment_epochs.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(epochs, vec![0; kept.len()]);
     // Another id may not take the instance while it is held.
     let mut thief = Client::new("x");
     thief.instance = Some("i1".into());
@@ -327,11 +341,22 @@ fn replaying_the_records_restores_members_and_epochs() {
             before.target_of(m.member_id())
         );
     }
-    // Members carry on with their epochs after the restart.
+    // Right after the restart (no heartbeat yet) the group still counts as subscribed.
+    let (deleted, _) = restarted.delete_offsets(GROUP, &[(TOPIC.to_string(), vec![0])]);
+    assert_eq!(
+        deleted.partitions[0].error,
+        Some(GroupError::GroupSubscribedToTopic)
+    );
+    // Members carry on with their epochs after the restart, with no epoch bump.
+    let epoch = restarted.consumer_group(GROUP).map(|g| g.group_epoch());
     for cl in clients.iter_mut() {
         let r = cl.heartbeat(&mut restarted, &ts, now + 1, &mut Vec::new());
         assert_eq!(r.error, None);
     }
+    assert_eq!(
+        restarted.consumer_group(GROUP).map(|g| g.group_epoch()),
+        epoch
+    );
 }
 
 #[test]
@@ -501,7 +526,8 @@ fn an_empty_group_without_offsets_is_swept_away() {
     );
     let records = c.tick(2).records;
     assert!(c.consumer_group(GROUP).is_none());
-    assert!(records
-        .iter()
-        .any(|r| matches!(r, CoordinatorRecord::ConsumerGroup { value: None, .. })));
+    assert!(records.iter().any(|r| matches!(
+        r,
+        CoordinatorRecord::ConsumerGroupMetadata { value: None, .. }
+    )));
 }

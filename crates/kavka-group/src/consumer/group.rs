@@ -44,17 +44,28 @@ pub struct ConsumerGroup {
     pub(crate) target: BTreeMap<String, Assignment>,
     /// Subscribed topics as resolved at the last epoch bump.
     pub(crate) subscribed_topics: BTreeMap<String, TopicInfo>,
+    /// When the assignor last computed the target (0: not since a restart).
+    pub(crate) assignment_timestamp_ms: i64,
+    /// The metadata hash a replayed group record carried, until the first refresh:
+    /// the records keep the hash, not the topics, so a restart finds the topics again
+    /// from metadata and compares hashes to tell whether anything changed meanwhile.
+    pub(crate) restored_metadata_hash: Option<i64>,
 }
 
 impl ConsumerGroup {
     pub(crate) fn new(group_id: &str) -> Self {
+        // Kafka 4.4 starts a group at epoch 1 with its (empty) target at epoch 1, and
+        // records neither until they change: the first member to subscribe moves the
+        // group to epoch 2.
         ConsumerGroup {
             group_id: group_id.to_string(),
-            group_epoch: 0,
-            assignment_epoch: 0,
+            group_epoch: 1,
+            assignment_epoch: 1,
             members: BTreeMap::new(),
             target: BTreeMap::new(),
             subscribed_topics: BTreeMap::new(),
+            assignment_timestamp_ms: 0,
+            restored_metadata_hash: None,
         }
     }
 
@@ -183,12 +194,14 @@ impl ConsumerGroup {
     /// group epoch. Returns whether it did.
     pub(crate) fn refresh_subscriptions(&mut self, topics: &dyn TopicLookup) -> bool {
         let resolved = self.resolve_subscriptions(topics);
-        if resolved != self.subscribed_topics {
-            self.subscribed_topics = resolved;
-            true
-        } else {
-            false
+        let restored = self.restored_metadata_hash.take();
+        if resolved == self.subscribed_topics {
+            return false;
         }
+        let unchanged_since_restart =
+            restored.is_some_and(|hash| hash == super::metadata_hash::group_hash(&resolved));
+        self.subscribed_topics = resolved;
+        !unchanged_since_restart
     }
 
     /// True when a member other than `member_id` owns or is still revoking `(t, p)`.

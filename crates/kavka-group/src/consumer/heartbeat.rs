@@ -160,6 +160,7 @@ impl GroupCoordinator {
         }
         if group.group_epoch > group.assignment_epoch {
             group.compute_target(topics, &self.config.consumer_assignors);
+            group.assignment_timestamp_ms = now_ms;
         }
         let owned: Option<Assignment> = req.owned_partitions.as_deref().map(from_list);
         if !member.is_reconciled_to(group.assignment_epoch) {
@@ -180,6 +181,7 @@ impl GroupCoordinator {
                 MemberState::UnrevokedPartitions => member.revocation_deadline_ms,
                 _ => None,
             };
+            next.carry_assignment_epochs(&member);
             member = next;
         }
         member.refresh_session(now_ms, self.config.consumer_session_timeout_ms);
@@ -305,6 +307,12 @@ impl GroupCoordinator {
                 m.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
                 m.pending_revocation.clear();
                 m.revocation_deadline_ms = None;
+                // As Kafka's static leave, which resets the kept partitions' epochs.
+                m.assignment_epochs = m
+                    .assigned
+                    .iter()
+                    .flat_map(|(t, ps)| ps.iter().map(move |p| ((*t, *p), 0)))
+                    .collect();
             }
         } else {
             group.remove_member(&member_id);
@@ -351,6 +359,15 @@ impl ConsumerGroup {
         if self.members.remove(member_id).is_some() {
             self.target.remove(member_id);
             self.group_epoch += 1;
+            if self.members.is_empty() {
+                // Nothing is subscribed and nothing is left to assign: the empty
+                // target is current at once (as Kafka records it: epoch bumped, no
+                // metadata hash, no assignor run).
+                self.subscribed_topics.clear();
+                self.restored_metadata_hash = None;
+                self.assignment_epoch = self.group_epoch;
+                self.assignment_timestamp_ms = 0;
+            }
         }
     }
 }

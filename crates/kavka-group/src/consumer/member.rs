@@ -1,10 +1,10 @@
 //! One member of a consumer-protocol group.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Assignment, TopicLookup};
+use super::{Assignment, TopicId, TopicLookup};
 
 /// Member epoch a static member sends when it leaves for a while (it keeps its place).
 pub(crate) const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
@@ -32,6 +32,25 @@ impl MemberState {
             MemberState::UnreleasedPartitions => "UNRELEASED_PARTITIONS",
         }
     }
+
+    /// Kafka's byte for this state in the current-assignment record.
+    pub fn kafka_value(&self) -> i8 {
+        match self {
+            MemberState::Stable => 0,
+            MemberState::UnrevokedPartitions => 1,
+            MemberState::UnreleasedPartitions => 2,
+        }
+    }
+
+    /// The state for Kafka's byte; None for Kafka's UNKNOWN (127) or anything else.
+    pub fn from_kafka_value(value: i8) -> Option<Self> {
+        match value {
+            0 => Some(MemberState::Stable),
+            1 => Some(MemberState::UnrevokedPartitions),
+            2 => Some(MemberState::UnreleasedPartitions),
+            _ => None,
+        }
+    }
 }
 
 /// A consumer-protocol member: subscription, epochs and current assignment.
@@ -53,6 +72,10 @@ pub struct ConsumerMember {
     pub(crate) assigned: Assignment,
     /// Partitions the member was asked to give up and has not yet.
     pub(crate) pending_revocation: Assignment,
+    /// The member epoch at which each owned (or revoking) partition was assigned,
+    /// which Kafka's current-assignment record carries; a partition missing here was
+    /// assigned at the member's current epoch.
+    pub(crate) assignment_epochs: BTreeMap<(TopicId, i32), i32>,
     pub(crate) session_deadline_ms: i64,
     /// Set while revoking: past it the member is removed (its rebalance timeout).
     pub(crate) revocation_deadline_ms: Option<i64>,
@@ -75,6 +98,7 @@ impl ConsumerMember {
             state: MemberState::Stable,
             assigned: Assignment::new(),
             pending_revocation: Assignment::new(),
+            assignment_epochs: BTreeMap::new(),
             session_deadline_ms: 0,
             revocation_deadline_ms: None,
         }
@@ -138,6 +162,36 @@ impl ConsumerMember {
             out.extend(topics.topic_names().into_iter().filter(|n| re.is_match(n)));
         }
         out
+    }
+
+    /// The epoch `(t, p)` was assigned at.
+    pub(crate) fn assignment_epoch_of(&self, t: TopicId, p: i32) -> i32 {
+        self.assignment_epochs
+            .get(&(t, p))
+            .copied()
+            .unwrap_or(self.member_epoch)
+    }
+
+    /// After a reconciliation step from `before`: partitions the member already had
+    /// keep their epoch, new ones take the member's new epoch, gone ones are dropped.
+    pub(crate) fn carry_assignment_epochs(&mut self, before: &ConsumerMember) {
+        let mut epochs = BTreeMap::new();
+        for (t, ps) in self.assigned.iter().chain(self.pending_revocation.iter()) {
+            for &p in ps {
+                let had = before.assigned.get(t).is_some_and(|s| s.contains(&p))
+                    || before
+                        .pending_revocation
+                        .get(t)
+                        .is_some_and(|s| s.contains(&p));
+                let epoch = if had {
+                    before.assignment_epoch_of(*t, p)
+                } else {
+                    self.member_epoch
+                };
+                epochs.insert((*t, p), epoch);
+            }
+        }
+        self.assignment_epochs = epochs;
     }
 
     pub(crate) fn refresh_session(&mut self, now_ms: i64, session_timeout_ms: i32) {

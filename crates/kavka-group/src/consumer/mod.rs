@@ -15,6 +15,7 @@ pub(crate) mod describe;
 pub(crate) mod group;
 pub(crate) mod heartbeat;
 pub(crate) mod member;
+pub(crate) mod metadata_hash;
 pub(crate) mod persist;
 pub(crate) mod reconcile;
 pub(crate) mod timers;
