@@ -1,0 +1,86 @@
+//! The server side of node-to-node RPCs: accepts connections on the controller
+//! listener and hands each request to the local Raft node. A malformed frame or
+//! request closes that connection only, with one log line naming the peer.
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::rpc::{self, Request, Response};
+use crate::types::Raft;
+
+/// Serves RPCs until `shutdown` turns true; then stops accepting, ends every
+/// connection and returns, releasing the listener.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    raft: Raft,
+    max_frame_bytes: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let raft = raft.clone();
+                    connections.spawn(serve_connection(stream, peer, raft, max_frame_bytes));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather
+                    // than spin, and keep serving the connections we have.
+                    tracing::warn!(error = %e, "metadata quorum listener accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, raft: Raft, max: usize) {
+    loop {
+        let frame = match rpc::read_frame(&mut stream, max).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing metadata quorum connection: bad frame");
+                return;
+            }
+        };
+        let request: Request = match serde_json::from_slice(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing metadata quorum connection: undecodable request");
+                return;
+            }
+        };
+        let response = match request {
+            Request::AppendEntries(r) => Response::AppendEntries(raft.append_entries(r).await),
+            Request::Vote(r) => Response::Vote(raft.vote(r).await),
+            Request::InstallSnapshot(r) => {
+                Response::InstallSnapshot(raft.install_snapshot(r).await)
+            }
+        };
+        let payload = match serde_json::to_vec(&response) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(%peer, error = %e, "cannot encode a metadata quorum response");
+                return;
+            }
+        };
+        if let Err(e) = rpc::write_frame(&mut stream, &payload, max).await {
+            tracing::debug!(%peer, error = %e, "metadata quorum connection lost");
+            return;
+        }
+    }
+}

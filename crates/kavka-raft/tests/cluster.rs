@@ -1,0 +1,259 @@
+//! Quorums of real nodes over loopback TCP: election, replication, failover,
+//! restart from disk, catch-up by snapshot, observers.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{config_record, topic_records, Cluster};
+use kavka_metadata::ConfigResource;
+use kavka_raft::QuorumError;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn config_keys(image: &kavka_metadata::MetadataImage) -> BTreeSet<String> {
+    image
+        .configs(&ConfigResource::Broker(None))
+        .map(|c| c.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_voters_elect_a_leader_and_every_image_ends_equal() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    for n in 0..10 {
+        cluster.propose(topic_records(&format!("topic-{n}"))).await;
+    }
+    let last = cluster.propose(vec![config_record("k", "v")]).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(image.image.topics().count(), 10);
+    assert_eq!(image.image.next_offset(), 21);
+
+    // Every node agrees on the leader; the leader describes the quorum.
+    for node in cluster.nodes.values() {
+        assert_eq!(node.leader(), Some(leader));
+    }
+    // Followers acknowledge heartbeats, which records their progress.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = cluster.node(leader).describe();
+    assert_eq!(d.leader_id, Some(leader));
+    assert!(d.leader_epoch >= 1);
+    assert_eq!(d.high_watermark, last + 1);
+    assert!(d.observers.is_empty());
+    let voters: Vec<u64> = d.voters.iter().map(|v| v.node_id).collect();
+    assert_eq!(voters, vec![1, 2, 3]);
+    for v in &d.voters {
+        assert_eq!(v.log_end_offset, Some(last + 1), "{v:?}");
+        assert!(v.last_fetch_timestamp_ms.is_some(), "{v:?}");
+        assert!(v.last_caught_up_timestamp_ms.is_some(), "{v:?}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposal_to_a_follower_names_the_leader() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    let leader_addr = cluster.addr(leader);
+    cluster.propose(vec![config_record("a", "1")]).await;
+    let follower = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
+    let err = cluster
+        .node(follower)
+        .propose(vec![config_record("b", "2")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QuorumError::NotLeader {
+            leader: Some(leader),
+            leader_addr: Some(leader_addr)
+        }
+    );
+    assert!(!cluster.node(follower).is_leader());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_leader_is_replaced_and_catches_up_after_restart() {
+    let mut cluster = Cluster::start(3).await;
+    let old = cluster.leader(WAIT).await;
+    for n in 0..5 {
+        cluster
+            .propose(vec![config_record(&format!("before-{n}"), "x")])
+            .await;
+    }
+    cluster.stop_node(old).await;
+    let stopped_at = Instant::now();
+    let new = cluster.leader(Duration::from_secs(5)).await;
+    let failover = stopped_at.elapsed();
+    assert_ne!(new, old);
+    assert!(
+        failover < Duration::from_secs(5),
+        "failover took {failover:?}"
+    );
+
+    let mut last = 0;
+    for n in 0..5 {
+        last = cluster
+            .propose(vec![config_record(&format!("after-{n}"), "y")])
+            .await;
+    }
+    cluster.start_node(old).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(config_keys(&image.image).len(), 10);
+    assert!(!cluster.node(old).is_leader() || cluster.leader(WAIT).await == old);
+    eprintln!("failover took {failover:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_that_missed_many_entries_catches_up_by_snapshot() {
+    let mut cluster = Cluster::new(3);
+    cluster.snapshot_every = 20;
+    cluster.keep_after_snapshot = 0;
+    for id in 1..=3 {
+        cluster.start_node(id).await;
+    }
+    let leader = cluster.leader(WAIT).await;
+    cluster.propose(vec![config_record("first", "1")]).await;
+    let lagging = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
+    let lagging_end = cluster.node(lagging).metrics().borrow().last_log_index;
+    cluster.stop_node(lagging).await;
+
+    let mut last = 0;
+    for n in 0..60 {
+        last = cluster
+            .propose(vec![config_record(&format!("k{n}"), "v")])
+            .await;
+    }
+    let leader = cluster.leader(WAIT).await;
+    // Wait for the leader to have purged past everything the lagging node holds,
+    // so only a snapshot can bring it back.
+    let mut metrics = cluster.node(leader).metrics();
+    tokio::time::timeout(
+        WAIT,
+        metrics.wait_for(|m| m.purged.map(|p| p.index) > lagging_end),
+    )
+    .await
+    .expect("leader purged its log")
+    .unwrap();
+
+    let node = cluster.start_node(lagging).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(config_keys(&image.image).len(), 61);
+    let m = node.metrics().borrow().clone();
+    assert!(
+        m.snapshot.map(|s| s.index) > lagging_end,
+        "the lagging node holds a snapshot past its old log: {:?}",
+        m.snapshot
+    );
+    assert!(cluster.dir(lagging).join("snapshot.json").exists());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_voters_tolerate_two_down_but_not_three() {
+    let mut cluster = Cluster::start(5).await;
+    let leader = cluster.leader(WAIT).await;
+    cluster.propose(vec![config_record("a", "1")]).await;
+    let follower = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
+    cluster.stop_node(leader).await;
+    cluster.stop_node(follower).await;
+    let last = cluster.propose(vec![config_record("b", "2")]).await;
+    cluster.wait_applied(last, WAIT).await;
+
+    let third = *cluster.nodes.keys().next().unwrap();
+    cluster.stop_node(third).await;
+    let refused = cluster
+        .try_propose(vec![config_record("c", "3")], Duration::from_secs(2))
+        .await;
+    assert!(refused.is_err(), "two of five committed: {refused:?}");
+
+    // One node back makes a majority again.
+    cluster.start_node(third).await;
+    let last = cluster.propose(vec![config_record("d", "4")]).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    let keys = config_keys(&image.image);
+    assert!(
+        keys.contains("a") && keys.contains("b") && keys.contains("d"),
+        "{keys:?}"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_receives_the_image_but_does_not_vote() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    cluster.propose(topic_records("before-learner")).await;
+
+    let learner = cluster.start_node(4).await;
+    let addr = cluster.addr(4);
+    cluster.node(leader).add_learner(4, addr).await.unwrap();
+    let last = cluster.propose(topic_records("after-learner")).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(image.image.topics().count(), 2);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = cluster.node(leader).describe();
+    assert_eq!(d.voters.len(), 3);
+    assert_eq!(d.observers.len(), 1);
+    assert_eq!(d.observers[0].node_id, 4);
+    assert_eq!(d.observers[0].log_end_offset, Some(last + 1));
+    assert!(d.observers[0].last_fetch_timestamp_ms.is_some());
+
+    // With two voters gone the learner cannot make a majority: nothing commits and
+    // it never stands for election.
+    let down: Vec<u64> = [1, 2, 3].into_iter().filter(|&id| id != leader).collect();
+    for id in &down {
+        cluster.stop_node(*id).await;
+    }
+    let refused = cluster
+        .try_propose(vec![config_record("x", "1")], Duration::from_secs(2))
+        .await;
+    assert!(
+        refused.is_err(),
+        "one voter and a learner committed: {refused:?}"
+    );
+    let m = learner.metrics().borrow().clone();
+    assert_eq!(m.state, openraft::ServerState::Learner);
+    assert_eq!(m.vote.leader_id().voted_for(), Some(leader));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_quorum_restarts_from_disk_without_bootstrapping_again() {
+    let mut cluster = Cluster::start(3).await;
+    let mut last = 0;
+    for n in 0..5 {
+        last = cluster.propose(topic_records(&format!("t{n}"))).await;
+    }
+    cluster.wait_applied(last, WAIT).await;
+    let before = cluster.wait_images_equal(WAIT).await;
+    for id in 1..=3 {
+        cluster.stop_node(id).await;
+    }
+    for id in 1..=3 {
+        cluster.start_node(id).await;
+    }
+    cluster.leader(WAIT).await;
+    let next = cluster.propose(topic_records("after-restart")).await;
+    assert!(next > last, "the log continued: {next} after {last}");
+    cluster.wait_applied(next, WAIT).await;
+    let after = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(
+        after.image.topics().count(),
+        before.image.topics().count() + 1
+    );
+    for n in 0..5 {
+        assert!(after.image.topic(&format!("t{n}")).is_some());
+    }
+    cluster.shutdown().await;
+}
