@@ -288,3 +288,96 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, LogId, Vote};
+    use tokio::net::TcpListener;
+
+    fn client(addr: String) -> PeerClient {
+        PeerClient {
+            node_id: 1,
+            target: 2,
+            node: BasicNode { addr },
+            conn: None,
+            max_frame_bytes: 1 << 20,
+            rpc_timeout: Duration::from_secs(5),
+            tracker: Arc::new(PeerTracker::default()),
+        }
+    }
+
+    fn vote_request() -> VoteRequest<NodeId> {
+        VoteRequest::new(
+            Vote::new(2, 1),
+            Some(LogId::new(CommittedLeaderId::new(1, 1), 3)),
+        )
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_unreachable_so_openraft_backs_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let err = client(addr)
+            .vote(vote_request(), RPCOption::new(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RPCError::Unreachable(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn silent_peer_times_out_within_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        // Accepts and never answers.
+        let _hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let started = std::time::Instant::now();
+        let mut c = client(addr);
+        let err = c
+            .vote(vote_request(), RPCOption::new(Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RPCError::Timeout(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // The connection is dropped, so a late answer is never taken for the next.
+        assert!(c.conn.is_none());
+    }
+
+    #[tokio::test]
+    async fn garbage_answer_is_a_network_error_and_drops_the_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = rpc::read_frame(&mut s, 1 << 20).await;
+            let _ = rpc::write_frame(&mut s, b"{\"no\":1}", 1 << 20).await;
+        });
+        let mut c = client(addr);
+        let err = c
+            .vote(vote_request(), RPCOption::new(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RPCError::Network(_)), "{err}");
+        assert!(c.conn.is_none());
+    }
+
+    #[test]
+    fn acknowledgement_at_the_log_end_counts_as_caught_up() {
+        let t = PeerTracker::default();
+        t.log_end.store(10, Ordering::Relaxed);
+        t.acknowledged(2, Some(5));
+        let p = t.progress(2);
+        assert!(p.last_ack_ms.is_some());
+        assert_eq!(p.last_caught_up_ms, None);
+        t.acknowledged(2, Some(9));
+        assert!(t.progress(2).last_caught_up_ms.is_some());
+        t.reset();
+        assert_eq!(t.progress(2), PeerProgress::default());
+    }
+}

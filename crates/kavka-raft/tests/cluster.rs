@@ -257,3 +257,69 @@ async fn whole_quorum_restarts_from_disk_without_bootstrapping_again() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_close_only_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    let addr = cluster.addr(leader);
+    let garbage: [&[u8]; 3] = [
+        &u32::MAX.to_be_bytes(),                     // a length far over the limit
+        &[0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o'], // a frame that is not a request
+        &[0, 0, 0, 9, b'{'],                         // a frame cut short, then EOF
+    ];
+    for bytes in garbage {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(bytes).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "connection stayed open: {read:?}"
+        );
+    }
+    let last = cluster.propose(vec![config_record("still", "works")]).await;
+    cluster.wait_applied(last, WAIT).await;
+    assert_eq!(cluster.leader(WAIT).await, leader);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_cluster_is_bootstrapped_by_the_lowest_voter_only() {
+    let mut cluster = Cluster::new(3);
+    cluster.start_node(2).await;
+    cluster.start_node(3).await;
+    // Without node 1 nobody holds a membership, so nobody stands for election.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for node in cluster.nodes.values() {
+        assert_eq!(node.leader(), None);
+        assert_eq!(node.metrics().borrow().last_log_index, None);
+    }
+    cluster.start_node(1).await;
+    let last = cluster.propose(vec![config_record("a", "1")]).await;
+    cluster.wait_applied(last, WAIT).await;
+    cluster.wait_images_equal(WAIT).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_the_image_refuses_is_skipped_identically_everywhere() {
+    let cluster = Cluster::start(3).await;
+    let orphan = kavka_metadata::MetadataRecord::PartitionChange {
+        topic_id: uuid::Uuid::new_v4(),
+        partition: 0,
+        leader: 1,
+        isr: vec![1],
+    };
+    cluster
+        .propose(vec![orphan, config_record("kept", "1")])
+        .await;
+    let last = cluster.propose(vec![config_record("next", "2")]).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(config_keys(&image.image).len(), 2);
+    assert_eq!(image.image.next_offset(), 2);
+    cluster.shutdown().await;
+}
