@@ -61,6 +61,9 @@ pub enum QuorumError {
         leader: Option<NodeId>,
         leader_addr: Option<String>,
     },
+    /// The records would not fit one replication frame.
+    #[error("metadata batch of {size} bytes exceeds the limit of {limit}")]
+    BatchTooLarge { size: usize, limit: usize },
     /// The node is shutting down or stopped on a fatal error.
     #[error("the metadata quorum is shut down: {0}")]
     Shutdown(String),

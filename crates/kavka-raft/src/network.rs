@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
 };
 use openraft::network::RPCOption;
 use openraft::raft::{
@@ -129,13 +130,25 @@ enum CallError {
     Broken { addr: String, reason: String },
     #[error("rpc timed out after {0:?}")]
     Timeout(Duration),
+    #[error("request of {len} bytes exceeds the frame limit of {max}")]
+    TooLarge { len: usize, max: usize },
 }
 
 impl PeerClient {
     /// One round trip within `ttl`, connecting first if needed.
     async fn call(&mut self, request: &Request, ttl: Duration) -> Result<Response, CallError> {
+        let payload = serde_json::to_vec(request).map_err(|e| CallError::Broken {
+            addr: self.node.addr.clone(),
+            reason: e.to_string(),
+        })?;
+        if payload.len() > self.max_frame_bytes {
+            return Err(CallError::TooLarge {
+                len: payload.len(),
+                max: self.max_frame_bytes,
+            });
+        }
         let ttl = ttl.min(self.rpc_timeout).max(Duration::from_millis(10));
-        match tokio::time::timeout(ttl, self.round_trip(request)).await {
+        match tokio::time::timeout(ttl, self.round_trip(&payload)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
                 self.conn = None;
@@ -148,13 +161,12 @@ impl PeerClient {
         }
     }
 
-    async fn round_trip(&mut self, request: &Request) -> Result<Response, CallError> {
+    async fn round_trip(&mut self, payload: &[u8]) -> Result<Response, CallError> {
         let addr = self.node.addr.clone();
         let broken = |reason: String| CallError::Broken {
             addr: addr.clone(),
             reason,
         };
-        let payload = serde_json::to_vec(request).map_err(|e| broken(e.to_string()))?;
         if self.conn.is_none() {
             let stream = TcpStream::connect(&addr)
                 .await
@@ -169,7 +181,7 @@ impl PeerClient {
         let Some(stream) = self.conn.as_mut() else {
             return Err(broken("no connection".into()));
         };
-        rpc::write_frame(stream, &payload, self.max_frame_bytes)
+        rpc::write_frame(stream, payload, self.max_frame_bytes)
             .await
             .map_err(|e| broken(e.to_string()))?;
         let frame = rpc::read_frame(stream, self.max_frame_bytes)
@@ -187,7 +199,9 @@ impl PeerClient {
         tracing::debug!(target_node = self.target, %action, error = %e, "quorum rpc failed");
         match e {
             CallError::Connect { .. } => RPCError::Unreachable(Unreachable::new(&e)),
-            CallError::Broken { .. } => RPCError::Network(NetworkError::new(&e)),
+            CallError::Broken { .. } | CallError::TooLarge { .. } => {
+                RPCError::Network(NetworkError::new(&e))
+            }
             CallError::Timeout(timeout) => RPCError::Timeout(Timeout {
                 action,
                 id: self.node_id,
@@ -234,10 +248,21 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .last()
             .map(|e| e.log_id.index)
             .or(rpc.prev_log_id.map(|l| l.index));
-        let response = self
+        let entries = rpc.entries.len() as u64;
+        let response = match self
             .call(&Request::AppendEntries(rpc), option.hard_ttl())
             .await
-            .map_err(|e| self.rpc_error(RPCTypes::AppendEntries, e))?;
+        {
+            Ok(r) => r,
+            // openraft retries with fewer entries per request. A single entry never
+            // exceeds the frame: `propose` refuses batches that could.
+            Err(e @ CallError::TooLarge { .. }) if entries > 1 => {
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(entries / 2).with_source_error(&e),
+                ))
+            }
+            Err(e) => return Err(self.rpc_error(RPCTypes::AppendEntries, e)),
+        };
         match response {
             Response::AppendEntries(Ok(r)) => {
                 match &r {
@@ -365,6 +390,39 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, RPCError::Network(_)), "{err}");
         assert!(c.conn.is_none());
+    }
+
+    #[tokio::test]
+    async fn too_many_entries_for_a_frame_ask_openraft_to_send_fewer() {
+        use crate::types::{Entry, MetadataBatch};
+        use openraft::EntryPayload;
+        let mut c = client("127.0.0.1:1".into());
+        c.max_frame_bytes = 4096;
+        let record = kavka_metadata::MetadataRecord::Config {
+            resource: kavka_metadata::ConfigResource::Broker(None),
+            name: "k".into(),
+            value: Some("v".repeat(1000)),
+        };
+        let entries: Vec<Entry> = (1..=8)
+            .map(|i| Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), i),
+                payload: EntryPayload::Normal(MetadataBatch(vec![record.clone()])),
+            })
+            .collect();
+        let rpc = AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), 0)),
+            leader_commit: None,
+            entries,
+        };
+        let err = c
+            .append_entries(rpc, RPCOption::new(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        match err {
+            RPCError::PayloadTooLarge(p) => assert_eq!(p.entries_hint(), 4),
+            other => panic!("expected PayloadTooLarge, got {other}"),
+        }
     }
 
     #[test]

@@ -174,6 +174,13 @@ impl MetadataQuorum {
     /// here; returns its log index. Only the leader accepts proposals; elsewhere the
     /// error names the leader so the caller can forward.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<u64, QuorumError> {
+        // An entry must fit one AppendEntries frame with room for its envelope, or
+        // replication could never carry it.
+        let limit = self.inner.config.max_frame_bytes / 2;
+        let size = serde_json::to_vec(&records).map_or(usize::MAX, |b| b.len());
+        if size > limit {
+            return Err(QuorumError::BatchTooLarge { size, limit });
+        }
         let write = self.inner.raft.client_write(MetadataBatch(records));
         let timeout = self.inner.config.timeouts.propose_timeout;
         match tokio::time::timeout(timeout, write).await {

@@ -3,6 +3,7 @@
 //! request closes that connection only, with one log line naming the peer.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -10,6 +11,15 @@ use tokio::task::JoinSet;
 
 use crate::rpc::{self, Request, Response};
 use crate::types::Raft;
+
+/// Connections beyond this many are closed at once: a quorum has a handful of
+/// peers, each with a few connections.
+const MAX_CONNECTIONS: usize = 256;
+
+/// A connection with no complete request for this long is closed, so peers that
+/// vanished without a FIN (or a half-sent frame) do not hold a task forever. A
+/// leader sends heartbeats far more often.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves RPCs until `shutdown` turns true; then stops accepting, ends every
 /// connection and returns, releasing the listener.
@@ -24,6 +34,10 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if connections.len() >= MAX_CONNECTIONS {
+                        tracing::warn!(%peer, "refusing metadata quorum connection: too many open");
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
                     let raft = raft.clone();
                     connections.spawn(serve_connection(stream, peer, raft, max_frame_bytes));
@@ -49,10 +63,15 @@ pub(crate) async fn serve(
 
 async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, raft: Raft, max: usize) {
     loop {
-        let frame = match rpc::read_frame(&mut stream, max).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return,
-            Err(e) => {
+        let read = tokio::time::timeout(IDLE_TIMEOUT, rpc::read_frame(&mut stream, max)).await;
+        let frame = match read {
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) => return,
+            Err(_) => {
+                tracing::debug!(%peer, "closing idle metadata quorum connection");
+                return;
+            }
+            Ok(Err(e)) => {
                 tracing::warn!(%peer, error = %e, "closing metadata quorum connection: bad frame");
                 return;
             }

@@ -323,3 +323,52 @@ async fn record_the_image_refuses_is_skipped_identically_everywhere() {
     assert_eq!(image.image.next_offset(), 2);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_frames_split_replication_and_snapshots_and_refuse_oversized_batches() {
+    let mut cluster = Cluster::new(3);
+    cluster.max_frame_bytes = 64 << 10;
+    cluster.snapshot_every = 40;
+    cluster.keep_after_snapshot = 0;
+    for id in 1..=3 {
+        cluster.start_node(id).await;
+    }
+    let leader = cluster.leader(WAIT).await;
+    let too_big = "x".repeat(40 << 10);
+    let err = cluster
+        .node(leader)
+        .propose(vec![config_record("big", &too_big)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QuorumError::BatchTooLarge { .. }), "{err}");
+
+    // Entries of ~8 KiB: a behind follower is sent far more than one 64 KiB frame
+    // holds, so openraft must split batches (PayloadTooLarge) and, once the log is
+    // purged, send the snapshot in chunks.
+    let follower = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
+    cluster.stop_node(follower).await;
+    let value = "v".repeat(8 << 10);
+    let mut last = 0;
+    for n in 0..30 {
+        last = cluster
+            .propose(vec![config_record(&format!("k{n}"), &value)])
+            .await;
+    }
+    cluster.start_node(follower).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(config_keys(&image.image).len(), 30);
+
+    cluster.stop_node(follower).await;
+    for n in 30..90 {
+        last = cluster
+            .propose(vec![config_record(&format!("k{n}"), &value)])
+            .await;
+    }
+    cluster.start_node(follower).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert_eq!(config_keys(&image.image).len(), 90);
+    assert!(cluster.node(follower).metrics().borrow().snapshot.is_some());
+    cluster.shutdown().await;
+}

@@ -79,6 +79,7 @@ pub struct Cluster {
     pub nodes: BTreeMap<NodeId, MetadataQuorum>,
     pub snapshot_every: u64,
     pub keep_after_snapshot: u64,
+    pub max_frame_bytes: usize,
 }
 
 impl Cluster {
@@ -101,6 +102,7 @@ impl Cluster {
             nodes: BTreeMap::new(),
             snapshot_every: 10_000,
             keep_after_snapshot: 1_000,
+            max_frame_bytes: 16 << 20,
         }
     }
 
@@ -132,6 +134,7 @@ impl Cluster {
         c.timeouts = QuorumTimeouts::fast();
         c.snapshot_every_entries = self.snapshot_every;
         c.keep_entries_after_snapshot = self.keep_after_snapshot;
+        c.max_frame_bytes = self.max_frame_bytes;
         c
     }
 
