@@ -1,6 +1,6 @@
 //! The durable Raft log of the metadata quorum, in one directory:
 //!
-//! - `metadata.log`: the entries, framed by [`crate::log_file`]; appended and fsynced
+//! - `raft.log`: the entries, framed by [`crate::log_file`]; appended and fsynced
 //!   before openraft is told they are flushed (and only then may this node count
 //!   them towards a quorum or acknowledge them to a leader);
 //! - `vote.json`: the vote (term and whom this node voted for), replaced atomically
@@ -12,8 +12,9 @@
 //! Entries are also kept in memory: the metadata log is small, and snapshots bound it
 //! (the part a snapshot covers is purged from both).
 //!
-//! The file I/O is blocking and done inline: entries are a few KB and rare, and
-//! openraft drives the store from one task.
+//! The file I/O is blocking (entries are a few KB and rare); on a multi-threaded
+//! runtime it runs under `block_in_place` so an fsync does not stall the other tasks
+//! of its worker thread.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -33,7 +34,9 @@ use crate::error::StoreOpenError;
 use crate::log_file::{self, LogFileError};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
-const LOG_FILE: &str = "metadata.log";
+// Not `metadata.log`: the single-node broker keeps its `MetadataLog` under that name
+// in the same directory, in another format.
+const LOG_FILE: &str = "raft.log";
 const VOTE_FILE: &str = "vote.json";
 const COMMITTED_FILE: &str = "committed.json";
 const PURGED_FILE: &str = "purged.json";
@@ -235,6 +238,17 @@ fn write_state<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     kavka_storage::durable::write_atomic(path, &bytes)
 }
 
+/// Runs blocking file I/O, telling a multi-threaded runtime to move its other tasks
+/// elsewhere meanwhile. (`block_in_place` is not allowed on a current-thread
+/// runtime, where there is no other worker to move them to anyway.)
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn write_logs(msg: String) -> StorageError {
     StorageIOError::write_logs(AnyError::error(msg)).into()
 }
@@ -292,7 +306,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        write_state(&self.dir.join(VOTE_FILE), vote)
+        blocking(|| write_state(&self.dir.join(VOTE_FILE), vote))
             .map_err(|e| StorageIOError::write_vote(AnyError::new(&e)))?;
         self.vote = Some(*vote);
         Ok(())
@@ -306,7 +320,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if committed == self.committed {
             return Ok(());
         }
-        write_state(&self.dir.join(COMMITTED_FILE), &committed)
+        blocking(|| write_state(&self.dir.join(COMMITTED_FILE), &committed))
             .map_err(|e| StorageIOError::write(AnyError::new(&e)))?;
         self.committed = committed;
         Ok(())
@@ -326,7 +340,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        match self.write_entries(entries) {
+        match blocking(|| self.write_entries(entries)) {
             Ok(()) => {
                 // Only now, with the entries fsynced, may openraft count them.
                 callback.log_io_completed(Ok(()));
@@ -348,10 +362,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
         };
         tracing::info!(from = %log_id, "truncating conflicting metadata log suffix");
-        self.file
-            .set_len(offset)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| write_logs(format!("{}: {e}", self.log_path.display())))?;
+        blocking(|| {
+            self.file
+                .set_len(offset)
+                .and_then(|()| self.file.sync_data())
+        })
+        .map_err(|e| write_logs(format!("{}: {e}", self.log_path.display())))?;
         self.end = offset;
         self.entries.write().by_index.split_off(&log_id.index);
         Ok(())
@@ -363,7 +379,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         // The purged id is durable before any entry leaves the file: after a crash
         // in between, open skips the entries it covers instead of finding a gap.
-        write_state(&self.dir.join(PURGED_FILE), &log_id)
+        blocking(|| write_state(&self.dir.join(PURGED_FILE), &log_id))
             .map_err(|e| write_logs(format!("{PURGED_FILE}: {e}")))?;
         self.purged = Some(log_id);
         {
@@ -371,7 +387,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let keep = mem.by_index.split_off(&(log_id.index + 1));
             mem.by_index = keep;
         }
-        self.rewrite_file().map_err(write_logs)
+        blocking(|| self.rewrite_file()).map_err(write_logs)
     }
 }
 

@@ -1,5 +1,6 @@
 //! A seeded randomized test: proposals while random nodes of a five-voter quorum
-//! are stopped and restarted (at most two down at once). Afterwards every
+//! are stopped and restarted (at most two down at once); some restarts find a torn
+//! append at the end of the log, as a crash in the middle of a write leaves it. Afterwards every
 //! acknowledged entry is in every node's image, the images are identical, and
 //! every subscriber saw strictly increasing applied indexes.
 //!
@@ -53,6 +54,19 @@ fn watch_applied(node: &MetadataQuorum, violations: Arc<Mutex<Vec<String>>>) {
     });
 }
 
+/// Appends the start of an entry that never finished: a header promising more bytes
+/// than follow.
+fn tear_log_tail(dir: &std::path::Path, rng: &mut Rng) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("raft.log"))
+        .unwrap();
+    let mut torn = 4096u32.to_be_bytes().to_vec();
+    torn.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+    file.write_all(&torn).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_stops_and_restarts_lose_no_acknowledged_entry() {
     let seed = std::env::var("KAVKA_RAFT_SEED")
@@ -81,7 +95,7 @@ async fn random_stops_and_restarts_lose_no_acknowledged_entry() {
 
     let mut acked: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut down: Vec<NodeId> = Vec::new();
-    let (mut stops, mut restarts, mut failed) = (0, 0, 0);
+    let (mut stops, mut restarts, mut failed, mut torn) = (0, 0, 0, 0);
     let run_until = Instant::now() + Duration::from_secs(15);
     let mut step = 0u64;
     while Instant::now() < run_until && step < 300 {
@@ -110,6 +124,10 @@ async fn random_stops_and_restarts_lose_no_acknowledged_entry() {
             }
             _ if !down.is_empty() => {
                 let back = down.swap_remove(rng.below(down.len()));
+                if rng.below(3) == 0 {
+                    tear_log_tail(&cluster.dir(back), &mut rng);
+                    torn += 1;
+                }
                 let node = cluster.start_node(back).await;
                 watch_applied(&node, violations.clone());
                 restarts += 1;
@@ -126,7 +144,7 @@ async fn random_stops_and_restarts_lose_no_acknowledged_entry() {
     let image = cluster.wait_images_equal(Duration::from_secs(20)).await;
     eprintln!(
         "chaos seed {seed}: {step} steps, {} acknowledged, {failed} not, {stops} stops, \
-         {restarts} restarts, final index {last}",
+         {restarts} restarts ({torn} with a torn tail), final index {last}",
         acked.len()
     );
 
