@@ -61,6 +61,10 @@ pub enum QuorumError {
         leader: Option<NodeId>,
         leader_addr: Option<String>,
     },
+    /// The entry committed at `index`, but the image refused its records (say, a
+    /// partition of an unknown topic), so it changed nothing.
+    #[error("metadata entry {index} committed but refused by the image: {reason}")]
+    Refused { index: u64, reason: String },
     /// The records would not fit one replication frame.
     #[error("metadata batch of {size} bytes exceeds the limit of {limit}")]
     BatchTooLarge { size: usize, limit: usize },

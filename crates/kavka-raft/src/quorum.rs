@@ -172,7 +172,9 @@ impl MetadataQuorum {
 
     /// Appends `records` as one entry and waits until it is committed and applied
     /// here; returns its log index. Only the leader accepts proposals; elsewhere the
-    /// error names the leader so the caller can forward.
+    /// error names the leader so the caller can forward. The records land whole or
+    /// not at all: if the image refuses one, the entry is committed but changes
+    /// nothing, and the error says why.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<u64, QuorumError> {
         // An entry must fit one AppendEntries frame with room for its envelope, or
         // replication could never carry it.
@@ -184,7 +186,13 @@ impl MetadataQuorum {
         let write = self.inner.raft.client_write(MetadataBatch(records));
         let timeout = self.inner.config.timeouts.propose_timeout;
         match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(response)) => Ok(response.log_id.index),
+            Ok(Ok(response)) => match response.data.refused {
+                None => Ok(response.log_id.index),
+                Some(reason) => Err(QuorumError::Refused {
+                    index: response.log_id.index,
+                    reason,
+                }),
+            },
             Ok(Err(e)) => Err(client_write_error(e)),
             Err(_) => Err(QuorumError::Raft(format!(
                 "the entry was not committed within {timeout:?}; it may still commit"

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kavka_metadata::MetadataImage;
+use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError,
@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::error::StoreOpenError;
-use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::types::{
+    Entry, EntryOutcome, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
 
 const SNAPSHOT_FILE: &str = "snapshot.json";
 
@@ -185,6 +187,26 @@ impl StateMachineStore {
     }
 }
 
+/// Applies the records of one entry whole or not at all, as the single-node
+/// `MetadataLog` lands a batch (a topic and its partitions): on a refusal the image
+/// is left as it was.
+fn apply_batch(
+    image: &mut Arc<MetadataImage>,
+    records: &[MetadataRecord],
+) -> Result<(), MetadataError> {
+    if let [record] = records {
+        // One record: `MetadataImage::apply` already leaves the image unchanged on
+        // a refusal, so the copy (if a subscriber holds the image) is the only one.
+        return Arc::make_mut(image).apply(record);
+    }
+    let mut next = MetadataImage::clone(image);
+    for record in records {
+        next.apply(record)?;
+    }
+    *image = Arc::new(next);
+    Ok(())
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let meta = SnapshotMeta {
@@ -212,25 +234,24 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<()>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<EntryOutcome>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut responses = Vec::new();
+        let mut outcomes = Vec::new();
         for entry in entries {
+            let mut outcome = EntryOutcome::default();
             match &entry.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(batch) => {
-                    let image = Arc::make_mut(&mut self.image);
-                    for record in &batch.0 {
-                        // Every node applies the same records to the same image, so a
-                        // refusal is the same everywhere; the controller validates
-                        // before proposing, so this is a bug worth a loud line.
-                        if let Err(e) = image.apply(record) {
-                            tracing::warn!(log_id = %entry.log_id, error = %e, ?record,
-                                "committed metadata record refused by the image; skipped");
-                        }
+                    if let Err(e) = apply_batch(&mut self.image, &batch.0) {
+                        // Every node applies the same records to the same image, so
+                        // the refusal is the same everywhere. The controller validates
+                        // before proposing: this is a bug worth a loud line.
+                        tracing::error!(log_id = %entry.log_id, error = %e,
+                            "committed metadata entry refused by the image; it changes nothing");
+                        outcome.refused = Some(e.to_string());
                     }
                 }
                 EntryPayload::Membership(m) => {
@@ -238,10 +259,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             }
             self.last_applied = Some(entry.log_id);
-            responses.push(());
+            outcomes.push(outcome);
         }
         self.publish();
-        Ok(responses)
+        Ok(outcomes)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -334,6 +355,34 @@ mod tests {
         let (applied, membership) = sm.applied_state().await.unwrap();
         assert_eq!(applied.map(|l| l.index), Some(2));
         assert_eq!(membership.log_id().map(|l| l.index), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_a_refused_record_changes_nothing_but_advances_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = StateMachineStore::open(dir.path()).unwrap();
+        let mut rx = sm.subscribe();
+        let orphan = MetadataRecord::RemoveTopic {
+            topic_id: uuid::Uuid::new_v4(),
+        };
+        let mut bad = config_entry(1, "a");
+        if let EntryPayload::Normal(batch) = &mut bad.payload {
+            batch.0.push(orphan);
+        }
+        let outcomes = sm.apply(vec![config_entry(0, "x"), bad]).await.unwrap();
+        assert_eq!(outcomes[0].refused, None);
+        assert!(outcomes[1].refused.is_some());
+        let seen = rx.borrow_and_update().clone();
+        assert_eq!(seen.applied_index, Some(1));
+        // Only entry 0's record is in the image; entry 1 landed not at all.
+        assert_eq!(seen.image.next_offset(), 1);
+        let keys: Vec<&String> = seen
+            .image
+            .configs(&ConfigResource::Broker(None))
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(keys, vec!["k0"]);
     }
 
     #[tokio::test]

@@ -21,11 +21,18 @@ impl std::fmt::Display for MetadataBatch {
     }
 }
 
+/// What applying one entry did, returned to the proposer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryOutcome {
+    /// Why the image refused the entry's records, which then changed nothing.
+    pub refused: Option<String>,
+}
+
 openraft::declare_raft_types!(
     /// openraft's types for the metadata quorum.
     pub TypeConfig:
         D = MetadataBatch,
-        R = (),
+        R = EntryOutcome,
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

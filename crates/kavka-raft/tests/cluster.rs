@@ -305,22 +305,30 @@ async fn fresh_cluster_is_bootstrapped_by_the_lowest_voter_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn record_the_image_refuses_is_skipped_identically_everywhere() {
+async fn entry_the_image_refuses_changes_nothing_anywhere_and_tells_the_proposer() {
     let cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
     let orphan = kavka_metadata::MetadataRecord::PartitionChange {
         topic_id: uuid::Uuid::new_v4(),
         partition: 0,
         leader: 1,
         isr: vec![1],
     };
-    cluster
-        .propose(vec![orphan, config_record("kept", "1")])
-        .await;
+    // The batch is refused whole: the config record before the bad one is not kept.
+    let err = cluster
+        .node(leader)
+        .propose(vec![config_record("dropped", "1"), orphan])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QuorumError::Refused { .. }), "{err}");
     let last = cluster.propose(vec![config_record("next", "2")]).await;
     cluster.wait_applied(last, WAIT).await;
     let image = cluster.wait_images_equal(WAIT).await;
-    assert_eq!(config_keys(&image.image).len(), 2);
-    assert_eq!(image.image.next_offset(), 2);
+    assert_eq!(
+        config_keys(&image.image),
+        BTreeSet::from(["next".to_string()])
+    );
+    assert_eq!(image.image.next_offset(), 1);
     cluster.shutdown().await;
 }
 
