@@ -23,12 +23,14 @@ use std::io::{Read, Write};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageIOError};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::error::StoreOpenError;
 use crate::log_file::{self, LogFileError};
@@ -60,7 +62,12 @@ pub(crate) struct LogStore {
     vote: Option<Vote>,
     committed: Option<LogId>,
     purged: Option<LogId>,
+    /// Last index a durable snapshot covers, when a state machine is attached.
+    snapshot_index: Option<watch::Receiver<Option<u64>>>,
 }
+
+/// How long a purge waits for the snapshot covering it to reach the disk.
+const PURGE_WAIT: Duration = Duration::from_secs(10);
 
 /// A reader of the entries the store holds.
 #[derive(Debug, Clone)]
@@ -132,6 +139,28 @@ impl LogStore {
                 .into());
             }
         }
+        // openraft saves the committed id only for entries already in the log, and
+        // never truncates below it: a committed id past the end means the log lost
+        // committed entries, and replaying would silently skip them.
+        let last = by_index
+            .values()
+            .next_back()
+            .map(|(_, e)| *e.get_log_id())
+            .or(purged);
+        if let Some(c) = committed {
+            if last.is_none_or(|l| l.index < c.index) {
+                return Err(LogFileError::Corrupt {
+                    path: log_path.clone(),
+                    offset: scan.valid_len,
+                    reason: format!(
+                        "the log ends at {} but entry {} was committed",
+                        last.map_or("nothing".to_string(), |l| l.index.to_string()),
+                        c.index
+                    ),
+                }
+                .into());
+            }
+        }
         tracing::info!(
             dir = %dir.display(),
             entries = by_index.len(),
@@ -148,7 +177,13 @@ impl LogStore {
             vote,
             committed,
             purged,
+            snapshot_index: None,
         })
+    }
+
+    /// Makes purges wait until a snapshot covering them is on disk.
+    pub(crate) fn purge_after_snapshots(&mut self, durable: watch::Receiver<Option<u64>>) {
+        self.snapshot_index = Some(durable);
     }
 
     fn last_log_id(&self) -> Option<LogId> {
@@ -377,6 +412,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if self.purged.is_some_and(|p| p.index >= log_id.index) {
             return Ok(());
         }
+        // openraft issues the purge that follows installing a snapshot without
+        // waiting for the state machine to write it; purging first would leave a
+        // node that stops in between with neither the entries nor the snapshot.
+        if let Some(durable) = self.snapshot_index.as_mut() {
+            let covered = durable.wait_for(|s| s.is_some_and(|s| s >= log_id.index));
+            if !matches!(tokio::time::timeout(PURGE_WAIT, covered).await, Ok(Ok(_))) {
+                tracing::warn!(upto = %log_id, "no snapshot covers the log to purge yet; purging anyway");
+            }
+        }
         // The purged id is durable before any entry leaves the file: after a crash
         // in between, open skips the entries it covers instead of finding a gap.
         blocking(|| write_state(&self.dir.join(PURGED_FILE), &log_id))
@@ -480,6 +524,87 @@ mod tests {
         assert_eq!(indexes(&store), vec![(1, 2), (1, 3)]);
     }
 
+    /// Random appends, truncations, purges and reopenings against a model: what the
+    /// store holds (in memory and after reopening) is always the model's log.
+    #[tokio::test]
+    async fn random_operations_match_a_model_log() {
+        let mut seed = 0x5eed_u64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path()).unwrap();
+        let mut model: Vec<(u64, u64)> = Vec::new(); // (term, index)
+        let mut purged: Option<u64> = None;
+        let mut term = 1;
+        for step in 0..400 {
+            match rand(10) {
+                0..=4 => {
+                    let next = model
+                        .last()
+                        .map(|&(_, i)| i + 1)
+                        .or(purged.map(|p| p + 1))
+                        .unwrap_or(0);
+                    let n = 1 + rand(4);
+                    let batch: Vec<Entry> = (next..next + n).map(|i| entry(term, i)).collect();
+                    append(&mut store, batch);
+                    model.extend((next..next + n).map(|i| (term, i)));
+                }
+                5 | 6 if !model.is_empty() => {
+                    let at = model[rand(model.len() as u64) as usize];
+                    store
+                        .truncate(*entry(at.0, at.1).get_log_id())
+                        .await
+                        .unwrap();
+                    model.retain(|&(_, i)| i < at.1);
+                    term += 1;
+                }
+                7 if !model.is_empty() => {
+                    let at = model[rand(model.len() as u64) as usize];
+                    store.purge(*entry(at.0, at.1).get_log_id()).await.unwrap();
+                    model.retain(|&(_, i)| i > at.1);
+                    purged = Some(at.1);
+                }
+                _ => {
+                    drop(store);
+                    store = LogStore::open(dir.path()).unwrap();
+                }
+            }
+            assert_eq!(indexes(&store), model, "step {step}");
+            let state = store.get_log_state().await.unwrap();
+            assert_eq!(
+                state.last_purged_log_id.map(|l| l.index),
+                purged,
+                "step {step}"
+            );
+        }
+        drop(store);
+        let store = LogStore::open(dir.path()).unwrap();
+        assert_eq!(indexes(&store), model);
+    }
+
+    #[tokio::test]
+    async fn purge_waits_for_a_snapshot_on_disk_that_covers_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path()).unwrap();
+        let (durable, rx) = watch::channel(Some(2));
+        store.purge_after_snapshots(rx);
+        append(&mut store, (0..8).map(|i| entry(1, i)).collect());
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(200),
+            store.purge(*entry(1, 5).get_log_id()),
+        )
+        .await;
+        assert!(waiting.is_err(), "purged past the snapshot on disk");
+        assert_eq!(indexes(&store).len(), 8);
+        durable.send_replace(Some(6));
+        store.purge(*entry(1, 5).get_log_id()).await.unwrap();
+        assert_eq!(indexes(&store), vec![(1, 6), (1, 7)]);
+    }
+
     #[test]
     fn append_leaving_a_gap_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -519,6 +644,26 @@ mod tests {
         bytes[log_file::ENTRY_HEADER + 4] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         let err = LogStore::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+
+    #[tokio::test]
+    async fn committed_entries_missing_from_the_log_refuse_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path()).unwrap();
+        append(&mut store, (0..3).map(|i| entry(1, i)).collect());
+        store
+            .save_committed(Some(*entry(1, 2).get_log_id()))
+            .await
+            .unwrap();
+        drop(store);
+        // The last entry vanishes (a disk that lied about an fsync).
+        let path = dir.path().join(LOG_FILE);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(len - 1).unwrap();
+        let err = LogStore::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("committed"), "{err}");
         assert!(err.contains(&path.display().to_string()), "{err}");
     }
 

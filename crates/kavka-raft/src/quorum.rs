@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kavka_metadata::MetadataRecord;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
-use openraft::{BasicNode, RaftMetrics, ServerState};
+use openraft::{BasicNode, ChangeMembers, RaftMetrics, ServerState};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -66,6 +66,9 @@ struct Inner {
     raft: Raft,
     images: watch::Receiver<CommittedImage>,
     tracker: Arc<PeerTracker>,
+    /// Stops the RPC server when set, or when dropped with the last handle: the
+    /// server's connections hold the other Raft handles, so openraft's core stops
+    /// once they are gone.
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -87,8 +90,9 @@ impl MetadataQuorum {
     pub async fn start(config: QuorumConfig) -> Result<Self, StartError> {
         config.validate()?;
         let raft_config = Arc::new(config.raft_config()?);
-        let log_store = LogStore::open(&config.data_dir)?;
+        let mut log_store = LogStore::open(&config.data_dir)?;
         let state_machine = StateMachineStore::open(&config.data_dir)?;
+        log_store.purge_after_snapshots(state_machine.durable_snapshot_index());
         let images = state_machine.subscribe();
         let listener = TcpListener::bind(&config.listen_addr)
             .await
@@ -122,38 +126,7 @@ impl MetadataQuorum {
         ));
         let watcher = tokio::spawn(track_leadership(raft.metrics(), tracker.clone()));
 
-        let lowest_voter = config.voters.iter().map(|v| v.id).min();
-        if lowest_voter == Some(config.node_id) {
-            let initialized = raft
-                .is_initialized()
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
-            if !initialized {
-                let members: BTreeMap<NodeId, BasicNode> = config
-                    .voters
-                    .iter()
-                    .map(|v| {
-                        (
-                            v.id,
-                            BasicNode {
-                                addr: v.addr.clone(),
-                            },
-                        )
-                    })
-                    .collect();
-                tracing::info!(node_id = config.node_id, voters = ?members.keys(),
-                    "bootstrapping the metadata quorum");
-                match raft.initialize(members).await {
-                    Ok(()) => {}
-                    // Someone else's log reached us first: nothing to do.
-                    Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                    Err(e) => return Err(StartError::Raft(e.to_string())),
-                }
-            }
-        }
-        tracing::info!(node_id = config.node_id, addr = %config.listen_addr,
-            voter = config.is_voter(), "metadata quorum node started");
-        Ok(Self {
+        let quorum = Self {
             inner: Arc::new(Inner {
                 config,
                 raft,
@@ -162,7 +135,75 @@ impl MetadataQuorum {
                 shutdown,
                 tasks: Mutex::new(vec![server, watcher]),
             }),
-        })
+        };
+        if let Err(e) = quorum.bootstrap_if_fresh().await {
+            let _ = quorum.shutdown().await;
+            return Err(e);
+        }
+        quorum.warn_if_voters_differ();
+        let config = &quorum.inner.config;
+        tracing::info!(node_id = config.node_id, addr = %config.listen_addr,
+            voter = config.is_voter(), "metadata quorum node started");
+        Ok(quorum)
+    }
+
+    /// The voters are the membership in the log, written once at bootstrap; a
+    /// changed `controller.quorum.voters` is not applied (there is no voter change
+    /// yet, KIP-853), so say so instead of silently running with the old set.
+    fn warn_if_voters_differ(&self) {
+        let metrics = self.inner.raft.metrics();
+        let logged: BTreeSet<NodeId> = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        let configured: BTreeSet<NodeId> = self.inner.config.voters.iter().map(|v| v.id).collect();
+        if !logged.is_empty() && logged != configured {
+            tracing::warn!(
+                ?logged,
+                ?configured,
+                "controller.quorum.voters differs from the voters in the metadata log; \
+                 the log's voters stay in force"
+            );
+        }
+    }
+
+    /// On a fresh cluster, the voter with the lowest id writes the initial
+    /// membership: the static voters. Any node with a log (or a vote) skips this.
+    async fn bootstrap_if_fresh(&self) -> Result<(), StartError> {
+        let config = &self.inner.config;
+        let raft = &self.inner.raft;
+        if config.voters.iter().map(|v| v.id).min() != Some(config.node_id) {
+            return Ok(());
+        }
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        if initialized {
+            return Ok(());
+        }
+        let members: BTreeMap<NodeId, BasicNode> = config
+            .voters
+            .iter()
+            .map(|v| {
+                (
+                    v.id,
+                    BasicNode {
+                        addr: v.addr.clone(),
+                    },
+                )
+            })
+            .collect();
+        tracing::info!(node_id = config.node_id, voters = ?members.keys(),
+            "bootstrapping the metadata quorum");
+        match raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            // Another voter's log reached us first: nothing to do.
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(StartError::Raft(e.to_string())),
+        }
     }
 
     /// This node's id.
@@ -265,6 +306,21 @@ impl MetadataQuorum {
         }
     }
 
+    /// Removes an observer: the leader stops replicating to it. A voter cannot be
+    /// removed this way (the voters are static). Only on the leader.
+    pub async fn remove_learner(&self, node: NodeId) -> Result<u64, QuorumError> {
+        let change = ChangeMembers::RemoveNodes(BTreeSet::from([node]));
+        let removed = self.inner.raft.change_membership(change, false);
+        let timeout = self.inner.config.timeouts.propose_timeout;
+        match tokio::time::timeout(timeout, removed).await {
+            Ok(Ok(response)) => Ok(response.log_id.index),
+            Ok(Err(e)) => Err(client_write_error(e)),
+            Err(_) => Err(QuorumError::Raft(format!(
+                "learner {node} not removed within {timeout:?}"
+            ))),
+        }
+    }
+
     /// Takes a snapshot now (the log it covers is then purged), rather than after
     /// `snapshot_every_entries`.
     pub async fn snapshot_now(&self) -> Result<(), QuorumError> {
@@ -280,6 +336,20 @@ impl MetadataQuorum {
     /// listener and its connections. The directory stays as it is for a restart.
     pub async fn shutdown(&self) -> Result<(), QuorumError> {
         let result = self.inner.raft.shutdown().await;
+        // openraft's state machine task outlives its core by a moment; the image
+        // channel closes when it is gone, and only then is the directory free for
+        // a restart.
+        let mut images = self.inner.images.clone();
+        let stopped = tokio::time::timeout(Duration::from_secs(5), async {
+            while images.changed().await.is_ok() {}
+        })
+        .await;
+        if stopped.is_err() {
+            tracing::warn!(
+                node_id = self.node_id(),
+                "state machine still running after shutdown"
+            );
+        }
         let _ = self.inner.shutdown.send(true);
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock());
         for task in tasks {

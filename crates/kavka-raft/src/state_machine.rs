@@ -62,8 +62,18 @@ struct StoredSnapshot {
 #[derive(Debug)]
 struct SnapshotSlot {
     path: PathBuf,
-    current: Mutex<Option<StoredSnapshot>>,
+    state: Mutex<SlotState>,
     seq: AtomicU64,
+    /// Last index the durable snapshot covers; the log store purges no further.
+    durable: watch::Sender<Option<u64>>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    current: Option<StoredSnapshot>,
+    /// Set when the state machine is dropped: a builder still running from this
+    /// incarnation must not overwrite the file a restarted node now owns.
+    closed: bool,
 }
 
 impl SnapshotSlot {
@@ -78,8 +88,12 @@ impl SnapshotSlot {
         })
         .map_err(|e| e.to_string())?;
         let snapshot = StoredSnapshot { meta, data };
-        let mut current = self.current.lock();
-        let newer_held = current
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err("the state machine is stopped".to_string());
+        }
+        let newer_held = state
+            .current
             .as_ref()
             .is_some_and(|c| c.meta.last_log_id > snapshot.meta.last_log_id);
         if newer_held {
@@ -87,7 +101,9 @@ impl SnapshotSlot {
         }
         kavka_storage::durable::write_atomic(&self.path, &file)
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        *current = Some(snapshot.clone());
+        let index = snapshot.meta.last_log_id.map(|l| l.index);
+        state.current = Some(snapshot.clone());
+        self.durable.send_replace(index);
         Ok(snapshot)
     }
 
@@ -145,6 +161,11 @@ impl StateMachineStore {
             tracing::info!(path = %path.display(), ?last_applied, "loaded metadata snapshot");
         }
         let image = Arc::new(image);
+        let durable = watch::Sender::new(
+            current
+                .as_ref()
+                .and_then(|c: &StoredSnapshot| c.meta.last_log_id.map(|l| l.index)),
+        );
         let publisher = watch::Sender::new(CommittedImage {
             applied_index: last_applied.map(|l| l.index),
             applied_term: last_applied.map_or(0, |l| l.leader_id.term),
@@ -156,11 +177,22 @@ impl StateMachineStore {
             membership,
             snapshots: Arc::new(SnapshotSlot {
                 path,
-                current: Mutex::new(current),
+                state: Mutex::new(SlotState {
+                    current,
+                    closed: false,
+                }),
                 seq: AtomicU64::new(0),
+                durable,
             }),
             publisher,
         })
+    }
+
+    /// The last index covered by a snapshot on disk, for the log store: openraft
+    /// may ask to purge the log a snapshot covers before the state machine has
+    /// finished writing that snapshot.
+    pub(crate) fn durable_snapshot_index(&self) -> watch::Receiver<Option<u64>> {
+        self.snapshots.durable.subscribe()
     }
 
     /// A receiver of committed images, starting with the current one.
@@ -205,6 +237,12 @@ fn apply_batch(
     }
     *image = Arc::new(next);
     Ok(())
+}
+
+impl Drop for StateMachineStore {
+    fn drop(&mut self) {
+        self.snapshots.state.lock().closed = true;
+    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -298,10 +336,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.snapshots.current.lock().clone().map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
-        }))
+        Ok(self
+            .snapshots
+            .state
+            .lock()
+            .current
+            .clone()
+            .map(|s| Snapshot {
+                meta: s.meta,
+                snapshot: Box::new(Cursor::new(s.data)),
+            }))
     }
 }
 

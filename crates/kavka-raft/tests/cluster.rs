@@ -208,6 +208,17 @@ async fn learner_receives_the_image_but_does_not_vote() {
     assert_eq!(d.observers[0].node_id, 4);
     assert_eq!(d.observers[0].log_end_offset, Some(last + 1));
     assert!(d.observers[0].last_fetch_timestamp_ms.is_some());
+    // A voter cannot be removed as if it were an observer.
+    let voter = *cluster
+        .nodes
+        .keys()
+        .find(|&&id| id != leader && id != 4)
+        .unwrap();
+    let refused = cluster.node(leader).remove_learner(voter).await;
+    assert!(
+        matches!(refused, Err(QuorumError::Membership(_))),
+        "{refused:?}"
+    );
 
     // With two voters gone the learner cannot make a majority: nothing commits and
     // it never stands for election.
@@ -225,6 +236,28 @@ async fn learner_receives_the_image_but_does_not_vote() {
     let m = learner.metrics().borrow().clone();
     assert_eq!(m.state, openraft::ServerState::Learner);
     assert_eq!(m.vote.leader_id().voted_for(), Some(leader));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_learner_stops_receiving_the_log() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    let learner = cluster.start_node(4).await;
+    let addr = cluster.addr(4);
+    cluster.node(leader).add_learner(4, addr).await.unwrap();
+    let first = cluster.propose(vec![config_record("a", "1")]).await;
+    cluster.wait_applied(first, WAIT).await;
+
+    cluster.node(leader).remove_learner(4).await.unwrap();
+    assert!(cluster.node(leader).describe().observers.is_empty());
+    let removed_at = learner.image().applied_index;
+    let last = cluster.propose(vec![config_record("b", "2")]).await;
+    cluster.nodes.remove(&4);
+    cluster.wait_applied(last, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(learner.image().applied_index < Some(last), "{removed_at:?}");
+    let _ = learner.shutdown().await;
     cluster.shutdown().await;
 }
 
@@ -378,5 +411,32 @@ async fn small_frames_split_replication_and_snapshots_and_refuse_oversized_batch
     let image = cluster.wait_images_equal(WAIT).await;
     assert_eq!(config_keys(&image.image).len(), 90);
     assert!(cluster.node(follower).metrics().borrow().snapshot.is_some());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_voter_commits_alone_and_stops_when_its_last_handle_drops() {
+    let mut cluster = Cluster::start(1).await;
+    let last = cluster.propose(topic_records("solo")).await;
+    cluster.wait_applied(last, WAIT).await;
+
+    // Dropped without shutdown: openraft's core stops (its metrics channel closes)
+    // and the listener is released.
+    let node = cluster.nodes.remove(&1).unwrap();
+    let mut metrics = node.metrics();
+    drop(node);
+    let stopped =
+        tokio::time::timeout(WAIT, async { while metrics.changed().await.is_ok() {} }).await;
+    assert!(
+        stopped.is_ok(),
+        "raft core still running after the last handle dropped"
+    );
+
+    cluster.start_node(1).await;
+    cluster.leader(WAIT).await;
+    let next = cluster.propose(topic_records("again")).await;
+    assert!(next > last);
+    cluster.wait_applied(next, WAIT).await;
+    assert_eq!(cluster.node(1).image().image.topics().count(), 2);
     cluster.shutdown().await;
 }
