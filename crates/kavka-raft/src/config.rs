@@ -190,7 +190,8 @@ impl QuorumConfig {
             max_in_snapshot_log_to_keep: self.keep_entries_after_snapshot,
             // A chunk travels as JSON (a byte is up to four characters), so a chunk
             // of a quarter frame always fits in one frame.
-            snapshot_max_chunk_size: (self.max_frame_bytes / 4 - 4096) as u64,
+            snapshot_max_chunk_size: (self.max_frame_bytes / 4).saturating_sub(4096).max(1024)
+                as u64,
             ..Default::default()
         };
         config

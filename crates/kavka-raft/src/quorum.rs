@@ -287,7 +287,9 @@ impl MetadataQuorum {
     }
 
     /// Adds a node that follows the log without voting (Kafka's observer, e.g. a
-    /// broker-only node); waits until it has caught up. Only on the leader.
+    /// broker-only node); waits until it has caught up. Only on the leader. The node
+    /// runs its own `MetadataQuorum` (not among the voters) listening on `addr`:
+    /// the leader pushes the log to it.
     pub async fn add_learner(
         &self,
         node: NodeId,
