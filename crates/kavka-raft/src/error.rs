@@ -64,7 +64,12 @@ pub enum QuorumError {
     /// The entry committed at `index`, but the image refused its records (say, a
     /// partition of an unknown topic), so it changed nothing.
     #[error("metadata entry {index} committed but refused by the image: {reason}")]
-    Refused { index: u64, reason: String },
+    Refused {
+        index: u64,
+        /// The Kafka error code of the image's refusal (`MetadataError::code`).
+        code: i16,
+        reason: String,
+    },
     /// The records would not fit one replication frame.
     #[error("metadata batch of {size} bytes exceeds the limit of {limit}")]
     BatchTooLarge { size: usize, limit: usize },
@@ -74,9 +79,31 @@ pub enum QuorumError {
     /// A membership change was refused.
     #[error("membership change refused: {0}")]
     Membership(String),
+    /// The request did not complete in time; a proposal may still commit.
+    #[error("metadata quorum request timed out: {0}")]
+    Timeout(String),
     /// Anything else openraft reported.
     #[error("metadata quorum error: {0}")]
     Raft(String),
+}
+
+impl QuorumError {
+    /// The Kafka error code a controller answers with.
+    pub fn code(&self) -> i16 {
+        match self {
+            // NOT_CONTROLLER: the client looks for the active controller again.
+            Self::NotLeader { .. } | Self::Shutdown(_) => 41,
+            Self::Refused { code, .. } => *code,
+            // MESSAGE_TOO_LARGE
+            Self::BatchTooLarge { .. } => 10,
+            // INVALID_REQUEST
+            Self::Membership(_) => 42,
+            // REQUEST_TIMED_OUT
+            Self::Timeout(_) => 7,
+            // UNKNOWN_SERVER_ERROR
+            Self::Raft(_) => -1,
+        }
+    }
 }
 
 fn leader_text(leader: &Option<NodeId>, addr: &Option<String>) -> String {

@@ -31,4 +31,4 @@ pub use error::{ConfigError, QuorumError, StartError, StoreOpenError};
 pub use log_file::LogFileError;
 pub use quorum::{MetadataQuorum, QuorumDescription, ReplicaDescription};
 pub use state_machine::CommittedImage;
-pub use types::{EntryOutcome, MetadataBatch, NodeId, TypeConfig};
+pub use types::{EntryOutcome, MetadataBatch, NodeId, Refusal, TypeConfig};

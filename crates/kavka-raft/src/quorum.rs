@@ -229,13 +229,14 @@ impl MetadataQuorum {
         match tokio::time::timeout(timeout, write).await {
             Ok(Ok(response)) => match response.data.refused {
                 None => Ok(response.log_id.index),
-                Some(reason) => Err(QuorumError::Refused {
+                Some(refusal) => Err(QuorumError::Refused {
                     index: response.log_id.index,
-                    reason,
+                    code: refusal.code,
+                    reason: refusal.reason,
                 }),
             },
             Ok(Err(e)) => Err(client_write_error(e)),
-            Err(_) => Err(QuorumError::Raft(format!(
+            Err(_) => Err(QuorumError::Timeout(format!(
                 "the entry was not committed within {timeout:?}; it may still commit"
             ))),
         }
@@ -302,7 +303,7 @@ impl MetadataQuorum {
         match tokio::time::timeout(timeout, added).await {
             Ok(Ok(response)) => Ok(response.log_id.index),
             Ok(Err(e)) => Err(client_write_error(e)),
-            Err(_) => Err(QuorumError::Raft(format!(
+            Err(_) => Err(QuorumError::Timeout(format!(
                 "learner {node} not added within {timeout:?}"
             ))),
         }
@@ -317,7 +318,7 @@ impl MetadataQuorum {
         match tokio::time::timeout(timeout, removed).await {
             Ok(Ok(response)) => Ok(response.log_id.index),
             Ok(Err(e)) => Err(client_write_error(e)),
-            Err(_) => Err(QuorumError::Raft(format!(
+            Err(_) => Err(QuorumError::Timeout(format!(
                 "learner {node} not removed within {timeout:?}"
             ))),
         }

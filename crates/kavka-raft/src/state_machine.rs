@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 use crate::error::StoreOpenError;
 use crate::types::{
-    Entry, EntryOutcome, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Entry, EntryOutcome, LogId, Refusal, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
 const SNAPSHOT_FILE: &str = "snapshot.json";
@@ -289,7 +289,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         // before proposing: this is a bug worth a loud line.
                         tracing::error!(log_id = %entry.log_id, error = %e,
                             "committed metadata entry refused by the image; it changes nothing");
-                        outcome.refused = Some(e.to_string());
+                        outcome.refused = Some(Refusal {
+                            code: e.code(),
+                            reason: e.to_string(),
+                        });
                     }
                 }
                 EntryPayload::Membership(m) => {

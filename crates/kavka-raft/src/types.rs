@@ -25,7 +25,16 @@ impl std::fmt::Display for MetadataBatch {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryOutcome {
     /// Why the image refused the entry's records, which then changed nothing.
-    pub refused: Option<String>,
+    pub refused: Option<Refusal>,
+}
+
+/// A `MetadataError` as it travels in an entry's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The Kafka error code of the refusal.
+    pub code: i16,
+    /// Its message.
+    pub reason: String,
 }
 
 openraft::declare_raft_types!(

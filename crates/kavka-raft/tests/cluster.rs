@@ -72,6 +72,7 @@ async fn proposal_to_a_follower_names_the_leader() {
             leader_addr: Some(leader_addr)
         }
     );
+    assert_eq!(err.code(), 41);
     assert!(!cluster.node(follower).is_leader());
     cluster.shutdown().await;
 }
@@ -353,7 +354,8 @@ async fn entry_the_image_refuses_changes_nothing_anywhere_and_tells_the_proposer
         .propose(vec![config_record("dropped", "1"), orphan])
         .await
         .unwrap_err();
-    assert!(matches!(err, QuorumError::Refused { .. }), "{err}");
+    // UNKNOWN_TOPIC_OR_PARTITION, as the image's MetadataError says.
+    assert!(matches!(err, QuorumError::Refused { code: 3, .. }), "{err}");
     let last = cluster.propose(vec![config_record("next", "2")]).await;
     cluster.wait_applied(last, WAIT).await;
     let image = cluster.wait_images_equal(WAIT).await;
@@ -382,6 +384,7 @@ async fn small_frames_split_replication_and_snapshots_and_refuse_oversized_batch
         .await
         .unwrap_err();
     assert!(matches!(err, QuorumError::BatchTooLarge { .. }), "{err}");
+    assert_eq!(err.code(), 10);
 
     // Entries of ~8 KiB: a behind follower is sent far more than one 64 KiB frame
     // holds, so openraft must split batches (PayloadTooLarge) and, once the log is
