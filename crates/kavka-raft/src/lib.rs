@@ -14,6 +14,32 @@
 //!   JSON frames (JSON: the records are serde types already, `serde_json` is a
 //!   workspace dependency, and metadata is small; no new codec crate to trust);
 //! - `quorum`: the public handle.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use kavka_raft::{parse_voters, MetadataQuorum, QuorumConfig, QuorumError};
+//!
+//! let voters = parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095")?;
+//! let config = QuorumConfig::new(1, "127.0.0.1:9093", voters, "/var/lib/kavka/__cluster_metadata-0");
+//! let quorum = MetadataQuorum::start(config).await?;
+//!
+//! let mut images = quorum.subscribe();
+//! tokio::spawn(async move {
+//!     while images.changed().await.is_ok() {
+//!         let committed = images.borrow_and_update().clone();
+//!         // Reconcile partitions with committed.image, as of committed.applied_index.
+//!     }
+//! });
+//!
+//! match quorum.propose(vec![/* records from the controller */]).await {
+//!     Ok(index) => println!("committed at {index}"),
+//!     Err(QuorumError::NotLeader { leader, .. }) => println!("forward to {leader:?}"),
+//!     Err(e) => return Err(e.into()),
+//! }
+//! quorum.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 mod error;
