@@ -106,6 +106,9 @@ impl QuorumTimeouts {
 /// Everything a node of the metadata quorum needs to start.
 #[derive(Debug, Clone)]
 pub struct QuorumConfig {
+    /// The cluster (`cluster.id`, from `meta.properties`): nodes answer only
+    /// requests for their own cluster and node id.
+    pub cluster_id: String,
     /// This node's id (`node.id`).
     pub node_id: NodeId,
     /// Where this node accepts quorum RPCs (the controller listener), `host:port`.
@@ -131,12 +134,14 @@ pub struct QuorumConfig {
 impl QuorumConfig {
     /// A config with Kafka's timers and snapshot every 10,000 entries.
     pub fn new(
+        cluster_id: impl Into<String>,
         node_id: NodeId,
         listen_addr: impl Into<String>,
         voters: Vec<Voter>,
         data_dir: impl Into<PathBuf>,
     ) -> Self {
         Self {
+            cluster_id: cluster_id.into(),
             node_id,
             listen_addr: listen_addr.into(),
             voters,
@@ -167,6 +172,9 @@ impl QuorumConfig {
                 "need heartbeat ({:?}) < election timeout ({:?}) < fetch timeout ({:?})",
                 t.heartbeat_interval, t.election_timeout, t.fetch_timeout
             )));
+        }
+        if self.cluster_id.is_empty() {
+            return Err(ConfigError::Invalid("cluster_id is empty".into()));
         }
         if self.max_frame_bytes < 64 << 10 {
             return Err(ConfigError::Invalid("max_frame_bytes below 64 KiB".into()));
@@ -246,6 +254,7 @@ mod tests {
     #[test]
     fn kafka_defaults_map_to_a_valid_raft_config() {
         let c = QuorumConfig::new(
+            "cluster",
             1,
             "127.0.0.1:9093",
             parse_voters("1@127.0.0.1:9093").unwrap(),

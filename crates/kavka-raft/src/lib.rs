@@ -20,7 +20,8 @@
 //! use kavka_raft::{parse_voters, MetadataQuorum, QuorumConfig, QuorumError};
 //!
 //! let voters = parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095")?;
-//! let config = QuorumConfig::new(1, "127.0.0.1:9093", voters, "/var/lib/kavka/__cluster_metadata-0");
+//! let dir = "/var/lib/kavka/__cluster_metadata-0";
+//! let config = QuorumConfig::new("MkU3OEVBNTcwNTJENDM2Qk", 1, "127.0.0.1:9093", voters, dir);
 //! let quorum = MetadataQuorum::start(config).await?;
 //!
 //! let mut images = quorum.subscribe();

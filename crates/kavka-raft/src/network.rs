@@ -26,7 +26,7 @@ use openraft::{BasicNode, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 
-use crate::rpc::{self, Request, Response};
+use crate::rpc::{self, Addressee, Envelope, Request, Response};
 use crate::types::{NodeId, TypeConfig};
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -85,6 +85,7 @@ pub(crate) fn now_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub(crate) struct NetworkFactory {
     pub(crate) node_id: NodeId,
+    pub(crate) cluster_id: String,
     pub(crate) max_frame_bytes: usize,
     pub(crate) rpc_timeout: Duration,
     pub(crate) tracker: Arc<PeerTracker>,
@@ -97,6 +98,10 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         PeerClient {
             node_id: self.node_id,
             target,
+            to: Addressee {
+                cluster_id: self.cluster_id.clone(),
+                node_id: target,
+            },
             node: node.clone(),
             conn: None,
             max_frame_bytes: self.max_frame_bytes,
@@ -111,6 +116,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub(crate) struct PeerClient {
     node_id: NodeId,
     target: NodeId,
+    to: Addressee,
     node: BasicNode,
     conn: Option<TcpStream>,
     max_frame_bytes: usize,
@@ -132,12 +138,18 @@ enum CallError {
     Timeout(Duration),
     #[error("request of {len} bytes exceeds the frame limit of {max}")]
     TooLarge { len: usize, max: usize },
+    #[error("{addr} is node {} of cluster {}, not the node expected", .answered.node_id, .answered.cluster_id)]
+    Misdirected { addr: String, answered: Addressee },
 }
 
 impl PeerClient {
     /// One round trip within `ttl`, connecting first if needed.
-    async fn call(&mut self, request: &Request, ttl: Duration) -> Result<Response, CallError> {
-        let payload = serde_json::to_vec(request).map_err(|e| CallError::Broken {
+    async fn call(&mut self, request: Request, ttl: Duration) -> Result<Response, CallError> {
+        let envelope = Envelope {
+            to: self.to.clone(),
+            request,
+        };
+        let payload = serde_json::to_vec(&envelope).map_err(|e| CallError::Broken {
             addr: self.node.addr.clone(),
             reason: e.to_string(),
         })?;
@@ -149,6 +161,13 @@ impl PeerClient {
         }
         let ttl = ttl.min(self.rpc_timeout).max(Duration::from_millis(10));
         match tokio::time::timeout(ttl, self.round_trip(&payload)).await {
+            Ok(Ok(Response::Misdirected(answered))) => {
+                self.conn = None;
+                Err(CallError::Misdirected {
+                    addr: self.node.addr.clone(),
+                    answered,
+                })
+            }
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
                 self.conn = None;
@@ -198,7 +217,10 @@ impl PeerClient {
     ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
         tracing::debug!(target_node = self.target, %action, error = %e, "quorum rpc failed");
         match e {
-            CallError::Connect { .. } => RPCError::Unreachable(Unreachable::new(&e)),
+            // Someone else listens there: back off as from a node that is down.
+            CallError::Connect { .. } | CallError::Misdirected { .. } => {
+                RPCError::Unreachable(Unreachable::new(&e))
+            }
             CallError::Broken { .. } | CallError::TooLarge { .. } => {
                 RPCError::Network(NetworkError::new(&e))
             }
@@ -250,7 +272,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .or(rpc.prev_log_id.map(|l| l.index));
         let entries = rpc.entries.len() as u64;
         let response = match self
-            .call(&Request::AppendEntries(rpc), option.hard_ttl())
+            .call(Request::AppendEntries(rpc), option.hard_ttl())
             .await
         {
             Ok(r) => r,
@@ -287,7 +309,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
         let response = self
-            .call(&Request::InstallSnapshot(rpc), option.hard_ttl())
+            .call(Request::InstallSnapshot(rpc), option.hard_ttl())
             .await
             .map_err(|e| self.rpc_error(RPCTypes::InstallSnapshot, e))?;
         match response {
@@ -303,7 +325,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
         let response = self
-            .call(&Request::Vote(rpc), option.hard_ttl())
+            .call(Request::Vote(rpc), option.hard_ttl())
             .await
             .map_err(|e| self.rpc_error(RPCTypes::Vote, e))?;
         match response {
@@ -324,6 +346,10 @@ mod tests {
         PeerClient {
             node_id: 1,
             target: 2,
+            to: Addressee {
+                cluster_id: "test".into(),
+                node_id: 2,
+            },
             node: BasicNode { addr },
             conn: None,
             max_frame_bytes: 1 << 20,

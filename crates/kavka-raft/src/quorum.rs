@@ -18,6 +18,7 @@ use crate::config::QuorumConfig;
 use crate::error::{QuorumError, StartError};
 use crate::log_store::LogStore;
 use crate::network::{now_ms, NetworkFactory, PeerTracker};
+use crate::rpc::Addressee;
 use crate::state_machine::{CommittedImage, StateMachineStore};
 use crate::types::{MetadataBatch, NodeId, Raft};
 
@@ -103,6 +104,7 @@ impl MetadataQuorum {
         let tracker = Arc::new(PeerTracker::default());
         let network = NetworkFactory {
             node_id: config.node_id,
+            cluster_id: config.cluster_id.clone(),
             max_frame_bytes: config.max_frame_bytes,
             rpc_timeout: config.timeouts.rpc_timeout,
             tracker: tracker.clone(),
@@ -118,9 +120,14 @@ impl MetadataQuorum {
         .map_err(|e| StartError::Raft(e.to_string()))?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let me = Addressee {
+            cluster_id: config.cluster_id.clone(),
+            node_id: config.node_id,
+        };
         let server = tokio::spawn(crate::server::serve(
             listener,
             raft.clone(),
+            me,
             config.max_frame_bytes,
             shutdown_rx,
         ));
@@ -288,7 +295,8 @@ impl MetadataQuorum {
     }
 
     /// Adds a node that follows the log without voting (Kafka's observer, e.g. a
-    /// broker-only node); waits until it has caught up. Only on the leader. The node
+    /// broker-only node); waits until it holds the entry that added it, and returns
+    /// that entry's index. Only on the leader. The node
     /// runs its own `MetadataQuorum` (not among the voters) listening on `addr`:
     /// the leader pushes the log to it.
     pub async fn add_learner(
@@ -297,14 +305,33 @@ impl MetadataQuorum {
         addr: impl Into<String>,
     ) -> Result<u64, QuorumError> {
         let addr = addr.into();
-        let node_info = BasicNode { addr };
-        let added = self.inner.raft.add_learner(node, node_info, true);
         let timeout = self.inner.config.timeouts.propose_timeout;
-        match tokio::time::timeout(timeout, added).await {
-            Ok(Ok(response)) => Ok(response.log_id.index),
-            Ok(Err(e)) => Err(client_write_error(e)),
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Not openraft's blocking mode: it stops waiting after a short while and
+        // reports success either way.
+        let added = self.inner.raft.add_learner(node, BasicNode { addr }, false);
+        let index = match tokio::time::timeout_at(deadline, added).await {
+            Ok(Ok(response)) => response.log_id.index,
+            Ok(Err(e)) => return Err(client_write_error(e)),
+            Err(_) => {
+                return Err(QuorumError::Timeout(format!(
+                    "learner {node} not added within {timeout:?}"
+                )))
+            }
+        };
+        let mut metrics = self.inner.raft.metrics();
+        let caught_up = metrics.wait_for(|m| {
+            let matched = m.replication.as_ref().and_then(|r| r.get(&node).copied());
+            matched.flatten().is_some_and(|l| l.index >= index)
+        });
+        let caught_up = tokio::time::timeout_at(deadline, caught_up)
+            .await
+            .map(|r| r.is_ok());
+        match caught_up {
+            Ok(true) => Ok(index),
+            Ok(false) => Err(QuorumError::Shutdown("metrics closed".to_string())),
             Err(_) => Err(QuorumError::Timeout(format!(
-                "learner {node} not added within {timeout:?}"
+                "learner {node} added at index {index} but not caught up within {timeout:?}"
             ))),
         }
     }

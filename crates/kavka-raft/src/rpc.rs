@@ -15,6 +15,23 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::types::{NodeId, TypeConfig};
 
+/// Whom a request is for. A node answers only requests addressed to it in its own
+/// cluster: a port reused by another node or another cluster (a restarted process
+/// elsewhere, a wrong `controller.quorum.voters`) must not take part in this
+/// quorum's votes or log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Addressee {
+    pub(crate) cluster_id: String,
+    pub(crate) node_id: NodeId,
+}
+
+/// A request with its address, as it goes on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Envelope {
+    pub(crate) to: Addressee,
+    pub(crate) request: Request,
+}
+
 /// A request from one node to another.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
@@ -31,6 +48,8 @@ pub(crate) enum Response {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    /// The request was for someone else: this is who answered.
+    Misdirected(Addressee),
 }
 
 /// Why a frame could not be read.

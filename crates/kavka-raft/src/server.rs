@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::rpc::{self, Request, Response};
+use crate::rpc::{self, Addressee, Envelope, Request, Response};
 use crate::types::Raft;
 
 /// Connections beyond this many are closed at once: a quorum has a handful of
@@ -26,6 +26,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) async fn serve(
     listener: TcpListener,
     raft: Raft,
+    me: Addressee,
     max_frame_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -40,7 +41,13 @@ pub(crate) async fn serve(
                     }
                     let _ = stream.set_nodelay(true);
                     let raft = raft.clone();
-                    connections.spawn(serve_connection(stream, peer, raft, max_frame_bytes));
+                    connections.spawn(serve_connection(
+                        stream,
+                        peer,
+                        raft,
+                        me.clone(),
+                        max_frame_bytes,
+                    ));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather
@@ -61,7 +68,13 @@ pub(crate) async fn serve(
     connections.shutdown().await;
 }
 
-async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, raft: Raft, max: usize) {
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    raft: Raft,
+    me: Addressee,
+    max: usize,
+) {
     loop {
         let read = tokio::time::timeout(IDLE_TIMEOUT, rpc::read_frame(&mut stream, max)).await;
         let frame = match read {
@@ -76,14 +89,22 @@ async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, raft: Raft, m
                 return;
             }
         };
-        let request: Request = match serde_json::from_slice(&frame) {
+        let envelope: Envelope = match serde_json::from_slice(&frame) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing metadata quorum connection: undecodable request");
                 return;
             }
         };
-        let response = match request {
+        if envelope.to != me {
+            tracing::warn!(%peer, to = ?envelope.to, me = ?me,
+                "closing metadata quorum connection: request for another node or cluster");
+            if let Ok(payload) = serde_json::to_vec(&Response::Misdirected(me)) {
+                let _ = rpc::write_frame(&mut stream, &payload, max).await;
+            }
+            return;
+        }
+        let response = match envelope.request {
             Request::AppendEntries(r) => Response::AppendEntries(raft.append_entries(r).await),
             Request::Vote(r) => Response::Vote(raft.vote(r).await),
             Request::InstallSnapshot(r) => {

@@ -443,3 +443,45 @@ async fn single_voter_commits_alone_and_stops_when_its_last_handle_drops() {
     assert_eq!(cluster.node(1).image().image.topics().count(), 2);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_of_another_cluster_cannot_replicate_into_this_one() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader(WAIT).await;
+    let last = cluster.propose(topic_records("ours")).await;
+    cluster.wait_applied(last, WAIT).await;
+    let victim = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
+    let victim_addr = cluster.addr(victim);
+    let before = cluster.node(victim).image();
+
+    // A one-node cluster whose only node has our leader's id, so its leader id
+    // (term 1, that node) is likely the very one our followers follow; it then
+    // tries to replicate its own log to our follower's address.
+    let mut stray = Cluster::new(0);
+    stray.voters = vec![kavka_raft::Voter {
+        id: leader,
+        addr: stray.addr(leader),
+    }];
+    let stray_node = stray.start_node(leader).await;
+    stray.leader(WAIT).await;
+    stray.propose(topic_records("theirs")).await;
+    let added = tokio::time::timeout(
+        Duration::from_millis(1500),
+        stray_node.add_learner(victim, victim_addr),
+    )
+    .await;
+    assert!(
+        !matches!(added, Ok(Ok(_))),
+        "another cluster's leader caught our follower up"
+    );
+
+    let image = cluster.node(victim).image();
+    assert!(image.image.topic("theirs").is_none());
+    assert!(image.applied_index >= before.applied_index);
+    let last = cluster.propose(topic_records("still-ours")).await;
+    cluster.wait_applied(last, WAIT).await;
+    let image = cluster.wait_images_equal(WAIT).await;
+    assert!(image.image.topic("ours").is_some() && image.image.topic("theirs").is_none());
+    stray.shutdown().await;
+    cluster.shutdown().await;
+}

@@ -72,6 +72,9 @@ pub fn topic_records(name: &str) -> Vec<MetadataRecord> {
 
 /// Nodes 1..=n as voters, plus any observers added later.
 pub struct Cluster {
+    /// Unique per cluster, so that a port another test process reuses while a
+    /// node of this one is down never joins this quorum.
+    pub cluster_id: String,
     _root: tempfile::TempDir,
     root: PathBuf,
     pub voters: Vec<Voter>,
@@ -95,6 +98,7 @@ impl Cluster {
             list.push(Voter { id, addr });
         }
         Self {
+            cluster_id: uuid::Uuid::new_v4().to_string(),
             root: root.path().to_path_buf(),
             _root: root,
             voters: list,
@@ -130,7 +134,13 @@ impl Cluster {
     }
 
     pub fn config(&mut self, id: NodeId) -> QuorumConfig {
-        let mut c = QuorumConfig::new(id, self.addr(id), self.voters.clone(), self.dir(id));
+        let mut c = QuorumConfig::new(
+            self.cluster_id.clone(),
+            id,
+            self.addr(id),
+            self.voters.clone(),
+            self.dir(id),
+        );
         c.timeouts = QuorumTimeouts::fast();
         c.snapshot_every_entries = self.snapshot_every;
         c.keep_entries_after_snapshot = self.keep_after_snapshot;
