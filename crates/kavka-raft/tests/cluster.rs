@@ -34,6 +34,7 @@ async fn three_voters_elect_a_leader_and_every_image_ends_equal() {
 
     // Every node agrees on the leader; the leader describes the quorum.
     for node in cluster.nodes.values() {
+        assert_eq!(node.wait_for_leader(WAIT).await, Some(leader));
         assert_eq!(node.leader(), Some(leader));
     }
     // Followers acknowledge heartbeats, which records their progress.
@@ -271,6 +272,16 @@ async fn whole_quorum_restarts_from_disk_without_bootstrapping_again() {
     }
     cluster.wait_applied(last, WAIT).await;
     let before = cluster.wait_images_equal(WAIT).await;
+    // The leader restarts from a snapshot plus the log after it, the others from
+    // the log alone.
+    let leader = cluster.leader(WAIT).await;
+    cluster.node(leader).snapshot_now().await.unwrap();
+    let mut metrics = cluster.node(leader).metrics();
+    tokio::time::timeout(WAIT, metrics.wait_for(|m| m.snapshot.is_some()))
+        .await
+        .expect("snapshot taken")
+        .unwrap();
+    cluster.propose(topic_records("after-snapshot")).await;
     for id in 1..=3 {
         cluster.stop_node(id).await;
     }
@@ -284,8 +295,10 @@ async fn whole_quorum_restarts_from_disk_without_bootstrapping_again() {
     let after = cluster.wait_images_equal(WAIT).await;
     assert_eq!(
         after.image.topics().count(),
-        before.image.topics().count() + 1
+        before.image.topics().count() + 2
     );
+    assert!(after.image.topic("after-snapshot").is_some());
+    assert!(cluster.dir(leader).join("snapshot.json").exists());
     for n in 0..5 {
         assert!(after.image.topic(&format!("t{n}")).is_some());
     }
