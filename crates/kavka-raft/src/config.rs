@@ -71,9 +71,12 @@ pub struct QuorumTimeouts {
     pub fetch_timeout: Duration,
     /// Interval of the leader's heartbeats.
     pub heartbeat_interval: Duration,
-    /// Upper bound of one RPC, including connecting (openraft passes shorter ones
-    /// for heartbeats and votes).
+    /// Upper bound of one vote or AppendEntries RPC, including connecting
+    /// (openraft passes shorter ones for heartbeats and votes).
     pub rpc_timeout: Duration,
+    /// Upper bound of one snapshot chunk RPC; the last chunk makes the follower
+    /// decode, persist and install the whole image before it answers.
+    pub snapshot_chunk_timeout: Duration,
     /// How long `propose` waits for its entry to commit before giving up; the entry
     /// may still commit later.
     pub propose_timeout: Duration,
@@ -87,6 +90,7 @@ impl QuorumTimeouts {
             fetch_timeout: Duration::from_millis(2000),
             heartbeat_interval: Duration::from_millis(500),
             rpc_timeout: Duration::from_millis(2000),
+            snapshot_chunk_timeout: Duration::from_secs(30),
             propose_timeout: Duration::from_secs(30),
         }
     }
@@ -98,6 +102,7 @@ impl QuorumTimeouts {
             fetch_timeout: Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(60),
             rpc_timeout: Duration::from_millis(1000),
+            snapshot_chunk_timeout: Duration::from_secs(10),
             propose_timeout: Duration::from_secs(10),
         }
     }
@@ -193,7 +198,7 @@ impl QuorumConfig {
             election_timeout_min: t.election_timeout.as_millis() as u64,
             election_timeout_max: t.fetch_timeout.as_millis() as u64,
             heartbeat_interval: t.heartbeat_interval.as_millis() as u64,
-            install_snapshot_timeout: t.rpc_timeout.as_millis() as u64,
+            install_snapshot_timeout: t.snapshot_chunk_timeout.as_millis() as u64,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
             max_in_snapshot_log_to_keep: self.keep_entries_after_snapshot,
             // A chunk travels as JSON (a byte is up to four characters), so a chunk

@@ -143,8 +143,14 @@ enum CallError {
 }
 
 impl PeerClient {
-    /// One round trip within `ttl`, connecting first if needed.
+    /// One round trip within `ttl` (openraft's deadline for the request, bounded by
+    /// `rpc_timeout` except for snapshot chunks), connecting first if needed.
     async fn call(&mut self, request: Request, ttl: Duration) -> Result<Response, CallError> {
+        let ttl = match request {
+            Request::InstallSnapshot(_) => ttl,
+            _ => ttl.min(self.rpc_timeout),
+        }
+        .max(Duration::from_millis(10));
         let envelope = Envelope {
             to: self.to.clone(),
             request,
@@ -159,7 +165,6 @@ impl PeerClient {
                 max: self.max_frame_bytes,
             });
         }
-        let ttl = ttl.min(self.rpc_timeout).max(Duration::from_millis(10));
         match tokio::time::timeout(ttl, self.round_trip(&payload)).await {
             Ok(Ok(Response::Misdirected(answered))) => {
                 self.conn = None;
