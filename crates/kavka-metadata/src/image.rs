@@ -1,11 +1,12 @@
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{ConfigResource, MetadataError, MetadataRecord};
 
 /// A registered broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
     pub broker_id: i32,
     pub host: String,
@@ -27,7 +28,7 @@ impl BrokerImage {
 }
 
 /// One partition's placement and leadership.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
@@ -37,22 +38,46 @@ pub struct PartitionImage {
 }
 
 /// A topic and its partitions, indexed by partition number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicImage {
     pub name: String,
     pub topic_id: Uuid,
     pub partitions: BTreeMap<i32, PartitionImage>,
 }
 
-/// The cluster metadata as of the last applied record.
-#[derive(Debug, Clone, Default)]
+/// The cluster metadata as of the last applied record. Serializable so that a Raft
+/// snapshot of the metadata log is the image itself; comparable so replicas can be
+/// checked for equality.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataImage {
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<Uuid, String>,
     brokers: BTreeMap<i32, BrokerImage>,
+    #[serde(with = "configs_as_pairs")]
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
     /// Number of records applied: the offset of the next record in the metadata log.
     next_offset: u64,
+}
+
+/// A config resource is an enum, and JSON map keys must be strings: the configs
+/// travel as a list of (resource, settings) pairs.
+mod configs_as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::ConfigResource;
+
+    type Configs = BTreeMap<ConfigResource, BTreeMap<String, String>>;
+
+    pub(super) fn serialize<S: Serializer>(configs: &Configs, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(configs.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Configs, D::Error> {
+        let pairs = Vec::<(ConfigResource, BTreeMap<String, String>)>::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
 }
 
 impl MetadataImage {
