@@ -10,3 +10,5 @@
 
 pub mod checker;
 pub mod history;
+pub mod nemesis;
+pub mod proxy;
