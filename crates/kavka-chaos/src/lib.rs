@@ -9,6 +9,11 @@
 //! - [`checker`]: the pure checker of that history.
 
 pub mod checker;
+pub mod cluster;
 pub mod history;
 pub mod nemesis;
 pub mod proxy;
+pub mod resolve;
+pub mod segments;
+pub mod trial;
+pub mod workload;

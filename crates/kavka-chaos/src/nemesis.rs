@@ -120,6 +120,8 @@ pub struct NemesisConfig {
     pub max_total: Duration,
     pub hold_ms: (u64, u64),
     pub quiet_ms: (u64, u64),
+    /// The kind of the first fault, whatever the seed (e.g. always one kill -9).
+    pub first_kind: Option<FaultKind>,
 }
 
 impl NemesisConfig {
@@ -139,6 +141,7 @@ impl NemesisConfig {
             max_total: Duration::from_secs(60),
             hold_ms: (1_000, 5_000),
             quiet_ms: (1_000, 3_000),
+            first_kind: None,
         }
     }
 
@@ -152,6 +155,7 @@ impl NemesisConfig {
             max_total: Duration::from_secs(15),
             hold_ms: (200, 1_000),
             quiet_ms: (500, 1_500),
+            first_kind: Some(FaultKind::Kill),
         }
     }
 }
@@ -172,7 +176,11 @@ pub fn schedule(seed: u64, config: &NemesisConfig) -> Vec<Step> {
         return steps;
     }
     while steps.len() < config.max_faults {
-        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let drawn = kinds[rng.below(kinds.len() as u64) as usize];
+        let kind = match config.first_kind {
+            Some(first) if steps.is_empty() && kinds.contains(&first) => first,
+            _ => drawn,
+        };
         let fault = match kind {
             FaultKind::Kill => Fault::Kill(target(&mut rng, config)),
             FaultKind::Pause => Fault::Pause(target(&mut rng, config)),
@@ -268,6 +276,14 @@ mod tests {
         assert!(steps
             .iter()
             .all(|s| !matches!(s.fault, Fault::CutLink(..) | Fault::Isolate(_))));
+    }
+
+    #[test]
+    fn the_single_node_run_always_starts_with_a_kill() {
+        for seed in 0..50 {
+            let steps = schedule(seed, &NemesisConfig::single_node());
+            assert!(matches!(steps[0].fault, Fault::Kill(_)), "seed {seed}");
+        }
     }
 
     #[test]
