@@ -36,7 +36,7 @@ impl NodeStatus {
 }
 
 /// The status of `node`'s recorded PID. A PID counts only if its command line
-/// is `kavka broker --config <this node's config>`, so a PID the kernel handed to
+/// is `kavka... broker --config <this node's config>`, so a PID the kernel handed to
 /// another program after our node died is reported stopped and never signalled.
 pub(crate) fn status(node: &NodeState) -> NodeStatus {
     let Some(pid) = node.pid else {
@@ -58,7 +58,13 @@ fn is_our_node(pid: u32, config: &Path) -> bool {
     };
     let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
     let config = config.as_os_str().as_encoded_bytes();
-    args.contains(&b"broker".as_slice()) && args.contains(&config)
+    // The program name, not /proc/PID/exe: a rebuilt binary shows as "(deleted)"
+    // there, and the node it started must still be stoppable.
+    let program = args
+        .first()
+        .map(|a| a.rsplit(|b| *b == b'/').next().unwrap_or(a))
+        .unwrap_or_default();
+    program.starts_with(b"kavka") && args.contains(&b"broker".as_slice()) && args.contains(&config)
 }
 
 /// The one-letter state in `/proc/PID/stat` (after the parenthesised name, which
@@ -248,6 +254,18 @@ mod tests {
     fn a_pid_running_another_program_is_stopped_and_never_signalled() {
         // This test process is alive but is not `kavka broker --config ...`.
         let me = node(Some(std::process::id()), "/x/node-1/server.properties");
+        // Nor is a program with the right arguments but another name.
+        let config = "/tmp/kavka-cluster-test-other/server.properties";
+        let mut other = Command::new("sh")
+            .args(["-c", "sleep 5; true", "broker", "--config", config])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let impostor = node(Some(other.id()), config);
+        assert_eq!(status(&impostor), NodeStatus::Stopped);
+        assert!(!signal(&impostor, NodeSignal::Kill).unwrap());
+        other.kill().unwrap();
+        other.wait().unwrap();
         assert_eq!(status(&me), NodeStatus::Stopped);
         assert!(!signal(&me, NodeSignal::Kill).unwrap());
         assert_eq!(status(&node(None, "/x")), NodeStatus::Stopped);
@@ -255,13 +273,14 @@ mod tests {
 
     #[test]
     fn a_recorded_node_is_recognised_by_its_command_line_and_state() {
-        // The check is on the arguments; `; true` keeps the shell from exec'ing sleep.
+        // A shell named `kavka` whose command line carries a node's arguments;
+        // `; true` keeps it from exec'ing sleep (which would change the command line).
         let config = "/tmp/kavka-cluster-test-node/server.properties";
         let mut child = Command::new("sh")
+            .arg0("kavka")
             .args(["-c", "sleep 5; true", "broker", "--config", config])
             .spawn()
             .unwrap();
-        // `sh -c CMD ARG0 ARGS...`: the shell's own command line holds our arguments.
         let n = node(Some(child.id()), config);
         // Until the fork has exec'd the shell, the command line is still ours.
         for _ in 0..100 {
