@@ -323,3 +323,73 @@ fn free_block(n: u16) -> Result<u16, HarnessError> {
     }
     Err(HarnessError::Workload(format!("no {n} free ports")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn prop<'a>(props: &'a [String], node: i32, key: &str) -> &'a str {
+        let prefix = format!("{node}:{key}=");
+        props
+            .iter()
+            .find_map(|p| p.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{prefix} missing"))
+    }
+
+    fn port_of(voters: &str, id: i32) -> u16 {
+        voters
+            .split(',')
+            .find_map(|v| v.strip_prefix(&format!("{id}@127.0.0.1:")))
+            .and_then(|p| p.parse().ok())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_link_between_nodes_goes_through_the_proxy() {
+        let base = free_block(6).unwrap();
+        let proxy = LinkProxy::new(None);
+        let props = proxied_properties(&proxy, 3, base).await.unwrap();
+        let v1 = prop(&props, 1, "controller.quorum.voters");
+        let v2 = prop(&props, 2, "controller.quorum.voters");
+        // A node reaches itself directly and each peer through a port of its own.
+        assert_eq!(port_of(v1, 1), base + 3);
+        assert_ne!(port_of(v1, 2), base + 4);
+        assert_ne!(port_of(v1, 3), port_of(v2, 3));
+        assert_eq!(prop(&props, 2, "inter.broker.listener.name"), "REPLICATION");
+        assert!(
+            prop(&props, 1, "advertised.listeners").starts_with(&format!(
+                "PLAINTEXT://127.0.0.1:{base},REPLICATION://127.0.0.1:"
+            ))
+        );
+
+        // Node 1's route to node 2's controller works, and a cut of 1-2 stops it.
+        let controller2 = tokio::net::TcpListener::bind(("127.0.0.1", base + 4))
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = controller2.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        let via = port_of(v1, 2);
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", via))
+            .await
+            .unwrap();
+        s.write_all(b"x").await.unwrap();
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+        proxy.set_link(1, 2, Some(LinkFault::Drop));
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", via))
+            .await
+            .unwrap();
+        let _ = s.write_all(b"x").await;
+        let cut = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_exact(&mut b))
+            .await
+            .unwrap();
+        assert!(cut.is_err());
+    }
+}

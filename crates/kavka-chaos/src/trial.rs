@@ -78,7 +78,15 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
         let (bs, w, stop, rec) = (bootstrap.clone(), w.clone(), stop.clone(), rec.clone());
         std::thread::spawn(move || workload::consume_and_commit(&bs, &w, &stop, &rec))
     };
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Faults start once the workload is live: records acknowledged and the group
+    // committing, or the first faults would only test a cold start.
+    let live = wait_for(Duration::from_secs(30), || {
+        rec.send_count() > 0 && rec.commit_count() > 0
+    })
+    .await;
+    if !live {
+        println!("workload not live after 30 s; starting the faults anyway");
+    }
     let nemesis = {
         let (cluster, topic) = (cluster.clone(), w.topic.clone());
         tokio::task::spawn_blocking(move || run_schedule(&cluster, &steps, &topic))
@@ -86,9 +94,17 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
     let applied = nemesis
         .await
         .map_err(|e| HarnessError::Workload(format!("nemesis panicked: {e}")));
-    // Whatever happened, heal before reading back.
+    // Whatever happened, heal before reading back, then let the workload show it
+    // recovered: new acknowledgements and a new commit after the last fault.
     let healed = cluster.heal();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (sends, commits) = (rec.send_count(), rec.commit_count());
+    let recovered = wait_for(Duration::from_secs(30), || {
+        rec.send_count() > sends && rec.commit_count() > commits
+    })
+    .await;
+    if !recovered {
+        println!("workload did not recover within 30 s of the heal");
+    }
     stop.store(true, Ordering::SeqCst);
     let produced = producer.await;
     let consumed = consumer.join();
@@ -132,6 +148,18 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
         report,
         applied,
     })
+}
+
+/// Polls `ready` every 100 ms until it holds (true) or `limit` passes (false).
+async fn wait_for(limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ready() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ready()
 }
 
 /// What undoes an applied fault.

@@ -47,6 +47,16 @@ impl Recorder {
             .push(c);
     }
 
+    /// How many commit observations so far.
+    pub fn commit_count(&self) -> usize {
+        self.commits.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// How many sends completed so far.
+    pub fn send_count(&self) -> usize {
+        self.sends.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// The sends and commit observations, in the order they were recorded.
     pub fn take(&self) -> (Vec<SendOp>, Vec<CommitObservation>) {
         let sends = std::mem::take(&mut *self.sends.lock().unwrap_or_else(|e| e.into_inner()));

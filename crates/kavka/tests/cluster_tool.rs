@@ -119,6 +119,20 @@ fn bad_flags_exit_non_zero() {
 }
 
 #[test]
+fn a_directory_with_other_files_is_never_used_so_purge_cannot_delete_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+    let err = fails(
+        tmp.path(),
+        &["up", "-n", "1", "--base-port", &free_base(2).to_string()],
+    );
+    assert!(err.contains("not empty and holds no cluster.json"), "{err}");
+    let err = fails(tmp.path(), &["down", "--purge"]);
+    assert!(err.contains("no cluster in"), "{err}");
+    assert!(tmp.path().join("notes.txt").exists());
+}
+
+#[test]
 fn a_node_that_exits_at_start_is_reported_with_its_log() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");

@@ -38,6 +38,12 @@ async fn single_node_kill_nine_pause_and_restart_keep_every_acknowledged_record(
     outcome.assert_valid();
     assert!(outcome.report.stats.acked > 100, "{}", outcome.report);
     assert!(outcome.report.stats.commits > 0, "{}", outcome.report);
+    // The replica dump parsed the node's segment files.
+    assert!(
+        outcome.report.stats.replica_batches > 0,
+        "{}",
+        outcome.report
+    );
     assert!(
         outcome.applied[0].contains("kill -9"),
         "{:?}",

@@ -42,6 +42,8 @@ pub struct Stats {
     pub read: usize,
     pub commits: usize,
     pub replicas: usize,
+    /// Batches across all replica dumps.
+    pub replica_batches: usize,
 }
 
 /// The checker's verdict.
@@ -67,7 +69,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "{} sends: {} acked, {} failed, {} indeterminate ({} of them read); \
-             {} records read; {} commit observations; {} replica dumps",
+             {} records read; {} commit observations; {} replica dumps ({} batches)",
             s.sends,
             s.acked,
             s.failed,
@@ -75,7 +77,8 @@ impl fmt::Display for Report {
             s.indeterminate_read,
             s.read,
             s.commits,
-            s.replicas
+            s.replicas,
+            s.replica_batches
         )?;
         if self.anomalies.is_empty() {
             return writeln!(f, "valid: no anomalies");
@@ -126,6 +129,7 @@ pub fn check(history: &History) -> Report {
             read: history.final_read.len(),
             commits: history.commits.len(),
             replicas: history.replicas.len(),
+            replica_batches: history.replicas.iter().map(|r| r.batches.len()).sum(),
         },
     }
 }

@@ -68,6 +68,7 @@ pub(crate) fn up(dir: &Path, opts: UpOptions) -> Result<(), ClusterError> {
             existing
         }
         None => {
+            refuse_foreign_dir(dir)?;
             let fresh = !dir.exists();
             create(dir, &plan, &overrides, opts.base_port, recorded).inspect_err(|_| {
                 // Half-written configs would make the next `up` fail differently;
@@ -125,6 +126,17 @@ fn parse_overrides(opts: &UpOptions) -> Result<Vec<Override>, ClusterError> {
     let all = opts.properties.iter().map(|p| Override::for_all(p));
     let own = opts.node_properties.iter().map(|p| Override::for_node(p));
     all.chain(own).collect()
+}
+
+/// `down --purge` deletes DIR, so a cluster is only ever created in a new or
+/// empty directory: purging can never take anything the tool did not write.
+fn refuse_foreign_dir(dir: &Path) -> Result<(), ClusterError> {
+    let empty = std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none());
+    if empty {
+        Ok(())
+    } else {
+        Err(ClusterError::ForeignDir(dir.to_path_buf()))
+    }
 }
 
 fn refuse_if_running(dir: &Path, state: &ClusterState) -> Result<(), ClusterError> {

@@ -116,6 +116,8 @@ pub(crate) enum ClusterError {
          `kavka cluster down --purge --dir {dir}`"
     )]
     ExistingCluster { dir: String, nodes: usize },
+    #[error("{0} is not empty and holds no cluster.json; give `--dir` a new or empty directory")]
+    ForeignDir(PathBuf),
     #[error("no cluster in {0} (no cluster.json); start one with `kavka cluster up`")]
     NoCluster(PathBuf),
     #[error("no node {id} in this cluster (nodes: {known})")]
