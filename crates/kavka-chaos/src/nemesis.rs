@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::history::{NodeId, Partition};
+use crate::proxy::LinkFault;
 
 /// Environment variable holding the seed of a run to replay.
 pub const SEED_VAR: &str = "KAVKA_FAULT_SEED";
@@ -85,9 +86,9 @@ pub enum Fault {
     /// SIGTERM and start again (a clean restart, controlled shutdown).
     Restart(Target),
     /// Cut every link between the node and the others; restored at heal.
-    Isolate(Target),
+    Isolate(Target, LinkFault),
     /// Cut the link between two nodes, both ways; restored at heal.
-    CutLink(NodeId, NodeId),
+    CutLink(NodeId, NodeId, LinkFault),
 }
 
 /// The kinds a schedule may draw from.
@@ -185,14 +186,14 @@ pub fn schedule(seed: u64, config: &NemesisConfig) -> Vec<Step> {
             FaultKind::Kill => Fault::Kill(target(&mut rng, config)),
             FaultKind::Pause => Fault::Pause(target(&mut rng, config)),
             FaultKind::Restart => Fault::Restart(target(&mut rng, config)),
-            FaultKind::Isolate => Fault::Isolate(target(&mut rng, config)),
+            FaultKind::Isolate => Fault::Isolate(target(&mut rng, config), link_fault(&mut rng)),
             FaultKind::CutLink => {
                 let a = node(&mut rng, config.nodes);
                 let mut b = node(&mut rng, config.nodes - 1);
                 if b >= a {
                     b += 1;
                 }
-                Fault::CutLink(a, b)
+                Fault::CutLink(a, b, link_fault(&mut rng))
             }
         };
         let hold = rng.millis(config.hold_ms.0, config.hold_ms.1);
@@ -204,6 +205,15 @@ pub fn schedule(seed: u64, config: &NemesisConfig) -> Vec<Step> {
         steps.push(Step { fault, hold, quiet });
     }
     steps
+}
+
+/// Mostly partitions (silence until timeouts), sometimes resets or slowness.
+fn link_fault(rng: &mut Rng) -> LinkFault {
+    match rng.below(4) {
+        0 => LinkFault::Drop,
+        1 => LinkFault::Delay(rng.millis(50, 500)),
+        _ => LinkFault::Blackhole,
+    }
 }
 
 /// A node id in `1..=n`.
@@ -247,8 +257,8 @@ mod tests {
                     Fault::Kill(Target::Node(n))
                     | Fault::Pause(Target::Node(n))
                     | Fault::Restart(Target::Node(n))
-                    | Fault::Isolate(Target::Node(n)) => vec![n],
-                    Fault::CutLink(a, b) => {
+                    | Fault::Isolate(Target::Node(n), _) => vec![n],
+                    Fault::CutLink(a, b, _) => {
                         assert_ne!(a, b, "seed {seed}");
                         vec![a, b]
                     }
@@ -275,7 +285,7 @@ mod tests {
         assert_eq!(steps.len(), 50);
         assert!(steps
             .iter()
-            .all(|s| !matches!(s.fault, Fault::CutLink(..) | Fault::Isolate(_))));
+            .all(|s| !matches!(s.fault, Fault::CutLink(..) | Fault::Isolate(..))));
     }
 
     #[test]
@@ -296,8 +306,13 @@ mod tests {
         assert!(all.iter().any(|f| matches!(f, Fault::Kill(_))));
         assert!(all.iter().any(|f| matches!(f, Fault::Pause(_))));
         assert!(all.iter().any(|f| matches!(f, Fault::Restart(_))));
-        assert!(all.iter().any(|f| matches!(f, Fault::Isolate(_))));
+        assert!(all.iter().any(|f| matches!(f, Fault::Isolate(..))));
         assert!(all.iter().any(|f| matches!(f, Fault::CutLink(..))));
+        for mode in [LinkFault::Drop, LinkFault::Blackhole] {
+            assert!(all.iter().any(
+                |f| matches!(f, Fault::CutLink(_, _, m) | Fault::Isolate(_, m) if *m == mode)
+            ));
+        }
         assert!(all
             .iter()
             .any(|f| matches!(f, Fault::Kill(Target::Controller))));

@@ -11,7 +11,6 @@ use crate::checker::{check, Report};
 use crate::cluster::{ChaosCluster, ClusterSpec, HarnessError};
 use crate::history::{History, NodeId};
 use crate::nemesis::{schedule, Fault, NemesisConfig, Step, Target, SEED_VAR};
-use crate::proxy::LinkFault;
 use crate::workload::{self, Recorder, Workload};
 use crate::{resolve, segments};
 
@@ -219,14 +218,14 @@ fn apply(
             cluster.restart(id)?;
             (Heal::Nothing, format!("restart node {id} ({who})"))
         }
-        Fault::Isolate(t) => {
+        Fault::Isolate(t, mode) => {
             let (id, who) = resolve_target(cluster, t, topic);
-            cluster.isolate(id, LinkFault::Blackhole);
-            (Heal::Links, format!("isolate node {id} ({who})"))
+            cluster.isolate(id, mode);
+            (Heal::Links, format!("isolate node {id} ({who}), {mode:?}"))
         }
-        Fault::CutLink(a, b) => {
-            cluster.cut(a, b, Some(LinkFault::Blackhole));
-            (Heal::Links, format!("cut link {a}-{b}"))
+        Fault::CutLink(a, b, mode) => {
+            cluster.cut(a, b, Some(mode));
+            (Heal::Links, format!("cut link {a}-{b}, {mode:?}"))
         }
     })
 }
