@@ -181,7 +181,9 @@ fn create(
         let text = props::render(p, plan, overrides);
         kavka_storage::durable::write_atomic(&config, text.as_bytes())
             .map_err(|e| ClusterError::Io(format!("writing {}", config.display()), e))?;
-        let out = Command::new(&binary)
+        let mut format = Command::new(&binary);
+        process::without_kafka_env(&mut format);
+        let out = format
             .args(["storage", "format", "--config"])
             .arg(&config)
             .args(["--cluster-id", &cluster_id])
@@ -207,7 +209,7 @@ fn create(
         });
     }
     let state = ClusterState {
-        version: 1,
+        version: super::state::VERSION,
         cluster_id,
         base_port,
         properties,

@@ -145,18 +145,32 @@ pub(crate) fn spawn(binary: &Path, node: &NodeState) -> Result<Child, ClusterErr
         .map_err(|e| io_err("opening the log", e))?;
     let _ = writeln!(log, "--- kavka cluster: starting node {} ---", node.id);
     let err = log.try_clone().map_err(|e| io_err("opening the log", e))?;
-    Command::new(binary)
-        .arg("broker")
+    let mut cmd = Command::new(binary);
+    without_kafka_env(&mut cmd);
+    cmd.arg("broker")
         .arg("--config")
         .arg(&node.config)
         // An error at start then ends the log in one readable line, not a backtrace.
         .env("RUST_LIB_BACKTRACE", "0")
+        // broker.log is read by people and shown in errors: no colour codes.
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err)
         .process_group(0)
         .spawn()
         .map_err(|e| io_err("starting the broker", e))
+}
+
+/// Removes `KAFKA_*` variables: the broker reads them as properties (the container
+/// images' convention), and one left in a developer's shell would silently
+/// override every node's `server.properties`.
+pub(crate) fn without_kafka_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("KAFKA_") {
+            cmd.env_remove(key);
+        }
+    }
 }
 
 /// Waits until `node` answers an ApiVersions request on its client port, the

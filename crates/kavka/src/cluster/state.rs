@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ClusterError;
 
+/// The format version this code reads and writes.
+pub(crate) const VERSION: u32 = 1;
+
 /// The state file's name inside the cluster directory.
 pub(crate) const STATE_FILE: &str = "cluster.json";
 
@@ -45,9 +48,18 @@ impl ClusterState {
             Ok(None) => return Ok(None),
             Err(e) => return Err(ClusterError::State(path, e.to_string())),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| ClusterError::State(path, e.to_string()))
+        let state: Self = serde_json::from_str(&text)
+            .map_err(|e| ClusterError::State(path.clone(), e.to_string()))?;
+        if state.version != VERSION {
+            return Err(ClusterError::State(
+                path,
+                format!(
+                    "format version {} (this kavka writes {VERSION})",
+                    state.version
+                ),
+            ));
+        }
+        Ok(Some(state))
     }
 
     /// Writes the state through a temp file, fsync and rename.
@@ -134,6 +146,19 @@ mod tests {
         std::fs::write(dir.path().join(STATE_FILE), "{ not json").unwrap();
         let err = ClusterState::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("cluster.json"), "{err}");
+    }
+
+    #[test]
+    fn a_state_file_of_another_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        ClusterState {
+            version: 2,
+            ..state()
+        }
+        .save(dir.path())
+        .unwrap();
+        let err = ClusterState::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("format version 2"), "{err}");
     }
 
     #[test]
