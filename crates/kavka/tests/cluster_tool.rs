@@ -110,6 +110,7 @@ fn bad_flags_exit_non_zero() {
         &["up", "--bogus"],
         &["up", "--property", "novalue"],
         &["up", "--node-property", "5:a=b"],
+        &["up", "--node-property", "1:a=b", "--node-property", "2:a=b"],
         &["pause"],
         &["status"],
     ] {

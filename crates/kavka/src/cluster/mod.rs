@@ -15,6 +15,7 @@ mod commands;
 mod process;
 mod props;
 mod state;
+mod up;
 
 /// Where a cluster lives unless `--dir` or `KAVKA_CLUSTER_DIR` say otherwise.
 pub(crate) const DEFAULT_DIR: &str = "/tmp/kavka-cluster";
@@ -163,9 +164,9 @@ pub(crate) fn run(args: ClusterArgs) -> Result<(), ClusterError> {
             properties,
             node_properties,
             timeout,
-        } => commands::up(
+        } => up::up(
             &dir,
-            commands::UpOptions {
+            up::UpOptions {
                 nodes,
                 base_port,
                 properties,
