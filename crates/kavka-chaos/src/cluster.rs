@@ -4,8 +4,11 @@
 //!
 //! With the proxy, node *i*'s configuration points every link at it:
 //! `controller.quorum.voters` names node *j* at a port that only *i* uses, and
-//! the inter-broker listener `REPLICATION` is advertised at a proxy port per
-//! node. Clients (the workload) talk to the `PLAINTEXT` ports directly.
+//! each node advertises its one listener at a proxy port, so replication fetches
+//! from peers go through the proxy too. The listeners stay as `kavka cluster`
+//! writes them (one broker listener, no extra inter-broker listener to serve).
+//! Clients bootstrap on the real ports; after that they follow the advertised
+//! addresses, and since no node owns their sockets the proxy never cuts them.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -238,15 +241,14 @@ async fn proxied_properties(
     let ids: Vec<NodeId> = (1..=i32::from(n)).collect();
     let client = |id: NodeId| base + (id - 1) as u16;
     let controller = |id: NodeId| base + n + (id - 1) as u16;
-    let mut replication = Vec::new();
+    // One proxy route per node for its advertised listener: peers (and clients
+    // after bootstrap) connect there; the proxy tells nodes apart by process.
     let mut advertised = Vec::new();
     for &to in &ids {
-        let real = free_block(1)?;
-        replication.push(real);
         let route = Route {
             from: None,
             to,
-            target: addr(real),
+            target: addr(client(to)),
         };
         advertised.push(proxy.add_route(route).await.map_err(io("proxy"))?);
     }
@@ -266,28 +268,14 @@ async fn proxied_properties(
             };
             voters.push(format!("{to}@127.0.0.1:{port}"));
         }
-        let i = (from - 1) as usize;
-        props.extend([
-            format!("{from}:controller.quorum.voters={}", voters.join(",")),
-            format!(
-                "{from}:listeners=PLAINTEXT://127.0.0.1:{},REPLICATION://127.0.0.1:{},\
-                 CONTROLLER://127.0.0.1:{}",
-                client(from),
-                replication[i],
-                controller(from)
-            ),
-            format!(
-                "{from}:advertised.listeners=PLAINTEXT://127.0.0.1:{},\
-                 REPLICATION://127.0.0.1:{}",
-                client(from),
-                advertised[i]
-            ),
-            format!("{from}:inter.broker.listener.name=REPLICATION"),
-            format!(
-                "{from}:listener.security.protocol.map=PLAINTEXT:PLAINTEXT,\
-                 REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT"
-            ),
-        ]);
+        props.push(format!(
+            "{from}:controller.quorum.voters={}",
+            voters.join(",")
+        ));
+        props.push(format!(
+            "{from}:advertised.listeners=PLAINTEXT://127.0.0.1:{}",
+            advertised[(from - 1) as usize]
+        ));
     }
     Ok(props)
 }
@@ -356,12 +344,12 @@ mod tests {
         assert_eq!(port_of(v1, 1), base + 3);
         assert_ne!(port_of(v1, 2), base + 4);
         assert_ne!(port_of(v1, 3), port_of(v2, 3));
-        assert_eq!(prop(&props, 2, "inter.broker.listener.name"), "REPLICATION");
+        let advertised = prop(&props, 1, "advertised.listeners");
         assert!(
-            prop(&props, 1, "advertised.listeners").starts_with(&format!(
-                "PLAINTEXT://127.0.0.1:{base},REPLICATION://127.0.0.1:"
-            ))
+            advertised.starts_with("PLAINTEXT://127.0.0.1:"),
+            "{advertised}"
         );
+        assert!(!advertised.ends_with(&format!(":{base}")), "{advertised}");
 
         // Node 1's route to node 2's controller works, and a cut of 1-2 stops it.
         let controller2 = tokio::net::TcpListener::bind(("127.0.0.1", base + 4))

@@ -5,14 +5,15 @@
 //! can stall (blackhole), reset (drop) or slow (delay) a link, and nothing has to
 //! be cleaned up from the host if a test dies. The cost: it only sees traffic
 //! that is pointed at it, so the harness points each node's controller voters and
-//! its advertised inter-broker listener at proxy ports (see `cluster.rs`).
+//! its advertised listener at proxy ports (see `cluster.rs`).
 //!
 //! A route either knows its source node (controller voters are per-node config,
 //! so node 1's address for node 2 is a port only node 1 uses), or identifies the
 //! source of each connection: advertised listeners are one address for all
 //! peers, so the proxy finds which node process owns the connecting socket
 //! (`/proc/net/tcp` inode, then `/proc/<pid>/fd`) among the PIDs in
-//! `cluster.json`. A connection whose source cannot be identified is never cut.
+//! `cluster.json`. A connection whose source cannot be identified (a client) is
+//! never cut.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
