@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kavka_broker::{Broker, BrokerConfig};
 
+mod cluster;
 mod storage_tool;
 
 #[derive(Parser)]
@@ -30,6 +31,8 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// A local cluster of node processes: up, status, stop, kill, pause, resume, down.
+    Cluster(cluster::ClusterArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +49,14 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Broker { config, overrides } => run_broker(config, overrides),
+        Command::Cluster(args) => {
+            // Each cluster error already says what to do; a backtrace would bury it.
+            if let Err(e) = cluster::run(args) {
+                eprintln!("Error: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 
