@@ -101,6 +101,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 BASE="$(free_base_port)"
 CBASE=$((BASE + 100))
@@ -158,7 +159,8 @@ PROPS
 
 node_alive() {
   if [[ $mode == reference ]]; then
-    "$CLUSTER" status --dir "$ref_dir" | grep -q "^node $1: running"
+    # status exits 4 while some node is down; only its text matters here.
+    { "$CLUSTER" status --dir "$ref_dir" || true; } | grep -q "^node $1: running"
   else
     [[ -n "${kavka_pid[$1]:-}" ]] && kill -0 "${kavka_pid[$1]}" 2>/dev/null
   fi
@@ -228,7 +230,7 @@ measure_failover() {
     # Wait (bounded) for acks after the kill, then 3 s more.
     t0="$(now_ms)"
     while true; do
-      after="$(sed -n 's/.*"timestamp":\([0-9]*\),"name":"producer_send_success".*/\1/p' "$work/vp-$run.out" \
+      after="$(grep producer_send_success "$work/vp-$run.out" | sed -n 's/.*"timestamp":\([0-9]*\).*/\1/p' \
         | awk -v k="$t_kill" '$1 > k {print; exit}')"
       [[ -n "$after" ]] && break
       (( $(now_ms) - t0 < 90000 )) || break
@@ -237,7 +239,7 @@ measure_failover() {
     sleep 3
     kill -TERM "$vp" 2>/dev/null || true
     wait "$vp" 2>/dev/null || true
-    before="$(sed -n 's/.*"timestamp":\([0-9]*\),"name":"producer_send_success".*/\1/p' "$work/vp-$run.out" \
+    before="$(grep producer_send_success "$work/vp-$run.out" | sed -n 's/.*"timestamp":\([0-9]*\).*/\1/p' \
       | awk -v k="$t_kill" '$1 <= k' | tail -n 1)"
     fenced="$(describe_field "$topic" 0 Leader)"
     if [[ -n "$after" ]]; then gap=$((after - t_kill)); else gap="none within 90 s"; fi
@@ -319,6 +321,30 @@ mask() {
       }
     }
     { print }' \
+  | { grep -vE 'WARN .*(Connection to node -?[0-9]+ .* could not be established|Bootstrap broker .* disconnected)' || true; } \
+  | awk '
+    # The partitions a preferred election moved: orders-N in full, the
+    # __consumer_offsets ones (placed at random) as a count.
+    /^Successfully completed leader election \(PREFERRED\) for partitions / {
+      pre = "Successfully completed leader election (PREFERRED) for partitions "
+      k = split(substr($0, length(pre) + 1), a, ", "); co = 0; n = 0
+      for (i = 1; i <= k; i++) { if (a[i] ~ /^__consumer_offsets-/) co++; else b[++n] = a[i] }
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
+      out = ""; for (i = 1; i <= n; i++) out = out (i > 1 ? ", " : "") b[i]
+      print pre out " (+ <k> __consumer_offsets partitions: " (co > 0 ? "some" : "none") ")"; next
+    }
+    # --generate proposes replicas in a random order: sort each list.
+    /"log_dirs":\["any"/ {
+      line = $0; res = ""
+      while (match(line, /"replicas":\[[0-9,]*\]/)) {
+        k = split(substr(line, RSTART + 12, RLENGTH - 13), r, ",")
+        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (r[j] + 0 < r[i] + 0) { t = r[i]; r[i] = r[j]; r[j] = t }
+        l = ""; for (i = 1; i <= k; i++) l = l (i > 1 ? "," : "") r[i]
+        res = res substr(line, 1, RSTART - 1) "\"replicas\":[" l "]"; line = substr(line, RSTART + RLENGTH)
+      }
+      print res line; next
+    }
+    { print }' \
   | sed -E \
     -e "s#127\\.0\\.0\\.1:$(cport 1)#<controller-1>#g" \
     -e "s#127\\.0\\.0\\.1:$(cport 2)#<controller-2>#g" \
@@ -333,7 +359,9 @@ mask() {
     -e 's#(console-consumer|consumer-orders-readers-[0-9]+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#\1-<member-uuid>#g' \
     -e 's#/127\.0\.0\.1#/<host>#g' \
     -e 's#correlation id [0-9]+#correlation id <n>#g' \
-    -e 's#Connection to node -?[0-9]+ #Connection to node <id> #g' \
+    -e 's#(deadlineMs|nextAllowedTryMs)=[0-9]+#\1=<n>#g' \
+    -e 's#timed out at [0-9]+ after#timed out at <n> after#g' \
+    -e 's#due to node -?[0-9]+ being#due to node <id> being#g' \
     -e 's#\([0-9]+ attempts left\)#(<n> attempts left)#g' \
     -e 's#(Expiring [0-9]+ record\(s\) for [a-z0-9-]+):[0-9]+ ms#\1:<n> ms#g' \
     -e 's#[0-9]+ ms has passed since (batch creation|last append)#<n> ms has passed since \1#g' \
@@ -352,6 +380,7 @@ mask_replication() {
 
 transcript="$work/transcript.txt"
 : > "$transcript"
+step_timeout=150
 
 # step HOW SHOWN CMD...: runs CMD (stdin from $work/stdin if HOW has "stdin"),
 # records SHOWN, stdout (sorted if HOW has "sort", through mask_replication if
@@ -361,7 +390,9 @@ step() {
   local how="$1" shown="$2"; shift 2
   local rc=0 in=/dev/null
   [[ "$how" == *stdin* ]] && in="$work/stdin"
-  timeout 150 "$@" >"$work/so" 2>"$work/se" <"$in" || rc=$?
+  # -k: a JVM whose shutdown hook blocks (ConsoleProducer's close) ignores
+  # SIGTERM; the step then ends with SIGKILL and exit 137.
+  timeout -k 10 "$step_timeout" "$@" >"$work/so" 2>"$work/se" <"$in" || rc=$?
   if [[ "$how" == *sort* ]]; then
     LC_ALL=C sort "$work/so" > "$work/so.x"; mv "$work/so.x" "$work/so"
   fi
@@ -505,12 +536,15 @@ run_transcript() {
   note "6. Two of three nodes down (kill -9 B and C): no controller quorum is left, so nothing can shrink the ISR or elect leaders; acks=all produce with a bounded delivery.timeout.ms."
   node_kill "$b"
   node_kill "$c"
-  step keep "kafka-topics --bootstrap-server $B --describe --topic orders   # answered from node A's metadata cache" \
+  step keep "kafka-topics --bootstrap-server $B --describe --topic orders   # only node A is up" \
     "$TOOL" "${T[@]}" --bootstrap-server "$(live_bs)" --describe --topic orders
   printf 'default.api.timeout.ms=10000\nrequest.timeout.ms=5000\n' > "$work/admin.properties"
   step keep "kafka-metadata-quorum --bootstrap-server $B --command-config admin.properties describe --status   # admin.properties: default.api.timeout.ms=10000, request.timeout.ms=5000" \
     "$TOOL" kafka-metadata-quorum --bootstrap-server "$(live_bs)" --command-config "$work/admin.properties" describe --status
+  step_timeout=45
+  note "The console producer below gets SIGTERM after 45 s and SIGKILL 10 s later if it has not exited (timeout -k 10 45)."
   produce "echo k1:order-12" "k1:order-12" request.timeout.ms=5000 delivery.timeout.ms=12000 max.block.ms=12000
+  step_timeout=150
   node_start "$b"
   node_start "$c"
   wait_isr_full orders 3 120
@@ -520,7 +554,7 @@ run_transcript() {
     "$TOOL" "${T[@]}" --bootstrap-server "$(live_bs)" --create --topic payments --replica-assignment 1:2
   echo '{"topics":[{"topic":"payments"}],"version":1}' > "$work/move.json"
   echo '{"version":1,"partitions":[{"topic":"payments","partition":0,"replicas":[2,3]}]}' > "$work/plan.json"
-  step keep "kafka-reassign-partitions --bootstrap-server $B --topics-to-move-json-file move.json --broker-list 2,3 --generate   # move.json: {\"topics\":[{\"topic\":\"payments\"}],\"version\":1}" \
+  step keep "kafka-reassign-partitions --bootstrap-server $B --topics-to-move-json-file move.json --broker-list 2,3 --generate   # proposed replica lists sorted; move.json: {\"topics\":[{\"topic\":\"payments\"}],\"version\":1}" \
     "$TOOL" kafka-reassign-partitions --bootstrap-server "$(live_bs)" --topics-to-move-json-file "$work/move.json" --broker-list 2,3 --generate
   step keep "kafka-reassign-partitions --bootstrap-server $B --reassignment-json-file plan.json --execute   # plan.json: {\"version\":1,\"partitions\":[{\"topic\":\"payments\",\"partition\":0,\"replicas\":[2,3]}]}" \
     "$TOOL" kafka-reassign-partitions --bootstrap-server "$(live_bs)" --reassignment-json-file "$work/plan.json" --execute
