@@ -207,7 +207,7 @@ fi
 # producer; the gap between the kill and the first record acknowledged
 # after it is what a client sees of failover.
 measure_failover() {
-  local run topic leader qleader vp t_kill before after gap fenced t0 line
+  local run topic leader qleader vp t_kill before after gap fenced t0 line errors
   for run in $(seq 1 "$failover_runs"); do
     topic="failover-$run"
     "$TOOL" kafka-topics --bootstrap-server "$(live_bs)" --create --topic "$topic" \
@@ -227,11 +227,11 @@ measure_failover() {
     done
     t_kill="$(now_ms)"
     node_kill "$leader"
-    # Wait (bounded) for acks after the kill, then 3 s more.
+    # Wait (bounded) until acks resume well after the kill, then stop the producer.
     t0="$(now_ms)"
     while true; do
       after="$(grep producer_send_success "$work/vp-$run.out" | sed -n 's/.*"timestamp":\([0-9]*\).*/\1/p' \
-        | awk -v k="$t_kill" '$1 > k {print; exit}')"
+        | awk -v k="$t_kill" '$1 > k + 1000 {print; exit}' || true)"
       [[ -n "$after" ]] && break
       (( $(now_ms) - t0 < 90000 )) || break
       sleep 0.2
@@ -239,11 +239,17 @@ measure_failover() {
     sleep 3
     kill -TERM "$vp" 2>/dev/null || true
     wait "$vp" 2>/dev/null || true
-    before="$(grep producer_send_success "$work/vp-$run.out" | sed -n 's/.*"timestamp":\([0-9]*\).*/\1/p' \
-      | awk -v k="$t_kill" '$1 <= k' | tail -n 1)"
     fenced="$(describe_field "$topic" 0 Leader)"
-    if [[ -n "$after" ]]; then gap=$((after - t_kill)); else gap="none within 90 s"; fi
-    line="run $run: killed node $leader (leader of $topic-0; quorum leader was node $qleader) -> new leader node $fenced; last ack before kill $((t_kill - before)) ms earlier; first ack after kill +${gap} ms"
+    # Acks the old leader sent just before it died can still be processed
+    # a little after the kill, so the outage is the largest gap between
+    # consecutive acks from 2 s before the kill on: it starts at the last ack
+    # of the old leader and ends at the first ack of its successor.
+    read -r before after gap < <(grep producer_send_success "$work/vp-$run.out" \
+      | sed -n 's/.*"timestamp":\([0-9]*\).*/\1/p' | sort -n \
+      | awk -v k="$t_kill" '$1 >= k - 2000 { if (p != "" && $1 - p > g) { g = $1 - p; b = p; a = $1 } p = $1 }
+                            END { if (g == "") print "0 0 0"; else print b - k, a - k, g }')
+    errors="$(grep -c producer_send_error "$work/vp-$run.out" || true)"
+    line="run $run: kill -9 node $leader (leader of $topic-0; quorum leader: node $qleader) -> new leader node $fenced; acks stopped at ${before} ms, resumed at +${after} ms after the kill (gap ${gap} ms); $errors records failed"
     echo "$line"
     log "$line"
     grep -v producer_send_success "$work/vp-$run.out" | grep -v '"name":"startup_complete"' | head -n 5 >&2 || true
@@ -262,7 +268,7 @@ MAP=""               # "2=A,3=B,1=C" for the awk renamer
 describe_field() {
   timeout 60 "$TOOL" kafka-topics --bootstrap-server "$(live_bs)" --describe --topic "$1" 2>/dev/null \
     | awk -F'\t' -v p="$2" -v f="$3" '
-        $0 ~ "Partition: " p "\t" { for (i = 1; i <= NF; i++) if (index($i, f ": ") == 1) { print substr($i, length(f) + 3); exit } }'
+        $0 ~ "Partition: " p "\t" { for (i = 1; i <= NF; i++) if (index($i, f ": ") == 1) { print substr($i, length(f) + 3); exit } }' || true
 }
 
 # wait_isr_full TOPIC PARTITIONS SECONDS: until every partition has 3 ISR members.
@@ -296,7 +302,7 @@ wait_leader_moved() {
 # The raw id of the group's coordinator, from `--describe --state`.
 coordinator_of() {
   timeout 60 "$TOOL" kafka-consumer-groups --bootstrap-server "$(live_bs)" --describe --group "$1" --state 2>/dev/null \
-    | sed -n 's/.*127\.0\.0\.1:[0-9]* *(\([0-9]*\)).*/\1/p' | head -n 1
+    | sed -n 's/.*127\.0\.0\.1:[0-9]* *(\([0-9]*\)).*/\1/p' | head -n 1 || true
 }
 
 # Masks what differs from run to run (every rule is explained in NOTES.md):
@@ -307,16 +313,20 @@ mask() {
   [[ -n "$ref_dir" ]] && dirs="$ref_dir"
   awk -F'\t' -v OFS='\t' -v map="$MAP" '
     BEGIN { n = split(map, kv, ","); for (i = 1; i <= n; i++) { split(kv[i], p, "="); m[p[1]] = p[2] } }
-    function ren(list,   a, k, i, r) {
+    # Rename ids; sort=1 also sorts the names (ISR and ELR are sets: Kafka
+    # prints their members in an order that varies from run to run).
+    function ren(list, sorted,   a, k, i, j, t, r) {
       if (list == "" || list == "none") return list
       k = split(list, a, ","); r = ""
-      for (i = 1; i <= k; i++) r = r (i > 1 ? "," : "") ((a[i] in m) ? m[a[i]] : a[i])
+      for (i = 1; i <= k; i++) if (a[i] in m) a[i] = m[a[i]]
+      if (sorted) for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      for (i = 1; i <= k; i++) r = r (i > 1 ? "," : "") a[i]
       return r
     }
     /^\tTopic: orders\tPartition: / && map != "" {
       for (i = 1; i <= NF; i++) {
         if (match($i, /^(Leader|Replicas|Isr|Elr|LastKnownElr): /)) {
-          f = substr($i, 1, RLENGTH); $i = f ren(substr($i, RLENGTH + 1))
+          f = substr($i, 1, RLENGTH); $i = f ren(substr($i, RLENGTH + 1), f !~ /^(Leader|Replicas)/)
         }
       }
     }
@@ -373,8 +383,9 @@ mask() {
 # numbers (offsets, lag, timestamps) are masked and rows sorted by Status.
 mask_replication() {
   awk -F'\t' -v OFS='\t' '
-    NR == 1 && /^NodeId/ { print; next }
-    NF >= 7 { for (i = 1; i <= 6; i++) { gsub(/[^ ]+/, "<n>", $i) } ; print; next }
+    # Column padding follows the widest value, so it is trimmed too.
+    NR == 1 && /^NodeId/ { for (i = 1; i <= NF; i++) sub(/ +$/, "", $i); print; next }
+    NF >= 7 { for (i = 1; i <= NF; i++) { sub(/ +$/, "", $i); if (i <= 6) $i = "<n>" } ; print; next }
     { print }' | { IFS= read -r hdr || true; echo "$hdr"; LC_ALL=C sort -t$'\t' -k7,7; }
 }
 
@@ -423,7 +434,7 @@ describe_all() {
 quorum() {
   step keep "kafka-metadata-quorum --bootstrap-server $B describe --status" \
     "$TOOL" kafka-metadata-quorum --bootstrap-server "$(live_bs)" describe --status
-  step repl "kafka-metadata-quorum --bootstrap-server $B describe --replication   # NodeId and numbers masked, rows sorted by Status" \
+  step repl "kafka-metadata-quorum --bootstrap-server $B describe --replication   # NodeId and numbers masked, padding trimmed, rows sorted by Status" \
     "$TOOL" kafka-metadata-quorum --bootstrap-server "$(live_bs)" describe --replication
 }
 produce() { # produce WHAT LINES [extra producer properties...]
@@ -443,7 +454,7 @@ run_transcript() {
   quorum
   step keep "kafka-metadata-quorum --bootstrap-controller <controllers> describe --status" \
     "$TOOL" kafka-metadata-quorum --bootstrap-controller "$CS" describe --status
-  step "repl" "kafka-metadata-quorum --bootstrap-controller <controllers> describe --replication   # NodeId and numbers masked, rows sorted by Status" \
+  step "repl" "kafka-metadata-quorum --bootstrap-controller <controllers> describe --replication   # NodeId and numbers masked, padding trimmed, rows sorted by Status" \
     "$TOOL" kafka-metadata-quorum --bootstrap-controller "$CS" describe --replication
 
   step keep "kafka-topics --bootstrap-server $B --create --topic orders --partitions 3 --replication-factor 3" \
