@@ -147,7 +147,7 @@ PROPS
         wait "${kavka_pid[$n]}" 2>/dev/null || true
         unset "kavka_pid[$n]"
         log "Kavka node $n exited at startup; its log:"
-        sed -e '/Stack backtrace:/q' -e 's/^/    /' "$work/kavka-node-$n/broker.log" >&2
+        sed -n -e '/Stack backtrace:/q' -e 's/^/    /p' "$work/kavka-node-$n/broker.log" >&2
         fail "Kavka cannot run this 3-node scenario yet: it refuses multi-node configurations until replication lands (see above). Nothing was compared."
       fi
     done
