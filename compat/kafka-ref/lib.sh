@@ -53,3 +53,26 @@ kafka_ref_jars_present() {
   done
   return 0
 }
+
+# Readiness probes shared by kafka-ref.sh and kafka-ref-cluster.sh; both
+# set HOST before calling them.
+
+# True if something accepts TCP connections on HOST:$1. Uses bash's
+# /dev/tcp so we need neither nc nor ss; `timeout` guards against a
+# filtered port hanging the connect.
+port_open() {
+  timeout 1 bash -c "exec 3<>/dev/tcp/${HOST:-127.0.0.1}/$1" 2>/dev/null
+}
+
+# True once HOST:$1 answers a Kafka ApiVersions v0 request with error code 0.
+# Hand-encoded: size=14, api_key=18, version=0, correlation_id=1,
+# client_id="kref". The response starts size(4) correlation_id(4)
+# error_code(2), so we expect ........ 00000001 0000.
+api_versions_ok() {
+  local resp
+  resp="$(timeout 2 bash -c "
+    exec 3<>/dev/tcp/${HOST:-127.0.0.1}/$1 || exit 1
+    printf '\\x00\\x00\\x00\\x0e\\x00\\x12\\x00\\x00\\x00\\x00\\x00\\x01\\x00\\x04kref' >&3
+    head -c 10 <&3 | od -An -tx1 | tr -d ' \\n'" 2>/dev/null)" || return 1
+  [[ "${resp:8:12}" == "000000010000" ]]
+}
