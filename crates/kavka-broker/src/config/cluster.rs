@@ -292,7 +292,8 @@ impl ClusterSettings {
     }
 }
 
-fn list(value: &str) -> impl Iterator<Item = &str> {
+/// The entries of a comma-separated setting, trimmed, empty ones dropped.
+pub(super) fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -376,7 +377,7 @@ fn host_port(key: &str, whole: &str, address: &str) -> Result<(String, u16), Con
 }
 
 /// `listener.security.protocol.map` with Kafka's default entries.
-fn protocol_map(value: Option<&str>) -> BTreeMap<String, String> {
+pub(super) fn protocol_map(value: Option<&str>) -> BTreeMap<String, String> {
     let mut map: BTreeMap<String, String> = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
         .iter()
         .map(|p| (p.to_string(), p.to_string()))

@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-/// Security protocols Kafka knows; only PLAINTEXT is served today.
-const PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+use super::cluster::{list, protocol_map};
 
 /// Keys that only make sense with TLS, SASL or an authorizer, matched by prefix.
 /// (`listener.name.<name>.ssl.*` and `.sasl.*`/`.<mechanism>.sasl.*` are caught
@@ -45,21 +44,23 @@ pub(crate) fn unsupported_security_settings(
     raw: &BTreeMap<String, String>,
 ) -> Vec<UnsupportedSetting> {
     let mut found = Vec::new();
-    let map = protocol_map(raw);
+    let map = protocol_map(
+        raw.get("listener.security.protocol.map")
+            .map(String::as_str),
+    );
     let controller_names: Vec<String> = raw
         .get("controller.listener.names")
-        .map(|v| split_list(v).map(str::to_ascii_uppercase).collect())
+        .map(|v| list(v).map(str::to_ascii_uppercase).collect())
         .unwrap_or_default();
     for key in ["listeners", "advertised.listeners"] {
         let Some(value) = raw.get(key) else { continue };
-        for listener in split_list(value) {
+        for listener in list(value) {
             let Some((name, _)) = listener.split_once("://") else {
                 continue; // the listener parser reports malformed entries
             };
             let name = name.trim().to_ascii_uppercase();
             let protocol = match map.get(&name) {
                 Some(p) => p.clone(),
-                None if PROTOCOLS.contains(&name.as_str()) => name.clone(),
                 // Kafka lets an unmapped controller listener default to PLAINTEXT.
                 None if controller_names.contains(&name) => "PLAINTEXT".to_string(),
                 None => continue,
@@ -117,22 +118,6 @@ fn is_listener_security_key(key: &str) -> bool {
         || setting.starts_with("sasl.")
         || setting.contains(".sasl.")
         || setting.starts_with("connections.max.reauth.ms")
-}
-
-/// `listener.security.protocol.map` as listener name → protocol (both upper case).
-fn protocol_map(raw: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    raw.get("listener.security.protocol.map")
-        .map(|v| {
-            split_list(v)
-                .filter_map(|pair| pair.split_once(':'))
-                .map(|(n, p)| (n.trim().to_ascii_uppercase(), p.trim().to_ascii_uppercase()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
