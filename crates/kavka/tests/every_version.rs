@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use common::*;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
 fn name(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -219,25 +218,10 @@ fn round_trip(
     body: &RequestKind,
     id: i32,
 ) -> Option<i32> {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(id)
-        .with_client_id(Some(StrBytes::from_static_str("every-version")));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let mut frame = BytesMut::new();
-    frame.put_i32(buf.len() as i32);
-    frame.extend_from_slice(&buf);
-    stream.write_all(&frame).ok()?;
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut response).ok()?;
-    Some(Bytes::from(response).get_i32())
+    raw_round_trip(stream, key, version, id, "every-version", |buf| {
+        body.encode(buf, version).unwrap()
+    })
+    .map(|mut r| r.get_i32())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -279,6 +279,37 @@ pub fn payload(m: &OwnedMessage) -> Vec<u8> {
     m.payload().unwrap_or_default().to_vec()
 }
 
+/// Sends one framed request and reads the framed answer; None once the broker has
+/// closed the connection (what it does with a request it refuses).
+pub fn raw_round_trip(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: &'static str,
+    encode_body: impl FnOnce(&mut BytesMut),
+) -> Option<Bytes> {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str(client_id)));
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    encode_body(&mut buf);
+    let mut frame = BytesMut::new();
+    frame.put_i32(buf.len() as i32);
+    frame.extend_from_slice(&buf);
+    stream.write_all(&frame).ok()?;
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).ok()?;
+    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut response).ok()?;
+    Some(Bytes::from(response))
+}
+
 /// One request over a plain socket, for calls whose exact answer matters.
 pub fn raw_call<Resp: Decodable>(
     stream: &mut TcpStream,
@@ -286,25 +317,10 @@ pub fn raw_call<Resp: Decodable>(
     version: i16,
     body: &impl Encodable,
 ) -> Resp {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(1)
-        .with_client_id(Some(StrBytes::from_static_str("kavka-test")));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let mut frame = BytesMut::new();
-    frame.put_i32(buf.len() as i32);
-    frame.extend_from_slice(&buf);
-    stream.write_all(&frame).unwrap();
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).unwrap();
-    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut response).unwrap();
-    let mut response = Bytes::from(response);
+    let mut response = raw_round_trip(stream, key, version, 1, "kavka-test", |buf| {
+        body.encode(buf, version).unwrap()
+    })
+    .expect("broker answered");
     response.advance(4); // correlation id
     if key.response_header_version(version) >= 1 {
         response.advance(1); // empty tagged fields
