@@ -165,10 +165,12 @@ async fn retention_deletes_old_segments_and_consumers_skip_the_gap() {
     // Wait past retention; a fresh record keeps the active segment current.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     send(&p, "short-lived", None, Some(b"new")).await;
-    let c: BaseConsumer = assigned_consumer(&bs, "short-lived", &[0], Offset::Beginning);
+    // Watermarks from one client; the reading consumer is made only afterwards, so
+    // nothing it prefetched before retention ran can come back from before `low`.
+    let watcher: BaseConsumer = assigned_consumer(&bs, "short-lived", &[0], Offset::End);
     let deadline = Instant::now() + Duration::from_secs(20);
     let low = loop {
-        let (low, _) = c
+        let (low, _) = watcher
             .fetch_watermarks("short-lived", 0, Duration::from_secs(5))
             .unwrap();
         if low > 0 || Instant::now() > deadline {
@@ -177,6 +179,7 @@ async fn retention_deletes_old_segments_and_consumers_skip_the_gap() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(low > 0, "retention never deleted a segment");
+    let c: BaseConsumer = assigned_consumer(&bs, "short-lived", &[0], Offset::Beginning);
     // Reading from the beginning starts at the new log start and still reaches the end.
     let m = consume_n(&c, 1, Duration::from_secs(10));
     assert!(!m.is_empty());
