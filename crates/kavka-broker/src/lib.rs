@@ -4,6 +4,7 @@
 
 pub mod config;
 mod connection;
+pub mod controller;
 mod group_service;
 mod handlers;
 mod log_cleaner;

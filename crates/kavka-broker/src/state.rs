@@ -9,6 +9,7 @@ use kavka_storage::durable::{self, StateFileError};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
+use crate::controller::ControllerClient;
 use crate::group_service::GroupService;
 use crate::meta_properties::{MetaProperties, META_PROPERTIES_FILE};
 use crate::metadata_store::MetadataStore;
@@ -54,6 +55,8 @@ pub struct BrokerState {
     pub replicas: ReplicaManager,
     pub producer_ids: ProducerIdManager,
     pub(crate) groups: GroupService,
+    /// Requests to the active controller (ISR changes, registration, heartbeats).
+    pub controller: ControllerClient,
     /// Woken on every append so long-polling fetches can answer at once.
     pub appended: Notify,
 }
@@ -78,6 +81,7 @@ impl BrokerState {
             replicas: ReplicaManager::default(),
             producer_ids,
             groups: GroupService::new(&config_for_groups),
+            controller: ControllerClient::default(),
             appended: Notify::new(),
         });
         if state.metadata.image().next_offset() == 0 {
