@@ -70,6 +70,10 @@ pub enum QuorumError {
         code: i16,
         reason: String,
     },
+    /// The entry committed at `index` but was decided on an older image, so it
+    /// changed nothing; decide again on the current image.
+    #[error("metadata entry {index} was decided on an older image; decide again")]
+    Stale { index: u64 },
     /// The records would not fit one replication frame.
     #[error("metadata batch of {size} bytes exceeds the limit of {limit}")]
     BatchTooLarge { size: usize, limit: usize },
@@ -100,6 +104,8 @@ impl QuorumError {
             Self::Membership(_) => 42,
             // REQUEST_TIMED_OUT
             Self::Timeout(_) => 7,
+            // NOT_CONTROLLER makes a client retry, which is what a stale entry needs.
+            Self::Stale { .. } => 41,
             // UNKNOWN_SERVER_ERROR
             Self::Raft(_) => -1,
         }

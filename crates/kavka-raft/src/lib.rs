@@ -43,6 +43,7 @@
 //! ```
 
 mod config;
+mod controller_rpc;
 mod error;
 mod log_file;
 mod log_store;
@@ -53,6 +54,7 @@ mod server;
 mod state_machine;
 mod types;
 
+pub use controller_rpc::{ControllerFuture, ControllerHandler};
 pub use config::{parse_voters, QuorumConfig, QuorumTimeouts, Voter};
 pub use error::{ConfigError, QuorumError, StartError, StoreOpenError};
 pub use log_file::LogFileError;

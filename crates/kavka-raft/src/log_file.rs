@@ -145,7 +145,7 @@ mod tests {
     fn entry(index: u64) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(MetadataBatch(vec![MetadataRecord::Config {
+            payload: EntryPayload::Normal(MetadataBatch::new(vec![MetadataRecord::Config {
                 resource: kavka_metadata::ConfigResource::Broker(None),
                 name: "min.insync.replicas".into(),
                 value: Some(index.to_string()),

@@ -444,7 +444,7 @@ mod tests {
     fn entry(term: u64, index: u64) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
-            payload: EntryPayload::Normal(MetadataBatch(vec![])),
+            payload: EntryPayload::Normal(MetadataBatch::new(vec![])),
         }
     }
 

@@ -143,11 +143,61 @@ enum CallError {
 }
 
 impl PeerClient {
+    /// A client for requests this node sends on its own (controller requests),
+    /// outside openraft's connection management.
+    pub(crate) fn standalone(
+        from: NodeId,
+        cluster_id: String,
+        target: NodeId,
+        addr: String,
+        max_frame_bytes: usize,
+        rpc_timeout: Duration,
+    ) -> Self {
+        PeerClient {
+            node_id: from,
+            target,
+            to: Addressee {
+                cluster_id,
+                node_id: target,
+            },
+            node: BasicNode { addr },
+            conn: None,
+            max_frame_bytes,
+            rpc_timeout,
+            tracker: Arc::new(PeerTracker::default()),
+        }
+    }
+
+    /// Sends a controller request; `Ok(None)` when the peer runs no controller.
+    pub(crate) async fn call_controller(
+        &mut self,
+        request: serde_json::Value,
+        ttl: Duration,
+    ) -> Result<Option<serde_json::Value>, String> {
+        match self.call(Request::Controller(request), ttl).await {
+            Ok(Response::Controller(answer)) => Ok(Some(answer)),
+            Ok(Response::NoController) => Ok(None),
+            Ok(_) => {
+                self.conn = None;
+                Err(format!(
+                    "{} answered a controller request with another kind",
+                    self.node.addr
+                ))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The address this client talks to.
+    pub(crate) fn addr(&self) -> &str {
+        &self.node.addr
+    }
+
     /// One round trip within `ttl` (openraft's deadline for the request, bounded by
     /// `rpc_timeout` except for snapshot chunks), connecting first if needed.
     async fn call(&mut self, request: Request, ttl: Duration) -> Result<Response, CallError> {
         let ttl = match request {
-            Request::InstallSnapshot(_) => ttl,
+            Request::InstallSnapshot(_) | Request::Controller(_) => ttl,
             _ => ttl.min(self.rpc_timeout),
         }
         .max(Duration::from_millis(10));
@@ -437,7 +487,7 @@ mod tests {
         let entries: Vec<Entry> = (1..=8)
             .map(|i| Entry {
                 log_id: LogId::new(CommittedLeaderId::new(1, 1), i),
-                payload: EntryPayload::Normal(MetadataBatch(vec![record.clone()])),
+                payload: EntryPayload::Normal(MetadataBatch::new(vec![record.clone()])),
             })
             .collect();
         let rpc = AppendEntriesRequest {

@@ -15,9 +15,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::QuorumConfig;
+use crate::controller_rpc::{ControllerHandler, HandlerSlot};
 use crate::error::{QuorumError, StartError};
 use crate::log_store::LogStore;
-use crate::network::{now_ms, NetworkFactory, PeerTracker};
+use crate::network::{now_ms, NetworkFactory, PeerClient, PeerTracker};
 use crate::rpc::Addressee;
 use crate::state_machine::{CommittedImage, StateMachineStore};
 use crate::types::{MetadataBatch, NodeId, Raft};
@@ -72,6 +73,12 @@ struct Inner {
     /// once they are gone.
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The address the listener is bound to (the configured one, with the port
+    /// filled in when it was 0).
+    bound_addr: String,
+    controller: HandlerSlot,
+    /// One connection per peer for controller requests, reused across calls.
+    controller_clients: tokio::sync::Mutex<BTreeMap<NodeId, PeerClient>>,
 }
 
 impl std::fmt::Debug for MetadataQuorum {
@@ -101,6 +108,13 @@ impl MetadataQuorum {
                 addr: config.listen_addr.clone(),
                 source,
             })?;
+        let bound_addr = match listener.local_addr() {
+            Ok(local) if config.listen_addr.ends_with(":0") => {
+                let host = config.listen_addr.trim_end_matches(":0");
+                format!("{host}:{}", local.port())
+            }
+            _ => config.listen_addr.clone(),
+        };
         let tracker = Arc::new(PeerTracker::default());
         let network = NetworkFactory {
             node_id: config.node_id,
@@ -124,11 +138,13 @@ impl MetadataQuorum {
             cluster_id: config.cluster_id.clone(),
             node_id: config.node_id,
         };
+        let controller = HandlerSlot::default();
         let server = tokio::spawn(crate::server::serve(
             listener,
             raft.clone(),
             me,
             config.max_frame_bytes,
+            controller.clone(),
             shutdown_rx,
         ));
         let watcher = tokio::spawn(track_leadership(raft.metrics(), tracker.clone()));
@@ -141,6 +157,9 @@ impl MetadataQuorum {
                 tracker,
                 shutdown,
                 tasks: Mutex::new(vec![server, watcher]),
+                bound_addr,
+                controller,
+                controller_clients: tokio::sync::Mutex::new(BTreeMap::new()),
             }),
         };
         if let Err(e) = quorum.bootstrap_if_fresh().await {
@@ -218,12 +237,99 @@ impl MetadataQuorum {
         self.inner.config.node_id
     }
 
+    /// Where this node listens (with the actual port if 0 was configured).
+    pub fn listen_addr(&self) -> &str {
+        &self.inner.bound_addr
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &QuorumConfig {
+        &self.inner.config
+    }
+
+    /// Installs the controller that answers controller requests sent to this node.
+    pub fn set_controller(&self, handler: Arc<dyn ControllerHandler>) {
+        self.inner.controller.set(handler);
+    }
+
+    /// The address of a node: from the membership in the log, else from
+    /// `controller.quorum.voters`.
+    pub fn node_addr(&self, node: NodeId) -> Option<String> {
+        let metrics = self.inner.raft.metrics();
+        let from_log = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&node)
+            .map(|n| n.addr.clone());
+        from_log.or_else(|| {
+            self.inner
+                .config
+                .voters
+                .iter()
+                .find(|v| v.id == node)
+                .map(|v| v.addr.clone())
+        })
+    }
+
+    /// Sends a request to the controller running beside node `target` and
+    /// returns its answer; `Ok(None)` if that node runs no controller. Connections
+    /// are kept per node; a failed call drops its connection.
+    pub async fn call_controller(
+        &self,
+        target: NodeId,
+        request: serde_json::Value,
+        timeout: Duration,
+    ) -> Result<Option<serde_json::Value>, QuorumError> {
+        let addr = self.node_addr(target).ok_or_else(|| QuorumError::NotLeader {
+            leader: Some(target),
+            leader_addr: None,
+        })?;
+        let mut clients = self.inner.controller_clients.lock().await;
+        let config = &self.inner.config;
+        let client = clients.entry(target).or_insert_with(|| {
+            PeerClient::standalone(
+                config.node_id,
+                config.cluster_id.clone(),
+                target,
+                addr.clone(),
+                config.max_frame_bytes,
+                config.timeouts.rpc_timeout,
+            )
+        });
+        if client.addr() != addr {
+            *client = PeerClient::standalone(
+                config.node_id,
+                config.cluster_id.clone(),
+                target,
+                addr,
+                config.max_frame_bytes,
+                config.timeouts.rpc_timeout,
+            );
+        }
+        client
+            .call_controller(request, timeout)
+            .await
+            .map_err(QuorumError::Raft)
+    }
+
     /// Appends `records` as one entry and waits until it is committed and applied
     /// here; returns its log index. Only the leader accepts proposals; elsewhere the
     /// error names the leader so the caller can forward. The records land whole or
     /// not at all: if the image refuses one, the entry is committed but changes
     /// nothing, and the error says why.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<u64, QuorumError> {
+        self.propose_if(None, records).await
+    }
+
+    /// Like [`Self::propose`], but the records apply only if the image has applied
+    /// exactly `expect_next_offset` records when the entry is applied; otherwise
+    /// the entry changes nothing and the answer is [`QuorumError::Stale`].
+    pub async fn propose_if(
+        &self,
+        expect_next_offset: Option<u64>,
+        records: Vec<MetadataRecord>,
+    ) -> Result<u64, QuorumError> {
         // An entry must fit one AppendEntries frame with room for its envelope, or
         // replication could never carry it.
         let limit = self.inner.config.max_frame_bytes / 2;
@@ -231,9 +337,15 @@ impl MetadataQuorum {
         if size > limit {
             return Err(QuorumError::BatchTooLarge { size, limit });
         }
-        let write = self.inner.raft.client_write(MetadataBatch(records));
+        let write = self.inner.raft.client_write(MetadataBatch {
+            records,
+            expect_next_offset,
+        });
         let timeout = self.inner.config.timeouts.propose_timeout;
         match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(response)) if response.data.stale => Err(QuorumError::Stale {
+                index: response.log_id.index,
+            }),
             Ok(Ok(response)) => match response.data.refused {
                 None => Ok(response.log_id.index),
                 Some(refusal) => Err(QuorumError::Refused {
@@ -365,6 +477,8 @@ impl MetadataQuorum {
     /// Stops the node: Raft first (nothing more is appended or applied), then the
     /// listener and its connections. The directory stays as it is for a restart.
     pub async fn shutdown(&self) -> Result<(), QuorumError> {
+        // The controller holds handles on this quorum; let it go first.
+        self.inner.controller.clear();
         let result = self.inner.raft.shutdown().await;
         // openraft's state machine task outlives its core by a moment; the image
         // channel closes when it is gone, and only then is the directory free for

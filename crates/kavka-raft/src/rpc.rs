@@ -38,6 +38,10 @@ pub(crate) enum Request {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A request for the controller running on the receiving node (broker
+    /// registration, heartbeats, ISR changes, metadata writes): the quorum only
+    /// carries it; its meaning belongs to the controller.
+    Controller(serde_json::Value),
 }
 
 /// The answer to a [`Request`] of the same kind.
@@ -48,6 +52,10 @@ pub(crate) enum Response {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    /// The controller's answer to a [`Request::Controller`].
+    Controller(serde_json::Value),
+    /// The receiving node runs no controller (yet): try another node.
+    NoController,
     /// The request was for someone else: this is who answered.
     Misdirected(Addressee),
 }

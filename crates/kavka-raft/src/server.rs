@@ -9,6 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::controller_rpc::HandlerSlot;
 use crate::rpc::{self, Addressee, Envelope, Request, Response};
 use crate::types::Raft;
 
@@ -28,6 +29,7 @@ pub(crate) async fn serve(
     raft: Raft,
     me: Addressee,
     max_frame_bytes: usize,
+    controller: HandlerSlot,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -47,6 +49,7 @@ pub(crate) async fn serve(
                         raft,
                         me.clone(),
                         max_frame_bytes,
+                        controller.clone(),
                     ));
                 }
                 Err(e) => {
@@ -74,6 +77,7 @@ async fn serve_connection(
     raft: Raft,
     me: Addressee,
     max: usize,
+    controller: HandlerSlot,
 ) {
     loop {
         let read = tokio::time::timeout(IDLE_TIMEOUT, rpc::read_frame(&mut stream, max)).await;
@@ -110,6 +114,10 @@ async fn serve_connection(
             Request::InstallSnapshot(r) => {
                 Response::InstallSnapshot(raft.install_snapshot(r).await)
             }
+            Request::Controller(r) => match controller.get() {
+                Some(handler) => Response::Controller(handler.handle(r).await),
+                None => Response::NoController,
+            },
         };
         let payload = match serde_json::to_vec(&response) {
             Ok(p) => p,

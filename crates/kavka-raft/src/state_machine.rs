@@ -282,8 +282,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let mut outcome = EntryOutcome::default();
             match &entry.payload {
                 EntryPayload::Blank => {}
+                EntryPayload::Normal(batch)
+                    if batch
+                        .expect_next_offset
+                        .is_some_and(|n| n != self.image.next_offset()) =>
+                {
+                    outcome.stale = true;
+                }
                 EntryPayload::Normal(batch) => {
-                    if let Err(e) = apply_batch(&mut self.image, &batch.0) {
+                    if let Err(e) = apply_batch(&mut self.image, &batch.records) {
                         // Every node applies the same records to the same image, so
                         // the refusal is the same everywhere. The controller validates
                         // before proposing: this is a bug worth a loud line.
@@ -363,7 +370,7 @@ mod tests {
     fn config_entry(index: u64, value: &str) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(MetadataBatch(vec![MetadataRecord::Config {
+            payload: EntryPayload::Normal(MetadataBatch::new(vec![MetadataRecord::Config {
                 resource: ConfigResource::Broker(None),
                 name: format!("k{index}"),
                 value: Some(value.into()),
@@ -405,6 +412,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stale_entry_changes_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = StateMachineStore::open(dir.path()).unwrap();
+        let mut current = config_entry(1, "a");
+        if let EntryPayload::Normal(batch) = &mut current.payload {
+            batch.expect_next_offset = Some(1);
+        }
+        let mut stale = config_entry(2, "b");
+        if let EntryPayload::Normal(batch) = &mut stale.payload {
+            // Decided on the empty image, but two records landed since.
+            batch.expect_next_offset = Some(0);
+        }
+        let outcomes = sm
+            .apply(vec![config_entry(0, "x"), current, stale])
+            .await
+            .unwrap();
+        assert!(!outcomes[0].stale && !outcomes[1].stale, "{outcomes:?}");
+        assert!(outcomes[2].stale);
+        assert_eq!(sm.subscribe().borrow().image.next_offset(), 2);
+    }
+
+    #[tokio::test]
     async fn a_batch_with_a_refused_record_changes_nothing_but_advances_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let mut sm = StateMachineStore::open(dir.path()).unwrap();
@@ -414,7 +443,7 @@ mod tests {
         };
         let mut bad = config_entry(1, "a");
         if let EntryPayload::Normal(batch) = &mut bad.payload {
-            batch.0.push(orphan);
+            batch.records.push(orphan);
         }
         let outcomes = sm.apply(vec![config_entry(0, "x"), bad]).await.unwrap();
         assert_eq!(outcomes[0].refused, None);

@@ -10,14 +10,33 @@ use serde::{Deserialize, Serialize};
 /// negative for real nodes.
 pub type NodeId = u64;
 
-/// One entry of the metadata log: records that land whole or not at all, like one
-/// `MetadataLog` entry today (a topic and its partitions).
+/// One entry of the metadata log: records that land whole or not at all (a topic
+/// and its partitions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetadataBatch(pub Vec<MetadataRecord>);
+pub struct MetadataBatch {
+    pub records: Vec<MetadataRecord>,
+    /// The records were decided on the image that had applied exactly this many
+    /// records; if the image has moved on when the entry is applied, the entry
+    /// changes nothing (it is stale) and the proposer decides again. This is how a
+    /// broker that is not the active controller writes admin changes without two
+    /// of them deciding on the same image: a compare-and-set on the log.
+    #[serde(default)]
+    pub expect_next_offset: Option<u64>,
+}
+
+impl MetadataBatch {
+    /// Records applied unconditionally.
+    pub fn new(records: Vec<MetadataRecord>) -> Self {
+        Self {
+            records,
+            expect_next_offset: None,
+        }
+    }
+}
 
 impl std::fmt::Display for MetadataBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MetadataBatch({} records)", self.0.len())
+        write!(f, "MetadataBatch({} records)", self.records.len())
     }
 }
 
@@ -26,6 +45,9 @@ impl std::fmt::Display for MetadataBatch {
 pub struct EntryOutcome {
     /// Why the image refused the entry's records, which then changed nothing.
     pub refused: Option<Refusal>,
+    /// The entry's `expect_next_offset` did not match the image: nothing applied.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 /// A `MetadataError` as it travels in an entry's outcome.
