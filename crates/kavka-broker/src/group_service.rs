@@ -359,10 +359,13 @@ impl GroupService {
                 .push((Bytes::from(key), value.map(Bytes::from)));
         }
         let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
-        self.ensure_topic(state).map_err(|error| PersistFailure {
-            error,
-            unwritten: all(),
-        })?;
+        // FindCoordinator creates the topic; a write before it has nowhere to go.
+        if state.metadata.image().topic(OFFSETS_TOPIC).is_none() {
+            return Err(PersistFailure {
+                error: PersistError::CreateTopic(format!("{OFFSETS_TOPIC} does not exist yet")),
+                unwritten: all(),
+            });
+        }
         let unwritten_from = |partition: i32| all().split_off(&partition);
         for (&partition, entries) in &by_partition {
             if let Err(error) = self.append(state, partition, entries.clone()) {
@@ -426,14 +429,14 @@ impl GroupService {
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does.
-    pub(crate) fn ensure_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
+    pub(crate) async fn ensure_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
         if state.metadata.image().topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.partitions,
-            replication_factor: 1,
+            replication_factor: offsets_replication_factor(state),
             assignments: None,
             configs: [
                 ("cleanup.policy".to_string(), "compact".to_string()),
@@ -450,6 +453,23 @@ impl GroupService {
                 }
                 Ok((create_topic(image, &topic, &brokers)?, ()))
             })
+            .await
             .map_err(|e| PersistError::CreateTopic(e.to_string()))
     }
+}
+
+/// `offsets.topic.replication.factor`: as configured; when not configured, Kafka's
+/// 3, but no more than the brokers there are, so a node run alone with no
+/// configuration works as it always has.
+fn offsets_replication_factor(state: &BrokerState) -> i16 {
+    let configured = state.config.cluster.offsets_topic_replication_factor;
+    if state
+        .config
+        .raw
+        .contains_key("offsets.topic.replication.factor")
+    {
+        return configured;
+    }
+    let live = i16::try_from(state.live_brokers().len()).unwrap_or(i16::MAX);
+    configured.min(live.max(1))
 }

@@ -12,6 +12,7 @@ pub mod meta_properties;
 mod metadata_store;
 mod partition;
 mod producer_ids;
+mod quorum_node;
 mod replica_manager;
 mod server;
 mod state;

@@ -68,6 +68,25 @@ impl MetaProperties {
     }
 }
 
+/// The cluster id of an unformatted multi-node cluster: derived from its voters
+/// (sorted, `id@host:port`), so every node given the same voters derives the same
+/// id. A name-based UUID (v5) printed as Kafka prints ids.
+pub fn cluster_id_for_voters(voters: &[crate::config::Voter]) -> String {
+    let mut names: Vec<String> = voters
+        .iter()
+        .map(|v| format!("{}@{}:{}", v.id, v.host, v.port))
+        .collect();
+    names.sort();
+    let namespace = uuid::Uuid::NAMESPACE_OID;
+    let id = uuid::Uuid::new_v5(&namespace, names.join(",").as_bytes());
+    let text = base64url(id.as_bytes());
+    // Kafka's tools refuse ids starting with '-' on a command line.
+    match text.strip_prefix('-') {
+        Some(rest) => format!("K{rest}"),
+        None => text,
+    }
+}
+
 /// A random id as Kafka prints them: 16 random bytes in unpadded URL-safe base64,
 /// never starting with '-' (which a command line would take for an option).
 pub fn random_uuid() -> String {

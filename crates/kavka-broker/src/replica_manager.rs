@@ -148,7 +148,33 @@ mod tests {
     use kavka_metadata::controller::{create_topic, delete_topic, NewTopic};
 
     use super::*;
-    use crate::metadata_store::MetadataStore;
+
+    /// Commits serialized as the metadata quorum serializes them, without one.
+    #[derive(Default)]
+    struct MetadataStore(parking_lot::Mutex<Arc<MetadataImage>>);
+
+    impl MetadataStore {
+        fn image(&self) -> Arc<MetadataImage> {
+            self.0.lock().clone()
+        }
+
+        fn commit(
+            &self,
+            decide: impl FnOnce(
+                &MetadataImage,
+            ) -> Result<
+                (Vec<kavka_metadata::MetadataRecord>, ()),
+                kavka_metadata::MetadataError,
+            >,
+        ) -> Result<(Arc<MetadataImage>, ()), kavka_metadata::MetadataError> {
+            let mut current = self.0.lock();
+            let (records, ()) = decide(&current)?;
+            let mut next = MetadataImage::clone(&current);
+            next.apply_all(&records)?;
+            *current = Arc::new(next);
+            Ok((current.clone(), ()))
+        }
+    }
 
     fn config(dir: &Path) -> BrokerConfig {
         BrokerConfig::load(
@@ -188,7 +214,7 @@ mod tests {
     fn an_older_image_never_deletes_a_newer_topics_log() {
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path());
-        let store = MetadataStore::open(&dir.path().join("meta").join("metadata.log")).unwrap();
+        let store = MetadataStore::default();
         let first = create(&store, "t");
         let deleted = delete(&store, "t");
         let again = create(&store, "t");
@@ -213,8 +239,7 @@ mod tests {
     fn racing_admin_changes_leave_every_live_topic_with_its_log() {
         let dir = tempfile::tempdir().unwrap();
         let config = Arc::new(config(dir.path()));
-        let store =
-            Arc::new(MetadataStore::open(&dir.path().join("meta").join("metadata.log")).unwrap());
+        let store = Arc::new(MetadataStore::default());
         let replicas = Arc::new(ReplicaManager::default());
         let workers: Vec<_> = (0..4)
             .map(|w| {

@@ -34,12 +34,7 @@ impl Broker {
                 address: address.clone(),
                 source,
             })?;
-        let state = tokio::task::spawn_blocking(move || BrokerState::open(config))
-            .await
-            .map_err(|e| StartError::LogDir {
-                path: "startup".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        let state = BrokerState::open(config).await?;
         Ok(Self { state, listener })
     }
 
@@ -59,6 +54,15 @@ impl Broker {
         let mut tasks = JoinSet::new();
         tasks.spawn(maintenance(self.state.clone(), stop_rx.clone()));
         tasks.spawn(group_timers(self.state.clone(), stop_rx.clone()));
+        tasks.spawn(heartbeats(self.state.clone(), stop_rx.clone()));
+        tasks.spawn(follow_metadata(self.state.clone(), stop_rx.clone()));
+        if let Some(controller) = self.state.controller_service.clone() {
+            let cluster = &self.state.config.cluster;
+            let rebalance = cluster.auto_leader_rebalance_enable.then(|| {
+                Duration::from_secs(cluster.leader_imbalance_check_interval_seconds.max(1) as u64)
+            });
+            tasks.spawn(controller.run_timers(rebalance, stop_rx.clone()));
+        }
         // Its own threads, off the runtime: cleaning is long, blocking file work.
         let cleaner = LogCleaner::start(self.state.clone());
         tracing::info!(
@@ -88,6 +92,7 @@ impl Broker {
             }
         }
         tracing::info!("shutting down");
+        controlled_shutdown(&self.state).await;
         let _ = stop_tx.send(true);
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain)
@@ -104,7 +109,77 @@ impl Broker {
             state.replicas.close_all()
         })
         .await;
+        if let Err(e) = self.state.metadata.quorum().shutdown().await {
+            tracing::warn!(error = %e, "metadata quorum did not stop cleanly");
+        }
         tracing::info!("shut down cleanly");
+    }
+}
+
+/// Kafka's controlled shutdown: tells the controller this broker is going, so it
+/// moves this broker's leaderships to other ISR members first and clients fail
+/// over at once instead of after the session timeout. Bounded: a controller that
+/// cannot be reached does not hold the shutdown up.
+async fn controlled_shutdown(state: &BrokerState) {
+    let others = state
+        .metadata
+        .image()
+        .brokers()
+        .any(|b| b.broker_id != state.config.node_id && b.is_eligible());
+    if !others {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout_at(deadline, state.heartbeat(true)).await {
+            Ok(Ok(answer)) if answer.should_shut_down => {
+                tracing::info!("controlled shutdown: leaderships moved");
+                return;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(_) => break,
+        }
+    }
+    tracing::warn!("controlled shutdown did not complete in time; stopping anyway");
+}
+
+/// Heartbeats to the active controller every `broker.heartbeat.interval.ms`, so
+/// it keeps this broker unfenced.
+async fn heartbeats(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    let every = state.config.cluster.broker_heartbeat_interval_ms.max(10) as u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(every));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = state.heartbeat(false).await {
+            tracing::debug!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+/// Applies every committed metadata image to the hosted partitions, whoever
+/// made the change (another broker's admin request, the controller's fencing or
+/// leader elections).
+async fn follow_metadata(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    let mut images = state.metadata.quorum().subscribe();
+    loop {
+        tokio::select! {
+            changed = images.changed() => if changed.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        let image = images.borrow_and_update().image.clone();
+        let applier = state.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            applier.replicas.reconcile(&image, &applier.config)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot apply metadata to partition logs"),
+            Err(e) => tracing::error!(error = %e, "metadata applier failed"),
+        }
     }
 }
 

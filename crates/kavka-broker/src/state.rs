@@ -1,20 +1,25 @@
 //! Everything a request handler can reach: config, metadata, hosted partitions.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 use kavka_storage::durable::{self, StateFileError};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
-use crate::controller::ControllerClient;
+use crate::controller::{
+    ControllerCallError, ControllerClient, ControllerService, HeartbeatAnswer,
+};
 use crate::group_service::GroupService;
 use crate::meta_properties::{MetaProperties, META_PROPERTIES_FILE};
 use crate::metadata_store::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
+use crate::quorum_node;
 use crate::replica_manager::ReplicaManager;
+use uuid::Uuid;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     StateFile(#[from] StateFileError),
+    #[error("metadata quorum: {0}")]
+    Quorum(String),
     #[error(
         "log directory {path} belongs to node {stored} (meta.properties), but this broker \
          is node.id={configured}; point log.dirs at this node's own directory"
@@ -59,92 +66,211 @@ pub struct BrokerState {
     pub controller: ControllerClient,
     /// Woken on every append so long-polling fetches can answer at once.
     pub appended: Notify,
+    /// This broker's epoch: the offset of its registration record (-1 until
+    /// registered). AlterPartition and heartbeats carry it.
+    broker_epoch: AtomicI64,
+    /// New on every process start, so the controller tells a restart from a
+    /// second process with the same node id.
+    incarnation_id: Uuid,
+    /// The controller beside this node's quorum member, if it is a controller.
+    pub(crate) controller_service: Option<Arc<ControllerService>>,
 }
 
 impl BrokerState {
-    /// Opens the log directory: cluster identity, metadata log, partition logs.
-    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+    /// Opens the log directory, joins the metadata quorum, registers with the
+    /// active controller and opens the partition logs the metadata assigns here.
+    /// Returns once the controller has unfenced this broker.
+    pub async fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
         let dir = config.log_dir.clone();
-        let io_err = |source| StartError::LogDir {
-            path: dir.display().to_string(),
-            source,
-        };
-        durable::create_dir_all_durably(&dir).map_err(io_err)?;
-        let cluster_id = load_or_create_cluster_id(&dir, config.node_id)?;
-        let metadata = MetadataStore::open(&dir.join("__cluster_metadata-0").join("metadata.log"))?;
-        let producer_ids = ProducerIdManager::open(&dir)?;
+        let multi_node = quorum_node::is_multi_node(&config);
+        let node_id = config.node_id;
+        let voters = config.cluster.voters.clone();
+        let (cluster_id, producer_ids) = blocking(move || {
+            let io_err = |source| StartError::LogDir {
+                path: dir.display().to_string(),
+                source,
+            };
+            durable::create_dir_all_durably(&dir).map_err(io_err)?;
+            let cluster_id = load_or_create_cluster_id(&dir, node_id, multi_node, &voters)?;
+            let producer_ids = ProducerIdManager::open(&dir)?;
+            Ok((cluster_id, producer_ids))
+        })
+        .await?;
+        let node = quorum_node::join(&config, &cluster_id).await?;
+        quorum_node::take_over_legacy_log(&node, &config.log_dir).await?;
         let config_for_groups = config.clone();
         let state = Arc::new(Self {
             config,
             cluster_id,
-            metadata,
+            metadata: MetadataStore::new(node.quorum.clone(), node.client.clone()),
             replicas: ReplicaManager::default(),
             producer_ids,
             groups: GroupService::new(&config_for_groups),
-            controller: ControllerClient::default(),
+            controller: node.client.clone(),
             appended: Notify::new(),
+            broker_epoch: AtomicI64::new(-1),
+            incarnation_id: Uuid::new_v4(),
+            controller_service: node.controller.clone(),
         });
-        if state.metadata.image().next_offset() == 0 {
-            state.format_cluster()?;
-        }
-        state.register_self()?;
-        state
-            .replicas
-            .reconcile(&state.metadata.image(), &state.config)?;
-        state.groups.load(&state);
+        state.format_cluster().await?;
+        state.register().await;
+        state.wait_until_unfenced().await;
+        let opened = state.clone();
+        blocking(move || {
+            opened
+                .replicas
+                .reconcile(&opened.metadata.image(), &opened.config)?;
+            opened.groups.load(&opened);
+            Ok(())
+        })
+        .await?;
         Ok(state)
     }
 
     /// First start of a new cluster: like `kafka-storage format`, record the
     /// cluster-wide `min.insync.replicas` default as a dynamic config, which is
-    /// where Kafka 4.x reports it from.
-    fn format_cluster(&self) -> Result<(), MetadataError> {
+    /// where Kafka 4.x reports it from. Every node tries; the metadata's
+    /// compare-and-set lets only the first one write it.
+    async fn format_cluster(&self) -> Result<(), MetadataError> {
         let record = MetadataRecord::Config {
             resource: kavka_metadata::ConfigResource::Broker(None),
             name: "min.insync.replicas".to_string(),
             value: Some(self.config.min_insync_replicas.to_string()),
         };
-        self.metadata.commit(|_| Ok((vec![record], ())))?;
+        self.metadata
+            .commit(|image| {
+                let fresh = image.next_offset() == 0;
+                Ok((if fresh { vec![record.clone()] } else { vec![] }, ()))
+            })
+            .await?;
         Ok(())
     }
 
-    /// Records this broker's advertised endpoint when it is new or has changed.
-    fn register_self(&self) -> Result<(), MetadataError> {
+    /// Registers this broker with the active controller, retrying until it
+    /// answers (the other controllers may still be starting).
+    pub(crate) async fn register(&self) {
         let c = &self.config;
-        let record = MetadataRecord::RegisterBroker {
-            broker_id: c.node_id,
-            host: c.advertised.host.clone(),
-            port: i32::from(c.advertised.port),
-            rack: c.raw.get("broker.rack").cloned(),
-            incarnation_id: None,
-            broker_epoch: 0,
-            fenced: false,
-        };
-        self.metadata.commit(|image| {
-            let same = image.broker(c.node_id).is_some_and(|b| {
-                b.host == c.advertised.host && b.port == i32::from(c.advertised.port)
-            });
-            Ok((if same { vec![] } else { vec![record] }, ()))
-        })?;
-        Ok(())
+        let mut attempts = 0u32;
+        loop {
+            let answer = self
+                .controller
+                .register(
+                    c.node_id,
+                    self.incarnation_id,
+                    c.advertised.host.clone(),
+                    i32::from(c.advertised.port),
+                    c.cluster.rack.clone(),
+                )
+                .await;
+            match answer {
+                Ok(epoch) => {
+                    self.broker_epoch.store(epoch, Ordering::Release);
+                    tracing::info!(broker_epoch = epoch, "registered with the controller");
+                    return;
+                }
+                Err(e) => {
+                    attempts += 1;
+                    if attempts % 5 == 1 {
+                        tracing::warn!(error = %e, "broker registration failed; retrying");
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Heartbeats until the controller unfences this broker, which it does once
+    /// this node has applied the metadata up to its own registration.
+    async fn wait_until_unfenced(&self) {
+        let mut attempts = 0u32;
+        loop {
+            match self.heartbeat(false).await {
+                Ok(answer) if !answer.is_fenced => return,
+                Ok(_) => {}
+                Err(e) => {
+                    attempts += 1;
+                    if attempts % 10 == 1 {
+                        tracing::warn!(error = %e, "waiting for the controller to unfence this broker");
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One heartbeat to the active controller; re-registers when the controller
+    /// no longer knows this broker's epoch (it was fenced and replaced, or the
+    /// registration was lost with an old leader).
+    pub(crate) async fn heartbeat(
+        &self,
+        want_shutdown_now: bool,
+    ) -> Result<HeartbeatAnswer, ControllerCallError> {
+        let answer = self
+            .controller
+            .heartbeat(
+                self.config.node_id,
+                self.broker_epoch(),
+                self.metadata.image().next_offset(),
+                want_shutdown_now,
+            )
+            .await;
+        if let Err(ControllerCallError::Refused { code, .. }) = &answer {
+            // STALE_BROKER_EPOCH, BROKER_ID_NOT_REGISTERED
+            if *code == 77 || *code == 102 {
+                self.register().await;
+            }
+        }
+        answer
+    }
+
+    /// This broker's epoch, -1 before registration.
+    pub fn broker_epoch(&self) -> i64 {
+        self.broker_epoch.load(Ordering::Acquire)
     }
 
     /// Commits a metadata change and brings hosted partitions in line with it.
-    pub fn commit<T>(
+    pub async fn commit<T>(
         &self,
-        decide: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), MetadataError>,
+        decide: impl FnMut(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), MetadataError>,
     ) -> Result<T, MetadataError> {
-        let (image, out) = self.metadata.commit(decide)?;
+        let (image, out) = self.metadata.commit(decide).await?;
         self.replicas
             .reconcile(&image, &self.config)
             .map_err(|e| MetadataError::Log(e.to_string()))?;
         Ok(out)
     }
 
-    /// Ids of live brokers (just this one until the cluster issue).
+    /// Ids of the brokers that can take replicas now: registered, unfenced and
+    /// not shutting down.
     pub fn live_brokers(&self) -> Vec<i32> {
-        vec![self.config.node_id]
+        self.metadata
+            .image()
+            .brokers()
+            .filter(|b| b.is_eligible())
+            .map(|b| b.broker_id)
+            .collect()
     }
+
+    /// The active controller's node id, as Metadata and DescribeCluster report it.
+    pub fn active_controller(&self) -> i32 {
+        self.metadata
+            .quorum()
+            .leader()
+            .and_then(|l| i32::try_from(l).ok())
+            .unwrap_or(-1)
+    }
+}
+
+/// Runs blocking start-up work (files, fsyncs) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StartError> + Send + 'static,
+) -> Result<T, StartError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StartError::LogDir {
+            path: "startup".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
 }
 
 /// Milliseconds since the Unix epoch.
@@ -155,10 +281,20 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Reads `meta.properties`, or writes one with a new cluster id on first start.
-/// A file that exists but lacks a cluster id, or names another node, stops the
-/// start: a new cluster id would silently orphan everything the directory holds.
-fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> Result<String, StartError> {
+/// Reads `meta.properties`, or writes one on first start. A file that exists but
+/// lacks a cluster id, or names another node, stops the start: a new cluster id
+/// would silently orphan everything the directory holds.
+///
+/// An unformatted node of a multi-node cluster takes its cluster id from the
+/// voters it was given, so nodes started with the same `controller.quorum.voters`
+/// and no `kafka-storage format` step still agree on one cluster; a node alone
+/// gets a random id, as before.
+fn load_or_create_cluster_id(
+    dir: &Path,
+    node_id: i32,
+    multi_node: bool,
+    voters: &[crate::config::Voter],
+) -> Result<String, StartError> {
     if let Some(meta) = MetaProperties::read(dir)? {
         if let Some(stored) = meta.node_id.filter(|&n| n != node_id) {
             return Err(StartError::NodeIdMismatch {
@@ -169,7 +305,10 @@ fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> Result<String, StartEr
         }
         return Ok(meta.cluster_id);
     }
-    let meta = MetaProperties::new_cluster(node_id);
+    let mut meta = MetaProperties::new_cluster(node_id);
+    if multi_node {
+        meta.cluster_id = crate::meta_properties::cluster_id_for_voters(voters);
+    }
     meta.write(dir).map_err(|source| StartError::LogDir {
         path: dir.join(META_PROPERTIES_FILE).display().to_string(),
         source,

@@ -17,9 +17,33 @@ pub enum MetadataError {
     InvalidRequest(String),
     #[error("metadata log: {0}")]
     Log(String),
+    /// No active controller could take the change now (an election, a lost
+    /// quorum); the client retries.
+    #[error("no active controller: {0}")]
+    NotController(String),
+    /// The change was sent but not known to be committed in time; it may still be.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl MetadataError {
+    /// The refusal a Kafka error code stands for, as it came back from the
+    /// controller.
+    pub fn from_code(code: i16, message: String) -> Self {
+        match code {
+            36 => Self::TopicAlreadyExists(message),
+            17 => Self::InvalidTopic(message),
+            37 => Self::InvalidPartitions(message),
+            38 => Self::InvalidReplicationFactor(message),
+            3 => Self::UnknownTopic(message),
+            40 => Self::InvalidConfig(message),
+            41 => Self::NotController(message),
+            7 => Self::Timeout(message),
+            56 => Self::Log(message),
+            _ => Self::InvalidRequest(message),
+        }
+    }
+
     /// The Kafka error code clients expect for this refusal.
     pub fn code(&self) -> i16 {
         match self {
@@ -31,6 +55,8 @@ impl MetadataError {
             Self::InvalidConfig(_) => 40,
             Self::InvalidRequest(_) => 42,
             Self::Log(_) => 56,
+            Self::NotController(_) => 41,
+            Self::Timeout(_) => 7,
         }
     }
 }

@@ -74,6 +74,9 @@ pub enum QuorumError {
     /// changed nothing; decide again on the current image.
     #[error("metadata entry {index} was decided on an older image; decide again")]
     Stale { index: u64 },
+    /// The metadata log cannot be written for lack of disk space.
+    #[error("{0}")]
+    DiskFull(String),
     /// The records would not fit one replication frame.
     #[error("metadata batch of {size} bytes exceeds the limit of {limit}")]
     BatchTooLarge { size: usize, limit: usize },
@@ -106,6 +109,8 @@ impl QuorumError {
             Self::Timeout(_) => 7,
             // NOT_CONTROLLER makes a client retry, which is what a stale entry needs.
             Self::Stale { .. } => 41,
+            // KAFKA_STORAGE_ERROR
+            Self::DiskFull(_) => 56,
             // UNKNOWN_SERVER_ERROR
             Self::Raft(_) => -1,
         }

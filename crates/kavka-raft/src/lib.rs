@@ -54,8 +54,8 @@ mod server;
 mod state_machine;
 mod types;
 
-pub use controller_rpc::{ControllerFuture, ControllerHandler};
 pub use config::{parse_voters, QuorumConfig, QuorumTimeouts, Voter};
+pub use controller_rpc::{ControllerFuture, ControllerHandler};
 pub use error::{ConfigError, QuorumError, StartError, StoreOpenError};
 pub use log_file::LogFileError;
 pub use quorum::{MetadataQuorum, QuorumDescription, ReplicaDescription};

@@ -64,6 +64,37 @@ pub(crate) struct LogStore {
     purged: Option<LogId>,
     /// Last index a durable snapshot covers, when a state machine is attached.
     snapshot_index: Option<watch::Receiver<Option<u64>>>,
+    /// True while a write waits for disk space (see [`retry_while_full`]).
+    pub(crate) disk_full: Arc<watch::Sender<bool>>,
+}
+
+/// A full disk (ENOSPC, EDQUOT) is waited out rather than reported to openraft,
+/// which would stop the node for good: the write is retried until space comes
+/// back, with `disk_full` set meanwhile so proposers fail fast instead of
+/// waiting, and one error line every 10 s. Other errors are returned at once.
+fn retry_while_full<T>(
+    disk_full: &watch::Sender<bool>,
+    what: &Path,
+    mut write: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut last_logged: Option<std::time::Instant> = None;
+    loop {
+        match write() {
+            Err(e) if matches!(e.raw_os_error(), Some(28) | Some(122)) => {
+                disk_full.send_replace(true);
+                if last_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    last_logged = Some(std::time::Instant::now());
+                    tracing::error!(path = %what.display(), error = %e,
+                        "metadata log disk is full; metadata changes wait until space is freed");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => {
+                disk_full.send_replace(false);
+                return other;
+            }
+        }
+    }
 }
 
 /// How long a purge waits for the snapshot covering it to reach the disk.
@@ -178,6 +209,7 @@ impl LogStore {
             committed,
             purged,
             snapshot_index: None,
+            disk_full: Arc::new(watch::channel(false).0),
         })
     }
 
@@ -216,10 +248,16 @@ impl LogStore {
             offsets.push(self.end + buf.len() as u64);
             log_file::encode(entry, &mut buf).map_err(|e| e.to_string())?;
         }
-        let written = self
-            .file
-            .write_all(&buf)
-            .and_then(|()| self.file.sync_data());
+        let (file, end, disk_full) = (&mut self.file, self.end, self.disk_full.clone());
+        let written = retry_while_full(&disk_full, &self.log_path, || {
+            let result = file.write_all(&buf).and_then(|()| file.sync_data());
+            if result.is_err() {
+                // Cut the partial write back before trying again (the file
+                // appends, so the next write lands at `end`).
+                let _ = file.set_len(end).and_then(|()| file.sync_data());
+            }
+            result
+        });
         if let Err(e) = written {
             let _ = self
                 .file
@@ -341,7 +379,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        blocking(|| write_state(&self.dir.join(VOTE_FILE), vote))
+        let path = self.dir.join(VOTE_FILE);
+        blocking(|| retry_while_full(&self.disk_full, &path, || write_state(&path, vote)))
             .map_err(|e| StorageIOError::write_vote(AnyError::new(&e)))?;
         self.vote = Some(*vote);
         Ok(())
@@ -355,7 +394,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if committed == self.committed {
             return Ok(());
         }
-        blocking(|| write_state(&self.dir.join(COMMITTED_FILE), &committed))
+        let path = self.dir.join(COMMITTED_FILE);
+        blocking(|| retry_while_full(&self.disk_full, &path, || write_state(&path, &committed)))
             .map_err(|e| StorageIOError::write(AnyError::new(&e)))?;
         self.committed = committed;
         Ok(())

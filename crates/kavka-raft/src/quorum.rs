@@ -79,6 +79,8 @@ struct Inner {
     controller: HandlerSlot,
     /// One connection per peer for controller requests, reused across calls.
     controller_clients: tokio::sync::Mutex<BTreeMap<NodeId, PeerClient>>,
+    /// True while the log waits for disk space.
+    disk_full: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for MetadataQuorum {
@@ -99,6 +101,7 @@ impl MetadataQuorum {
         config.validate()?;
         let raft_config = Arc::new(config.raft_config()?);
         let mut log_store = LogStore::open(&config.data_dir)?;
+        let disk_full = log_store.disk_full.subscribe();
         let state_machine = StateMachineStore::open(&config.data_dir)?;
         log_store.purge_after_snapshots(state_machine.durable_snapshot_index());
         let images = state_machine.subscribe();
@@ -160,6 +163,7 @@ impl MetadataQuorum {
                 bound_addr,
                 controller,
                 controller_clients: tokio::sync::Mutex::new(BTreeMap::new()),
+                disk_full,
             }),
         };
         if let Err(e) = quorum.bootstrap_if_fresh().await {
@@ -281,7 +285,7 @@ impl MetadataQuorum {
         request: serde_json::Value,
         timeout: Duration,
     ) -> Result<Option<serde_json::Value>, QuorumError> {
-        let addr = self.node_addr(target).ok_or_else(|| QuorumError::NotLeader {
+        let addr = self.node_addr(target).ok_or(QuorumError::NotLeader {
             leader: Some(target),
             leader_addr: None,
         })?;
@@ -342,7 +346,17 @@ impl MetadataQuorum {
             expect_next_offset,
         });
         let timeout = self.inner.config.timeouts.propose_timeout;
-        match tokio::time::timeout(timeout, write).await {
+        let mut disk_full = self.inner.disk_full.clone();
+        let written = tokio::select! {
+            written = tokio::time::timeout(timeout, write) => written,
+            _ = disk_full.wait_for(|full| *full) => {
+                return Err(QuorumError::DiskFull(
+                    "the metadata log's disk is full; the change may still commit once space is freed"
+                        .to_string(),
+                ))
+            }
+        };
+        match written {
             Ok(Ok(response)) if response.data.stale => Err(QuorumError::Stale {
                 index: response.log_id.index,
             }),

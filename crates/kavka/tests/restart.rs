@@ -5,6 +5,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use rdkafka::consumer::Consumer;
 use rdkafka::Offset;
 
 async fn produce_acked(bs: &str, topic: &str, from: usize, n: usize) {
@@ -65,4 +69,71 @@ async fn kill_nine_keeps_every_acknowledged_record() {
     broker.kill9();
     broker.restart();
     assert_eq!(all_values(&bs, "crashy", 330), expected(330));
+}
+
+/// A data directory from before the metadata quorum (one `metadata.log`) keeps
+/// its topics, ids and records: the log moves into the quorum once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_node_metadata_log_moves_into_the_quorum() {
+    use kavka_metadata::controller::{create_topic, NewTopic};
+    use kavka_metadata::{MetadataImage, MetadataLog, MetadataRecord};
+
+    let mut broker = TestBroker::start();
+    broker.stop();
+    let dir = broker.data_dir().to_path_buf();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let meta_dir = dir.join("__cluster_metadata-0");
+    let (mut log, _) = MetadataLog::open(&meta_dir.join("metadata.log")).unwrap();
+    let mut image = MetadataImage::default();
+    let register = MetadataRecord::RegisterBroker {
+        broker_id: 1,
+        host: "127.0.0.1".into(),
+        port: i32::from(broker.port),
+        rack: None,
+        incarnation_id: None,
+        broker_epoch: 0,
+        fenced: false,
+    };
+    image.apply(&register).unwrap();
+    log.append(&[register]).unwrap();
+    let topic = NewTopic {
+        name: "old-topic".into(),
+        num_partitions: 2,
+        replication_factor: 1,
+        assignments: None,
+        configs: Default::default(),
+    };
+    let records = create_topic(&image, &topic, &[1]).unwrap();
+    let Some(MetadataRecord::Topic { topic_id, .. }) = records.first().cloned() else {
+        panic!("no topic record");
+    };
+    log.append(&records).unwrap();
+    drop(log);
+
+    broker.restart();
+    let bs = broker.bootstrap();
+    produce_acked(&bs, "old-topic", 0, 20).await;
+    let consumer = assigned_consumer(&bs, "old-topic", &[0, 1], Offset::Beginning);
+    assert_eq!(consume_n(&consumer, 20, Duration::from_secs(20)).len(), 20);
+    let metadata = consumer
+        .fetch_metadata(Some("old-topic"), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(metadata.topics()[0].partitions().len(), 2);
+    assert!(
+        !meta_dir.join("metadata.log").exists(),
+        "the old log is renamed once moved"
+    );
+    // The topic keeps its id: clients that cached it see the same topic.
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_static_str("old-topic"))))]));
+    let response: MetadataResponse = raw_call(&mut conn, ApiKey::Metadata, 12, &request);
+    assert_eq!(response.topics[0].topic_id, topic_id);
+
+    // A second restart applies nothing twice.
+    broker.stop();
+    broker.restart();
+    let consumer = assigned_consumer(&bs, "old-topic", &[0, 1], Offset::Beginning);
+    assert_eq!(consume_n(&consumer, 20, Duration::from_secs(20)).len(), 20);
 }

@@ -218,12 +218,12 @@ fn config_type(kind: ConfigType) -> i8 {
 
 /// Applies a topic config change (or refuses a broker one) and returns the
 /// error code and message for the response.
-fn apply(
+async fn apply(
     ctx: &RequestContext<'_>,
     resource_type: i8,
     name: &str,
     validate_only: bool,
-    changes: impl FnOnce(
+    changes: impl Fn(
         &BTreeMap<String, String>,
         &BTreeMap<String, String>,
     ) -> Result<Vec<(String, Option<String>)>, MetadataError>,
@@ -248,28 +248,31 @@ fn apply(
             )
         }
     };
-    let result = ctx.state.commit(|image| {
-        let current = image.configs(&resource).cloned().unwrap_or_default();
-        // APPEND and SUBTRACT start from the value in force, which may be a default.
-        let effective: BTreeMap<String, String> = match &resource {
-            ConfigResource::Topic(_) => effective_configs(
-                &BrokerDefaults::new(&ctx.state.config, image),
-                Some(&current),
-            )
-            .into_iter()
-            .map(|e| (e.name.to_string(), e.value))
-            .collect(),
-            ConfigResource::Broker(_) => current.clone(),
-        };
-        let changes = changes(&current, &effective)?;
-        if let ConfigResource::Broker(_) = resource {
-            for (key, value) in &changes {
-                validate_dynamic_broker_config(key, value.as_deref())?;
+    let result = ctx
+        .state
+        .commit(|image| {
+            let current = image.configs(&resource).cloned().unwrap_or_default();
+            // APPEND and SUBTRACT start from the value in force, which may be a default.
+            let effective: BTreeMap<String, String> = match &resource {
+                ConfigResource::Topic(_) => effective_configs(
+                    &BrokerDefaults::new(&ctx.state.config, image),
+                    Some(&current),
+                )
+                .into_iter()
+                .map(|e| (e.name.to_string(), e.value))
+                .collect(),
+                ConfigResource::Broker(_) => current.clone(),
+            };
+            let changes = changes(&current, &effective)?;
+            if let ConfigResource::Broker(_) = resource {
+                for (key, value) in &changes {
+                    validate_dynamic_broker_config(key, value.as_deref())?;
+                }
             }
-        }
-        let records = alter_configs(image, &resource, &changes)?;
-        Ok((if validate_only { vec![] } else { records }, ()))
-    });
+            let records = alter_configs(image, &resource, &changes)?;
+            Ok((if validate_only { vec![] } else { records }, ()))
+        })
+        .await;
     match result {
         Ok(()) => (0, None),
         Err(e) => (e.code(), Some(StrBytes::from_string(e.to_string()))),
@@ -277,14 +280,13 @@ fn apply(
 }
 
 /// AlterConfigs replaces a topic's whole set of configs.
-pub(crate) fn alter(
+pub(crate) async fn alter(
     ctx: &RequestContext<'_>,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|res| {
+    let mut responses = Vec::new();
+    for res in request.resources {
+        responses.push({
             let name = res.resource_name.to_string();
             let wanted: BTreeMap<String, String> = res
                 .configs
@@ -305,26 +307,26 @@ pub(crate) fn alter(
                     changes.extend(wanted.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
                     Ok(changes)
                 },
-            );
+            )
+            .await;
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name)
-        })
-        .collect();
+        });
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }
 
 /// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT per key.
-pub(crate) fn incremental_alter(
+pub(crate) async fn incremental_alter(
     ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|res| {
+    let mut responses = Vec::new();
+    for res in request.resources {
+        responses.push({
             let name = res.resource_name.to_string();
             let ops = res.configs;
             let (code, message) = apply(
@@ -378,13 +380,14 @@ pub(crate) fn incremental_alter(
                     }
                     Ok(out)
                 },
-            );
+            )
+            .await;
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name)
-        })
-        .collect();
+        });
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }

@@ -8,16 +8,15 @@ use kavka_metadata::controller::create_partitions;
 use super::RequestContext;
 
 /// Grows each topic to the requested partition count.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
-    let results = request
-        .topics
-        .into_iter()
-        .map(|t| {
+    let mut results = Vec::new();
+    for t in request.topics {
+        results.push({
             let name = t.name.0.to_string();
             let assignments: Option<Vec<Vec<i32>>> = t.assignments.map(|a| {
                 a.into_iter()
@@ -34,12 +33,20 @@ pub(crate) fn handle(
                 )
                 .map(|_| ())
             } else {
-                state.commit(|image| {
-                    Ok((
-                        create_partitions(image, &name, t.count, assignments, &brokers)?,
-                        (),
-                    ))
-                })
+                state
+                    .commit(|image| {
+                        Ok((
+                            create_partitions(
+                                image,
+                                &name,
+                                t.count,
+                                assignments.clone(),
+                                &brokers,
+                            )?,
+                            (),
+                        ))
+                    })
+                    .await
             };
             let mut result = CreatePartitionsTopicResult::default().with_name(t.name);
             if let Err(e) = outcome {
@@ -47,7 +54,7 @@ pub(crate) fn handle(
                 result.error_message = Some(StrBytes::from_string(e.to_string()));
             }
             result
-        })
-        .collect();
+        });
+    }
     CreatePartitionsResponse::default().with_results(results)
 }

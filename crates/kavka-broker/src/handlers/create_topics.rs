@@ -14,17 +14,16 @@ use super::RequestContext;
 use crate::topic_config::{effective_configs, BrokerDefaults};
 
 /// Creates (or, with validate_only, checks) each topic independently.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
-    let results = request
-        .topics
-        .into_iter()
-        .map(|t| {
+    let mut results = Vec::new();
+    for t in request.topics {
+        results.push({
             let name = t.name.0.to_string();
             let assignments = (!t.assignments.is_empty()).then(|| {
                 let mut a = t.assignments.clone();
@@ -57,10 +56,12 @@ pub(crate) fn handle(
             let outcome = if request.validate_only {
                 create_topic(&state.metadata.image(), &new, &brokers)
             } else {
-                state.commit(|image| {
-                    let records = create_topic(image, &new, &brokers)?;
-                    Ok((records.clone(), records))
-                })
+                state
+                    .commit(|image| {
+                        let records = create_topic(image, &new, &brokers)?;
+                        Ok((records.clone(), records))
+                    })
+                    .await
             };
             match outcome {
                 Ok(records) => {
@@ -87,8 +88,8 @@ pub(crate) fn handle(
                 Err(e) => fail(&mut result, &e),
             }
             result
-        })
-        .collect();
+        });
+    }
     CreateTopicsResponse::default().with_topics(results)
 }
 

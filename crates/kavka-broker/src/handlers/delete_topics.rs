@@ -10,7 +10,7 @@ use kavka_metadata::topic_name::is_internal;
 use super::RequestContext;
 
 /// Deletes each named topic and its logs.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteTopicsRequest,
     version: i16,
@@ -30,43 +30,49 @@ pub(crate) fn handle(
             .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
             .collect()
     };
-    let responses = targets
-        .into_iter()
-        .map(|(name, id)| {
-            let name = name.or_else(|| image.topic_by_id(&id).map(|t| t.name.clone()));
-            let mut result = DeletableTopicResult::default()
-                .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
-                .with_topic_id(id);
-            let Some(name) = name else {
-                result.error_code = ResponseError::UnknownTopicId.code();
-                return result;
-            };
-            if !state.config.delete_topic_enable {
-                result.error_code = ResponseError::TopicDeletionDisabled.code();
-                return result;
-            }
-            if is_internal(&name) {
-                result.error_code = ResponseError::InvalidTopicException.code();
-                result.error_message = Some(StrBytes::from_string(format!(
-                    "Topic {name} is an internal topic and cannot be deleted."
-                )));
-                return result;
-            }
-            match state.commit(|image| {
-                let topic_id = image.topic(&name).map(|t| t.topic_id);
-                Ok((delete_topic(image, &name)?, topic_id))
-            }) {
-                Ok(topic_id) => {
-                    result.topic_id = topic_id.unwrap_or(id);
-                    tracing::info!(topic = %name, "deleted topic");
+    let mut responses = Vec::new();
+    for (name, id) in targets {
+        responses.push(
+            async {
+                let name = name.or_else(|| image.topic_by_id(&id).map(|t| t.name.clone()));
+                let mut result = DeletableTopicResult::default()
+                    .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
+                    .with_topic_id(id);
+                let Some(name) = name else {
+                    result.error_code = ResponseError::UnknownTopicId.code();
+                    return result;
+                };
+                if !state.config.delete_topic_enable {
+                    result.error_code = ResponseError::TopicDeletionDisabled.code();
+                    return result;
                 }
-                Err(e) => {
-                    result.error_code = e.code();
-                    result.error_message = Some(StrBytes::from_string(e.to_string()));
+                if is_internal(&name) {
+                    result.error_code = ResponseError::InvalidTopicException.code();
+                    result.error_message = Some(StrBytes::from_string(format!(
+                        "Topic {name} is an internal topic and cannot be deleted."
+                    )));
+                    return result;
                 }
+                match state
+                    .commit(|image| {
+                        let topic_id = image.topic(&name).map(|t| t.topic_id);
+                        Ok((delete_topic(image, &name)?, topic_id))
+                    })
+                    .await
+                {
+                    Ok(topic_id) => {
+                        result.topic_id = topic_id.unwrap_or(id);
+                        tracing::info!(topic = %name, "deleted topic");
+                    }
+                    Err(e) => {
+                        result.error_code = e.code();
+                        result.error_message = Some(StrBytes::from_string(e.to_string()));
+                    }
+                }
+                result
             }
-            result
-        })
-        .collect();
+            .await,
+        );
+    }
     DeleteTopicsResponse::default().with_responses(responses)
 }

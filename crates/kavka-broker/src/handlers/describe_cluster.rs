@@ -16,6 +16,7 @@ pub(crate) fn handle(
         .metadata
         .image()
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.broker_id))

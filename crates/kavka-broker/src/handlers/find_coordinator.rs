@@ -1,16 +1,21 @@
-//! FindCoordinator: this broker coordinates every group (single node).
+//! FindCoordinator: a group's coordinator is the leader of its
+//! `__consumer_offsets` partition.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use kavka_group::partition_for_group;
+
 use super::RequestContext;
+use crate::group_service::OFFSETS_TOPIC;
 
 const GROUP: i8 = 0;
 
-/// Points groups at this broker; transactions are not coordinated yet.
-pub(crate) fn handle(
+/// Points each group at the leader of its `__consumer_offsets` partition, which
+/// coordinates it; transactions are not coordinated yet.
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: FindCoordinatorRequest,
     version: i16,
@@ -21,29 +26,44 @@ pub(crate) fn handle(
     } else {
         vec![request.key]
     };
-    let host = StrBytes::from_string(state.config.advertised.host.clone());
-    let port = i32::from(state.config.advertised.port);
+    let created = if request.key_type == GROUP {
+        state.groups.ensure_topic(state).await
+    } else {
+        Ok(())
+    };
+    let image = state.metadata.image();
+    let partitions = state.config.offsets_topic_num_partitions;
     let coordinators: Vec<Coordinator> = keys
         .into_iter()
         .map(|key| {
             let mut c = Coordinator::default()
-                .with_key(key)
                 .with_node_id(BrokerId(-1))
                 .with_port(-1);
+            let leader = image
+                .topic(OFFSETS_TOPIC)
+                .and_then(|t| t.partitions.get(&partition_for_group(&key, partitions)))
+                .map(|p| p.leader)
+                .and_then(|leader| image.broker(leader).filter(|b| !b.fenced));
             if request.key_type != GROUP {
                 c.error_code = ResponseError::CoordinatorNotAvailable.code();
                 c.error_message = Some(StrBytes::from_static_str(
                     "Kavka does not support transactions yet",
                 ));
-            } else if let Err(e) = state.groups.ensure_topic(state) {
+            } else if let Err(e) = &created {
                 c.error_code = e.code();
                 c.error_message = Some(StrBytes::from_string(e.to_string()));
+            } else if let Some(b) = leader {
+                c.node_id = BrokerId(b.broker_id);
+                c.host = StrBytes::from_string(b.host.clone());
+                c.port = b.port;
             } else {
-                c.node_id = BrokerId(state.config.node_id);
-                c.host = host.clone();
-                c.port = port;
+                // The partition has no leader right now (a failover): retry.
+                c.error_code = ResponseError::CoordinatorNotAvailable.code();
+                c.error_message = Some(StrBytes::from_static_str(
+                    "The coordinator is not available.",
+                ));
             }
-            c
+            c.with_key(key)
         })
         .collect();
     if version >= 4 {

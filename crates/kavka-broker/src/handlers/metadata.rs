@@ -16,7 +16,7 @@ use kavka_metadata::{MetadataImage, TopicImage};
 use super::{authorized_operations, RequestContext};
 
 /// Answers which brokers exist and who leads each requested partition.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: MetadataRequest,
     version: i16,
@@ -38,7 +38,7 @@ pub(crate) fn handle(
     let topics = match requested {
         None => image
             .topics()
-            .map(|t| topic_response(t, topic_ops))
+            .map(|t| topic_response(&image, t, topic_ops, version))
             .collect(),
         Some(requested) => {
             let mut out = Vec::with_capacity(requested.len());
@@ -66,10 +66,10 @@ pub(crate) fn handle(
                     && !is_internal(&name)
                     && validate(&name).is_ok()
                 {
-                    image = auto_create(ctx, &name).unwrap_or(image);
+                    image = auto_create(ctx, &name).await.unwrap_or(image);
                 }
                 out.push(match image.topic(&name) {
-                    Some(t) => topic_response(t, topic_ops),
+                    Some(t) => topic_response(&image, t, topic_ops, version),
                     None => MetadataResponseTopic::default()
                         .with_error_code(if validate(&name).is_err() {
                             ResponseError::InvalidTopicException.code()
@@ -92,7 +92,10 @@ pub(crate) fn handle(
 }
 
 /// Creates a topic with the broker defaults; returns the image that has it.
-fn auto_create(ctx: &RequestContext<'_>, name: &str) -> Option<std::sync::Arc<MetadataImage>> {
+async fn auto_create(
+    ctx: &RequestContext<'_>,
+    name: &str,
+) -> Option<std::sync::Arc<MetadataImage>> {
     let state = ctx.state;
     let topic = NewTopic {
         name: name.to_string(),
@@ -102,13 +105,16 @@ fn auto_create(ctx: &RequestContext<'_>, name: &str) -> Option<std::sync::Arc<Me
         configs: BTreeMap::new(),
     };
     let brokers = state.live_brokers();
-    match state.commit(|image| {
-        // Another request may have created it meanwhile: that is success too.
-        if image.topic(name).is_some() {
-            return Ok((vec![], ()));
-        }
-        Ok((create_topic(image, &topic, &brokers)?, ()))
-    }) {
+    match state
+        .commit(|image| {
+            // Another request may have created it meanwhile: that is success too.
+            if image.topic(name).is_some() {
+                return Ok((vec![], ()));
+            }
+            Ok((create_topic(image, &topic, &brokers)?, ()))
+        })
+        .await
+    {
         Ok(()) => {
             tracing::info!(topic = name, peer = %ctx.peer, "auto-created topic");
             Some(state.metadata.image())
@@ -120,9 +126,11 @@ fn auto_create(ctx: &RequestContext<'_>, name: &str) -> Option<std::sync::Arc<Me
     }
 }
 
+/// The brokers clients may talk to: registered and not fenced, as Kafka lists them.
 fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
     image
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.broker_id))
@@ -133,12 +141,33 @@ fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
         .collect()
 }
 
-pub(crate) fn topic_response(topic: &TopicImage, operations: i32) -> MetadataResponseTopic {
+pub(crate) fn topic_response(
+    image: &MetadataImage,
+    topic: &TopicImage,
+    operations: i32,
+    version: i16,
+) -> MetadataResponseTopic {
+    // Offline replicas are in the answer from v5.
+    let offline = |r: &i32| version >= 5 && image.broker(*r).is_none_or(|b| b.fenced);
     let partitions = topic
         .partitions
         .iter()
         .map(|(&index, p)| {
+            // No leader (all of the ISR down): clients wait and ask again.
+            let error = if p.leader < 0 {
+                ResponseError::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             MetadataResponsePartition::default()
+                .with_error_code(error)
+                .with_offline_replicas(
+                    p.replicas
+                        .iter()
+                        .filter(|r| offline(r))
+                        .map(|&r| BrokerId(r))
+                        .collect(),
+                )
                 .with_partition_index(index)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)

@@ -54,9 +54,15 @@ pub(crate) async fn handle(
     let Some(body) = request.body else {
         return Some(ResponseKind::ApiVersions(api_versions::unsupported()));
     };
+    if writes_group_state(&body) {
+        // A group's first write creates `__consumer_offsets`, as Kafka does, even
+        // for a client that skipped FindCoordinator. Failing here leaves the
+        // handler to answer with the coordinator error.
+        let _ = ctx.state.groups.ensure_topic(ctx.state).await;
+    }
     let response = match body {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version).await),
         RequestKind::Produce(r) => {
             return produce::handle(ctx, r, version).map(ResponseKind::Produce)
         }
@@ -65,13 +71,13 @@ pub(crate) async fn handle(
             ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version))
         }
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(create_topics::handle(ctx, r, version))
+            ResponseKind::CreateTopics(create_topics::handle(ctx, r, version).await)
         }
         RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version))
+            ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r))
+            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r).await)
         }
         RequestKind::DeleteRecords(r) => {
             ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
@@ -91,12 +97,12 @@ pub(crate) async fn handle(
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(configs::describe(ctx, r, version))
         }
-        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(ctx, r)),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(ctx, r).await),
         RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(ctx, r))
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(ctx, r).await)
         }
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version))
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version).await)
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(join_group::handle(ctx, r, version).await)
@@ -129,4 +135,18 @@ pub(crate) async fn handle(
         }
     };
     Some(response)
+}
+
+/// Requests whose handling may write to `__consumer_offsets`.
+fn writes_group_state(body: &RequestKind) -> bool {
+    matches!(
+        body,
+        RequestKind::JoinGroup(_)
+            | RequestKind::SyncGroup(_)
+            | RequestKind::OffsetCommit(_)
+            | RequestKind::LeaveGroup(_)
+            | RequestKind::DeleteGroups(_)
+            | RequestKind::OffsetDelete(_)
+            | RequestKind::ConsumerGroupHeartbeat(_)
+    )
 }

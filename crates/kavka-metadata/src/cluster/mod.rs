@@ -76,6 +76,26 @@ pub enum ControlError {
 }
 
 impl ControlError {
+    /// The refusal a Kafka error code stands for; `None` for 0 (no error). Codes
+    /// that are not a `ControlError` come back as `InvalidRequest`.
+    pub fn from_code(code: i16) -> Option<Self> {
+        Some(match code {
+            0 => return None,
+            77 => Self::StaleBrokerEpoch,
+            101 => Self::DuplicateBrokerRegistration,
+            102 => Self::BrokerIdNotRegistered,
+            3 => Self::UnknownTopicOrPartition,
+            74 => Self::FencedLeaderEpoch,
+            6 => Self::NotLeaderOrFollower,
+            95 => Self::InvalidUpdateVersion,
+            107 => Self::IneligibleReplica,
+            84 => Self::ElectionNotNeeded,
+            80 => Self::PreferredLeaderNotAvailable,
+            83 => Self::EligibleLeadersNotAvailable,
+            _ => Self::InvalidRequest("refused by the controller"),
+        })
+    }
+
     /// The Kafka error code for this refusal.
     pub fn code(&self) -> i16 {
         match self {

@@ -1,0 +1,89 @@
+//! What brokers and the active controller say to each other. The messages carry
+//! what Kafka's BrokerRegistration, BrokerHeartbeat and AlterPartition carry, plus
+//! metadata writes decided on a broker's image (a compare-and-set on the log, see
+//! `kavka_raft::MetadataBatch`). They travel as JSON over the quorum's connections.
+
+use kavka_metadata::MetadataRecord;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A request to the active controller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControllerRequest {
+    Register {
+        broker_id: i32,
+        incarnation_id: Uuid,
+        host: String,
+        port: i32,
+        rack: Option<String>,
+    },
+    Heartbeat {
+        broker_id: i32,
+        broker_epoch: i64,
+        current_metadata_offset: u64,
+        want_fence: bool,
+        want_shutdown_now: bool,
+    },
+    AlterPartition {
+        broker_id: i32,
+        broker_epoch: i64,
+        topic_id: Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        new_isr: Vec<i32>,
+    },
+    /// Records decided on the image that had applied `expect_next_offset` records.
+    Write {
+        expect_next_offset: Option<u64>,
+        records: Vec<MetadataRecord>,
+    },
+    /// A node that is not a voter asks to follow the metadata log (Kafka's
+    /// observer): the leader adds it as a learner at `addr`.
+    AddObserver { node_id: i32, addr: String },
+    /// Preferred or unclean leader election for partitions (ElectLeaders).
+    ElectLeaders {
+        unclean: bool,
+        partitions: Vec<(Uuid, i32)>,
+    },
+}
+
+/// The controller's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControllerResponse {
+    /// This node is not the active controller; `leader` is, if known.
+    NotController {
+        leader: Option<i32>,
+    },
+    Registered {
+        broker_epoch: i64,
+    },
+    Heartbeat {
+        is_caught_up: bool,
+        is_fenced: bool,
+        should_shut_down: bool,
+    },
+    AlterPartition {
+        error_code: i16,
+        leader: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    },
+    /// The records committed at this log index and are applied there.
+    Written {
+        index: u64,
+    },
+    /// The write was decided on an older image; decide again.
+    Stale,
+    ObserverAdded,
+    /// Per partition, the Kafka error code of its election (0: elected).
+    Elected {
+        results: Vec<(Uuid, i32, i16)>,
+    },
+    /// A refusal with Kafka's error code.
+    Error {
+        code: i16,
+        message: String,
+    },
+}
