@@ -801,6 +801,31 @@ mod tests {
     }
 
     #[test]
+    fn many_failures_in_kafkas_order() {
+        // Transcript section 5: preferred election of everything while node 3 is down.
+        let mut rows: Vec<(&str, i32, i16, Option<&str>)> = vec![("orders", 2, 80, None)];
+        rows.extend((0..8).map(|p| ("wide", p, 80, None)));
+        rows.push(("solo", 0, 80, None));
+        rows.push(("pair", 0, 80, None));
+        let out = report(ElectionType::Preferred, &response(&rows)).unwrap();
+        let order: Vec<&str> = out
+            .stdout
+            .lines()
+            .map(|l| l.split(": ").nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "wide-0", "wide-1", "wide-2", "solo-0", "wide-3", "wide-4", "wide-5", "wide-6",
+                "wide-7", "orders-2", "pair-0"
+            ]
+        );
+        let failure = out.failure.unwrap();
+        assert_eq!(failure.message, "11 replica(s) could not be elected");
+        assert_eq!(failure.trace.len(), 12);
+    }
+
+    #[test]
     fn request_groups_partitions_by_topic() {
         let election = Election {
             bootstrap: String::new(),
