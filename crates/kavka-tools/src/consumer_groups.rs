@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::error::ToolError;
+use crate::error::{java_exception, ToolError};
 use crate::group_offsets::{list_offsets, parse_datetime_ms, parse_duration_ms, EARLIEST, LATEST};
 use crate::output::{java_hashmap_order, java_string_order, pad};
 use crate::wire::Connection;
@@ -197,26 +197,6 @@ fn action_name(args: &Args) -> &'static str {
 }
 
 const DRY_RUN_WARNING: &str = "WARN: No action will be performed as the --execute option is missing. In version 5.0, this command will require either --dry-run or --execute to be specified. You should add the --dry-run option explicitly if you are scripting this command and want to keep the current default behavior without prompting.";
-
-/// Kafka's exception class and message for an error, as its tool prints them.
-fn java_exception(e: &ToolError) -> String {
-    match e {
-        ToolError::Kafka { code, message } => {
-            let class = match code {
-                3 => "UnknownTopicOrPartitionException",
-                15 => "CoordinatorNotAvailableException",
-                16 => "NotCoordinatorException",
-                25 => "UnknownMemberIdException",
-                68 => "GroupNotEmptyException",
-                69 => "GroupIdNotFoundException",
-                86 => "GroupSubscribedToTopicException",
-                _ => "KafkaException",
-            };
-            format!("org.apache.kafka.common.errors.{class}: {message}")
-        }
-        other => other.to_string(),
-    }
-}
 
 /// (group id, state) of every classic consumer group, sorted by id.
 fn listed_groups(conn: &mut Connection) -> Result<Vec<(String, String)>, ToolError> {

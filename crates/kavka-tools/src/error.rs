@@ -73,8 +73,49 @@ fn kafka_message(code: i16) -> Option<&'static str> {
         44 => "Request parameters do not satisfy the configured policy.",
         68 => "The group is not empty.",
         69 => "The group id does not exist.",
+        80 => "The preferred leader was not available.",
+        83 => "Eligible topic partition leaders are not available.",
+        84 => "Leader election not needed for topic partition.",
         86 => "Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.",
         87 => "This record has failed the validation on broker and hence will be rejected.",
         _ => return None,
     })
+}
+
+/// The class of the exception Kafka's Java client raises for an error code, fully
+/// qualified, as its tools print it (`org.apache.kafka.common.errors.…Exception`).
+pub(crate) fn java_exception_class(code: i16) -> String {
+    let class = match code {
+        -1 => "UnknownServerException",
+        3 => "UnknownTopicOrPartitionException",
+        5 => "LeaderNotAvailableException",
+        6 => "NotLeaderOrFollowerException",
+        7 => "TimeoutException",
+        15 => "CoordinatorNotAvailableException",
+        16 => "NotCoordinatorException",
+        25 => "UnknownMemberIdException",
+        29 => "TopicAuthorizationException",
+        31 => "ClusterAuthorizationException",
+        35 => "UnsupportedVersionException",
+        41 => "NotControllerException",
+        42 => "InvalidRequestException",
+        68 => "GroupNotEmptyException",
+        69 => "GroupIdNotFoundException",
+        80 => "PreferredLeaderNotAvailableException",
+        83 => "EligibleLeadersNotAvailableException",
+        84 => "ElectionNotNeededException",
+        86 => "GroupSubscribedToTopicException",
+        _ => "KafkaException",
+    };
+    format!("org.apache.kafka.common.errors.{class}")
+}
+
+/// `Throwable.toString()` of the exception Kafka's client raises for `e`.
+pub(crate) fn java_exception(e: &ToolError) -> String {
+    match e {
+        ToolError::Kafka { code, message } => {
+            format!("{}: {message}", java_exception_class(*code))
+        }
+        other => other.to_string(),
+    }
 }

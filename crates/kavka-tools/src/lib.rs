@@ -1,6 +1,7 @@
 //! Kafka's command-line tools, native: `kafka-topics`, `kafka-console-producer`,
-//! `kafka-console-consumer`, `kafka-consumer-groups` and `kafka-configs`, with Kafka's
-//! flags and Kafka's output, against Kavka or Apache Kafka.
+//! `kafka-console-consumer`, `kafka-consumer-groups`, `kafka-configs`,
+//! `kafka-metadata-quorum` and `kafka-leader-election`, with Kafka's flags and
+//! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -12,7 +13,10 @@ mod console_producer;
 mod consumer_groups;
 mod error;
 mod group_offsets;
+mod leader_election;
+mod metadata_quorum;
 pub mod output;
+mod partition_report;
 pub mod props;
 mod topics;
 mod wire;
@@ -32,16 +36,22 @@ pub enum Tool {
     ConsumerGroups,
     /// `kafka-configs`
     Configs,
+    /// `kafka-metadata-quorum`
+    MetadataQuorum,
+    /// `kafka-leader-election`
+    LeaderElection,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 5] = [
+    pub const ALL: [(Tool, &'static str); 7] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
         (Tool::ConsumerGroups, "consumer-groups"),
         (Tool::Configs, "configs"),
+        (Tool::MetadataQuorum, "metadata-quorum"),
+        (Tool::LeaderElection, "leader-election"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -57,6 +67,8 @@ impl Tool {
             Tool::ConsoleConsumer => "kafka-console-consumer",
             Tool::ConsumerGroups => "kafka-consumer-groups",
             Tool::Configs => "kafka-configs",
+            Tool::MetadataQuorum => "kafka-metadata-quorum",
+            Tool::LeaderElection => "kafka-leader-election",
         }
     }
 }
@@ -81,6 +93,8 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::ConsoleConsumer => console_consumer::main(argv),
         Tool::ConsumerGroups => consumer_groups::main(argv),
         Tool::Configs => configs::main(argv),
+        Tool::MetadataQuorum => metadata_quorum::main(argv),
+        Tool::LeaderElection => leader_election::main(argv),
     };
     match result {
         Ok(code) => code,
@@ -144,6 +158,8 @@ mod tests {
         assert_eq!(t("kafka-console-producer.sh"), Some(Tool::ConsoleProducer));
         assert_eq!(t("kafka-consumer-groups"), Some(Tool::ConsumerGroups));
         assert_eq!(t("kafka-configs.sh"), Some(Tool::Configs));
+        assert_eq!(t("kafka-metadata-quorum.sh"), Some(Tool::MetadataQuorum));
+        assert_eq!(t("kafka-leader-election"), Some(Tool::LeaderElection));
         assert_eq!(t("kavka"), None);
         assert_eq!(t("kafka-topics.py"), None);
     }

@@ -1,25 +1,33 @@
 //! `kafka-topics`: create, list, describe, alter and delete topics.
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 
 use clap::Parser;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_topic_partitions_request::{
+    Cursor as DtpCursor, TopicRequest,
+};
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, TopicName,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeTopicPartitionsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use crate::configs::{describe_configs, ConfigResource, SOURCE_DEFAULT};
 use crate::error::ToolError;
-use crate::output::{ids, java_presized_string_order, kafka_uuid};
+use crate::output::{java_presized_string_order, kafka_uuid};
+use crate::partition_report::{PartitionView, ReportFilters};
 use crate::wire::Connection;
 
 const TIMEOUT_MS: i32 = 30_000;
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const UNKNOWN_TOPIC: i16 = 3;
+/// Kafka's default `--partition-size-limit-per-response`.
+const PARTITIONS_PER_RESPONSE: i32 = 2000;
 
 /// Kafka's TopicCommand options.
 #[derive(Parser, Debug)]
@@ -74,6 +82,15 @@ struct Args {
     /// If set when describing topics, only show partitions whose leader is not available.
     #[arg(long)]
     unavailable_partitions: bool,
+    /// If set when describing topics, only show partitions whose isr count is less than the configured minimum.
+    #[arg(long)]
+    under_min_isr_partitions: bool,
+    /// If set when describing topics, only show partitions whose isr count is equal to the configured minimum.
+    #[arg(long)]
+    at_min_isr_partitions: bool,
+    /// If set when describing topics, only show topics that have overridden configs.
+    #[arg(long)]
+    topics_with_overrides: bool,
     /// Exclude internal topics when listing or describing topics.
     #[arg(long)]
     exclude_internal: bool,
@@ -101,6 +118,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     .count();
     if actions != 1 {
         return Ok(crate::usage::<Args>("Command must include exactly one action: --list, --describe, --create, --alter or --delete"));
+    }
+    if let Some(message) = invalid_combination(&args) {
+        return Ok(crate::usage::<Args>(&message));
     }
     if (args.create || args.alter || args.delete) && args.topic.is_none() {
         return Ok(crate::usage::<Args>(
@@ -178,7 +198,16 @@ fn matching_topics(
     conn: &mut Connection,
     args: &Args,
 ) -> Result<Vec<MetadataResponseTopic>, ToolError> {
+    Ok(matching(conn, args)?.0)
+}
+
+/// Like `matching_topics`, with the ids of the live brokers.
+fn matching(
+    conn: &mut Connection,
+    args: &Args,
+) -> Result<(Vec<MetadataResponseTopic>, HashSet<i32>), ToolError> {
     let metadata = conn.metadata(None)?;
+    let live: HashSet<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
     let pattern = match &args.topic {
         Some(t) => Some(
             regex::Regex::new(&format!("^(?:{t})$"))
@@ -202,7 +231,7 @@ fn matching_topics(
             .map(|n| n.0.as_str())
             .cmp(&b.name.as_ref().map(|n| n.0.as_str()))
     });
-    Ok(topics)
+    Ok((topics, live))
 }
 
 fn name_of(t: &MetadataResponseTopic) -> &str {
@@ -228,51 +257,188 @@ fn list(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
 }
 
 fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
-    let topics = matching_topics(conn, args)?;
+    let (topics, live) = matching(conn, args)?;
     ensure_found(&topics, args)?;
     let topics = java_presized_string_order(topics, name_of);
-    let partition_filter = args.under_replicated_partitions || args.unavailable_partitions;
+    let names: Vec<String> = topics.iter().map(|t| name_of(t).to_string()).collect();
+    // Kafka's admin client reads partitions with DescribeTopicPartitions (which
+    // carries the KIP-966 ELR fields) where the broker has it, else from Metadata.
+    let mut described = if conn.supports(ApiKey::DescribeTopicPartitions) {
+        describe_topic_partitions(conn, &names, &live)?
+    } else {
+        HashMap::new()
+    };
+    let filters = ReportFilters {
+        under_replicated: args.under_replicated_partitions,
+        under_min_isr: args.under_min_isr_partitions,
+        at_min_isr: args.at_min_isr_partitions,
+        unavailable: args.unavailable_partitions,
+    };
     for t in &topics {
         let name = name_of(t);
-        if !partition_filter {
-            let configs = describe_configs(conn, &ConfigResource::Topic(name.to_string()), false)?
-                .into_iter()
-                .filter(|c| c.source != SOURCE_DEFAULT)
-                .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("null")))
-                .collect::<Vec<_>>()
-                .join(",");
-            let rf = t.partitions.first().map_or(0, |p| p.replica_nodes.len());
+        let configs = describe_configs(conn, &ConfigResource::Topic(name.to_string()), false)?;
+        let min_isr = configs
+            .iter()
+            .find(|c| c.name == "min.insync.replicas")
+            .and_then(|c| c.value.as_deref())
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(1);
+        let overrides: Vec<String> = configs
+            .iter()
+            .filter(|c| c.source != SOURCE_DEFAULT)
+            .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("null")))
+            .collect();
+        let mut partitions = described
+            .remove(name)
+            .unwrap_or_else(|| metadata_partitions(t, &live));
+        partitions.sort_by_key(|p| p.partition);
+        if !filters.any() && (!args.topics_with_overrides || !overrides.is_empty()) {
+            let rf = partitions.first().map_or(0, |p| p.replicas.len());
             println!(
-                "Topic: {name}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {configs}",
+                "Topic: {name}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {}",
                 kafka_uuid(&t.topic_id),
-                t.partitions.len()
+                partitions.len(),
+                overrides.join(",")
             );
         }
-        let mut partitions: Vec<_> = t.partitions.iter().collect();
-        partitions.sort_by_key(|p| p.partition_index);
-        for p in partitions {
-            let replicas: Vec<i32> = p.replica_nodes.iter().map(|b| b.0).collect();
-            let isr: Vec<i32> = p.isr_nodes.iter().map(|b| b.0).collect();
-            if args.under_replicated_partitions && isr.len() >= replicas.len() {
-                continue;
-            }
-            if args.unavailable_partitions && p.leader_id.0 >= 0 {
-                continue;
-            }
-            let leader = if p.leader_id.0 < 0 {
-                "none".to_string()
-            } else {
-                p.leader_id.0.to_string()
-            };
-            println!(
-                "\tTopic: {name}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}\tElr: \tLastKnownElr: ",
-                p.partition_index,
-                ids(&replicas),
-                ids(&isr)
-            );
+        if args.topics_with_overrides {
+            continue;
+        }
+        for p in partitions
+            .iter()
+            .filter(|p| filters.selects(p, min_isr, &live))
+        {
+            println!("{}", p.line(name));
         }
     }
     Ok(())
+}
+
+/// The partitions of a Metadata response topic (no ELR fields there).
+fn metadata_partitions(t: &MetadataResponseTopic, live: &HashSet<i32>) -> Vec<PartitionView> {
+    t.partitions
+        .iter()
+        .map(|p| {
+            let mut view = PartitionView::new(
+                p.partition_index,
+                p.leader_id.0,
+                p.replica_nodes.iter().map(|b| b.0).collect(),
+                p.isr_nodes.iter().map(|b| b.0).collect(),
+                live,
+            );
+            view.elr = Some(vec![]);
+            view.last_known_elr = Some(vec![]);
+            view
+        })
+        .collect()
+}
+
+/// The partitions of `names` by DescribeTopicPartitions, following its cursor.
+fn describe_topic_partitions(
+    conn: &mut Connection,
+    names: &[String],
+    live: &HashSet<i32>,
+) -> Result<HashMap<String, Vec<PartitionView>>, ToolError> {
+    let mut out: HashMap<String, Vec<PartitionView>> = HashMap::new();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let mut cursor = None;
+    loop {
+        let request = DescribeTopicPartitionsRequest::default()
+            .with_topics(
+                names
+                    .iter()
+                    .map(|n| TopicRequest::default().with_name(topic_name(n)))
+                    .collect(),
+            )
+            .with_response_partition_limit(PARTITIONS_PER_RESPONSE)
+            .with_cursor(cursor);
+        let response = conn.send(request)?;
+        for t in response.topics {
+            if t.error_code != 0 {
+                return Err(ToolError::from_code(t.error_code, None));
+            }
+            let name = t.name.map(|n| n.0.to_string()).unwrap_or_default();
+            let views = out.entry(name).or_default();
+            for p in t.partitions {
+                let mut view = PartitionView::new(
+                    p.partition_index,
+                    p.leader_id.0,
+                    p.replica_nodes.iter().map(|b| b.0).collect(),
+                    p.isr_nodes.iter().map(|b| b.0).collect(),
+                    live,
+                );
+                view.elr = p
+                    .eligible_leader_replicas
+                    .map(|v| v.iter().map(|b| b.0).collect());
+                view.last_known_elr = p.last_known_elr.map(|v| v.iter().map(|b| b.0).collect());
+                views.push(view);
+            }
+        }
+        match response.next_cursor {
+            Some(next) => {
+                cursor = Some(
+                    DtpCursor::default()
+                        .with_topic_name(next.topic_name)
+                        .with_partition_index(next.partition_index),
+                )
+            }
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Kafka's `checkInvalidArgs` for the describe report options and their neighbours:
+/// the first option used with an action (or option) it cannot go with.
+fn invalid_combination(args: &Args) -> Option<String> {
+    let actions = [
+        (args.alter, "alter"),
+        (args.create, "create"),
+        (args.list, "list"),
+        (args.delete, "delete"),
+    ];
+    let reports = [
+        (
+            args.under_replicated_partitions,
+            "under-replicated-partitions",
+        ),
+        (args.under_min_isr_partitions, "under-min-isr-partitions"),
+        (args.at_min_isr_partitions, "at-min-isr-partitions"),
+        (args.unavailable_partitions, "unavailable-partitions"),
+    ];
+    let clash = |used: &str, with: &str| {
+        Some(format!(
+            "Option \"[{used}]\" can't be used with option \"[{with}]\""
+        ))
+    };
+    for (set, used) in reports {
+        if !set {
+            continue;
+        }
+        if let Some((_, with)) = actions.iter().find(|(a, _)| *a) {
+            return clash(used, with);
+        }
+        if args.topics_with_overrides {
+            return clash(used, "topics-with-overrides");
+        }
+    }
+    if args.topics_with_overrides {
+        if let Some((_, with)) = actions.iter().find(|(a, _)| *a) {
+            return clash("topics-with-overrides", with);
+        }
+    }
+    if args.exclude_internal {
+        let with = [
+            (args.alter, "alter"),
+            (args.create, "create"),
+            (args.delete, "delete"),
+        ];
+        if let Some((_, with)) = with.iter().find(|(a, _)| *a) {
+            return clash("exclude-internal", with);
+        }
+    }
+    None
 }
 
 fn alter(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
