@@ -26,7 +26,7 @@ use crate::types::{MetadataBatch, NodeId, Raft};
 /// What Kafka's DescribeQuorum shows, as this node sees it. Offsets are Kafka's:
 /// the log end offset is the index after the last entry, the high watermark the
 /// index after the last committed entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuorumDescription {
     /// The leader, if one is known.
     pub leader_id: Option<NodeId>,
@@ -43,7 +43,7 @@ pub struct QuorumDescription {
 
 /// One replica in a [`QuorumDescription`]. Progress of other nodes is known only
 /// on the leader; elsewhere those fields are `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplicaDescription {
     /// Its node id.
     pub node_id: NodeId,

@@ -35,6 +35,8 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
+    ApiKey::DescribeQuorum,
+    ApiKey::ElectLeaders,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -288,7 +288,6 @@ impl ControllerClient {
     }
 
     /// Preferred (or unclean) leader elections; per partition an error code.
-    #[allow(dead_code)] // ElectLeaders is wired next
     pub(crate) async fn elect_leaders(
         &self,
         unclean: bool,
@@ -302,6 +301,19 @@ impl ControllerClient {
             .await?
         {
             ControllerResponse::Elected { results } => Ok(results),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+impl ControllerClient {
+    /// The quorum as the active controller sees it (follower progress is known
+    /// only there).
+    pub(crate) async fn describe_quorum(
+        &self,
+    ) -> Result<kavka_raft::QuorumDescription, ControllerCallError> {
+        match self.call(ControllerRequest::DescribeQuorum).await? {
+            ControllerResponse::Quorum(q) => Ok(q),
             other => Err(unexpected(&other)),
         }
     }

@@ -41,6 +41,8 @@ pub enum ControllerRequest {
     /// A node that is not a voter asks to follow the metadata log (Kafka's
     /// observer): the leader adds it as a learner at `addr`.
     AddObserver { node_id: i32, addr: String },
+    /// The quorum as the leader sees it (DescribeQuorum).
+    DescribeQuorum,
     /// Preferred or unclean leader election for partitions (ElectLeaders).
     ElectLeaders {
         unclean: bool,
@@ -77,6 +79,7 @@ pub enum ControllerResponse {
     /// The write was decided on an older image; decide again.
     Stale,
     ObserverAdded,
+    Quorum(kavka_raft::QuorumDescription),
     /// Per partition, the Kafka error code of its election (0: elected).
     Elected {
         results: Vec<(Uuid, i32, i16)>,

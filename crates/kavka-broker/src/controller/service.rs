@@ -75,6 +75,7 @@ impl ControllerService {
                     Err(e) => self.quorum_error(e),
                 }
             }
+            ControllerRequest::DescribeQuorum => ControllerResponse::Quorum(self.quorum.describe()),
             other => self.decide(other).await,
         }
     }
@@ -331,8 +332,8 @@ fn decide_one(
             }
             (ControllerResponse::Elected { results }, records)
         }
-        ControllerRequest::Write { .. } | ControllerRequest::AddObserver { .. } => {
-            (error(42, "not a cluster decision"), vec![])
-        }
+        ControllerRequest::Write { .. }
+        | ControllerRequest::AddObserver { .. }
+        | ControllerRequest::DescribeQuorum => (error(42, "not a cluster decision"), vec![]),
     }
 }

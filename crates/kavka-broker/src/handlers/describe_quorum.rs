@@ -1,20 +1,10 @@
 //! DescribeQuorum (API key 55): the state of the metadata quorum, what
 //! `kafka-metadata-quorum describe` prints, built from a
 //! [`kavka_raft::QuorumDescription`].
+
 //!
-//! NOT WIRED YET: `handlers::handle` does not dispatch DescribeQuorum and
-//! `kavka_wire` does not advertise it, because the broker has no
-//! `MetadataQuorum` to describe until the cluster work lands. To wire it (Kafka
-//! 4.4's tool sends v2; versions 0–2 are all handled here):
-//! 1. advertise `ApiKey::DescribeQuorum` 0–2 in `kavka_wire`'s version table;
-//! 2. in `handlers::handle`, for `RequestKind::DescribeQuorum(r)`, call
-//!    [`response`] with `quorum.describe()`, this node's id and the voters'
-//!    controller endpoints ([`QuorumEndpoint`], from `controller.quorum.voters` and
-//!    the listener name of `controller.listener.names`);
-//! 3. a broker-only node (an observer, or any node that is not the Raft leader)
-//!    must forward the request to the active controller as Kafka's brokers do:
-//!    answered here on a non-leader it is NOT_LEADER_OR_FOLLOWER, which Kafka's
-//!    admin client does not retry on another node.
+//! Any node answers: the description comes from the active controller, which
+//! alone knows the followers' progress (Kafka's brokers forward it there).
 
 use std::collections::BTreeMap;
 
@@ -46,10 +36,6 @@ pub(crate) struct QuorumEndpoint {
 /// `KafkaRaftClient` does); a request that does not name exactly
 /// `__cluster_metadata-0` is UNKNOWN_TOPIC_OR_PARTITION for what it named.
 /// `endpoints` gives each voter's controller listeners (v2 `nodes`).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "wired when the broker runs a quorum")
-)]
 pub(crate) fn response(
     request: &DescribeQuorumRequest,
     version: i16,
@@ -159,6 +145,48 @@ fn broker_id(id: NodeId) -> BrokerId {
 /// An optional offset or timestamp as Kafka sends it: -1 when unknown.
 fn offset(value: Option<u64>) -> i64 {
     value.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Answers DescribeQuorum with the active controller's view of the quorum.
+pub(crate) async fn handle(
+    ctx: &super::RequestContext<'_>,
+    request: DescribeQuorumRequest,
+    version: i16,
+) -> DescribeQuorumResponse {
+    let state = ctx.state;
+    let description = match state.controller.describe_quorum().await {
+        Ok(d) => d,
+        // No controller reachable: this node's own view says who leads, if anyone.
+        Err(_) => state.metadata.quorum().describe(),
+    };
+    let listener = state
+        .config
+        .cluster
+        .controller_listener_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "CONTROLLER".to_string());
+    let endpoints: BTreeMap<NodeId, Vec<QuorumEndpoint>> = state
+        .config
+        .cluster
+        .voters
+        .iter()
+        .filter_map(|v| {
+            let id = NodeId::try_from(v.id).ok()?;
+            Some((
+                id,
+                vec![QuorumEndpoint {
+                    listener: listener.clone(),
+                    host: v.host.clone(),
+                    port: v.port,
+                }],
+            ))
+        })
+        .collect();
+    let local = description
+        .leader_id
+        .unwrap_or(state.metadata.quorum().node_id());
+    response(&request, version, local, &description, &endpoints)
 }
 
 #[cfg(test)]

@@ -54,7 +54,6 @@ impl ElectionType {
 /// partitions named (`--all-topic-partitions`) every partition of every topic is
 /// tried and those that needed no election are left out of the response; named
 /// partitions are all answered.
-#[cfg_attr(not(test), expect(dead_code, reason = "wired with the controller"))]
 pub(crate) fn response(
     request: &ElectLeadersRequest,
     version: i16,
@@ -167,6 +166,56 @@ fn error_message(e: &ControlError) -> String {
         other => return other.to_string(),
     }
     .to_string()
+}
+
+/// Runs the elections on the active controller and answers per partition.
+pub(crate) async fn handle(
+    ctx: &super::RequestContext<'_>,
+    request: ElectLeadersRequest,
+    version: i16,
+) -> ElectLeadersResponse {
+    let state = ctx.state;
+    let image = state.metadata.image();
+    // First pass: which partitions the request elects, and how.
+    let mut wanted: Vec<(Uuid, i32)> = Vec::new();
+    let mut unclean = false;
+    let _ = response(&request, version, &image, |kind, _, id, partition| {
+        unclean = matches!(kind, ElectionType::Unclean);
+        wanted.push((id, partition));
+        Ok(())
+    });
+    let outcome: std::collections::BTreeMap<(Uuid, i32), i16> = if wanted.is_empty() {
+        Default::default()
+    } else {
+        match state
+            .controller
+            .elect_leaders(unclean, wanted.clone())
+            .await
+        {
+            Ok(results) => results
+                .into_iter()
+                .map(|(t, p, code)| ((t, p), code))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "leader election failed");
+                // NOT_CONTROLLER-like: every partition reports it could not be elected.
+                wanted.iter().map(|&k| (k, 83)).collect()
+            }
+        }
+    };
+    // Second pass: the answer, with each partition's outcome.
+    response(
+        &request,
+        version,
+        &image,
+        |_, _, id, partition| match outcome.get(&(id, partition)).copied().unwrap_or(0) {
+            0 => Ok(()),
+            code => {
+                Err(ControlError::from_code(code)
+                    .unwrap_or(ControlError::EligibleLeadersNotAvailable))
+            }
+        },
+    )
 }
 
 #[cfg(test)]

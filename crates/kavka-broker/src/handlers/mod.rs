@@ -130,6 +130,12 @@ pub(crate) async fn handle(
         RequestKind::ConsumerGroupDescribe(r) => {
             ResponseKind::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, r))
         }
+        RequestKind::DescribeQuorum(r) => {
+            ResponseKind::DescribeQuorum(describe_quorum::handle(ctx, r, version).await)
+        }
+        RequestKind::ElectLeaders(r) => {
+            ResponseKind::ElectLeaders(elect_leaders::handle(ctx, r, version).await)
+        }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");
