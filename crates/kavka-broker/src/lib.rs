@@ -13,6 +13,7 @@ mod metadata_store;
 mod partition;
 mod producer_ids;
 mod replica_manager;
+mod replication;
 mod server;
 mod state;
 mod topic_config;
