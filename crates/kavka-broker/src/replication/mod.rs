@@ -9,3 +9,6 @@ mod isr;
 
 pub(crate) use fetcher::run_fetchers;
 pub(crate) use isr::run_isr_upkeep;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+//! Replication inside one process: a leader partition driven by simulated follower
+//! fetches, and real brokers on 127.0.0.1 whose roles come from hand-made images.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kavka_metadata::{MetadataImage, MetadataRecord};
+use kavka_replica::{
+    Acks, BrokerStatus, FollowerFetch, FollowerFetchOutcome, ReplicaConfig, ReplicaError,
+};
+use kavka_storage::{LogConfig, PartitionLog};
+use uuid::Uuid;
+
+use crate::config::BrokerConfig;
+use crate::partition::{AckWait, Assignment, Partition, PartitionError, ReplicaSignals};
+use crate::server::Broker;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn one_record(value: &str) -> bytes::Bytes {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: NOW,
+        key: Some(bytes::Bytes::from_static(b"k")),
+        value: Some(bytes::Bytes::from(value.to_string())),
+        headers: Default::default(),
+    };
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        [record].iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+fn assignment(
+    leader: i32,
+    replicas: &[i32],
+    isr: &[i32],
+    epoch: i32,
+    min_isr: usize,
+) -> Assignment {
+    Assignment {
+        local_id: 1,
+        local_broker_epoch: 10,
+        leader,
+        leader_epoch: epoch,
+        partition_epoch: epoch,
+        replicas: replicas.to_vec(),
+        isr: isr.to_vec(),
+        brokers: replicas
+            .iter()
+            .map(|&r| (r, BrokerStatus::alive(10 + i64::from(r))))
+            .collect::<BTreeMap<_, _>>(),
+        config: ReplicaConfig {
+            replica_lag_time_max_ms: 30_000,
+            min_insync_replicas: min_isr,
+        },
+        leader_endpoint: (leader != 1 && leader >= 0).then(|| ("127.0.0.1".to_string(), 1)),
+    }
+}
+
+/// A partition on broker 1 with the given role.
+fn partition(dir: &std::path::Path, a: &Assignment) -> Partition {
+    let log = PartitionLog::open(dir, LogConfig::default()).unwrap();
+    let (signals, _queue) = ReplicaSignals::new();
+    let p = Partition::new("t".into(), Uuid::new_v4(), 0, log, Arc::new(signals));
+    p.apply_assignment(a, NOW).unwrap();
+    p
+}
+
+fn follower_fetch(p: &Partition, replica: i32, offset: i64, now: i64) {
+    let fetch = FollowerFetch {
+        replica_id: replica,
+        fetch_offset: offset,
+        last_fetched_epoch: None,
+        current_leader_epoch: Some(p.leader_epoch()),
+        broker_epoch: 10 + i64::from(replica),
+    };
+    match p.on_follower_fetch(fetch, now) {
+        Ok(FollowerFetchOutcome::Read(_)) => {}
+        other => panic!("fetch {replica}@{offset}: {other:?}"),
+    }
+}
+
+fn pending(wait: AckWait) -> tokio::sync::oneshot::Receiver<Result<(), ReplicaError>> {
+    match wait {
+        AckWait::Pending(_, rx) => rx,
+        AckWait::Done(r) => panic!("completed at once: {r:?}"),
+    }
+}
+
+#[test]
+fn a_lone_leader_moves_the_high_watermark_with_every_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1], &[1], 0, 2));
+    assert_eq!(p.high_watermark(), 0);
+    let (info, wait) = p
+        .append_records(one_record("a"), Acks::All, NOW, NOW + 1000)
+        .unwrap();
+    assert_eq!(info.first_offset, 0);
+    assert!(
+        matches!(wait, AckWait::Done(Ok(()))),
+        "min ISR capped at one replica"
+    );
+    assert_eq!(p.high_watermark(), 1);
+    p.append(one_record("b"), NOW).unwrap();
+    assert_eq!(p.high_watermark(), 2);
+}
+
+#[test]
+fn acks_all_completes_only_when_the_follower_fetched_past_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 3, 2));
+    follower_fetch(&p, 2, 0, NOW);
+    let (_, wait) = p
+        .append_records(one_record("a"), Acks::All, NOW, NOW + 30_000)
+        .unwrap();
+    let mut rx = pending(wait);
+    assert_eq!(p.high_watermark(), 0, "follower has not fetched the record");
+    assert!(
+        p.read(0, 1 << 20).unwrap().records.is_empty(),
+        "consumers see nothing yet"
+    );
+    assert!(!p.read_for_follower(0, 1 << 20).unwrap().records.is_empty());
+    follower_fetch(&p, 2, 0, NOW + 1);
+    assert!(rx.try_recv().is_err(), "still waiting");
+    follower_fetch(&p, 2, 1, NOW + 2);
+    assert_eq!(p.high_watermark(), 1);
+    assert_eq!(rx.try_recv(), Ok(Ok(())));
+    // acks=1 answers at once but the HW still waits for the follower.
+    let (_, wait) = p
+        .append_records(one_record("b"), Acks::Leader, NOW, NOW)
+        .unwrap();
+    assert!(matches!(wait, AckWait::Done(Ok(()))));
+    assert_eq!(p.high_watermark(), 1);
+}
+
+#[test]
+fn acks_all_times_out_when_the_follower_never_fetches() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 2));
+    let (_, wait) = p
+        .append_records(one_record("a"), Acks::All, NOW, NOW + 500)
+        .unwrap();
+    let mut rx = pending(wait);
+    p.expire_produces(NOW + 499);
+    assert!(rx.try_recv().is_err());
+    p.expire_produces(NOW + 500);
+    assert_eq!(rx.try_recv(), Ok(Err(ReplicaError::RequestTimedOut)));
+    assert_eq!(p.high_watermark(), 0);
+}
+
+#[test]
+fn acks_all_below_min_isr_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2, 3], &[1], 0, 2));
+    let refused = p.append_records(one_record("a"), Acks::All, NOW, NOW + 500);
+    assert!(matches!(
+        refused,
+        Err(PartitionError::Replica(ReplicaError::NotEnoughReplicas))
+    ));
+    assert_eq!(p.log_end_offset(), 0, "nothing written");
+    p.append_records(one_record("a"), Acks::Leader, NOW, NOW)
+        .unwrap();
+    assert_eq!(p.log_end_offset(), 1);
+}
+
+#[test]
+fn losing_leadership_fails_waiting_produces_and_stops_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 2));
+    let (_, wait) = p
+        .append_records(one_record("a"), Acks::All, NOW, NOW + 30_000)
+        .unwrap();
+    let mut rx = pending(wait);
+    p.apply_assignment(&assignment(2, &[1, 2], &[2], 1, 2), NOW + 1)
+        .unwrap();
+    assert_eq!(rx.try_recv(), Ok(Err(ReplicaError::NotLeaderOrFollower)));
+    assert!(!p.is_leader());
+    assert!(matches!(
+        p.append_records(one_record("b"), Acks::Leader, NOW, NOW),
+        Err(PartitionError::Replica(ReplicaError::NotLeaderOrFollower))
+    ));
+    assert_eq!(
+        p.follower_view().map(|v| (v.leader_id, v.leader_epoch)),
+        Some((2, 1))
+    );
+}
+
+#[test]
+fn a_new_leader_records_its_epoch_at_the_log_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1], &[1], 0, 1));
+    p.append(one_record("a"), NOW).unwrap();
+    p.apply_assignment(&assignment(1, &[1], &[1], 4, 1), NOW)
+        .unwrap();
+    assert_eq!(p.leader_epoch(), 4);
+    let epochs = p.log(|log| Ok(log.leader_epochs().to_vec())).unwrap();
+    assert_eq!(epochs, vec![(0, 0), (4, 1)]);
+}
+
+// --- Two real brokers, roles from hand-made images ---
+
+fn broker_config(dir: &std::path::Path, node: i32) -> BrokerConfig {
+    BrokerConfig::load(
+        None,
+        &[
+            format!("log.dirs={}", dir.display()),
+            format!("node.id={node}"),
+            "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
+            "replica.fetch.wait.max.ms=100".to_string(),
+            "replica.fetch.backoff.ms=50".to_string(),
+        ],
+        std::iter::empty(),
+    )
+    .unwrap()
+}
+
+/// An image where brokers 1 and 2 (at `ports`) share topic `t`'s partition 0, led
+/// by `leader` in `epoch`. Padded with `pad` records so it is newer than what the
+/// brokers applied before.
+fn image(
+    topic_id: Uuid,
+    ports: [u16; 2],
+    leader: i32,
+    epoch: i32,
+    isr: &[i32],
+    pad: usize,
+) -> MetadataImage {
+    let mut image = MetadataImage::default();
+    for i in 0..pad {
+        image
+            .apply(&MetadataRecord::Config {
+                resource: kavka_metadata::ConfigResource::Broker(None),
+                name: "padding".into(),
+                value: Some(i.to_string()),
+            })
+            .unwrap();
+    }
+    for (id, port) in [(1, ports[0]), (2, ports[1])] {
+        image
+            .apply(&MetadataRecord::RegisterBroker {
+                broker_id: id,
+                host: "127.0.0.1".into(),
+                port: i32::from(port),
+                rack: None,
+                incarnation_id: None,
+                broker_epoch: 0,
+                fenced: false,
+            })
+            .unwrap();
+    }
+    image
+        .apply(&MetadataRecord::Topic {
+            name: "t".into(),
+            topic_id,
+        })
+        .unwrap();
+    image
+        .apply(&MetadataRecord::Partition {
+            topic_id,
+            partition: 0,
+            replicas: vec![1, 2],
+            isr: isr.to_vec(),
+            leader,
+            leader_epoch: epoch,
+            partition_epoch: epoch,
+        })
+        .unwrap();
+    image
+}
+
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn acks_all(p: &Partition, value: &str) -> Result<(), ReplicaError> {
+    let now = crate::state::now_ms();
+    let (_, wait) = p
+        .append_records(one_record(value), Acks::All, now, now + 10_000)
+        .unwrap();
+    match wait {
+        AckWait::Done(r) => r,
+        AckWait::Pending(_, rx) => tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("acks=all answered in time")
+            .expect("waiter kept"),
+    }
+}
+
+fn all_bytes(p: &Partition) -> bytes::Bytes {
+    p.read_for_follower(0, 1 << 20).unwrap().records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_brokers_copy_the_leader_and_truncate_what_a_deposed_leader_wrote() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b1 = Broker::start(broker_config(dirs.0.path(), 1))
+        .await
+        .unwrap();
+    let b2 = Broker::start(broker_config(dirs.1.path(), 2))
+        .await
+        .unwrap();
+    let ports = [b1.local_port().unwrap(), b2.local_port().unwrap()];
+    let (s1, s2) = (b1.state(), b2.state());
+    let topic_id = Uuid::new_v4();
+    let apply = |img: &MetadataImage, to: &[&Arc<crate::state::BrokerState>]| {
+        for s in to {
+            s.replicas.reconcile(img, &s.config).unwrap();
+        }
+    };
+    apply(&image(topic_id, ports, 1, 0, &[1, 2], 50), &[&s1, &s2]);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let run = |b: Broker| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(b.run(async move {
+            let _ = stop.changed().await;
+        }))
+    };
+    let (t1, t2) = (run(b1), run(b2));
+    let p1 = s1.replicas.get("t", 0).unwrap();
+    let p2 = s2.replicas.get("t", 0).unwrap();
+    assert!(p1.is_leader());
+    assert_eq!(p2.follower_view().map(|v| v.leader_id), Some(1));
+
+    // Broker 1 leads epoch 0: acks=all completes once broker 2 fetched past it.
+    for i in 0..5 {
+        assert_eq!(acks_all(&p1, &format!("v{i}")).await, Ok(()));
+    }
+    assert_eq!(p1.high_watermark(), 5);
+    until("the follower has the leader's HW", || {
+        p2.high_watermark() == 5
+    })
+    .await;
+    assert_eq!(all_bytes(&p2), all_bytes(&p1), "byte-identical replica");
+
+    // Broker 2 loses its leader (no fetching); broker 1 writes a record alone.
+    apply(&image(topic_id, ports, -1, 1, &[1, 2], 60), &[&s2]);
+    until("the follower stopped", || p2.follower_view().is_none()).await;
+    p1.append(one_record("never replicated"), crate::state::now_ms())
+        .unwrap();
+    assert_eq!((p1.log_end_offset(), p1.high_watermark()), (6, 5));
+
+    // Broker 2 leads epoch 2 from its log end 5; broker 1 must drop offset 5.
+    apply(&image(topic_id, ports, 2, 2, &[1, 2], 70), &[&s1, &s2]);
+    assert!(p2.is_leader());
+    assert_eq!(p1.follower_view().map(|v| v.leader_id), Some(2));
+    assert_eq!(acks_all(&p2, "new leader").await, Ok(()));
+    until("broker 1 caught up with broker 2", || {
+        p1.high_watermark() == 6 && p1.log_end_offset() == 6
+    })
+    .await;
+    assert_eq!(all_bytes(&p1), all_bytes(&p2), "diverged record replaced");
+    assert_eq!(
+        p1.log(|l| Ok(l.leader_epochs().to_vec())).unwrap(),
+        vec![(0, 0), (2, 5)]
+    );
+    // A consumer fetch is not served by the follower.
+    assert!(!p1.is_leader());
+
+    let _ = stop_tx.send(true);
+    let _ = tokio::join!(t1, t2);
+}
