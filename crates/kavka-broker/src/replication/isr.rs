@@ -29,8 +29,9 @@ pub(crate) async fn run_isr_upkeep(state: Arc<BrokerState>, mut stop: watch::Rec
             .unwrap_or(1)
             .clamp(10, 15_000),
     );
-    // Produce deadlines want a finer clock than the shrink check.
-    let mut tick = tokio::time::interval(every.min(Duration::from_millis(100)));
+    // Produce deadlines want a finer clock than the shrink check (handlers time out
+    // on their own clock; this only clears what they left behind).
+    let mut tick = tokio::time::interval(every.min(Duration::from_secs(1)));
     let mut last_shrink_check = now_ms();
     loop {
         tokio::select! {
