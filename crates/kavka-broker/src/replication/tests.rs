@@ -386,3 +386,188 @@ async fn follower_brokers_copy_the_leader_and_truncate_what_a_deposed_leader_wro
     let _ = stop_tx.send(true);
     let _ = tokio::join!(t1, t2);
 }
+
+/// Starts `brokers` serving until the returned sender says stop.
+fn serve(
+    brokers: Vec<Broker>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks = brokers
+        .into_iter()
+        .map(|b| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(b.run(async move {
+                let _ = stop.changed().await;
+            }))
+        })
+        .collect();
+    (stop_tx, tasks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b1 = Broker::start(broker_config(dirs.0.path(), 1))
+        .await
+        .unwrap();
+    let b2 = Broker::start(broker_config(dirs.1.path(), 2))
+        .await
+        .unwrap();
+    let ports = [b1.local_port().unwrap(), b2.local_port().unwrap()];
+    let (s1, s2) = (b1.state(), b2.state());
+    let topic_id = Uuid::new_v4();
+    // Broker 1 leads alone (ISR [1]) and its log start moves to 3.
+    let img = image(topic_id, ports, 1, 0, &[1], 50);
+    s1.replicas.reconcile(&img, &s1.config).unwrap();
+    let p1 = s1.replicas.get("t", 0).unwrap();
+    for i in 0..5 {
+        p1.append(one_record(&format!("v{i}")), crate::state::now_ms())
+            .unwrap();
+    }
+    assert_eq!(p1.high_watermark(), 5);
+    p1.log(|l| l.delete_records_before(3)).unwrap();
+
+    s2.replicas.reconcile(&img, &s2.config).unwrap();
+    let (stop, tasks) = serve(vec![b1, b2]);
+    let p2 = s2.replicas.get("t", 0).unwrap();
+    until("the follower restarted at the leader's log start", || {
+        p2.log_start_offset() == 3 && p2.log_end_offset() == 5 && p2.high_watermark() == 5
+    })
+    .await;
+    assert_eq!(
+        p2.read_for_follower(3, 1 << 20).unwrap().records,
+        p1.read_for_follower(3, 1 << 20).unwrap().records
+    );
+    // Caught up, it is proposed for the ISR; the controller is not there yet, so
+    // the ISR stays as it is and the leader keeps serving.
+    assert_eq!(p1.high_watermark(), 5);
+    assert!(p1.is_leader());
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_list_offsets_and_epochs_answer_by_role_on_the_wire() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    use super::client::LeaderConnection;
+
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b1 = Broker::start(broker_config(dirs.0.path(), 1))
+        .await
+        .unwrap();
+    let b2 = Broker::start(broker_config(dirs.1.path(), 2))
+        .await
+        .unwrap();
+    let ports = [b1.local_port().unwrap(), b2.local_port().unwrap()];
+    let (s1, s2) = (b1.state(), b2.state());
+    let topic_id = Uuid::new_v4();
+    // Broker 2 is in the ISR but never fetches (not told yet): the HW stays at 0.
+    let img = image(topic_id, ports, 1, 3, &[1, 2], 50);
+    s1.replicas.reconcile(&img, &s1.config).unwrap();
+    let p1 = s1.replicas.get("t", 0).unwrap();
+    p1.append(one_record("a"), crate::state::now_ms()).unwrap();
+    s2.replicas
+        .reconcile(&image(topic_id, ports, 1, 3, &[1, 2], 50), &s2.config)
+        .unwrap();
+    // Broker 2 follows but its fetcher is not running: only broker 1 serves.
+    let (stop, tasks) = serve(vec![b1]);
+    let timeout = Duration::from_secs(5);
+    let fetch = |replica: i32, epoch: i32, offset: i64| {
+        FetchRequest::default()
+            .with_replica_state(
+                ReplicaState::default()
+                    .with_replica_id(BrokerId(replica))
+                    .with_replica_epoch(0),
+            )
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(topic_id)
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_current_leader_epoch(epoch)
+                    .with_fetch_offset(offset)
+                    .with_last_fetched_epoch(-1)
+                    .with_partition_max_bytes(1 << 20)])])
+    };
+    let mut c1 = LeaderConnection::connect("127.0.0.1", ports[0], 9, timeout, 1 << 24)
+        .await
+        .unwrap();
+    let answer = |r: kafka_protocol::messages::FetchResponse| {
+        let p = &r.responses[0].partitions[0];
+        (
+            p.error_code,
+            p.high_watermark,
+            p.records.as_ref().map_or(0, |b| b.len()),
+        )
+    };
+    // A consumer sees nothing above the HW; the follower gets the record.
+    let consumer = c1.call(&fetch(-1, 3, 0), 15, timeout).await.unwrap();
+    assert_eq!(answer(consumer), (0, 0, 0));
+    let follower = c1.call(&fetch(2, 3, 0), 15, timeout).await.unwrap();
+    let (code, _, len) = answer(follower);
+    assert_eq!(code, 0);
+    assert!(len > 0, "a follower reads up to the log end");
+    // Its next fetch from offset 1 moves the HW.
+    let next = c1.call(&fetch(2, 3, 1), 15, timeout).await.unwrap();
+    assert_eq!(answer(next), (0, 1, 0));
+    // Stale and future leader epochs.
+    let stale = c1.call(&fetch(2, 2, 1), 15, timeout).await.unwrap();
+    assert_eq!(answer(stale).0, ReplicaError::FencedLeaderEpoch.code());
+    let future = c1.call(&fetch(2, 4, 1), 15, timeout).await.unwrap();
+    assert_eq!(answer(future).0, ReplicaError::UnknownLeaderEpoch.code());
+
+    // ListOffsets latest: the HW for consumers, the log end for replicas.
+    p1.append(one_record("b"), crate::state::now_ms()).unwrap();
+    let list = |replica: i32| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(replica))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_current_leader_epoch(3)
+                    .with_timestamp(-1)])])
+    };
+    let latest = |r: kafka_protocol::messages::ListOffsetsResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset)
+    };
+    assert_eq!(
+        latest(c1.call(&list(-1), 7, timeout).await.unwrap()),
+        (0, 1)
+    );
+    assert_eq!(latest(c1.call(&list(2), 7, timeout).await.unwrap()), (0, 2));
+
+    // The follower broker serves no consumer (KIP-392 follower fetching is not
+    // implemented), and answers no ListOffsets for it.
+    let (stop2, tasks2) = serve(vec![b2]);
+    let mut c2 = LeaderConnection::connect("127.0.0.1", ports[1], 9, timeout, 1 << 24)
+        .await
+        .unwrap();
+    let consumer = c2.call(&fetch(-1, 3, 0), 15, timeout).await.unwrap();
+    assert_eq!(answer(consumer).0, ReplicaError::NotLeaderOrFollower.code());
+    let listed = latest(c2.call(&list(-1), 7, timeout).await.unwrap());
+    assert_eq!(listed.0, ReplicaError::NotLeaderOrFollower.code());
+    until("the follower caught up", || {
+        s2.replicas
+            .get("t", 0)
+            .is_some_and(|p| p.log_end_offset() == 2)
+    })
+    .await;
+    let _ = stop.send(true);
+    let _ = stop2.send(true);
+    for t in tasks.into_iter().chain(tasks2) {
+        let _ = t.await;
+    }
+}
