@@ -7,6 +7,7 @@ mod connection;
 pub mod controller;
 mod group_service;
 mod handlers;
+mod hw_checkpoint;
 mod log_cleaner;
 pub mod meta_properties;
 mod metadata_store;

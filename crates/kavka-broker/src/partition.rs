@@ -195,23 +195,26 @@ fn epoch_entries(log: &PartitionLog) -> Vec<EpochEntry> {
 
 impl Partition {
     /// Wraps an opened log. It serves nothing until [`Partition::apply_assignment`]
-    /// makes it leader or follower. The high watermark is not persisted, so it
-    /// starts at the log start: a leader with followers exposes nothing until they
-    /// have fetched, and a lone leader moves it to its log end at once.
+    /// makes it leader or follower. The high watermark starts at the checkpointed
+    /// one (`stored_hw`, kept within the log), else at the log start: a leader with
+    /// followers then exposes nothing more until they have fetched, and a lone
+    /// leader moves it to its log end at once.
     pub(crate) fn new(
         topic: String,
         topic_id: Uuid,
         index: i32,
         log: PartitionLog,
+        stored_hw: Option<i64>,
         signals: Arc<ReplicaSignals>,
     ) -> Self {
         let start = log.log_start_offset();
+        let hw = stored_hw.map_or(start, |hw| hw.clamp(start, log.log_end_offset()));
         Self {
             topic,
             topic_id,
             index,
             log: Mutex::new(Some(log)),
-            high_watermark: AtomicI64::new(start),
+            high_watermark: AtomicI64::new(hw),
             log_start_offset: AtomicI64::new(start),
             leader_epoch: AtomicI32::new(-1),
             disk_errors: DiskErrorLog::default(),

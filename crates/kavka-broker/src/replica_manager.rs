@@ -2,7 +2,7 @@
 //! logs (opened, reconfigured, deleted) and their roles (leader, follower, neither).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
+use crate::hw_checkpoint::{self, HighWatermarks};
 use crate::partition::{AlterJob, Assignment, Partition, PartitionError, ReplicaSignals};
 use crate::state::now_ms;
 use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
@@ -40,6 +41,16 @@ pub struct ReplicaManager {
     alter_rx: Mutex<Option<mpsc::UnboundedReceiver<AlterJob>>>,
     /// This broker's epoch (its registration) as of the last image applied.
     local_broker_epoch: AtomicI64,
+    /// High watermarks: as read from the checkpoint at the first reconcile (for
+    /// partitions opened from then on), and as last written.
+    hw_checkpoint: Mutex<HwCheckpointState>,
+}
+
+#[derive(Debug, Default)]
+struct HwCheckpointState {
+    log_dir: Option<PathBuf>,
+    stored: Option<HighWatermarks>,
+    written: HighWatermarks,
 }
 
 impl Default for ReplicaManager {
@@ -50,6 +61,7 @@ impl Default for ReplicaManager {
             signals: Arc::new(signals),
             alter_rx: Mutex::new(Some(rx)),
             local_broker_epoch: AtomicI64::new(-1),
+            hw_checkpoint: Mutex::default(),
         }
     }
 }
@@ -136,6 +148,15 @@ impl ReplicaManager {
                 )
             })
             .collect();
+        // Held while partitions open; `checkpoint_high_watermarks` takes it only
+        // after reading the hosted partitions, so the two never wait on each other.
+        let mut cp = self.hw_checkpoint.lock();
+        cp.log_dir.get_or_insert_with(|| config.log_dir.clone());
+        // Each stored HW serves one opening: a topic deleted and made again later
+        // in this run starts without it.
+        let stored = cp
+            .stored
+            .get_or_insert_with(|| hw_checkpoint::read(&config.log_dir));
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
@@ -194,6 +215,7 @@ impl ReplicaManager {
                             topic.topic_id,
                             index,
                             log,
+                            stored.remove(&(topic.name.clone(), index)),
                             self.signals.clone(),
                         ));
                         hosted.insert(index, created.clone());
@@ -215,8 +237,31 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// Writes every hosted partition's high watermark to the checkpoint when one
+    /// moved since the last write (Kafka: every
+    /// `replica.high.watermark.checkpoint.interval.ms`, and at shutdown).
+    pub(crate) fn checkpoint_high_watermarks(&self) {
+        let hws: HighWatermarks = self
+            .all()
+            .iter()
+            .map(|p| ((p.topic.clone(), p.index), p.high_watermark()))
+            .collect();
+        let mut cp = self.hw_checkpoint.lock();
+        let Some(dir) = cp.log_dir.clone() else {
+            return;
+        };
+        if cp.written == hws {
+            return;
+        }
+        match hw_checkpoint::write(&dir, &hws) {
+            Ok(()) => cp.written = hws,
+            Err(e) => tracing::warn!(error = %e, "cannot write the high-watermark checkpoint"),
+        }
+    }
+
     /// Closes every log cleanly so the next start skips recovery.
     pub fn close_all(&self) {
+        self.checkpoint_high_watermarks();
         for p in self.all() {
             if let Some(log) = p.take_log() {
                 if let Err(e) = log.close() {

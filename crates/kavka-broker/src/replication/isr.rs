@@ -4,6 +4,7 @@
 //! controller as AlterPartition, one task per proposal, retried while the
 //! controller is unreachable and the proposal is still the pending one. The answer
 //! goes back to the partition's leader state; newer metadata supersedes it there.
+//! The same task writes the high-watermark checkpoint every 5 s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,9 @@ use tokio::sync::watch;
 use crate::controller::ControllerCallError;
 use crate::partition::AlterJob;
 use crate::state::{now_ms, BrokerState};
+
+/// Kafka's `replica.high.watermark.checkpoint.interval.ms` default.
+const HW_CHECKPOINT_INTERVAL_MS: i64 = 5_000;
 
 /// Between two tries of a proposal the controller did not answer.
 const RETRY_BACKOFF: Duration = Duration::from_millis(500);
@@ -33,6 +37,7 @@ pub(crate) async fn run_isr_upkeep(state: Arc<BrokerState>, mut stop: watch::Rec
     // on their own clock; this only clears what they left behind).
     let mut tick = tokio::time::interval(every.min(Duration::from_secs(1)));
     let mut last_shrink_check = now_ms();
+    let mut last_hw_checkpoint = now_ms();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -40,6 +45,15 @@ pub(crate) async fn run_isr_upkeep(state: Arc<BrokerState>, mut stop: watch::Rec
                 let shrink = now - last_shrink_check >= every.as_millis() as i64;
                 if shrink {
                     last_shrink_check = now;
+                }
+                if now - last_hw_checkpoint >= HW_CHECKPOINT_INTERVAL_MS {
+                    last_hw_checkpoint = now;
+                    let state = state.clone();
+                    // A file write with fsync: off the runtime threads.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        state.replicas.checkpoint_high_watermarks()
+                    })
+                    .await;
                 }
                 for p in state.replicas.all() {
                     if shrink {

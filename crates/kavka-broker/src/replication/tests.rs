@@ -81,7 +81,7 @@ fn assignment(
 fn partition(dir: &std::path::Path, a: &Assignment) -> Partition {
     let log = PartitionLog::open(dir, LogConfig::default()).unwrap();
     let (signals, _queue) = ReplicaSignals::new();
-    let p = Partition::new("t".into(), Uuid::new_v4(), 0, log, Arc::new(signals));
+    let p = Partition::new("t".into(), Uuid::new_v4(), 0, log, None, Arc::new(signals));
     p.apply_assignment(a, NOW).unwrap();
     p
 }
@@ -570,4 +570,34 @@ async fn fetch_list_offsets_and_epochs_answer_by_role_on_the_wire() {
     for t in tasks.into_iter().chain(tasks2) {
         let _ = t.await;
     }
+}
+
+#[test]
+fn a_restarted_leader_starts_from_the_checkpointed_high_watermark() {
+    use crate::replica_manager::ReplicaManager;
+    let dir = tempfile::tempdir().unwrap();
+    let config = broker_config(dir.path(), 1);
+    let img = image(Uuid::new_v4(), [1, 2], 1, 0, &[1, 2], 5);
+    let open = || {
+        let replicas = ReplicaManager::default();
+        replicas.reconcile(&img, &config).unwrap();
+        let p = replicas.get("t", 0).unwrap();
+        (replicas, p)
+    };
+    let (replicas, p) = open();
+    for i in 0..4 {
+        p.append(one_record(&format!("v{i}")), NOW).unwrap();
+    }
+    follower_fetch(&p, 2, 3, NOW);
+    assert_eq!(p.high_watermark(), 3);
+    replicas.close_all();
+
+    let (replicas, p) = open();
+    assert_eq!(p.log_end_offset(), 4);
+    assert_eq!(p.high_watermark(), 3, "not 0, not the unreplicated log end");
+    replicas.close_all();
+
+    std::fs::remove_file(dir.path().join(crate::hw_checkpoint::HW_CHECKPOINT_FILE)).unwrap();
+    let (_replicas, p) = open();
+    assert_eq!(p.high_watermark(), 0, "without it: wait for the follower");
 }
