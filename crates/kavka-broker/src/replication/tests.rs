@@ -601,3 +601,79 @@ fn a_restarted_leader_starts_from_the_checkpointed_high_watermark() {
     let (_replicas, p) = open();
     assert_eq!(p.high_watermark(), 0, "without it: wait for the follower");
 }
+
+#[test]
+fn isr_changes_go_to_the_queue_and_the_answer_commits_them() {
+    use kavka_metadata::cluster::{AlterPartitionResult, ControlError};
+    use kavka_replica::{AlterPartitionError, AlterPartitionOutcome};
+
+    use super::isr::to_response;
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let (signals, mut queue) = ReplicaSignals::new();
+    let p = Partition::new("t".into(), Uuid::new_v4(), 0, log, None, Arc::new(signals));
+    p.apply_assignment(&assignment(1, &[1, 2], &[1], 0, 1), NOW)
+        .unwrap();
+    p.append(one_record("a"), NOW).unwrap();
+    assert_eq!(p.high_watermark(), 1, "ISR is the leader alone");
+
+    // The follower reaches the log end: proposed for the ISR.
+    follower_fetch(&p, 2, 1, NOW + 1);
+    let job = queue.try_recv().expect("expansion proposed");
+    let ids: Vec<i32> = job.request.new_isr.iter().map(|m| m.broker_id).collect();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(
+        job.request.new_isr[0].broker_epoch, 10,
+        "the leader's own broker epoch"
+    );
+    assert!(p.is_proposal_pending(job.request.id));
+    // The controller's answer, as the ISR task converts it.
+    let answer = AlterPartitionResult {
+        error: None,
+        leader: 1,
+        leader_epoch: 0,
+        isr: vec![1, 2],
+        partition_epoch: 1,
+    };
+    let outcome = p.on_alter_partition_response(job.request.id, to_response(1, answer), NOW + 2);
+    assert_eq!(outcome, AlterPartitionOutcome::Committed);
+    assert!(!p.is_proposal_pending(job.request.id));
+
+    // It stops fetching while records arrive: after replica.lag.time.max.ms the
+    // leader proposes dropping it.
+    p.append(one_record("b"), NOW + 3).unwrap();
+    p.leader_tick(NOW + 20_000);
+    assert!(queue.try_recv().is_err(), "still within the lag time");
+    p.leader_tick(NOW + 40_000);
+    let shrink = queue.try_recv().expect("shrink proposed");
+    let ids: Vec<i32> = shrink.request.new_isr.iter().map(|m| m.broker_id).collect();
+    assert_eq!(ids, vec![1]);
+    // A stale partition epoch: wait for metadata, nothing changes meanwhile.
+    let refused = AlterPartitionResult {
+        error: Some(ControlError::InvalidUpdateVersion),
+        leader: 1,
+        leader_epoch: 0,
+        isr: vec![1, 2],
+        partition_epoch: 2,
+    };
+    assert_eq!(
+        to_response(1, refused.clone()),
+        Err(AlterPartitionError::InvalidUpdateVersion)
+    );
+    let outcome =
+        p.on_alter_partition_response(shrink.request.id, to_response(1, refused), NOW + 40_001);
+    assert_eq!(outcome, AlterPartitionOutcome::AwaitingMetadata);
+    // Another broker leads now, the controller says.
+    let moved = AlterPartitionResult {
+        error: None,
+        leader: 2,
+        leader_epoch: 1,
+        isr: vec![2],
+        partition_epoch: 3,
+    };
+    assert_eq!(
+        to_response(1, moved),
+        Err(AlterPartitionError::NewLeaderElected)
+    );
+}
