@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::hw_checkpoint::{self, HighWatermarks};
-use crate::partition::{AlterJob, Assignment, Partition, PartitionError, ReplicaSignals};
+use crate::partition::{AlterJob, Assignment, Partition, ReplicaSignals};
 use crate::state::now_ms;
 use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
 
@@ -223,12 +223,10 @@ impl ReplicaManager {
                     }
                 };
                 let a = assignment(image, p, node, local_epoch, &brokers, replica_cfg);
-                match partition.apply_assignment(&a, now) {
-                    Ok(_) => {}
-                    Err(PartitionError::Storage(e)) => return Err(e),
-                    Err(e) => {
-                        tracing::warn!(topic = %topic.name, partition = index, error = %e, "cannot apply the partition's new role");
-                    }
+                // A role that cannot be taken (the epoch checkpoint not written) keeps
+                // the old one; the next image tries again. The image itself stands.
+                if let Err(e) = partition.apply_assignment(&a, now) {
+                    tracing::error!(topic = %topic.name, partition = index, error = %e, "cannot apply the partition's new role");
                 }
             }
         }
