@@ -172,7 +172,7 @@ fn clean_dirtiest(
     let mut commit = |cleaned| match partition.log(|log| log.commit_cleaning(cleaned)) {
         Ok(swapped) => Ok(swapped),
         // Closed for shutdown or deletion: nothing to swap into.
-        Err(PartitionError::Offline) => Ok(false),
+        Err(PartitionError::Offline | PartitionError::Replica(_)) => Ok(false),
         Err(PartitionError::Storage(e)) => Err(CleanerError::Storage(e)),
     };
     let outcome =

@@ -1,16 +1,23 @@
-//! The partitions this broker hosts, kept in step with the metadata image.
+//! The partitions this broker hosts, kept in step with the metadata image: their
+//! logs (opened, reconfigured, deleted) and their roles (leader, follower, neither).
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use kavka_metadata::{ConfigResource, MetadataImage};
+use kavka_metadata::{ConfigResource, MetadataImage, PartitionImage};
+use kavka_replica::{BrokerStatus, ReplicaConfig};
 use kavka_storage::{PartitionLog, StorageError};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::config::BrokerConfig;
-use crate::partition::Partition;
-use crate::topic_config::{log_config, BrokerDefaults};
+use crate::hw_checkpoint::{self, HighWatermarks};
+use crate::partition::{AlterJob, Assignment, Partition, ReplicaSignals};
+use crate::state::now_ms;
+use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
 
 type TopicPartitions = HashMap<i32, Arc<Partition>>;
 
@@ -26,9 +33,37 @@ struct Hosted {
 }
 
 /// Hosted partitions by topic name and index.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplicaManager {
     hosted: RwLock<Hosted>,
+    signals: Arc<ReplicaSignals>,
+    /// The ISR changes leaders propose, taken once by the task that sends them.
+    alter_rx: Mutex<Option<mpsc::UnboundedReceiver<AlterJob>>>,
+    /// This broker's epoch (its registration) as of the last image applied.
+    local_broker_epoch: AtomicI64,
+    /// High watermarks: as read from the checkpoint at the first reconcile (for
+    /// partitions opened from then on), and as last written.
+    hw_checkpoint: Mutex<HwCheckpointState>,
+}
+
+#[derive(Debug, Default)]
+struct HwCheckpointState {
+    log_dir: Option<PathBuf>,
+    stored: Option<HighWatermarks>,
+    written: HighWatermarks,
+}
+
+impl Default for ReplicaManager {
+    fn default() -> Self {
+        let (signals, rx) = ReplicaSignals::new();
+        Self {
+            hosted: RwLock::default(),
+            signals: Arc::new(signals),
+            alter_rx: Mutex::new(Some(rx)),
+            local_broker_epoch: AtomicI64::new(-1),
+            hw_checkpoint: Mutex::default(),
+        }
+    }
 }
 
 impl ReplicaManager {
@@ -42,6 +77,17 @@ impl ReplicaManager {
             .cloned()
     }
 
+    /// A hosted partition by topic id (Fetch v13+ names topics by id).
+    pub fn get_by_id(&self, topic_id: &Uuid, partition: i32) -> Option<Arc<Partition>> {
+        self.hosted
+            .read()
+            .topics
+            .values()
+            .filter_map(|parts| parts.get(&partition))
+            .find(|p| p.topic_id == *topic_id)
+            .cloned()
+    }
+
     /// Every hosted partition.
     pub fn all(&self) -> Vec<Arc<Partition>> {
         self.hosted
@@ -52,11 +98,27 @@ impl ReplicaManager {
             .collect()
     }
 
+    /// Wake-ups shared with the partitions.
+    pub(crate) fn signals(&self) -> &ReplicaSignals {
+        &self.signals
+    }
+
+    /// The queue of ISR changes to send to the controller (once).
+    pub(crate) fn take_alter_queue(&self) -> Option<mpsc::UnboundedReceiver<AlterJob>> {
+        self.alter_rx.lock().take()
+    }
+
+    /// This broker's epoch as the last image applied shows it (-1: not registered).
+    pub(crate) fn local_broker_epoch(&self) -> i64 {
+        self.local_broker_epoch.load(Ordering::Acquire)
+    }
+
     /// Opens logs for partitions the image assigns to this node, deletes logs of
-    /// topics that are gone, and pushes config changes down to the logs. The one
-    /// applier of metadata to logs: under its lock images are applied in commit
-    /// order, and an image older than one already applied is skipped, since the
-    /// newer one already holds everything it says.
+    /// topics that are gone, pushes config changes down to the logs, and makes this
+    /// broker leader, follower or neither of each hosted partition as the image
+    /// says. The one applier of metadata to logs: under its lock images are applied
+    /// in commit order, and an image older than one already applied is skipped,
+    /// since the newer one already holds everything it says.
     pub fn reconcile(
         &self,
         image: &MetadataImage,
@@ -70,6 +132,31 @@ impl ReplicaManager {
         {
             return Ok(());
         }
+        let local_epoch = image.broker(node).map_or(-1, |b| b.broker_epoch);
+        self.local_broker_epoch
+            .store(local_epoch, Ordering::Release);
+        let brokers: BTreeMap<i32, BrokerStatus> = image
+            .brokers()
+            .map(|b| {
+                (
+                    b.broker_id,
+                    BrokerStatus {
+                        broker_epoch: b.broker_epoch,
+                        fenced: b.fenced,
+                        in_controlled_shutdown: b.in_controlled_shutdown,
+                    },
+                )
+            })
+            .collect();
+        // Held while partitions open; `checkpoint_high_watermarks` takes it only
+        // after reading the hosted partitions, so the two never wait on each other.
+        let mut cp = self.hw_checkpoint.lock();
+        cp.log_dir.get_or_insert_with(|| config.log_dir.clone());
+        // Each stored HW serves one opening: a topic deleted and made again later
+        // in this run starts without it.
+        let stored = cp
+            .stored
+            .get_or_insert_with(|| hw_checkpoint::read(&config.log_dir));
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
@@ -92,30 +179,54 @@ impl ReplicaManager {
             }
         }
 
+        let now = now_ms();
         for topic in image.topics() {
             let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
-            let log_cfg = log_config(&BrokerDefaults::new(config, image), explicit);
+            let defaults = BrokerDefaults::new(config, image);
+            let log_cfg = log_config(&defaults, explicit);
+            let replica_cfg = ReplicaConfig {
+                replica_lag_time_max_ms: config.cluster.replica_lag_time_max_ms,
+                min_insync_replicas: usize::try_from(min_insync_replicas(&defaults, explicit))
+                    .unwrap_or(1)
+                    .max(1),
+            };
             let hosted = topics.entry(topic.name.clone()).or_default();
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&node) {
+                    // Reassigned away: stop serving; the log stays until deletion.
+                    if let Some(existing) = hosted.get(&index) {
+                        let _ = existing.apply_assignment(
+                            &assignment(image, p, node, local_epoch, &brokers, replica_cfg),
+                            now,
+                        );
+                    }
                     continue;
                 }
-                match hosted.get(&index) {
-                    Some(existing) => existing.set_config(log_cfg.clone()),
+                let partition = match hosted.get(&index) {
+                    Some(existing) => {
+                        existing.set_config(log_cfg.clone());
+                        existing.clone()
+                    }
                     None => {
                         let dir = partition_dir(&config.log_dir, &topic.name, index);
                         let log = PartitionLog::open(&dir, log_cfg.clone())?;
-                        hosted.insert(
+                        let created = Arc::new(Partition::new(
+                            topic.name.clone(),
+                            topic.topic_id,
                             index,
-                            Arc::new(Partition::new(
-                                topic.name.clone(),
-                                topic.topic_id,
-                                index,
-                                log,
-                                p.leader_epoch,
-                            )),
-                        );
+                            log,
+                            stored.remove(&(topic.name.clone(), index)),
+                            self.signals.clone(),
+                        ));
+                        hosted.insert(index, created.clone());
+                        created
                     }
+                };
+                let a = assignment(image, p, node, local_epoch, &brokers, replica_cfg);
+                // A role that cannot be taken (the epoch checkpoint not written) keeps
+                // the old one; the next image tries again. The image itself stands.
+                if let Err(e) = partition.apply_assignment(&a, now) {
+                    tracing::error!(topic = %topic.name, partition = index, error = %e, "cannot apply the partition's new role");
                 }
             }
         }
@@ -124,8 +235,31 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// Writes every hosted partition's high watermark to the checkpoint when one
+    /// moved since the last write (Kafka: every
+    /// `replica.high.watermark.checkpoint.interval.ms`, and at shutdown).
+    pub(crate) fn checkpoint_high_watermarks(&self) {
+        let hws: HighWatermarks = self
+            .all()
+            .iter()
+            .map(|p| ((p.topic.clone(), p.index), p.high_watermark()))
+            .collect();
+        let mut cp = self.hw_checkpoint.lock();
+        let Some(dir) = cp.log_dir.clone() else {
+            return;
+        };
+        if cp.written == hws {
+            return;
+        }
+        match hw_checkpoint::write(&dir, &hws) {
+            Ok(()) => cp.written = hws,
+            Err(e) => tracing::warn!(error = %e, "cannot write the high-watermark checkpoint"),
+        }
+    }
+
     /// Closes every log cleanly so the next start skips recovery.
     pub fn close_all(&self) {
+        self.checkpoint_high_watermarks();
         for p in self.all() {
             if let Some(log) = p.take_log() {
                 if let Err(e) = log.close() {
@@ -133,6 +267,33 @@ impl ReplicaManager {
                 }
             }
         }
+    }
+}
+
+/// What the image says about one partition, for this broker.
+fn assignment(
+    image: &MetadataImage,
+    p: &PartitionImage,
+    node: i32,
+    local_broker_epoch: i64,
+    brokers: &BTreeMap<i32, BrokerStatus>,
+    config: ReplicaConfig,
+) -> Assignment {
+    let leader_endpoint = (p.leader >= 0 && p.leader != node)
+        .then(|| image.broker(p.leader))
+        .flatten()
+        .and_then(|b| Some((b.host.clone(), u16::try_from(b.port).ok()?)));
+    Assignment {
+        local_id: node,
+        local_broker_epoch,
+        leader: p.leader,
+        leader_epoch: p.leader_epoch,
+        partition_epoch: p.partition_epoch,
+        replicas: p.replicas.clone(),
+        isr: p.isr.clone(),
+        brokers: brokers.clone(),
+        config,
+        leader_endpoint,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Accepting connections and running the background tasks (retention, rolls,
-//! flushes, and the log cleaner's threads) until shutdown.
+//! flushes, replica fetchers, ISR upkeep, and the log cleaner's threads) until
+//! shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,14 @@ impl Broker {
             });
             tasks.spawn(controller.run_timers(rebalance, stop_rx.clone()));
         }
+        tasks.spawn(crate::replication::run_fetchers(
+            self.state.clone(),
+            stop_rx.clone(),
+        ));
+        tasks.spawn(crate::replication::run_isr_upkeep(
+            self.state.clone(),
+            stop_rx.clone(),
+        ));
         // Its own threads, off the runtime: cleaning is long, blocking file work.
         let cleaner = LogCleaner::start(self.state.clone());
         tracing::info!(

@@ -53,9 +53,10 @@
 //!
 //! [`LeaderState::check_append`] refuses acks=all with NOT_ENOUGH_REPLICAS when the
 //! committed ISR is below the effective min ISR. A waiting request ([`DelayedProduces`])
-//! completes when the HW reaches its last offset + 1, fails with
-//! NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as the committed ISR drops below the min ISR,
-//! and with REQUEST_TIMED_OUT at its deadline. Completion is per partition: the
+//! completes when the HW reaches its last offset + 1 (NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+//! the maximal ISR is then below the min ISR), and fails with REQUEST_TIMED_OUT at its
+//! deadline. While the committed ISR is below the min ISR the HW is frozen and a waiting
+//! request keeps waiting, as in Kafka 4. Completion is per partition: the
 //! completions come back from the step that caused them.
 //!
 //! # Follower
@@ -90,11 +91,6 @@
 //!   they may have truncated to the other leader's log meanwhile. Kafka keeps them and can
 //!   then count a record as replicated on a follower that has just dropped it (found by
 //!   the cluster property test; pinned by a scenario test there).
-//! - A waiting acks=all request fails with NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as the
-//!   committed ISR drops below the min ISR. Kafka 3.7+ checks only when the HW passes the
-//!   request, which the frozen HW prevents, so the request waits for the ISR to grow back
-//!   or times out (REQUEST_TIMED_OUT); before 3.7 the HW advanced with the smaller ISR and
-//!   the request failed then, as here.
 //!
 //! # Eligible leader replicas (KIP-966)
 //!

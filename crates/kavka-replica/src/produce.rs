@@ -40,10 +40,10 @@ struct Waiting {
 ///
 /// A request completes when the HW reaches its `required_offset` (its last offset + 1):
 /// `Ok` if the maximal ISR still has `min_isr` members, NOT_ENOUGH_REPLICAS_AFTER_APPEND
-/// otherwise. If the committed ISR falls below `min_isr` first, it fails at once with
-/// NOT_ENOUGH_REPLICAS_AFTER_APPEND (the HW cannot advance then; Kafka 3.7+ would hold
-/// it to its timeout instead). Past its deadline it fails with REQUEST_TIMED_OUT. Every
-/// registered request completes exactly once.
+/// otherwise (Kafka's `checkEnoughReplicasReachOffset`). A committed ISR below `min_isr`
+/// freezes the HW, so such a request keeps waiting, as in Kafka 4: for the ISR to grow
+/// back, or until its deadline, when it fails with REQUEST_TIMED_OUT. Every registered
+/// request completes exactly once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DelayedProduces {
     waiting: BTreeMap<ProduceId, Waiting>,
@@ -151,8 +151,6 @@ fn decide(w: Waiting, view: AckView) -> Option<Result<(), ReplicaError>> {
         } else {
             Err(ReplicaError::NotEnoughReplicasAfterAppend)
         })
-    } else if view.committed_isr_size < view.min_isr {
-        Some(Err(ReplicaError::NotEnoughReplicasAfterAppend))
     } else {
         None
     }

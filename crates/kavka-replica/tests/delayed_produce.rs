@@ -28,16 +28,16 @@ fn waiting_produce_decisions_from_table() {
         ("HW exactly at required: done", 10, view(10, 3, 3, 2), OK),
         ("HW past required: done", 10, view(15, 3, 3, 2), OK),
         (
-            "committed ISR below min while waiting: fails now",
+            "committed ISR below min while waiting: keeps waiting (Kafka 4)",
             10,
             view(9, 1, 1, 2),
-            NEAA,
+            WAIT,
         ),
         (
-            "committed below min but pending addition: still fails (HW frozen)",
+            "committed below min but pending addition: waits (HW frozen)",
             10,
             view(9, 1, 2, 2),
-            NEAA,
+            WAIT,
         ),
         (
             "HW passed with maximal ISR below min",
@@ -211,24 +211,50 @@ fn acks_all_completes_when_every_isr_member_has_fetched_past_it() {
 }
 
 #[test]
-fn acks_all_fails_after_append_when_isr_shrinks_below_min_insync() {
+fn acks_all_waits_then_times_out_when_isr_shrinks_below_min_insync() {
     let mut l = leader(&[1, 2], &[1, 2], 0, 0, 2);
     let _ = fetch_ok(&mut l, 2, 0, 1);
     let _ = l.on_leader_append(3, 2);
     assert_eq!(l.wait_for_acks(ProduceId(1), 3, 60_000), None);
     let req = l.maybe_shrink_isr(40_000).expect("2 lagged");
     let (_, e) = commit(&mut l, &req, 40_001);
-    assert_eq!(
-        e.completed,
-        vec![ProduceCompletion {
-            id: ProduceId(1),
-            result: Err(ReplicaError::NotEnoughReplicasAfterAppend)
-        }]
+    assert!(
+        e.completed.is_empty(),
+        "Kafka 4: keeps waiting under min ISR"
     );
     assert_eq!(e.high_watermark, None, "under min ISR: HW frozen");
     assert_eq!(
         l.check_append(Acks::All),
         Err(ReplicaError::NotEnoughReplicas)
+    );
+    assert!(l.expire(59_999).is_empty());
+    assert_eq!(
+        l.expire(60_000),
+        vec![ProduceCompletion {
+            id: ProduceId(1),
+            result: Err(ReplicaError::RequestTimedOut)
+        }]
+    );
+}
+
+#[test]
+fn acks_all_completes_when_the_isr_grows_back_before_its_deadline() {
+    let mut l = leader(&[1, 2], &[1, 2], 0, 0, 2);
+    let _ = fetch_ok(&mut l, 2, 0, 1);
+    let _ = l.on_leader_append(3, 2);
+    assert_eq!(l.wait_for_acks(ProduceId(1), 3, 60_000), None);
+    let req = l.maybe_shrink_isr(40_000).expect("2 lagged");
+    let _ = commit(&mut l, &req, 40_001);
+    // 2 catches up and is proposed back; once committed the HW passes the request.
+    let e = fetch_ok(&mut l, 2, 3, 40_002);
+    let expand = e.alter_partition.expect("caught-up follower proposed");
+    let (_, e) = commit(&mut l, &expand, 40_003);
+    assert_eq!(
+        e.completed,
+        vec![ProduceCompletion {
+            id: ProduceId(1),
+            result: Ok(())
+        }]
     );
 }
 

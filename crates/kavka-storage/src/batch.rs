@@ -224,6 +224,36 @@ pub(crate) fn split_and_validate(
     Ok(batches)
 }
 
+/// Splits a record set fetched from a partition leader into whole, validated batches
+/// (header, magic, lengths, CRC-32C). Looser than [`split_and_validate`] in two ways,
+/// both as Kafka's follower: no `max.message.bytes` limit (the leader accepted the
+/// batch under its own), and record counts as [`validate_stored_batch`] allows, since
+/// the leader's cleaner leaves batches with fewer records than offsets.
+pub(crate) fn split_and_validate_replicated(
+    records: &[u8],
+) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+    if records.is_empty() {
+        return Err(StorageError::InvalidRecord("empty record set".into()));
+    }
+    let mut batches = Vec::new();
+    let mut pos = 0;
+    while pos < records.len() {
+        let rest = &records[pos..];
+        let header = BatchHeader::parse(rest)?;
+        let size = header.size();
+        if size > rest.len() {
+            return Err(StorageError::InvalidRecord(format!(
+                "partial batch: {size} bytes declared, {} present",
+                rest.len()
+            )));
+        }
+        validate_stored_batch(&header, &rest[..size])?;
+        batches.push((pos, header));
+        pos += size;
+    }
+    Ok(batches)
+}
+
 /// Rewrites the fields the broker owns; neither is covered by the CRC.
 pub(crate) fn assign_offset_and_epoch(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());

@@ -19,6 +19,18 @@ impl LeaderEpochCache {
         true
     }
 
+    /// Every (epoch, start offset) pair, ascending.
+    pub(crate) fn entries(&self) -> &[(i32, i64)] {
+        &self.entries
+    }
+
+    /// Forgets every epoch (the log was emptied to follow a leader from scratch).
+    pub(crate) fn clear(&mut self) -> bool {
+        let changed = !self.entries.is_empty();
+        self.entries.clear();
+        changed
+    }
+
     /// The newest epoch, -1 when empty.
     pub(crate) fn latest_epoch(&self) -> i32 {
         self.entries.last().map_or(-1, |&(e, _)| e)

@@ -302,6 +302,145 @@ impl PartitionLog {
         })
     }
 
+    /// Appends batches fetched from the partition leader (the follower's path). The
+    /// batches are validated as on the leader path (magic, lengths, CRC-32C; see
+    /// `batch::split_and_validate_replicated` for what is looser) but keep the
+    /// leader's offsets and partition leader epochs. Offsets must increase: a batch
+    /// whose base offset is below the log end, or below the end of the batch before
+    /// it, refuses the whole set (INVALID_RECORD); a base offset above the log end is
+    /// a gap the leader's cleaner left and is kept. Each new leader epoch gets an
+    /// epoch-cache entry at its first batch; producer state follows the batches
+    /// without sequence checks (the leader made them), so an idempotent producer
+    /// continues after this replica becomes leader. A disk failure part-way keeps the
+    /// whole batches written before it, as the leader path does.
+    pub fn append_as_follower(
+        &mut self,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let batches = batch::split_and_validate_replicated(&records)?;
+        let log_end = self.log_end_offset();
+        let mut next = log_end;
+        let mut epochs = self.epochs.clone();
+        for (_, header) in &batches {
+            if header.base_offset < next {
+                return Err(StorageError::InvalidRecord(format!(
+                    "replicated batch at offset {} is below the next offset {next}",
+                    header.base_offset
+                )));
+            }
+            next = header.last_offset() + 1;
+            epochs.assign(header.partition_leader_epoch, header.base_offset);
+        }
+        let first_offset = batches.first().map_or(log_end, |(_, h)| h.base_offset);
+        if epochs != self.epochs {
+            // Persisted before the data, as on the leader path: an entry past the log
+            // end after a failure is dropped below, and at the next open.
+            write_epoch_file(&self.dir, &epochs)?;
+            self.epochs = epochs;
+        }
+        let mut record_count = 0u64;
+        let mut outcome = Ok(());
+        for (pos, header) in &batches {
+            outcome =
+                self.append_replicated_batch(&records[*pos..*pos + header.size()], header, now_ms);
+            if outcome.is_err() {
+                break;
+            }
+            record_count += header.record_count.max(0) as u64;
+        }
+        if let Err(e) = outcome {
+            // Epochs of batches that did not make it must not claim offsets.
+            if self.epochs.truncate_from_end(self.log_end_offset()) {
+                let _ = self.write_epochs();
+            }
+            return Err(e);
+        }
+        self.unflushed_records += record_count;
+        self.last_flush_ms.get_or_insert(now_ms);
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_records >= n)
+        {
+            self.flush_now(now_ms)?;
+        }
+        Ok(AppendInfo {
+            first_offset,
+            last_offset: self.log_end_offset() - 1,
+            log_append_time: -1,
+            log_start_offset: self.log_start_offset,
+            record_count,
+            duplicate: false,
+        })
+    }
+
+    fn append_replicated_batch(
+        &mut self,
+        bytes: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        let active = self.active_mut()?;
+        // A gap wider than a segment's relative offsets needs a segment of its own.
+        let overflows = header.last_offset() - active.base_offset() > MAX_RELATIVE_OFFSET;
+        if self.should_roll(header, now_ms)? || overflows {
+            self.roll_at(header.base_offset)?;
+        }
+        let interval = self.config.index_interval_bytes;
+        self.active_mut()?.append(bytes, header, interval, now_ms)?;
+        if header.is_idempotent() {
+            self.producers.record(
+                header.producer_id,
+                header.producer_epoch,
+                batch_metadata(header),
+            );
+        }
+        Ok(())
+    }
+
+    /// Records that leader epoch `epoch` starts at the log end (Kafka's
+    /// `maybeAssignEpochStartOffset`, on becoming leader), so a follower asking for
+    /// the end of an older epoch learns it ended here even before the first append.
+    /// Older or equal epochs change nothing.
+    pub fn assign_leader_epoch(&mut self, epoch: i32) -> Result<(), StorageError> {
+        if epoch < 0 || epoch <= self.epochs.latest_epoch() {
+            return Ok(());
+        }
+        let mut epochs = self.epochs.clone();
+        epochs.assign(epoch, self.log_end_offset());
+        write_epoch_file(&self.dir, &epochs)?;
+        self.epochs = epochs;
+        Ok(())
+    }
+
+    /// The leader-epoch cache: (epoch, start offset) pairs, ascending.
+    pub fn leader_epochs(&self) -> &[(i32, i64)] {
+        self.epochs.entries()
+    }
+
+    /// Empties the log and starts it at `offset` (Kafka's `truncateFullyAndStartAt`):
+    /// a follower whose log ends below the leader's log start can fetch nothing it
+    /// has, so it drops everything, epochs and producer state included.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        let start = offset.max(0);
+        self.generation += 1;
+        for segment in self.segments.drain(..) {
+            segment.delete()?;
+        }
+        self.segments.push(LogSegment::create(&self.dir, start)?);
+        self.log_start_offset = start;
+        self.write_log_start()?;
+        if self.epochs.clear() {
+            self.write_epochs()?;
+        }
+        self.producers.clear();
+        self.write_producer_snapshot()?;
+        self.unflushed_records = 0;
+        checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), start)?;
+        Ok(())
+    }
+
     /// Whole batches from the one holding `offset`, up to `max_bytes` but at least one
     /// batch, never including a batch whose base offset is `>= max_offset` (the HW).
     pub fn read(
@@ -692,9 +831,19 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Truncates the log so `offset` becomes the log end (replication, later issue).
+    /// Truncates the log so `offset` becomes the log end, with its epoch cache and
+    /// producer state. At the log end itself only epoch-cache entries starting there
+    /// go: an epoch this replica led without writing must not claim offsets that a
+    /// later leader wrote in another epoch.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
-        if offset >= self.log_end_offset() {
+        let log_end = self.log_end_offset();
+        if offset > log_end {
+            return Ok(());
+        }
+        if offset == log_end {
+            if self.epochs.truncate_from_end(log_end) {
+                self.write_epochs()?;
+            }
             return Ok(());
         }
         self.generation += 1;
@@ -759,11 +908,23 @@ impl PartitionLog {
     /// segment is fsynced so recovery after a crash need only scan past it.
     fn roll(&mut self) -> Result<(), StorageError> {
         let log_end = self.log_end_offset();
-        self.active_mut()?.seal()?;
-        self.segments.push(LogSegment::create(&self.dir, log_end)?);
+        self.roll_at(log_end)
+    }
+
+    /// `roll`, starting the new segment at `base` (≥ the log end: a replicated batch
+    /// after a compaction gap starts its segment at its own offset).
+    fn roll_at(&mut self, base: i64) -> Result<(), StorageError> {
+        let log_end = self.log_end_offset();
+        let base = base.max(log_end);
+        let active = self.active_mut()?;
+        if active.is_empty() && active.base_offset() == base {
+            return Ok(());
+        }
+        active.seal()?;
+        self.segments.push(LogSegment::create(&self.dir, base)?);
         checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
         self.write_producer_snapshot()?;
-        tracing::debug!(dir = %self.dir.display(), base_offset = log_end, "rolled segment");
+        tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled segment");
         Ok(())
     }
 

@@ -182,6 +182,11 @@ impl ProducerStateManager {
         self.producers.retain(|_, e| !e.batches.is_empty());
     }
 
+    /// Forgets every producer (the log was emptied).
+    pub(crate) fn clear(&mut self) {
+        self.producers.clear();
+    }
+
     /// The state as a snapshot covering offsets below `offset`.
     pub(crate) fn snapshot(&self, offset: i64) -> ProducerSnapshot {
         let mut producers: Vec<ProducerEntry> = self.producers.values().cloned().collect();

@@ -10,6 +10,7 @@ pub(crate) fn partition_error_code(e: &PartitionError) -> i16 {
     match e {
         PartitionError::Offline => ResponseError::NotLeaderOrFollower.code(),
         PartitionError::Storage(s) => storage_error_code(s),
+        PartitionError::Replica(r) => r.code(),
     }
 }
 

@@ -1,15 +1,46 @@
-//! Fetch: read committed batches, long-polling until `min_bytes` are there or
-//! `max_wait_ms` passes, and answering the moment enough data exists.
+//! Fetch: read batches, long-polling until `min_bytes` are there or `max_wait_ms`
+//! passes, and answering the moment enough data exists.
+//!
+//! Consumers (replica id < 0) read below the high watermark, from the leader only.
+//! Followers (a replica id ≥ 0, in `replica_state` from v15) have their progress
+//! recorded once per request, before the first read — which may move the high
+//! watermark, complete acks=all produces and propose an ISR expansion — and read up
+//! to the log end; a follower whose log diverges gets a `diverging_epoch` (KIP-320).
 
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    EpochEndOffset as WireEpochEndOffset, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use kavka_replica::{EpochEndOffset, FollowerFetch, FollowerFetchOutcome};
 use tokio::time::Instant;
 
 use super::{leader_epoch_error, partition_error_code, RequestContext};
+use crate::partition::Partition;
+use crate::state::now_ms;
+
+/// Who is fetching.
+#[derive(Debug, Clone, Copy)]
+struct Fetcher {
+    /// The follower's broker id, or None for a consumer.
+    replica_id: Option<i32>,
+    /// The follower's broker epoch (Fetch v15+), or -1.
+    broker_epoch: i64,
+}
+
+/// What the pre-pass decided for one partition of a follower's fetch.
+#[derive(Debug, Clone, Copy)]
+enum FollowerVerdict {
+    /// Serve records from the fetch offset.
+    Read,
+    /// Answer with this diverging epoch and no records.
+    Diverging(EpochEndOffset),
+    /// Answer with this error.
+    Error(i16),
+}
 
 /// Answers a fetch, waiting for data as the request allows.
 pub(crate) async fn handle(
@@ -24,23 +55,105 @@ pub(crate) async fn handle(
             .with_error_code(ResponseError::FetchSessionIdNotFound.code())
             .with_session_id(0);
     }
+    let fetcher = if version >= 15 {
+        Fetcher {
+            replica_id: Some(request.replica_state.replica_id.0).filter(|&r| r >= 0),
+            broker_epoch: request.replica_state.replica_epoch,
+        }
+    } else {
+        Fetcher {
+            replica_id: Some(request.replica_id.0).filter(|&r| r >= 0),
+            broker_epoch: -1,
+        }
+    };
+    let verdicts = fetcher.replica_id.map(|replica_id| {
+        record_follower_fetch(ctx, &request, version, replica_id, fetcher.broker_epoch)
+    });
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let deadline = Instant::now() + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
+    let signals = ctx.state.replicas.signals();
     loop {
-        // Register for wake-ups before reading, so an append between the read and
-        // the wait is not missed.
-        let notified = ctx.state.appended.notified();
+        // Register for wake-ups before reading, so an append or a high watermark
+        // move between the read and the wait is not missed.
+        let notified = signals.data_changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (response, bytes, errors) = read_once(ctx, &request, version);
+        let (response, bytes, errors) = read_once(ctx, &request, version, verdicts.as_deref());
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
             return response;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return read_once(ctx, &request, version).0;
+            return read_once(ctx, &request, version, verdicts.as_deref()).0;
         }
     }
+}
+
+/// The hosted partition a request names: by name, or by id from v13 (the image
+/// first; the hosted partitions know their ids too).
+fn lookup(
+    ctx: &RequestContext<'_>,
+    topic: &kafka_protocol::messages::fetch_request::FetchTopic,
+    partition: i32,
+    version: i16,
+) -> (Option<String>, Option<std::sync::Arc<Partition>>) {
+    let state = ctx.state;
+    if version >= 13 {
+        let image = state.metadata.image();
+        let by_image = image.topic_by_id(&topic.topic_id).map(|t| t.name.clone());
+        match by_image {
+            Some(name) => {
+                let p = state.replicas.get(&name, partition);
+                (Some(name), p)
+            }
+            None => {
+                let p = state.replicas.get_by_id(&topic.topic_id, partition);
+                (p.as_ref().map(|p| p.topic.clone()), p)
+            }
+        }
+    } else {
+        let name = topic.topic.0.to_string();
+        let p = state.replicas.get(&name, partition);
+        (Some(name), p)
+    }
+}
+
+/// Records a follower's fetch on every partition it names, once per request.
+fn record_follower_fetch(
+    ctx: &RequestContext<'_>,
+    request: &FetchRequest,
+    version: i16,
+    replica_id: i32,
+    broker_epoch: i64,
+) -> Vec<FollowerVerdict> {
+    let now = now_ms();
+    let mut verdicts = Vec::new();
+    for topic in &request.topics {
+        for fp in &topic.partitions {
+            let (_, partition) = lookup(ctx, topic, fp.partition, version);
+            let verdict = match partition {
+                None => FollowerVerdict::Error(ResponseError::UnknownTopicOrPartition.code()),
+                Some(p) => {
+                    let fetch = FollowerFetch {
+                        replica_id,
+                        fetch_offset: fp.fetch_offset,
+                        last_fetched_epoch: (version >= 12 && fp.last_fetched_epoch >= 0)
+                            .then_some(fp.last_fetched_epoch),
+                        current_leader_epoch: (fp.current_leader_epoch >= 0)
+                            .then_some(fp.current_leader_epoch),
+                        broker_epoch,
+                    };
+                    match p.on_follower_fetch(fetch, now) {
+                        Ok(FollowerFetchOutcome::Read(_)) => FollowerVerdict::Read,
+                        Ok(FollowerFetchOutcome::Diverging(d)) => FollowerVerdict::Diverging(d),
+                        Err(e) => FollowerVerdict::Error(partition_error_code(&e)),
+                    }
+                }
+            };
+            verdicts.push(verdict);
+        }
+    }
+    verdicts
 }
 
 /// One pass over the requested partitions: the response, bytes found, and
@@ -49,21 +162,19 @@ fn read_once(
     ctx: &RequestContext<'_>,
     request: &FetchRequest,
     version: i16,
+    follower: Option<&[FollowerVerdict]>,
 ) -> (FetchResponse, usize, bool) {
-    let state = ctx.state;
-    let image = state.metadata.image();
     let mut remaining = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut errors = false;
     let mut responses = Vec::with_capacity(request.topics.len());
+    let mut position = 0usize;
     for topic in &request.topics {
-        let name = if version >= 13 {
-            image.topic_by_id(&topic.topic_id).map(|t| t.name.clone())
-        } else {
-            Some(topic.topic.0.to_string())
-        };
+        let mut topic_name = None;
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for fp in &topic.partitions {
+            let verdict = follower.and_then(|v| v.get(position).copied());
+            position += 1;
             let mut data = PartitionData::default()
                 .with_partition_index(fp.partition)
                 .with_high_watermark(-1)
@@ -72,9 +183,10 @@ fn read_once(
                 } else {
                     None
                 });
-            let partition = name
-                .as_deref()
-                .and_then(|n| state.replicas.get(n, fp.partition));
+            let (name, partition) = lookup(ctx, topic, fp.partition, version);
+            if topic_name.is_none() {
+                topic_name = name.clone();
+            }
             let Some(p) = partition else {
                 data.error_code = if version >= 13 && name.is_none() {
                     ResponseError::UnknownTopicId.code()
@@ -85,16 +197,54 @@ fn read_once(
                 partitions.push(data);
                 continue;
             };
-            let epoch = p.leader_epoch();
             let hw = p.high_watermark();
             data.high_watermark = hw;
             data.last_stable_offset = hw;
             data.log_start_offset = p.log_start_offset();
-            if let Some(code) = leader_epoch_error(fp.current_leader_epoch, epoch) {
-                data.error_code = code;
-                errors = true;
-                partitions.push(data);
-                continue;
+            match verdict {
+                Some(FollowerVerdict::Error(code)) => {
+                    data.error_code = code;
+                    data.high_watermark = -1;
+                    data.last_stable_offset = -1;
+                    data.log_start_offset = -1;
+                    errors = true;
+                    partitions.push(data);
+                    continue;
+                }
+                Some(FollowerVerdict::Diverging(d)) if version >= 12 => {
+                    data.diverging_epoch = WireEpochEndOffset::default()
+                        .with_epoch(d.epoch)
+                        .with_end_offset(d.end_offset);
+                    // The follower must truncate before anything else: answer now.
+                    errors = true;
+                    partitions.push(data);
+                    continue;
+                }
+                Some(FollowerVerdict::Diverging(_)) => {
+                    // Older versions cannot say where: the follower asks
+                    // OffsetForLeaderEpoch after this error.
+                    data.error_code = ResponseError::OffsetOutOfRange.code();
+                    errors = true;
+                    partitions.push(data);
+                    continue;
+                }
+                Some(FollowerVerdict::Read) => {}
+                None => {
+                    if !p.is_leader() {
+                        data.error_code = ResponseError::NotLeaderOrFollower.code();
+                        errors = true;
+                        partitions.push(data);
+                        continue;
+                    }
+                    if let Some(code) =
+                        leader_epoch_error(fp.current_leader_epoch, p.leader_epoch())
+                    {
+                        data.error_code = code;
+                        errors = true;
+                        partitions.push(data);
+                        continue;
+                    }
+                }
             }
             let first_with_data = total == 0;
             let limit = (fp.partition_max_bytes.max(0) as usize).min(remaining);
@@ -102,7 +252,12 @@ fn read_once(
                 partitions.push(data);
                 continue;
             }
-            match p.read(fp.fetch_offset, limit.max(1)) {
+            let read = if verdict.is_some() {
+                p.read_for_follower(fp.fetch_offset, limit.max(1))
+            } else {
+                p.read(fp.fetch_offset, limit.max(1))
+            };
+            match read {
                 Ok(read) => {
                     data.log_start_offset = read.log_start_offset;
                     let len = read.records.len();
@@ -129,7 +284,9 @@ fn read_once(
         if version >= 13 {
             t.topic_id = topic.topic_id;
         } else {
-            t.topic = TopicName(StrBytes::from_string(name.unwrap_or_default()));
+            t.topic = TopicName(StrBytes::from_string(
+                topic_name.unwrap_or_else(|| topic.topic.0.to_string()),
+            ));
         }
         responses.push(t);
     }

@@ -17,6 +17,8 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+/// The replica id of Kafka's debugging tools, served by any replica.
+const DEBUGGING_REPLICA_ID: i32 = -2;
 
 /// Resolves each partition's requested position to an offset.
 pub(crate) fn handle(
@@ -25,6 +27,7 @@ pub(crate) fn handle(
     version: i16,
 ) -> ListOffsetsResponse {
     let state = ctx.state;
+    let replica_id = request.replica_id.0;
     let topics = request
         .topics
         .into_iter()
@@ -48,12 +51,19 @@ pub(crate) fn handle(
                         resp.error_code = code;
                         return resp;
                     }
+                    if !p.is_leader() && replica_id != DEBUGGING_REPLICA_ID {
+                        resp.error_code = ResponseError::NotLeaderOrFollower.code();
+                        return resp;
+                    }
                     // The leader epoch is in the answer from v4.
                     if version >= 4 {
                         resp.leader_epoch = epoch;
                     }
                     let found = match lp.timestamp {
                         // read_committed stops at the LSO, equal to the HW without transactions.
+                        // A follower resetting after OFFSET_OUT_OF_RANGE asks for
+                        // the log end, as Kafka's replica fetcher does.
+                        LATEST if replica_id >= 0 => Ok(Some((p.log_end_offset(), -1))),
                         LATEST => Ok(Some((p.high_watermark(), -1))),
                         EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
                         LATEST_TIERED => Ok(None),
@@ -61,7 +71,10 @@ pub(crate) fn handle(
                         ts => p.log(|log| log.offset_for_timestamp(ts)),
                     };
                     match found {
-                        Ok(Some((offset, timestamp))) if offset <= p.high_watermark() => {
+                        Ok(Some((offset, timestamp)))
+                            if offset <= p.high_watermark()
+                                || (replica_id >= 0 && lp.timestamp == LATEST) =>
+                        {
                             let (offset, timestamp) = match lp.timestamp {
                                 LATEST | EARLIEST | EARLIEST_LOCAL => (offset, timestamp),
                                 target => exact_record(&p, offset, timestamp, target),

@@ -66,7 +66,9 @@ pub(crate) async fn handle(
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version).await),
         RequestKind::Produce(r) => {
-            return produce::handle(ctx, r, version).map(ResponseKind::Produce)
+            return produce::handle(ctx, r, version)
+                .await
+                .map(ResponseKind::Produce)
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version).await),
         RequestKind::ListOffsets(r) => {

@@ -6,8 +6,28 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use kafka_protocol::ResponseError;
+use kavka_replica::{end_offset_for_epoch, EpochEntry};
 
 use super::{leader_epoch_error, partition_error_code, RequestContext};
+
+/// The replica id of Kafka's debugging tools, served by any replica.
+const DEBUGGING_REPLICA_ID: i32 = -2;
+
+/// Kafka's `endOffsetFor` over the log's epoch cache (largest epoch ≤ the one asked
+/// and where it ends; an epoch newer than every entry is unknown); None when the
+/// cache has nothing to say.
+fn end_offset(log: &kavka_storage::PartitionLog, requested: i32) -> Option<(i32, i64)> {
+    let entries: Vec<EpochEntry> = log
+        .leader_epochs()
+        .iter()
+        .map(|&(epoch, start_offset)| EpochEntry {
+            epoch,
+            start_offset,
+        })
+        .collect();
+    let answer = end_offset_for_epoch(&entries, requested, log.log_end_offset());
+    (!answer.has_undefined_offset()).then_some((answer.epoch, answer.end_offset))
+}
 
 /// Looks up each partition's end offset for the requested epoch.
 pub(crate) fn handle(
@@ -15,6 +35,7 @@ pub(crate) fn handle(
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
     let state = ctx.state;
+    let replica_id = request.replica_id;
     let topics = request
         .topics
         .into_iter()
@@ -37,7 +58,14 @@ pub(crate) fn handle(
                         r.error_code = code;
                         return r;
                     }
-                    match p.log(|log| Ok(log.end_offset_for_epoch(op.leader_epoch))) {
+                    // Followers truncate by this answer; only the leader's log is the
+                    // reference (Kafka answers from the leader only, but for the
+                    // debugging replica id -2).
+                    if !p.is_leader() && replica_id.0 != DEBUGGING_REPLICA_ID {
+                        r.error_code = ResponseError::NotLeaderOrFollower.code();
+                        return r;
+                    }
+                    match p.log(|log| Ok(end_offset(log, op.leader_epoch))) {
                         Ok(Some((e, end))) => {
                             r.leader_epoch = e;
                             r.end_offset = end;

@@ -1,4 +1,6 @@
-//! Produce: validate, append to the leader's log, answer per partition.
+//! Produce: validate, append to the leader's log, answer per partition. acks=all
+//! waits (asynchronously, holding no lock) until the high watermark passes the
+//! records or the request's timeout.
 
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -8,13 +10,15 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::ResponseError;
 use kavka_metadata::ConfigResource;
+use kavka_replica::{Acks, ReplicaError};
 
 use super::{partition_error_code, RequestContext};
+use crate::partition::AckWait;
 use crate::state::now_ms;
-use crate::topic_config::{is_compacted, min_insync_replicas, BrokerDefaults};
+use crate::topic_config::{is_compacted, BrokerDefaults};
 
 /// Appends every partition's records; returns None for acks=0, which gets no answer.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ProduceRequest,
     version: i16,
@@ -22,7 +26,17 @@ pub(crate) fn handle(
     let state = ctx.state;
     let image = state.metadata.image();
     let acks = request.acks;
+    let replica_acks = match acks {
+        -1 => Acks::All,
+        0 => Acks::None,
+        _ => Acks::Leader,
+    };
     let now = now_ms();
+    let timeout_ms = i64::from(request.timeout_ms.max(0));
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.unsigned_abs());
+    // (topic index, partition index, partition, produce id, receiver) per waiting acks=all.
+    let mut waiting = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         // v13 names topics by id; older versions by name.
@@ -37,7 +51,6 @@ pub(crate) fn handle(
         let explicit =
             topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
         let defaults = BrokerDefaults::new(&state.config, &image);
-        let min_isr = min_insync_replicas(&defaults, explicit);
         let compacted = topic_image.is_some() && is_compacted(&defaults, explicit);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
@@ -62,10 +75,6 @@ pub(crate) fn handle(
                     } else {
                         ResponseError::UnknownTopicOrPartition.code()
                     }
-                }
-                // acks=all needs at least min.insync.replicas in the ISR; alone we are 1.
-                (None, Some(_)) if acks == -1 && min_isr > state.live_brokers().len() as i32 => {
-                    ResponseError::NotEnoughReplicas.code()
                 }
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
@@ -96,15 +105,24 @@ pub(crate) fn handle(
                         partitions.push(resp);
                         continue;
                     }
-                    match p.append(records, now) {
-                        Ok(info) => {
+                    match p.append_records(records, replica_acks, now, now + timeout_ms) {
+                        Ok((info, wait)) => {
                             resp.base_offset = info.first_offset;
                             resp.log_append_time_ms = info.log_append_time;
                             resp.log_start_offset = info.log_start_offset;
-                            if !info.duplicate {
-                                state.appended.notify_waiters();
+                            match wait {
+                                AckWait::Done(result) => result.err().map_or(0, ReplicaError::code),
+                                AckWait::Pending(id, rx) => {
+                                    waiting.push((
+                                        responses.len(),
+                                        partitions.len(),
+                                        p.clone(),
+                                        id,
+                                        rx,
+                                    ));
+                                    0
+                                }
                             }
-                            0
                         }
                         Err(e) => {
                             tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
@@ -124,6 +142,24 @@ pub(crate) fn handle(
             t.name = TopicName(StrBytes::from_string(name));
         }
         responses.push(t);
+    }
+    // Every partition is appended before any waits, so they replicate together.
+    for (t, i, p, id, rx) in waiting {
+        let code = match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(result)) => result.err().map_or(0, ReplicaError::code),
+            // The partition went away (deleted, shut down) with the request waiting.
+            Ok(Err(_)) => ResponseError::NotLeaderOrFollower.code(),
+            Err(_) => {
+                p.abandon_produce(id, now_ms());
+                ResponseError::RequestTimedOut.code()
+            }
+        };
+        if let Some(resp) = responses
+            .get_mut(t)
+            .and_then(|r: &mut TopicProduceResponse| r.partition_responses.get_mut(i))
+        {
+            resp.error_code = code;
+        }
     }
     if acks == 0 {
         return None;
