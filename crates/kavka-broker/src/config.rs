@@ -35,14 +35,10 @@ pub enum ConfigError {
         list_settings(.0)
     )]
     UnsupportedSecurity(Vec<UnsupportedSetting>),
-    /// A node of a multi-node cluster: refused rather than run alone while the
-    /// user believes it is part of a cluster.
-    #[error(
-        "refusing to start: this configuration describes a node of a {0}, which this \
-         version of Kavka cannot join yet (it would run alone, unreplicated). Run a single \
-         node (no process.roles, or this node as the only voter)."
-    )]
-    MultiNodeCluster(String),
+    /// A cluster layout Kavka cannot run yet: refused rather than run a node
+    /// alone while its user believes it is part of a cluster.
+    #[error("refusing to start: {0}")]
+    UnsupportedClusterLayout(String),
 }
 
 fn list_settings(settings: &[UnsupportedSetting]) -> String {
@@ -223,13 +219,20 @@ impl BrokerConfig {
             None => 1,
         };
         let cluster = ClusterSettings::parse(&p, node_id)?;
-        refuse_multi_node(&cluster, node_id)?;
+        refuse_unsupported_layout(&cluster)?;
         let listener = match cluster.broker_listener() {
             Some(l) => Endpoint {
                 host: l.host.clone(),
                 port: l.port,
             },
-            None => return Err(ConfigError::MultiNodeCluster("controller-only node".into())),
+            None => {
+                return Err(ConfigError::UnsupportedClusterLayout(
+                    "this node has no broker listener (process.roles=controller). Dedicated \
+                     controller nodes are not supported yet; run the controllers as \
+                     process.roles=broker,controller"
+                        .into(),
+                ))
+            }
         };
         let advertised = match cluster
             .advertised_listeners
@@ -386,18 +389,16 @@ fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-/// Until replication lands, a node that other voters or controllers would join is
-/// refused: it would otherwise run alone while its user thinks it is replicated.
-fn refuse_multi_node(cluster: &ClusterSettings, node_id: i32) -> Result<(), ConfigError> {
-    if cluster.voters.iter().any(|v| v.id != node_id) {
-        return Err(ConfigError::MultiNodeCluster(format!(
-            "{}-voter controller quorum",
-            cluster.voters.len()
-        )));
-    }
-    if !cluster.bootstrap_controllers.is_empty() && !cluster.has_role(ProcessRole::Controller) {
-        return Err(ConfigError::MultiNodeCluster(
-            "cluster whose controllers run elsewhere".into(),
+/// A node that would find its controllers only through
+/// `controller.quorum.bootstrap.servers` (the dynamic quorum of KIP-853) is
+/// refused: without `controller.quorum.voters` it would form a quorum of its own.
+fn refuse_unsupported_layout(cluster: &ClusterSettings) -> Result<(), ConfigError> {
+    if cluster.voters.is_empty() && !cluster.bootstrap_controllers.is_empty() {
+        return Err(ConfigError::UnsupportedClusterLayout(
+            "controller.quorum.bootstrap.servers without controller.quorum.voters (a \
+             dynamic quorum, KIP-853) is not supported yet; list the voters in \
+             controller.quorum.voters"
+                .into(),
         ));
     }
     Ok(())
@@ -529,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn a_node_of_a_multi_node_cluster_is_refused_until_replication_lands() {
+    fn a_node_of_a_multi_node_cluster_starts_and_a_dynamic_quorum_is_refused() {
         let node = |id: &str, voters: &str| {
             load(
                 &[
@@ -542,16 +543,27 @@ mod tests {
                 &[],
             )
         };
-        let err = node("1", "1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("3-voter controller quorum"), "{err}");
+        let three = node("1", "1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093").unwrap();
+        assert_eq!(three.cluster.voters.len(), 3);
         let single = node("1", "1@127.0.0.1:19093").unwrap();
         assert_eq!(single.listener.port, 19092);
         assert_eq!(
             single.cluster.controller_listener().map(|l| l.port),
             Some(19093)
         );
+        let dynamic = load(
+            &[
+                "process.roles=broker",
+                "node.id=4",
+                "controller.quorum.bootstrap.servers=127.0.0.1:19093",
+                "controller.listener.names=CONTROLLER",
+                "listeners=PLAINTEXT://127.0.0.1:19094",
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(dynamic.contains("KIP-853"), "{dynamic}");
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 use kavka_storage::durable::{self, StateFileError};
-use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::controller::{
@@ -64,8 +63,6 @@ pub struct BrokerState {
     pub(crate) groups: GroupService,
     /// Requests to the active controller (ISR changes, registration, heartbeats).
     pub controller: ControllerClient,
-    /// Woken on every append so long-polling fetches can answer at once.
-    pub appended: Notify,
     /// This broker's epoch: the offset of its registration record (-1 until
     /// registered). AlterPartition and heartbeats carry it.
     broker_epoch: AtomicI64,
@@ -107,7 +104,6 @@ impl BrokerState {
             producer_ids,
             groups: GroupService::new(&config_for_groups),
             controller: node.client.clone(),
-            appended: Notify::new(),
             broker_epoch: AtomicI64::new(-1),
             incarnation_id: Uuid::new_v4(),
             controller_service: node.controller.clone(),
