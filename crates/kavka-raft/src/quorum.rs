@@ -433,6 +433,31 @@ impl MetadataQuorum {
         let addr = addr.into();
         let timeout = self.inner.config.timeouts.propose_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
+        // A restarted observer listens on a new port: point the membership at it,
+        // or the leader would keep pushing the log to the old one.
+        let known = self.node_addr(node);
+        let is_learner = {
+            let metrics = self.inner.raft.metrics();
+            let m = metrics.borrow();
+            let membership = m.membership_config.membership();
+            membership.get_node(&node).is_some() && !membership.voter_ids().any(|v| v == node)
+        };
+        // Only a learner's address moves this way: learners do not vote, so no
+        // quorum can be split by it; voters are static.
+        if is_learner && known.as_deref() != Some(addr.as_str()) {
+            let change =
+                ChangeMembers::SetNodes(BTreeMap::from([(node, BasicNode { addr: addr.clone() })]));
+            let moved = self.inner.raft.change_membership(change, false);
+            match tokio::time::timeout_at(deadline, moved).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(client_write_error(e)),
+                Err(_) => {
+                    return Err(QuorumError::Timeout(format!(
+                        "observer {node}'s new address not recorded within {timeout:?}"
+                    )))
+                }
+            }
+        }
         // Not openraft's blocking mode: it stops waiting after a short while and
         // reports success either way.
         let added = self.inner.raft.add_learner(node, BasicNode { addr }, false);
