@@ -84,13 +84,21 @@ fn quorum_config(config: &BrokerConfig, cluster_id: &str) -> Result<QuorumConfig
         }
     };
     let mut q = QuorumConfig::new(cluster_id, node, listen, voters, data_dir);
-    let election = Duration::from_millis(c.controller_quorum_election_timeout_ms.max(10) as u64);
-    let fetch = Duration::from_millis(c.controller_quorum_fetch_timeout_ms.max(20) as u64)
-        .max(election * 2);
+    // Kafka's followers give up on a leader after the fetch timeout and then
+    // stand after a random part of the election timeout: [fetch, fetch +
+    // election). openraft's follower waits out a leader lease (its maximum
+    // election timeout) and then a random timeout between its minimum and
+    // maximum: [max + min, 2 max). Three quarters of the fetch timeout as the
+    // maximum and half the election timeout as the minimum give Kafka's window
+    // for Kafka's defaults (2 to 3 s).
+    let election = Duration::from_millis(c.controller_quorum_election_timeout_ms.max(20) as u64);
+    let fetch = Duration::from_millis(c.controller_quorum_fetch_timeout_ms.max(40) as u64);
+    let min = election / 2;
+    let max = (fetch * 3 / 4).max(min * 2);
     q.timeouts = QuorumTimeouts {
-        election_timeout: election,
-        fetch_timeout: fetch,
-        heartbeat_interval: (election / 4).max(Duration::from_millis(5)),
+        election_timeout: min,
+        fetch_timeout: max,
+        heartbeat_interval: (min / 2).max(Duration::from_millis(5)),
         ..QuorumTimeouts::kafka_defaults()
     };
     Ok(q)

@@ -135,6 +135,9 @@ impl ControllerService {
             if !self.quorum.is_leader() {
                 continue;
             }
+            // Before the session tick, which starts sessions for brokers a new
+            // controller has not heard from yet: those are probed at once.
+            self.fence_crashed().await;
             let _ = self.tick().await;
             if let Some(every) = rebalance {
                 if last_rebalance.elapsed() >= every {
@@ -142,6 +145,56 @@ impl ControllerService {
                     let _ = self.rebalance().await;
                 }
             }
+        }
+    }
+
+    /// Fences brokers whose process is gone without waiting for their session to
+    /// run out: a broker silent for a moment whose listener refuses connections
+    /// (nothing listens on its port any more, the kernel answers for a crashed
+    /// process at once) is not coming back under its current epoch. A paused or
+    /// cut-off broker does not refuse connections, so only the session timeout
+    /// fences it, as in Kafka. This turns a kill -9's failover from
+    /// `broker.session.timeout.ms` into about a second.
+    async fn fence_crashed(&self) {
+        const SILENT_MS: i64 = 600;
+        let image = self.quorum.image().image;
+        let me = i32::try_from(self.quorum.node_id()).unwrap_or(-1);
+        let now = now_ms();
+        let suspects: Vec<(i32, String, i32)> = {
+            let guard = self.control.lock().await;
+            image
+                .brokers()
+                .filter(|b| !b.fenced && b.broker_id != me)
+                .filter(|b| {
+                    guard
+                        .1
+                        .silent_for(b.broker_id, now)
+                        .is_none_or(|s| s > SILENT_MS)
+                })
+                .map(|b| (b.broker_id, b.host.clone(), b.port))
+                .collect()
+        };
+        for (id, host, port) in suspects {
+            let Ok(port) = u16::try_from(port) else {
+                continue;
+            };
+            let probe = tokio::time::timeout(
+                Duration::from_millis(300),
+                tokio::net::TcpStream::connect((host.as_str(), port)),
+            )
+            .await;
+            let refused =
+                matches!(&probe, Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+            if !refused {
+                continue;
+            }
+            tracing::info!(
+                broker = id,
+                "fencing broker: silent and its listener refuses connections (process gone)"
+            );
+            let _ = self
+                .run_internal(|control, image| control.fence_gone(image, id, SILENT_MS, now_ms()))
+                .await;
         }
     }
 

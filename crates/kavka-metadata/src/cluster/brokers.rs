@@ -193,23 +193,66 @@ impl ClusterControl {
                 broker = broker.broker_id,
                 "fencing broker: no heartbeat within broker.session.timeout.ms"
             );
-            let mut fence = remove_broker(
-                &current,
-                broker.broker_id,
-                self.config.unclean_leader_election,
-            );
-            fence.push(MetadataRecord::BrokerRegistrationChange {
-                broker_id: broker.broker_id,
-                broker_epoch: broker.broker_epoch,
-                fenced: Some(true),
-                in_controlled_shutdown: None,
-            });
+            let fence = self.fence_records(&current, broker.broker_id, broker.broker_epoch);
             if current.apply_all(&fence).is_ok() {
                 records.extend(fence);
             }
         }
         self.sessions.retain(|id, _| image.broker(*id).is_some());
         records
+    }
+
+    /// The records that fence a broker and move its leaderships to other ISR
+    /// members.
+    fn fence_records(
+        &self,
+        image: &MetadataImage,
+        broker_id: i32,
+        epoch: i64,
+    ) -> Vec<MetadataRecord> {
+        let mut fence = remove_broker(image, broker_id, self.config.unclean_leader_election);
+        fence.push(MetadataRecord::BrokerRegistrationChange {
+            broker_id,
+            broker_epoch: epoch,
+            fenced: Some(true),
+            in_controlled_shutdown: None,
+        });
+        fence
+    }
+
+    /// Fences a broker known to be gone before its session runs out (its process
+    /// no longer listens: a crash). Nothing if it is unknown, already fenced, or
+    /// heard from within `grace_ms` (a broker that heartbeats is alive whatever a
+    /// probe said).
+    pub fn fence_gone(
+        &mut self,
+        image: &MetadataImage,
+        broker_id: i32,
+        grace_ms: i64,
+        now_ms: i64,
+    ) -> Vec<MetadataRecord> {
+        let Some(broker) = image.broker(broker_id).filter(|b| !b.fenced) else {
+            return Vec::new();
+        };
+        let heard = self.sessions.get(&broker_id).is_some_and(|s| {
+            s.broker_epoch == broker.broker_epoch && now_ms - s.last_contact_ms <= grace_ms
+        });
+        if heard {
+            return Vec::new();
+        }
+        let fence = self.fence_records(image, broker_id, broker.broker_epoch);
+        let mut check = image.clone();
+        if check.apply_all(&fence).is_err() {
+            return Vec::new();
+        }
+        fence
+    }
+
+    /// How long since `broker_id` last heartbeated (None: never, to this controller).
+    pub fn silent_for(&self, broker_id: i32, now_ms: i64) -> Option<i64> {
+        self.sessions
+            .get(&broker_id)
+            .map(|s| now_ms - s.last_contact_ms)
     }
 
     /// Whether `broker_id`'s session is current.

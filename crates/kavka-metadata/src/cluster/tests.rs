@@ -185,6 +185,33 @@ fn a_restarted_broker_gets_a_new_epoch_and_old_heartbeats_are_stale() {
 }
 
 #[test]
+fn a_crashed_broker_is_fenced_at_once_but_one_heard_from_recently_is_not() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 3, 3);
+    // Heard from within the grace: a probe that failed proves nothing.
+    assert!(c
+        .control
+        .fence_gone(&c.image, 1, 2_500, c.now + 1_000)
+        .is_empty());
+    c.run(3_000, &[2, 3]);
+    assert_eq!(c.control.silent_for(1, c.now), Some(3_000));
+    let records = c.control.fence_gone(&c.image, 1, 2_500, c.now);
+    c.apply(&records);
+    assert!(
+        c.image.broker(1).unwrap().fenced,
+        "well before the session timeout"
+    );
+    for i in 0..3 {
+        let p = c.partition("t", i);
+        assert_ne!(p.leader, 1, "partition {i}");
+        assert!(!p.isr.contains(&1), "partition {i} ISR {:?}", p.isr);
+    }
+    // Already fenced: nothing more to do.
+    assert!(c.control.fence_gone(&c.image, 1, 2_500, c.now).is_empty());
+    assert!(c.control.fence_gone(&c.image, 9, 2_500, c.now).is_empty());
+}
+
+#[test]
 fn a_silent_leader_is_fenced_and_its_partitions_move_to_isr_members() {
     let mut c = Cluster::with_brokers(3, ControlConfig::default());
     c.topic("t", 3, 3);
