@@ -35,6 +35,27 @@ enum Command {
     Cluster(cluster::ClusterArgs),
 }
 
+/// A command-line tool whose output goes into a pipe that closes early
+/// (`kavka topics --describe | head`) ends quietly with the status a process
+/// killed by SIGPIPE has, as Kafka's tools and other Unix programs do, instead of
+/// a panic message: `println!` panics on a closed stdout, and this hook turns
+/// that one panic into a quiet exit. Every other panic is reported as before.
+fn die_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> anyhow::Result<()> {
     if let Some(code) = run_tool_if_asked() {
         std::process::exit(code);
@@ -77,9 +98,11 @@ fn run_tool_if_asked() -> Option<i32> {
         return Some(storage_tool::main(argv));
     }
     if let Some(tool) = kavka_tools::tool_from_argv0(&argv0) {
+        die_quietly_on_closed_pipe();
         return Some(kavka_tools::run(tool, args.collect()));
     }
     let tool = kavka_tools::Tool::from_subcommand(args.next()?.to_str()?)?;
+    die_quietly_on_closed_pipe();
     Some(kavka_tools::run(tool, args.collect()))
 }
 
