@@ -1,5 +1,6 @@
 //! What brokers and the active controller say to each other. The messages carry
-//! what Kafka's BrokerRegistration, BrokerHeartbeat and AlterPartition carry, plus
+//! what Kafka's BrokerRegistration, BrokerHeartbeat, AlterPartition and
+//! AllocateProducerIds carry, plus
 //! metadata writes decided on a broker's image (a compare-and-set on the log, see
 //! `kavka_raft::MetadataBatch`). They travel as JSON over the quorum's connections.
 
@@ -48,6 +49,13 @@ pub enum ControllerRequest {
         unclean: bool,
         partitions: Vec<(Uuid, i32)>,
     },
+    /// The next block of producer ids for this broker (AllocateProducerIds);
+    /// `legacy_reserved` is the bound of its `producer-id-block` file, if any.
+    AllocateProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        legacy_reserved: Option<i64>,
+    },
 }
 
 /// The controller's answer.
@@ -83,6 +91,11 @@ pub enum ControllerResponse {
     /// Per partition, the Kafka error code of its election (0: elected).
     Elected {
         results: Vec<(Uuid, i32, i16)>,
+    },
+    /// The producer ids `first_id .. first_id + size`, recorded as this broker's.
+    ProducerIds {
+        first_id: i64,
+        size: i64,
     },
     /// A refusal with Kafka's error code.
     Error {

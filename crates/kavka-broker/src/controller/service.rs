@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kavka_metadata::cluster::{
-    AlterPartition, ClusterControl, ControlConfig, Heartbeat, Registration,
+    AllocateProducerIds, AlterPartition, ClusterControl, ControlConfig, Heartbeat, Registration,
 };
 use kavka_metadata::{MetadataImage, MetadataRecord};
 use kavka_raft::{ControllerFuture, ControllerHandler, MetadataQuorum, QuorumError};
@@ -331,6 +331,27 @@ fn decide_one(
                 results.push((*topic_id, *index, code));
             }
             (ControllerResponse::Elected { results }, records)
+        }
+        ControllerRequest::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+            legacy_reserved,
+        } => {
+            let req = AllocateProducerIds {
+                broker_id: *broker_id,
+                broker_epoch: *broker_epoch,
+                legacy_reserved: *legacy_reserved,
+            };
+            match control.allocate_producer_ids(image, &req) {
+                Ok((block, record)) => (
+                    ControllerResponse::ProducerIds {
+                        first_id: block.first_id,
+                        size: block.size,
+                    },
+                    vec![record],
+                ),
+                Err(e) => (error(e.code(), &e.to_string()), vec![]),
+            }
         }
         ControllerRequest::Write { .. }
         | ControllerRequest::AddObserver { .. }

@@ -483,3 +483,91 @@ mod properties {
         }
     }
 }
+
+impl Cluster {
+    fn allocate(
+        &mut self,
+        id: i32,
+        legacy_reserved: Option<i64>,
+    ) -> Result<ProducerIdBlock, ControlError> {
+        let req = AllocateProducerIds {
+            broker_id: id,
+            broker_epoch: self.epochs[&id],
+            legacy_reserved,
+        };
+        let (block, record) = self.control.allocate_producer_ids(&self.image, &req)?;
+        self.apply(&[record]);
+        Ok(block)
+    }
+}
+
+#[test]
+fn producer_id_blocks_never_overlap_across_brokers() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    let mut blocks = Vec::new();
+    for id in [1, 2, 3, 1, 2] {
+        blocks.push(c.allocate(id, None).unwrap());
+    }
+    assert_eq!(blocks[0].first_id, 0);
+    for pair in blocks.windows(2) {
+        assert_eq!(pair[0].size, PRODUCER_ID_BLOCK_SIZE);
+        assert_eq!(pair[1].first_id, pair[0].end(), "{pair:?}");
+    }
+    assert_eq!(c.image.next_producer_id(), 5 * PRODUCER_ID_BLOCK_SIZE);
+}
+
+#[test]
+fn a_legacy_reservation_moves_every_later_block_above_it() {
+    let mut c = Cluster::with_brokers(2, ControlConfig::default());
+    assert_eq!(c.allocate(1, None).unwrap().first_id, 0);
+    // Broker 2 handed out ids below 5000 itself before the upgrade.
+    let upgraded = c.allocate(2, Some(5_000)).unwrap();
+    assert_eq!(upgraded.first_id, 5_001);
+    assert_eq!(c.allocate(1, None).unwrap().first_id, upgraded.end());
+    // A reservation already passed changes nothing.
+    let next = c.image.next_producer_id();
+    assert_eq!(c.allocate(2, Some(10)).unwrap().first_id, next);
+}
+
+#[test]
+fn producer_ids_go_only_to_a_registered_broker_at_its_epoch() {
+    let c = Cluster::with_brokers(2, ControlConfig::default());
+    let req = |broker_id, broker_epoch| AllocateProducerIds {
+        broker_id,
+        broker_epoch,
+        legacy_reserved: None,
+    };
+    let stale = req(1, c.epochs[&1] + 1);
+    assert_eq!(
+        c.control
+            .allocate_producer_ids(&c.image, &stale)
+            .map(|r| r.0),
+        Err(ControlError::StaleBrokerEpoch)
+    );
+    assert_eq!(
+        c.control
+            .allocate_producer_ids(&c.image, &req(9, 0))
+            .map(|r| r.0),
+        Err(ControlError::BrokerIdNotRegistered)
+    );
+    let negative = AllocateProducerIds {
+        legacy_reserved: Some(-1),
+        ..req(1, c.epochs[&1])
+    };
+    assert!(matches!(
+        c.control.allocate_producer_ids(&c.image, &negative),
+        Err(ControlError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn an_exhausted_producer_id_space_is_refused() {
+    let mut c = Cluster::with_brokers(1, ControlConfig::default());
+    let near_end = c.allocate(1, Some(i64::MAX - PRODUCER_ID_BLOCK_SIZE - 1));
+    assert_eq!(near_end.unwrap().end(), i64::MAX);
+    assert_eq!(c.allocate(1, None), Err(ControlError::ProducerIdsExhausted));
+    assert_eq!(
+        c.allocate(1, Some(i64::MAX)),
+        Err(ControlError::ProducerIdsExhausted)
+    );
+}
