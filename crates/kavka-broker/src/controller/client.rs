@@ -222,7 +222,8 @@ impl ControllerClient {
                 partition: request.partition,
                 leader_epoch: request.leader_epoch,
                 partition_epoch: request.partition_epoch,
-                new_isr: request.new_isr,
+                new_isr: request.new_isr.iter().map(|m| m.broker_id).collect(),
+                new_isr_with_epochs: request.new_isr,
             })
             .await;
         match answer {

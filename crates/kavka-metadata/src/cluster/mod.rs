@@ -18,7 +18,7 @@ mod producer_ids;
 #[cfg(test)]
 mod tests;
 
-pub use alter_partition::{AlterPartition, AlterPartitionResult};
+pub use alter_partition::{AlterPartition, AlterPartitionResult, IsrMember};
 pub use brokers::{Heartbeat, HeartbeatReply, Registration};
 pub use election::{elect_leader, ElectionResult};
 pub use producer_ids::{AllocateProducerIds, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
@@ -65,7 +65,9 @@ pub enum ControlError {
     NotLeaderOrFollower,
     #[error("the partition epoch in the request is not the partition's current one")]
     InvalidUpdateVersion,
-    #[error("the new ISR names a fenced, shutting-down or unknown broker")]
+    #[error(
+        "the new ISR names a fenced, shutting-down or unknown broker, or one at an old broker epoch"
+    )]
     IneligibleReplica,
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),

@@ -113,7 +113,24 @@ impl Cluster {
         self.image.topic(topic).unwrap().partitions[&index].clone()
     }
 
+    /// The leader proposes `new_isr`, knowing each member's current broker epoch.
     fn alter(&mut self, topic: &str, index: i32, new_isr: Vec<i32>) -> AlterPartitionResult {
+        let members = new_isr
+            .into_iter()
+            .map(|broker_id| IsrMember {
+                broker_id,
+                broker_epoch: self.epochs[&broker_id],
+            })
+            .collect();
+        self.alter_members(topic, index, members)
+    }
+
+    fn alter_members(
+        &mut self,
+        topic: &str,
+        index: i32,
+        new_isr: Vec<IsrMember>,
+    ) -> AlterPartitionResult {
         let p = self.partition(topic, index);
         let req = AlterPartition {
             broker_id: p.leader,
@@ -277,7 +294,7 @@ fn alter_partition_is_checked_like_kafkas_controller() {
         partition: 0,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,
-        new_isr: vec![leader],
+        new_isr: vec![IsrMember::without_epoch(leader)],
     };
     let check =
         |c: &Cluster, req: AlterPartition| c.control.alter_partition(&c.image, &req).0.error;
@@ -326,7 +343,7 @@ fn alter_partition_is_checked_like_kafkas_controller() {
         check(
             &c,
             AlterPartition {
-                new_isr: vec![follower],
+                new_isr: vec![IsrMember::without_epoch(follower)],
                 ..base.clone()
             }
         ),
@@ -353,6 +370,55 @@ fn alter_partition_is_checked_like_kafkas_controller() {
     let grown = c.alter("t", 0, vec![leader, follower]);
     assert_eq!(grown.error, None);
     assert_eq!(c.partition("t", 0).isr, vec![leader, follower]);
+}
+
+#[test]
+fn a_member_at_an_old_broker_epoch_is_an_ineligible_replica() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 1, 3);
+    let p = c.partition("t", 0);
+    let leader = p.leader;
+    let follower = *p.replicas.iter().find(|&&r| r != leader).unwrap();
+    assert_eq!(c.alter("t", 0, vec![leader]).error, None);
+    // The follower restarts: the leader still holds the epoch of the fetches
+    // from its earlier incarnation, which may have had records the new one lost.
+    let old = c.epochs[&follower];
+    let others: Vec<i32> = [1, 2, 3].into_iter().filter(|&b| b != follower).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    let new = c.register(follower).unwrap();
+    c.heartbeat(follower, false, false).unwrap();
+    assert_ne!(old, new);
+    let member = |broker_id, broker_epoch| IsrMember {
+        broker_id,
+        broker_epoch,
+    };
+    let leader_member = member(leader, c.epochs[&leader]);
+    let before = c.partition("t", 0);
+    assert_eq!(
+        c.alter_members("t", 0, vec![leader_member, member(follower, old)])
+            .error,
+        Some(ControlError::IneligibleReplica)
+    );
+    assert_eq!(c.partition("t", 0), before, "a refusal changes nothing");
+    // A leader that cannot tell the epoch (-1) is not checked, as in Kafka.
+    let unknown = c.alter_members(
+        "t",
+        0,
+        vec![leader_member, IsrMember::without_epoch(follower)],
+    );
+    assert_eq!(unknown.error, None);
+    assert_eq!(c.alter("t", 0, vec![leader]).error, None);
+    // Fetches from the new incarnation carry its current epoch.
+    let grown = c.alter_members("t", 0, vec![leader_member, member(follower, new)]);
+    assert_eq!(grown.error, None);
+    assert!(c.partition("t", 0).isr.contains(&follower));
+    // An epoch for a broker that is registered with another one is refused too,
+    // also for the leader's own entry.
+    assert_eq!(
+        c.alter_members("t", 0, vec![member(leader, c.epochs[&leader] + 1)])
+            .error,
+        Some(ControlError::IneligibleReplica)
+    );
 }
 
 #[test]
