@@ -48,17 +48,15 @@ pub(crate) struct FetchSettings {
 impl FetchSettings {
     pub(crate) fn from_state(state: &BrokerState) -> FetchSettings {
         let c = &state.config.cluster;
-        let backoff_ms = state
-            .config
-            .raw
-            .get("replica.fetch.backoff.ms")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(1_000);
+        // Kafka allows 0; a floor of 1 ms keeps a failing leader from spinning us.
+        let backoff_ms = u64::try_from(c.replica_fetch_backoff_ms)
+            .unwrap_or(0)
+            .max(1);
         FetchSettings {
             max_bytes: c.replica_fetch_max_bytes.max(1),
             wait_max_ms: c.replica_fetch_wait_max_ms.max(0),
             min_bytes: c.replica_fetch_min_bytes.max(0),
-            backoff: Duration::from_millis(backoff_ms.max(1)),
+            backoff: Duration::from_millis(backoff_ms),
         }
     }
 }
