@@ -111,6 +111,7 @@ impl BrokerState {
         state.format_cluster().await?;
         state.register().await;
         state.wait_until_unfenced().await;
+        state.producer_ids.prefetch(&state);
         let opened = state.clone();
         blocking(move || {
             opened

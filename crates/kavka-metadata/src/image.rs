@@ -57,6 +57,10 @@ pub struct MetadataImage {
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
     /// Number of records applied: the offset of the next record in the metadata log.
     next_offset: u64,
+    /// The first producer id no block has covered yet (0 in images from before
+    /// the controller allocated producer ids).
+    #[serde(default)]
+    next_producer_id: i64,
 }
 
 /// A config resource is an enum, and JSON map keys must be strings: the configs
@@ -216,6 +220,18 @@ impl MetadataImage {
                 self.topics.remove(&name);
                 self.configs.remove(&ConfigResource::Topic(name));
             }
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => {
+                // Blocks only move forward: an older bound would hand ids out twice.
+                if *next_producer_id <= self.next_producer_id {
+                    return Err(MetadataError::InvalidRequest(format!(
+                        "producer id block ending at {next_producer_id} is not above {}",
+                        self.next_producer_id
+                    )));
+                }
+                self.next_producer_id = *next_producer_id;
+            }
         }
         self.next_offset += 1;
         Ok(())
@@ -274,6 +290,11 @@ impl MetadataImage {
     /// How many records have been applied.
     pub fn next_offset(&self) -> u64 {
         self.next_offset
+    }
+
+    /// The first producer id not yet in any block the controller handed out.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
     }
 }
 
@@ -350,6 +371,29 @@ mod tests {
             .unwrap();
         let p = &image.topic("t").unwrap().partitions[&0];
         assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 1));
+    }
+
+    #[test]
+    fn producer_id_blocks_only_move_forward() {
+        let mut image = MetadataImage::default();
+        let block = |next| MetadataRecord::ProducerIds {
+            broker_id: 1,
+            broker_epoch: 0,
+            next_producer_id: next,
+        };
+        image.apply(&block(1000)).unwrap();
+        assert_eq!(image.next_producer_id(), 1000);
+        assert!(image.apply(&block(1000)).is_err());
+        assert!(image.apply(&block(500)).is_err());
+        assert_eq!(image.next_producer_id(), 1000);
+    }
+
+    #[test]
+    fn image_from_before_producer_id_blocks_loads_at_zero() {
+        let mut json = serde_json::to_value(MetadataImage::default()).unwrap();
+        json.as_object_mut().unwrap().remove("next_producer_id");
+        let image: MetadataImage = serde_json::from_value(json).unwrap();
+        assert_eq!(image.next_producer_id(), 0);
     }
 
     #[test]

@@ -68,4 +68,11 @@ pub enum MetadataRecord {
     },
     /// A topic and all its partitions are gone (RemoveTopicRecord).
     RemoveTopic { topic_id: Uuid },
+    /// The controller gave `broker_id` the block of producer ids that ends just
+    /// below `next_producer_id` (ProducerIdsRecord, KIP-730).
+    ProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        next_producer_id: i64,
+    },
 }

@@ -58,6 +58,9 @@ pub struct ClusterSettings {
     pub replica_fetch_max_bytes: i32,
     pub replica_fetch_wait_max_ms: i32,
     pub replica_fetch_min_bytes: i32,
+    /// `replica.fetch.backoff.ms`: how long a follower waits after a failed fetch
+    /// (or a lost connection) before the next.
+    pub replica_fetch_backoff_ms: i32,
     pub num_replica_fetchers: i32,
     pub offsets_topic_replication_factor: i16,
 }
@@ -76,6 +79,7 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "replica.fetch.max.bytes",
     "replica.fetch.wait.max.ms",
     "replica.fetch.min.bytes",
+    "replica.fetch.backoff.ms",
     "num.replica.fetchers",
     "metadata.log.dir",
 ];
@@ -182,6 +186,7 @@ impl ClusterSettings {
             replica_fetch_max_bytes: p.num("replica.fetch.max.bytes", 1_048_576)?,
             replica_fetch_wait_max_ms: p.num("replica.fetch.wait.max.ms", 500)?,
             replica_fetch_min_bytes: p.num("replica.fetch.min.bytes", 1)?,
+            replica_fetch_backoff_ms: p.num("replica.fetch.backoff.ms", 1_000)?,
             num_replica_fetchers: p.num("num.replica.fetchers", 1)?,
             offsets_topic_replication_factor: p.num("offsets.topic.replication.factor", 3)?,
         };
@@ -191,6 +196,14 @@ impl ClusterSettings {
 
     /// Kafka's rules for combining roles, quorum and listeners.
     fn validate(&self, node_id: i32) -> Result<(), ConfigError> {
+        // Kafka's `atLeast(0)`.
+        if self.replica_fetch_backoff_ms < 0 {
+            return Err(invalid(
+                "replica.fetch.backoff.ms",
+                &self.replica_fetch_backoff_ms.to_string(),
+                "must be at least 0",
+            ));
+        }
         if self.broker_heartbeat_interval_ms >= self.broker_session_timeout_ms {
             return Err(invalid(
                 "broker.heartbeat.interval.ms",
@@ -483,9 +496,24 @@ mod tests {
         assert_eq!(s.broker_session_timeout_ms, 9_000);
         assert_eq!(s.broker_heartbeat_interval_ms, 2_000);
         assert_eq!(s.replica_lag_time_max_ms, 30_000);
+        assert_eq!(s.replica_fetch_backoff_ms, 1_000);
         assert!(!s.unclean_leader_election_enable);
         assert!(s.auto_leader_rebalance_enable);
         assert_eq!(s.broker_listener().map(|l| l.port), Some(9092));
+    }
+
+    #[test]
+    fn replica_fetch_backoff_is_a_setting_of_its_own() {
+        let s = parse(&[("replica.fetch.backoff.ms", "250")]).unwrap();
+        assert_eq!(s.replica_fetch_backoff_ms, 250);
+        assert!(CLUSTER_KEYS.contains(&"replica.fetch.backoff.ms"));
+        for bad in ["-1", "soon"] {
+            let err = parse(&[("replica.fetch.backoff.ms", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("replica.fetch.backoff.ms"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

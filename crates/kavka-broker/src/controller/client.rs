@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kavka_metadata::cluster::{AlterPartition, AlterPartitionResult, ControlError};
+use kavka_metadata::cluster::{
+    AlterPartition, AlterPartitionResult, ControlError, ProducerIdBlock,
+};
 use kavka_metadata::MetadataRecord;
 use kavka_raft::MetadataQuorum;
 use uuid::Uuid;
@@ -220,7 +222,8 @@ impl ControllerClient {
                 partition: request.partition,
                 leader_epoch: request.leader_epoch,
                 partition_epoch: request.partition_epoch,
-                new_isr: request.new_isr,
+                new_isr: request.new_isr.iter().map(|m| m.broker_id).collect(),
+                new_isr_with_epochs: request.new_isr,
             })
             .await;
         match answer {
@@ -307,6 +310,29 @@ impl ControllerClient {
 }
 
 impl ControllerClient {
+    /// The next block of producer ids for this broker, recorded by the controller
+    /// (KIP-730): `first_id .. first_id + size`.
+    pub(crate) async fn allocate_producer_ids(
+        &self,
+        broker_id: i32,
+        broker_epoch: i64,
+        legacy_reserved: Option<i64>,
+    ) -> Result<ProducerIdBlock, ControllerCallError> {
+        match self
+            .call(ControllerRequest::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                legacy_reserved,
+            })
+            .await?
+        {
+            ControllerResponse::ProducerIds { first_id, size } => {
+                Ok(ProducerIdBlock { first_id, size })
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// The quorum as the active controller sees it (follower progress is known
     /// only there).
     pub(crate) async fn describe_quorum(

@@ -1,8 +1,10 @@
 //! What brokers and the active controller say to each other. The messages carry
-//! what Kafka's BrokerRegistration, BrokerHeartbeat and AlterPartition carry, plus
+//! what Kafka's BrokerRegistration, BrokerHeartbeat, AlterPartition and
+//! AllocateProducerIds carry, plus
 //! metadata writes decided on a broker's image (a compare-and-set on the log, see
 //! `kavka_raft::MetadataBatch`). They travel as JSON over the quorum's connections.
 
+use kavka_metadata::cluster::IsrMember;
 use kavka_metadata::MetadataRecord;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -24,6 +26,9 @@ pub enum ControllerRequest {
         want_fence: bool,
         want_shutdown_now: bool,
     },
+    /// Kafka's AlterPartition: `new_isr` names the members (as v0–v2 did, so a
+    /// controller from before KIP-903 still reads it), `new_isr_with_epochs` adds
+    /// their broker epochs (v3); a controller that has the latter checks them.
     AlterPartition {
         broker_id: i32,
         broker_epoch: i64,
@@ -32,6 +37,8 @@ pub enum ControllerRequest {
         leader_epoch: i32,
         partition_epoch: i32,
         new_isr: Vec<i32>,
+        #[serde(default)]
+        new_isr_with_epochs: Vec<IsrMember>,
     },
     /// Records decided on the image that had applied `expect_next_offset` records.
     Write {
@@ -47,6 +54,13 @@ pub enum ControllerRequest {
     ElectLeaders {
         unclean: bool,
         partitions: Vec<(Uuid, i32)>,
+    },
+    /// The next block of producer ids for this broker (AllocateProducerIds);
+    /// `legacy_reserved` is the bound of its `producer-id-block` file, if any.
+    AllocateProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        legacy_reserved: Option<i64>,
     },
 }
 
@@ -84,9 +98,38 @@ pub enum ControllerResponse {
     Elected {
         results: Vec<(Uuid, i32, i16)>,
     },
+    /// The producer ids `first_id .. first_id + size`, recorded as this broker's.
+    ProducerIds {
+        first_id: i64,
+        size: i64,
+    },
     /// A refusal with Kafka's error code.
     Error {
         code: i16,
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alter_partition_from_before_kip_903_still_decodes() {
+        let old = serde_json::json!({"AlterPartition": {
+            "broker_id": 1, "broker_epoch": 5, "topic_id": Uuid::nil(), "partition": 0,
+            "leader_epoch": 2, "partition_epoch": 3, "new_isr": [1, 2]
+        }});
+        match serde_json::from_value::<ControllerRequest>(old).unwrap() {
+            ControllerRequest::AlterPartition {
+                new_isr,
+                new_isr_with_epochs,
+                ..
+            } => {
+                assert_eq!(new_isr, vec![1, 2]);
+                assert!(new_isr_with_epochs.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

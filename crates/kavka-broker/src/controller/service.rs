@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kavka_metadata::cluster::{
-    AlterPartition, ClusterControl, ControlConfig, Heartbeat, Registration,
+    AllocateProducerIds, AlterPartition, ClusterControl, ControlConfig, Heartbeat, IsrMember,
+    Registration,
 };
 use kavka_metadata::{MetadataImage, MetadataRecord};
 use kavka_raft::{ControllerFuture, ControllerHandler, MetadataQuorum, QuorumError};
@@ -335,7 +336,17 @@ fn decide_one(
             leader_epoch,
             partition_epoch,
             new_isr,
+            new_isr_with_epochs,
         } => {
+            // A broker from before KIP-903 sends ids only: their epochs are unknown.
+            let new_isr = if new_isr_with_epochs.is_empty() {
+                new_isr
+                    .iter()
+                    .map(|&b| IsrMember::without_epoch(b))
+                    .collect()
+            } else {
+                new_isr_with_epochs.clone()
+            };
             let req = AlterPartition {
                 broker_id: *broker_id,
                 broker_epoch: *broker_epoch,
@@ -343,7 +354,7 @@ fn decide_one(
                 partition: *partition,
                 leader_epoch: *leader_epoch,
                 partition_epoch: *partition_epoch,
-                new_isr: new_isr.clone(),
+                new_isr,
             };
             let (result, record) = control.alter_partition(image, &req);
             (
@@ -384,6 +395,27 @@ fn decide_one(
                 results.push((*topic_id, *index, code));
             }
             (ControllerResponse::Elected { results }, records)
+        }
+        ControllerRequest::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+            legacy_reserved,
+        } => {
+            let req = AllocateProducerIds {
+                broker_id: *broker_id,
+                broker_epoch: *broker_epoch,
+                legacy_reserved: *legacy_reserved,
+            };
+            match control.allocate_producer_ids(image, &req) {
+                Ok((block, record)) => (
+                    ControllerResponse::ProducerIds {
+                        first_id: block.first_id,
+                        size: block.size,
+                    },
+                    vec![record],
+                ),
+                Err(e) => (error(e.code(), &e.to_string()), vec![]),
+            }
         }
         ControllerRequest::Write { .. }
         | ControllerRequest::AddObserver { .. }

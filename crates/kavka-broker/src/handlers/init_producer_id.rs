@@ -5,9 +5,10 @@ use kafka_protocol::ResponseError;
 
 use super::RequestContext;
 
-/// Hands out a fresh producer id at epoch 0. Transactional ids need the
-/// transaction coordinator, which Kavka does not have yet.
-pub(crate) fn handle(
+/// Hands out a fresh producer id at epoch 0, from this broker's block of ids
+/// (allocated by the controller). Transactional ids need the transaction
+/// coordinator, which Kavka does not have yet.
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
@@ -24,13 +25,11 @@ pub(crate) fn handle(
     if request.transactional_id.is_some() {
         return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
     }
-    match ctx.state.producer_ids.next() {
-        Ok(id) => response
+    match ctx.state.producer_ids.next(ctx.state).await {
+        Some(id) => response
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot persist producer id block");
-            response.with_error_code(ResponseError::KafkaStorageError.code())
-        }
+        // No block from the controller yet: retriable, as Kafka answers then.
+        None => response.with_error_code(ResponseError::CoordinatorLoadInProgress.code()),
     }
 }

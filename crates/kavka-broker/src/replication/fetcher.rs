@@ -1,7 +1,8 @@
 //! Replica fetchers: one task per leader this broker follows partitions of. Each
 //! round it asks every partition's follower state what to do, sends one Fetch
-//! (v15, with this broker's id and epoch in `replica_state`, the current leader epoch
-//! and the last fetched epoch per partition) or a ListOffsets for partitions
+//! (the highest version from v13 to v17 the leader has, as its ApiVersions said on
+//! connect; from v15 with this broker's id and epoch in `replica_state`; the current
+//! leader epoch and the last fetched epoch per partition) or a ListOffsets for partitions
 //! resetting after OFFSET_OUT_OF_RANGE, and hands the answers back to the
 //! partitions, which append with `append_as_follower` and truncate as their
 //! follower state decides (diverging epochs, KIP-320). Errors from the leader back
@@ -14,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kavka_replica::{EpochEndOffset, FollowerAction};
 use tokio::sync::watch;
@@ -24,11 +25,17 @@ use super::client::{ClientError, LeaderConnection};
 use crate::partition::{LeaderAnswer, Partition};
 use crate::state::{now_ms, BrokerState};
 
-/// Fetch v15: replica id and broker epoch travel in `replica_state` (KIP-903),
-/// topics by id, diverging epochs in the answer.
-const FETCH_VERSION: i16 = 15;
-/// ListOffsets v7, as a follower resetting after OFFSET_OUT_OF_RANGE.
-const LIST_OFFSETS_VERSION: i16 = 7;
+/// The Fetch versions the fetcher speaks, the highest the leader also has is
+/// used: from v13 (topics by id; diverging epochs and the last fetched epoch,
+/// KIP-320, came in v12) to v17. From v15 the replica id and broker epoch travel
+/// in `replica_state` (KIP-903); below, the id alone in `replica_id`, and the
+/// leader cannot tell the controller this broker's epoch.
+const FETCH_VERSIONS: std::ops::RangeInclusive<i16> = 13..=17;
+/// From v15, `replica_state` carries the replica id and its broker epoch.
+const FETCH_REPLICA_STATE_VERSION: i16 = 15;
+/// ListOffsets as a follower resetting after OFFSET_OUT_OF_RANGE: from v4 (the
+/// current leader epoch) to v7.
+const LIST_OFFSETS_VERSIONS: std::ops::RangeInclusive<i16> = 4..=7;
 /// Kafka's `replica.socket.timeout.ms` default: how long a call may take beyond
 /// the fetch's own wait.
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,17 +55,15 @@ pub(crate) struct FetchSettings {
 impl FetchSettings {
     pub(crate) fn from_state(state: &BrokerState) -> FetchSettings {
         let c = &state.config.cluster;
-        let backoff_ms = state
-            .config
-            .raw
-            .get("replica.fetch.backoff.ms")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(1_000);
+        // Kafka allows 0; a floor of 1 ms keeps a failing leader from spinning us.
+        let backoff_ms = u64::try_from(c.replica_fetch_backoff_ms)
+            .unwrap_or(0)
+            .max(1);
         FetchSettings {
             max_bytes: c.replica_fetch_max_bytes.max(1),
             wait_max_ms: c.replica_fetch_wait_max_ms.max(0),
             min_bytes: c.replica_fetch_min_bytes.max(0),
-            backoff: Duration::from_millis(backoff_ms.max(1)),
+            backoff: Duration::from_millis(backoff_ms),
         }
     }
 }
@@ -258,21 +263,16 @@ async fn fetch_round(
             ),
         }
     }
-    let request = FetchRequest::default()
-        .with_replica_state(
-            ReplicaState::default()
-                .with_replica_id(BrokerId(state.config.node_id))
-                .with_replica_epoch(state.replicas.local_broker_epoch()),
-        )
-        .with_max_wait_ms(settings.wait_max_ms)
-        .with_min_bytes(settings.min_bytes)
-        .with_max_bytes(settings.max_bytes)
-        .with_isolation_level(0)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(by_topic);
+    let version = conn.version_for(ApiKey::Fetch, FETCH_VERSIONS)?;
+    let request = fetch_request(
+        version,
+        state.config.node_id,
+        state.replicas.local_broker_epoch(),
+        settings,
+        by_topic,
+    );
     let timeout = SOCKET_TIMEOUT + Duration::from_millis(settings.wait_max_ms.max(0) as u64);
-    let response = conn.call(&request, FETCH_VERSION, timeout).await?;
+    let response = conn.call(&request, version, timeout).await?;
     if response.error_code != 0 {
         tracing::debug!(code = response.error_code, "leader refused the fetch");
         return Ok(true);
@@ -317,6 +317,34 @@ async fn fetch_round(
     Ok(backoff)
 }
 
+/// A replica's Fetch at `version`: who is fetching goes in `replica_state` from
+/// v15 (with the broker epoch, KIP-903), in `replica_id` before.
+fn fetch_request(
+    version: i16,
+    replica_id: i32,
+    broker_epoch: i64,
+    settings: &FetchSettings,
+    topics: Vec<FetchTopic>,
+) -> FetchRequest {
+    let request = if version >= FETCH_REPLICA_STATE_VERSION {
+        FetchRequest::default().with_replica_state(
+            ReplicaState::default()
+                .with_replica_id(BrokerId(replica_id))
+                .with_replica_epoch(broker_epoch),
+        )
+    } else {
+        FetchRequest::default().with_replica_id(BrokerId(replica_id))
+    };
+    request
+        .with_max_wait_ms(settings.wait_max_ms)
+        .with_min_bytes(settings.min_bytes)
+        .with_max_bytes(settings.max_bytes)
+        .with_isolation_level(0)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(topics)
+}
+
 /// Asks the leader for its log start and end (ListOffsets earliest and latest as a
 /// replica) for partitions that fetched out of range.
 async fn reset_out_of_range(
@@ -324,6 +352,7 @@ async fn reset_out_of_range(
     node: i32,
     resets: &[Planned],
 ) -> Result<(), ClientError> {
+    let version = conn.version_for(ApiKey::ListOffsets, LIST_OFFSETS_VERSIONS)?;
     let mut bounds: [HashMap<(String, i32), i64>; 2] = [HashMap::new(), HashMap::new()];
     for (i, timestamp) in [-2i64, -1].into_iter().enumerate() {
         let mut topics: Vec<ListOffsetsTopic> = Vec::new();
@@ -345,9 +374,7 @@ async fn reset_out_of_range(
         let request = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(node))
             .with_topics(topics);
-        let response = conn
-            .call(&request, LIST_OFFSETS_VERSION, SOCKET_TIMEOUT)
-            .await?;
+        let response = conn.call(&request, version, SOCKET_TIMEOUT).await?;
         for topic in response.topics {
             for part in topic.partitions.into_iter().filter(|p| p.error_code == 0) {
                 bounds[i].insert(
@@ -391,7 +418,39 @@ pub(crate) fn whole_batches(records: Bytes) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::protocol::{Decodable, Encodable};
+
     use super::*;
+
+    #[test]
+    fn the_replica_travels_where_the_fetch_version_has_it() {
+        let settings = FetchSettings {
+            max_bytes: 1 << 20,
+            wait_max_ms: 500,
+            min_bytes: 1,
+            backoff: Duration::from_millis(1_000),
+        };
+        let topics = || {
+            vec![FetchTopic::default()
+                .with_topic_id(uuid::Uuid::new_v4())
+                .with_partitions(vec![FetchPartition::default().with_current_leader_epoch(3)])]
+        };
+        for version in FETCH_VERSIONS {
+            let request = fetch_request(version, 2, 40, &settings, topics());
+            let mut buf = bytes::BytesMut::new();
+            request
+                .encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("v{version}: {e}"));
+            let decoded = FetchRequest::decode(&mut buf.freeze(), version).unwrap();
+            if version >= 15 {
+                assert_eq!(decoded.replica_state.replica_id, 2);
+                assert_eq!(decoded.replica_state.replica_epoch, 40);
+            } else {
+                assert_eq!(decoded.replica_id, 2, "v{version}");
+            }
+            assert_eq!(decoded.topics[0].partitions[0].current_leader_epoch, 3);
+        }
+    }
 
     #[test]
     fn a_cut_last_batch_is_left_for_the_next_fetch() {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kavka_metadata::cluster::{AlterPartition, AlterPartitionResult};
+use kavka_metadata::cluster::{AlterPartition, AlterPartitionResult, IsrMember};
 use kavka_replica::{AlterPartitionError, AlterPartitionOutcome, CommittedIsr};
 use tokio::sync::watch;
 
@@ -117,7 +117,16 @@ async fn send_alter_partition(
             partition: job.partition,
             leader_epoch: request.leader_epoch,
             partition_epoch: request.partition_epoch,
-            new_isr: request.new_isr.iter().map(|m| m.broker_id).collect(),
+            // With the broker epochs the leader saw (KIP-903), so the controller
+            // refuses a member that has restarted since.
+            new_isr: request
+                .new_isr
+                .iter()
+                .map(|m| IsrMember {
+                    broker_id: m.broker_id,
+                    broker_epoch: m.broker_epoch,
+                })
+                .collect(),
         };
         match state.controller.alter_partition(call).await {
             Err(reason) => {

@@ -503,6 +503,12 @@ async fn fetch_list_offsets_and_epochs_answer_by_role_on_the_wire() {
     let mut c1 = LeaderConnection::connect("127.0.0.1", ports[0], 9, timeout, 1 << 24)
         .await
         .unwrap();
+    // A leader of this version: the newest Fetch the fetcher speaks.
+    assert_eq!(
+        c1.version_for(kafka_protocol::messages::ApiKey::Fetch, 13..=17)
+            .unwrap(),
+        17
+    );
     let answer = |r: kafka_protocol::messages::FetchResponse| {
         let p = &r.responses[0].partitions[0];
         (

@@ -7,6 +7,25 @@ use super::election::{elect_leader, eligible_in, partition_change};
 use super::{ClusterControl, ControlError};
 use crate::{MetadataImage, MetadataRecord, PartitionImage};
 
+/// A member of a proposed ISR with the broker epoch the leader saw in its fetches
+/// (AlterPartition's `NewIsrWithEpochs`, KIP-903); -1 when the leader does not
+/// know it, which skips the epoch check as in Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IsrMember {
+    pub broker_id: i32,
+    pub broker_epoch: i64,
+}
+
+impl IsrMember {
+    /// A member whose broker epoch the leader does not know.
+    pub fn without_epoch(broker_id: i32) -> Self {
+        Self {
+            broker_id,
+            broker_epoch: -1,
+        }
+    }
+}
+
 /// One partition of an AlterPartition request: the leader proposes a new ISR,
 /// based on the partition epoch it last saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +36,7 @@ pub struct AlterPartition {
     pub partition: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
-    pub new_isr: Vec<i32>,
+    pub new_isr: Vec<IsrMember>,
 }
 
 /// The partition's state after the change (or as it stands, with the error).
@@ -53,8 +72,11 @@ fn partition<'a>(
 impl ClusterControl {
     /// Validates an ISR change proposed by a partition's leader, as Kafka's
     /// controller does: the sender must be the registered leader at the current
-    /// leader and partition epochs, and every new ISR member a live, eligible
-    /// replica (KIP-841). Returns the result and, if it changes anything, the record.
+    /// leader and partition epochs, every new ISR member a live, eligible replica
+    /// (KIP-841), and every member's broker epoch, when given, its current
+    /// registration's (KIP-903: fetches from a broker's earlier incarnation do not
+    /// put the restarted broker, which may have lost records, into the ISR).
+    /// Returns the result and, if it changes anything, the record.
     pub fn alter_partition(
         &self,
         image: &MetadataImage,
@@ -92,13 +114,14 @@ impl ClusterControl {
         if req.partition_epoch != p.partition_epoch {
             return refuse(ControlError::InvalidUpdateVersion);
         }
-        if !req.new_isr.contains(&p.leader) {
+        let new_isr: Vec<i32> = req.new_isr.iter().map(|m| m.broker_id).collect();
+        if !new_isr.contains(&p.leader) {
             return refuse(ControlError::InvalidRequest(
                 "the new ISR must contain the leader",
             ));
         }
-        let mut seen = Vec::with_capacity(req.new_isr.len());
-        for &r in &req.new_isr {
+        let mut seen = Vec::with_capacity(new_isr.len());
+        for &r in &new_isr {
             if seen.contains(&r) || !p.replicas.contains(&r) {
                 return refuse(ControlError::InvalidRequest(
                     "the new ISR must be distinct replicas of the partition",
@@ -109,23 +132,25 @@ impl ClusterControl {
         let eligible = eligible_in(image, None);
         // A member already in the ISR may stay while fenced (the leader only shrinks);
         // a new member must be eligible.
-        if req
-            .new_isr
+        if new_isr
             .iter()
             .any(|&r| r != p.leader && !p.isr.contains(&r) && !eligible(r))
         {
             return refuse(ControlError::IneligibleReplica);
         }
-        let record = partition_change(
-            req.topic_id,
-            req.partition,
-            p,
-            p.leader,
-            req.new_isr.clone(),
-        );
+        let stale_epoch = |m: &IsrMember| {
+            m.broker_epoch != -1
+                && image
+                    .broker(m.broker_id)
+                    .is_none_or(|b| b.broker_epoch != m.broker_epoch)
+        };
+        if req.new_isr.iter().any(stale_epoch) {
+            return refuse(ControlError::IneligibleReplica);
+        }
+        let record = partition_change(req.topic_id, req.partition, p, p.leader, new_isr.clone());
         let mut after = p.clone();
         if record.is_some() {
-            after.isr = req.new_isr.clone();
+            after.isr = new_isr;
             after.partition_epoch += 1;
         }
         (AlterPartitionResult::of(&after, None), record)

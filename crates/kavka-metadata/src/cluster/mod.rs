@@ -1,6 +1,6 @@
 //! The controller's cluster logic, with no I/O: broker registration, heartbeats and
-//! fencing, leader election from the ISR, AlterPartition, controlled shutdown, and
-//! preferred and unclean leader election.
+//! fencing, leader election from the ISR, AlterPartition, controlled shutdown,
+//! preferred and unclean leader election, and blocks of producer ids.
 //!
 //! Every decision reads the current [`MetadataImage`] and returns the records that
 //! make it durable; the caller commits them through the metadata quorum and applies
@@ -14,12 +14,14 @@
 mod alter_partition;
 mod brokers;
 mod election;
+mod producer_ids;
 #[cfg(test)]
 mod tests;
 
-pub use alter_partition::{AlterPartition, AlterPartitionResult};
+pub use alter_partition::{AlterPartition, AlterPartitionResult, IsrMember};
 pub use brokers::{Heartbeat, HeartbeatReply, Registration};
 pub use election::{elect_leader, ElectionResult};
+pub use producer_ids::{AllocateProducerIds, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
 
 use std::collections::BTreeMap;
 
@@ -63,7 +65,9 @@ pub enum ControlError {
     NotLeaderOrFollower,
     #[error("the partition epoch in the request is not the partition's current one")]
     InvalidUpdateVersion,
-    #[error("the new ISR names a fenced, shutting-down or unknown broker")]
+    #[error(
+        "the new ISR names a fenced, shutting-down or unknown broker, or one at an old broker epoch"
+    )]
     IneligibleReplica,
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
@@ -73,6 +77,8 @@ pub enum ControlError {
     PreferredLeaderNotAvailable,
     #[error("no eligible replica can lead the partition")]
     EligibleLeadersNotAvailable,
+    #[error("every producer id has been handed out")]
+    ProducerIdsExhausted,
 }
 
 impl ControlError {
@@ -111,6 +117,8 @@ impl ControlError {
             Self::ElectionNotNeeded => 84,
             Self::PreferredLeaderNotAvailable => 80,
             Self::EligibleLeadersNotAvailable => 83,
+            // Kafka answers an exhausted id space with UNKNOWN_SERVER_ERROR.
+            Self::ProducerIdsExhausted => -1,
         }
     }
 }

@@ -113,7 +113,24 @@ impl Cluster {
         self.image.topic(topic).unwrap().partitions[&index].clone()
     }
 
+    /// The leader proposes `new_isr`, knowing each member's current broker epoch.
     fn alter(&mut self, topic: &str, index: i32, new_isr: Vec<i32>) -> AlterPartitionResult {
+        let members = new_isr
+            .into_iter()
+            .map(|broker_id| IsrMember {
+                broker_id,
+                broker_epoch: self.epochs[&broker_id],
+            })
+            .collect();
+        self.alter_members(topic, index, members)
+    }
+
+    fn alter_members(
+        &mut self,
+        topic: &str,
+        index: i32,
+        new_isr: Vec<IsrMember>,
+    ) -> AlterPartitionResult {
         let p = self.partition(topic, index);
         let req = AlterPartition {
             broker_id: p.leader,
@@ -304,7 +321,7 @@ fn alter_partition_is_checked_like_kafkas_controller() {
         partition: 0,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,
-        new_isr: vec![leader],
+        new_isr: vec![IsrMember::without_epoch(leader)],
     };
     let check =
         |c: &Cluster, req: AlterPartition| c.control.alter_partition(&c.image, &req).0.error;
@@ -353,7 +370,7 @@ fn alter_partition_is_checked_like_kafkas_controller() {
         check(
             &c,
             AlterPartition {
-                new_isr: vec![follower],
+                new_isr: vec![IsrMember::without_epoch(follower)],
                 ..base.clone()
             }
         ),
@@ -380,6 +397,55 @@ fn alter_partition_is_checked_like_kafkas_controller() {
     let grown = c.alter("t", 0, vec![leader, follower]);
     assert_eq!(grown.error, None);
     assert_eq!(c.partition("t", 0).isr, vec![leader, follower]);
+}
+
+#[test]
+fn a_member_at_an_old_broker_epoch_is_an_ineligible_replica() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 1, 3);
+    let p = c.partition("t", 0);
+    let leader = p.leader;
+    let follower = *p.replicas.iter().find(|&&r| r != leader).unwrap();
+    assert_eq!(c.alter("t", 0, vec![leader]).error, None);
+    // The follower restarts: the leader still holds the epoch of the fetches
+    // from its earlier incarnation, which may have had records the new one lost.
+    let old = c.epochs[&follower];
+    let others: Vec<i32> = [1, 2, 3].into_iter().filter(|&b| b != follower).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    let new = c.register(follower).unwrap();
+    c.heartbeat(follower, false, false).unwrap();
+    assert_ne!(old, new);
+    let member = |broker_id, broker_epoch| IsrMember {
+        broker_id,
+        broker_epoch,
+    };
+    let leader_member = member(leader, c.epochs[&leader]);
+    let before = c.partition("t", 0);
+    assert_eq!(
+        c.alter_members("t", 0, vec![leader_member, member(follower, old)])
+            .error,
+        Some(ControlError::IneligibleReplica)
+    );
+    assert_eq!(c.partition("t", 0), before, "a refusal changes nothing");
+    // A leader that cannot tell the epoch (-1) is not checked, as in Kafka.
+    let unknown = c.alter_members(
+        "t",
+        0,
+        vec![leader_member, IsrMember::without_epoch(follower)],
+    );
+    assert_eq!(unknown.error, None);
+    assert_eq!(c.alter("t", 0, vec![leader]).error, None);
+    // Fetches from the new incarnation carry its current epoch.
+    let grown = c.alter_members("t", 0, vec![leader_member, member(follower, new)]);
+    assert_eq!(grown.error, None);
+    assert!(c.partition("t", 0).isr.contains(&follower));
+    // An epoch for a broker that is registered with another one is refused too,
+    // also for the leader's own entry.
+    assert_eq!(
+        c.alter_members("t", 0, vec![member(leader, c.epochs[&leader] + 1)])
+            .error,
+        Some(ControlError::IneligibleReplica)
+    );
 }
 
 #[test]
@@ -509,4 +575,92 @@ mod properties {
             }
         }
     }
+}
+
+impl Cluster {
+    fn allocate(
+        &mut self,
+        id: i32,
+        legacy_reserved: Option<i64>,
+    ) -> Result<ProducerIdBlock, ControlError> {
+        let req = AllocateProducerIds {
+            broker_id: id,
+            broker_epoch: self.epochs[&id],
+            legacy_reserved,
+        };
+        let (block, record) = self.control.allocate_producer_ids(&self.image, &req)?;
+        self.apply(&[record]);
+        Ok(block)
+    }
+}
+
+#[test]
+fn producer_id_blocks_never_overlap_across_brokers() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    let mut blocks = Vec::new();
+    for id in [1, 2, 3, 1, 2] {
+        blocks.push(c.allocate(id, None).unwrap());
+    }
+    assert_eq!(blocks[0].first_id, 0);
+    for pair in blocks.windows(2) {
+        assert_eq!(pair[0].size, PRODUCER_ID_BLOCK_SIZE);
+        assert_eq!(pair[1].first_id, pair[0].end(), "{pair:?}");
+    }
+    assert_eq!(c.image.next_producer_id(), 5 * PRODUCER_ID_BLOCK_SIZE);
+}
+
+#[test]
+fn a_legacy_reservation_moves_every_later_block_above_it() {
+    let mut c = Cluster::with_brokers(2, ControlConfig::default());
+    assert_eq!(c.allocate(1, None).unwrap().first_id, 0);
+    // Broker 2 handed out ids below 5000 itself before the upgrade.
+    let upgraded = c.allocate(2, Some(5_000)).unwrap();
+    assert_eq!(upgraded.first_id, 5_001);
+    assert_eq!(c.allocate(1, None).unwrap().first_id, upgraded.end());
+    // A reservation already passed changes nothing.
+    let next = c.image.next_producer_id();
+    assert_eq!(c.allocate(2, Some(10)).unwrap().first_id, next);
+}
+
+#[test]
+fn producer_ids_go_only_to_a_registered_broker_at_its_epoch() {
+    let c = Cluster::with_brokers(2, ControlConfig::default());
+    let req = |broker_id, broker_epoch| AllocateProducerIds {
+        broker_id,
+        broker_epoch,
+        legacy_reserved: None,
+    };
+    let stale = req(1, c.epochs[&1] + 1);
+    assert_eq!(
+        c.control
+            .allocate_producer_ids(&c.image, &stale)
+            .map(|r| r.0),
+        Err(ControlError::StaleBrokerEpoch)
+    );
+    assert_eq!(
+        c.control
+            .allocate_producer_ids(&c.image, &req(9, 0))
+            .map(|r| r.0),
+        Err(ControlError::BrokerIdNotRegistered)
+    );
+    let negative = AllocateProducerIds {
+        legacy_reserved: Some(-1),
+        ..req(1, c.epochs[&1])
+    };
+    assert!(matches!(
+        c.control.allocate_producer_ids(&c.image, &negative),
+        Err(ControlError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn an_exhausted_producer_id_space_is_refused() {
+    let mut c = Cluster::with_brokers(1, ControlConfig::default());
+    let near_end = c.allocate(1, Some(i64::MAX - PRODUCER_ID_BLOCK_SIZE - 1));
+    assert_eq!(near_end.unwrap().end(), i64::MAX);
+    assert_eq!(c.allocate(1, None), Err(ControlError::ProducerIdsExhausted));
+    assert_eq!(
+        c.allocate(1, Some(i64::MAX)),
+        Err(ControlError::ProducerIdsExhausted)
+    );
 }
