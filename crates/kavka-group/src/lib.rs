@@ -5,10 +5,11 @@
 //! # Wiring it into the broker
 //!
 //! 1. Create one [`GroupCoordinator`] with a [`GroupConfig`] and a member-id seed.
-//! 2. At startup (or when this broker becomes leader of `__consumer_offsets`
-//!    partitions), read those partitions and feed each record, in log order, to
-//!    [`GroupCoordinator::replay`] (decode them with [`CoordinatorRecord::decode_stored`],
-//!    which also reads Kavka's former JSON form).
+//! 2. When this broker becomes leader of a `__consumer_offsets` partition, read
+//!    it and feed each record, in log order, to [`GroupCoordinator::replay`] (decode
+//!    them with [`CoordinatorRecord::decode_stored`], which also reads Kavka's former
+//!    JSON form) — into a [`GroupCoordinator::loader`], so the live coordinator keeps
+//!    serving other partitions meanwhile, then [`GroupCoordinator::adopt_groups`].
 //! 3. For JoinGroup and SyncGroup, give each request a fresh [`RequestId`] and call
 //!    [`GroupCoordinator::join_group`] / [`GroupCoordinator::sync_group`]. Their answers
 //!    are *deferred*: they come back as [`Completion`]s inside the returned [`Effects`]
