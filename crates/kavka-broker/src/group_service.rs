@@ -100,19 +100,27 @@ struct Inner {
 }
 
 /// A led `__consumer_offsets` partition (Kafka's coordinator shard).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Shard {
     /// Being replayed; `load` tells this load from a later one.
     Loading { epoch: i32, load: u64 },
-    /// Loaded: its groups are in the coordinator and served.
-    Active { epoch: i32 },
+    /// Loaded: its groups are in the coordinator and served while `partition`
+    /// is still led here in `epoch`.
+    Active {
+        epoch: i32,
+        partition: Arc<Partition>,
+    },
 }
 
 impl Shard {
-    fn epoch(self) -> i32 {
+    fn epoch(&self) -> i32 {
         match self {
-            Shard::Loading { epoch, .. } | Shard::Active { epoch } => epoch,
+            Shard::Loading { epoch, .. } | Shard::Active { epoch, .. } => *epoch,
         }
+    }
+
+    fn is_load(&self, job: &LoadJob) -> bool {
+        matches!(self, Shard::Loading { epoch, load } if *epoch == job.epoch && *load == job.load)
     }
 }
 
@@ -245,7 +253,12 @@ fn check_owned(
     group: &str,
 ) -> Result<(), CoordinatorError> {
     match shards.get(&partition_for_group(group, partitions)) {
-        Some(Shard::Active { .. }) => Ok(()),
+        // The role itself is asked too: between a metadata image taking the
+        // leadership away and the unload that follows it, nothing is served.
+        Some(Shard::Active { epoch, partition }) if partition.leadership() == Some(*epoch) => {
+            Ok(())
+        }
+        Some(Shard::Active { .. }) => Err(CoordinatorError::NotCoordinator),
         Some(Shard::Loading { .. }) => Err(CoordinatorError::LoadInProgress),
         None => Err(CoordinatorError::NotCoordinator),
     }
@@ -430,13 +443,15 @@ impl GroupService {
     /// partitions): unloads those no longer led (or led in another epoch) at once,
     /// and returns the newly led ones, marked loading, for [`Self::load`].
     pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<LoadJob> {
+        let mut inner = self.inner.lock();
+        // Read under the service lock, so two callers cannot apply views of the
+        // roles in the opposite order from the one they saw them in.
         let led: BTreeMap<i32, i32> = (0..self.partitions)
             .filter_map(|i| {
                 let epoch = state.replicas.get(OFFSETS_TOPIC, i)?.leadership()?;
                 Some((i, epoch))
             })
             .collect();
-        let mut inner = self.inner.lock();
         let stale: Vec<i32> = inner
             .shards
             .iter()
@@ -477,7 +492,17 @@ impl GroupService {
         for (tx, response) in answers {
             let _ = tx.send(response);
         }
-        tracing::info!(partition, shard = ?was, "{OFFSETS_TOPIC} partition no longer led here: its groups unloaded");
+        let (epoch, loaded) = match was {
+            Some(Shard::Active { epoch, .. }) => (epoch, true),
+            Some(Shard::Loading { epoch, .. }) => (epoch, false),
+            None => (-1, false),
+        };
+        tracing::info!(
+            partition,
+            leader_epoch = epoch,
+            loaded,
+            "{OFFSETS_TOPIC} partition no longer led here in that epoch: its groups unloaded"
+        );
     }
 
     /// Replays a newly led partition (blocking: reads its whole log) and starts
@@ -486,23 +511,30 @@ impl GroupService {
     /// (see [`Self::migrate`]).
     pub(crate) fn load(&self, state: &BrokerState, job: LoadJob) {
         let started = std::time::Instant::now();
-        let loading = Shard::Loading {
-            epoch: job.epoch,
-            load: job.load,
-        };
         let mut loader = self.inner.lock().coordinator.loader();
-        let replayed = match state.replicas.get(OFFSETS_TOPIC, job.partition) {
-            Some(p) => replay_partition(&p, &mut loader, now_ms()),
+        let partition = state.replicas.get(OFFSETS_TOPIC, job.partition);
+        let replayed = match &partition {
+            Some(p) => replay_partition(p, &mut loader, now_ms()),
             None => Err(PartitionError::Offline),
         };
         let mut inner = self.inner.lock();
-        if inner.shards.get(&job.partition) != Some(&loading) {
+        if !inner
+            .shards
+            .get(&job.partition)
+            .is_some_and(|s| s.is_load(&job))
+        {
             // Unloaded or reloaded meanwhile; the newer decision stands.
             return;
         }
-        let replayed = match replayed {
-            Ok(r) => r,
-            Err(e) => {
+        let replayed = match (replayed, partition) {
+            (Ok(r), Some(p)) if p.leadership() == Some(job.epoch) => (r, p),
+            // Leadership moved while replaying: the unload that follows it finds
+            // nothing to drop, and the next load starts afresh.
+            (Ok(_), _) => {
+                inner.shards.remove(&job.partition);
+                return;
+            }
+            (Err(e), _) => {
                 // Like Kafka's FAILED shard: nothing served from a partial replay;
                 // the next leadership change tries again.
                 inner.shards.remove(&job.partition);
@@ -510,10 +542,15 @@ impl GroupService {
                 return;
             }
         };
+        let (replayed, partition) = replayed;
         inner.coordinator.adopt_groups(loader);
-        inner
-            .shards
-            .insert(job.partition, Shard::Active { epoch: job.epoch });
+        inner.shards.insert(
+            job.partition,
+            Shard::Active {
+                epoch: job.epoch,
+                partition,
+            },
+        );
         tracing::info!(
             partition = job.partition,
             leader_epoch = job.epoch,
@@ -753,13 +790,6 @@ impl GroupService {
                 .push((Bytes::from(key), value.map(Bytes::from)));
         }
         let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
-        // FindCoordinator creates the topic; a write before it has nowhere to go.
-        if state.metadata.image().topic(OFFSETS_TOPIC).is_none() {
-            return Err(PersistFailure {
-                error: PersistError::CreateTopic(format!("{OFFSETS_TOPIC} does not exist yet")),
-                unwritten: all(),
-            });
-        }
         let unwritten_from = |partition: i32| all().split_off(&partition);
         let mut waits = Vec::new();
         for (&partition, entries) in &by_partition {
@@ -874,3 +904,6 @@ fn offsets_replication_factor(state: &BrokerState) -> i16 {
     let live = i16::try_from(state.live_brokers().len()).unwrap_or(i16::MAX);
     configured.min(live.max(1))
 }
+
+#[cfg(test)]
+mod tests;
