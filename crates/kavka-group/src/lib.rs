@@ -35,7 +35,7 @@
 //!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
 //!    gives key and value bytes in Kafka's own record format, `None` value meaning
 //!    tombstone. The state machine has already applied them; answer the client after
-//!    the write succeeds.
+//!    the write is replicated (the partition's high watermark passed it).
 //!
 //! 7. When this broker stops leading a `__consumer_offsets` partition (or shuts down),
 //!    call [`GroupCoordinator::unload_groups`]; waiting requests get NOT_COORDINATOR.
