@@ -228,6 +228,14 @@ impl OwnedGroups<'_> {
         check_owned(&self.inner.shards, self.partitions, group)
     }
 
+    /// True while some led partition is still being loaded.
+    pub(crate) fn loading(&self) -> bool {
+        self.inner
+            .shards
+            .values()
+            .any(|s| matches!(s, Shard::Loading { .. }))
+    }
+
     /// `ids` split into those served here and those refused, with why.
     pub(crate) fn split(&self, ids: &[String]) -> (Vec<String>, Vec<(String, CoordinatorError)>) {
         let mut served = Vec::new();

@@ -187,10 +187,15 @@ async fn a_partition_being_loaded_answers_load_in_progress() {
         commit(&state, 1).await,
         Err(CoordinatorError::LoadInProgress)
     ));
+    assert!(
+        state.groups.read(|owned| owned.loading()),
+        "ListGroups waits too"
+    );
     for job in jobs {
         state.groups.load(&state, job);
     }
     assert_eq!(committed(&state).unwrap(), None);
+    assert!(!state.groups.read(|owned| owned.loading()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::{error_code, Effects, GroupError};
 
 use super::{authorized_operations, RequestContext};
@@ -26,10 +27,16 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
     let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
     // The coordinator holds only the groups this broker coordinates, which are the
     // ones Kafka lists (an admin client asks every broker and merges).
-    let groups = ctx
+    // While a partition loads, its groups are not known yet: Kafka answers
+    // COORDINATOR_LOAD_IN_PROGRESS rather than an incomplete list.
+    let Some(groups) = ctx
         .state
         .groups
-        .read(|owned| owned.coordinator().list_groups(&states));
+        .read(|owned| (!owned.loading()).then(|| owned.coordinator().list_groups(&states)))
+    else {
+        return ListGroupsResponse::default()
+            .with_error_code(ResponseError::CoordinatorLoadInProgress.code());
+    };
     ListGroupsResponse::default().with_groups(
         groups
             .into_iter()
