@@ -85,6 +85,8 @@ pub struct BrokerConfig {
     pub group_consumer_heartbeat_interval_ms: i32,
     pub group_consumer_session_timeout_ms: i32,
     pub offsets_retention_minutes: i64,
+    /// `offsets.commit.timeout.ms`: how long a group write waits for replication.
+    pub offsets_commit_timeout_ms: i64,
     pub delete_topic_enable: bool,
     /// Roles, quorum, named listeners and replication settings.
     pub cluster: ClusterSettings,
@@ -151,6 +153,7 @@ const KNOWN_KEYS: &[&str] = &[
     "group.consumer.heartbeat.interval.ms",
     "group.consumer.session.timeout.ms",
     "offsets.retention.minutes",
+    "offsets.commit.timeout.ms",
     "delete.topic.enable",
     "num.network.threads",
     "num.io.threads",
@@ -321,6 +324,7 @@ impl BrokerConfig {
                 45_000,
             )?,
             offsets_retention_minutes: p.num("offsets.retention.minutes", 10080)?,
+            offsets_commit_timeout_ms: positive(&p, "offsets.commit.timeout.ms", 5000)?,
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
             cluster,
             cleaner: CleanerSettings {

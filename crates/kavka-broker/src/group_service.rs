@@ -1,8 +1,43 @@
 //! The coordinator runtime: drives the pure [`GroupCoordinator`] state machine,
 //! persists what it decides to `__consumer_offsets`, and hands deferred
-//! JoinGroup/SyncGroup answers back to the waiting connections.
+//! JoinGroup/SyncGroup answers back to the waiting connections. It follows Kafka's
+//! `CoordinatorRuntime` in three ways:
+//!
+//! **Ownership follows leadership.** This broker coordinates exactly the groups whose
+//! `__consumer_offsets` partition it leads. After every metadata image is applied
+//! ([`GroupService::follow_leadership`]), a partition newly led is *loaded*: its log is
+//! replayed, up to its log end as Kafka's loader does, into a separate coordinator
+//! (so the other partitions keep being served) whose groups are then adopted; until
+//! then its groups answer COORDINATOR_LOAD_IN_PROGRESS. A partition no longer led, or
+//! led in a new leader epoch (leadership went away and came back, and the log may
+//! have been truncated meanwhile), is *unloaded*: its groups leave memory and a
+//! JoinGroup/SyncGroup waiting in one is answered NOT_COORDINATOR. Any request for a
+//! group not owned gets NOT_COORDINATOR, so the client looks the coordinator up
+//! again. Timers act only on groups in memory, which are the owned ones.
+//!
+//! **Writes wait for replication.** The state machine steps and its records are
+//! appended under the service lock, as acks=all (refused before anything is written
+//! when the ISR is below `min.insync.replicas`; Kafka appends with acks=1 and would
+//! only time out later, with the same COORDINATOR_NOT_AVAILABLE). The answers that
+//! depend on those records are held back, without the lock, until the partition's
+//! high watermark passes them or `offsets.commit.timeout.ms` runs out. Errors map as
+//! Kafka's `CoordinatorOperationExceptionHelper` maps them: a timeout or too few
+//! replicas is COORDINATOR_NOT_AVAILABLE (OffsetCommit included), lost leadership is
+//! NOT_COORDINATOR.
+//!
+//! **What a failed write leaves in memory.** An append that fails writes nothing, so
+//! the change is undone (`save_groups`/`restore_groups`), as Kafka reverts to its last
+//! written offset. A write that was appended but not replicated in time is *not*
+//! undone, as in Kafka: the records are in the leader's log and are committed once
+//! the followers catch up, and if they never are it is because leadership moved, which
+//! unloads the partition and drops the state with it. The difference from Kafka: its
+//! reads (OffsetFetch, DescribeGroups) see only the state at the high watermark, held
+//! in timeline snapshots; here they see the latest state, so a commit waiting for
+//! replication can be read before it is acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use indexmap::IndexMap;
@@ -12,14 +47,17 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 use kavka_group::{
     partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
-    GroupResponse, RequestId, SavedGroups, TopicId, TopicInfo, TopicLookup,
+    GroupError, GroupResponse, JoinGroupResponse, RequestId, SavedGroups, SyncGroupResponse,
+    TopicId, TopicInfo, TopicLookup,
 };
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::MetadataImage;
+use kavka_replica::{Acks, ReplicaError};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::config::BrokerConfig;
+use crate::partition::{AckWait, Partition, PartitionError};
 use crate::state::{now_ms, BrokerState};
 
 /// The internal topic holding committed offsets and group metadata.
@@ -56,6 +94,42 @@ struct Inner {
     coordinator: GroupCoordinator,
     pending: HashMap<RequestId, oneshot::Sender<GroupResponse>>,
     next_request: u64,
+    /// The `__consumer_offsets` partitions this broker leads, by index.
+    shards: BTreeMap<i32, Shard>,
+    next_load: u64,
+}
+
+/// A led `__consumer_offsets` partition (Kafka's coordinator shard).
+#[derive(Debug, Clone)]
+enum Shard {
+    /// Being replayed; `load` tells this load from a later one.
+    Loading { epoch: i32, load: u64 },
+    /// Loaded: its groups are in the coordinator and served while `partition`
+    /// is still led here in `epoch`.
+    Active {
+        epoch: i32,
+        partition: Arc<Partition>,
+    },
+}
+
+impl Shard {
+    fn epoch(&self) -> i32 {
+        match self {
+            Shard::Loading { epoch, .. } | Shard::Active { epoch, .. } => *epoch,
+        }
+    }
+
+    fn is_load(&self, job: &LoadJob) -> bool {
+        matches!(self, Shard::Loading { epoch, load } if *epoch == job.epoch && *load == job.load)
+    }
+}
+
+/// A partition to replay, from [`GroupService::follow_leadership`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoadJob {
+    partition: i32,
+    epoch: i32,
+    load: u64,
 }
 
 /// One per broker; every group operation goes through its lock, so the state
@@ -63,6 +137,7 @@ struct Inner {
 pub(crate) struct GroupService {
     inner: Mutex<Inner>,
     partitions: i32,
+    write_timeout: Duration,
 }
 
 impl std::fmt::Debug for GroupService {
@@ -78,8 +153,12 @@ pub(crate) enum PersistError {
     CreateTopic(String),
     #[error("{OFFSETS_TOPIC} partition {0} is not hosted here")]
     NotHosted(i32),
+    #[error("cannot encode group records: {0}")]
+    Encode(String),
     #[error("cannot append to {OFFSETS_TOPIC}: {0}")]
-    Append(String),
+    Append(#[source] PartitionError),
+    #[error("group records not replicated: {0}")]
+    NotReplicated(#[source] ReplicaError),
 }
 
 /// A failed persist: why, and which partitions got nothing.
@@ -90,10 +169,253 @@ pub(crate) struct PersistFailure {
 }
 
 impl PersistError {
-    /// What the client sees: retriable, so it tries again.
-    pub(crate) fn code(&self) -> i16 {
-        ResponseError::CoordinatorNotAvailable.code()
+    /// What the client sees: lost leadership sends it to look the coordinator up
+    /// again; anything else is retriable where it is.
+    pub(crate) fn group_error(&self) -> GroupError {
+        match self {
+            PersistError::NotHosted(_)
+            | PersistError::Append(PartitionError::Offline)
+            | PersistError::Append(PartitionError::Replica(ReplicaError::NotLeaderOrFollower))
+            | PersistError::NotReplicated(ReplicaError::NotLeaderOrFollower) => {
+                GroupError::NotCoordinator
+            }
+            _ => GroupError::CoordinatorNotAvailable,
+        }
     }
+
+    pub(crate) fn code(&self) -> i16 {
+        self.group_error().code()
+    }
+}
+
+/// Why a group request was not served.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CoordinatorError {
+    /// NOT_COORDINATOR: this broker does not lead the group's partition.
+    #[error("this broker is not the group's coordinator")]
+    NotCoordinator,
+    /// COORDINATOR_LOAD_IN_PROGRESS: the group's partition is being replayed.
+    #[error("the group's coordinator is loading")]
+    LoadInProgress,
+    /// COORDINATOR_NOT_AVAILABLE: the answer never came (the service dropped it).
+    #[error("the group's coordinator is not available")]
+    NotAvailable,
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+}
+
+impl CoordinatorError {
+    /// The Kafka error code.
+    pub(crate) fn code(&self) -> i16 {
+        match self {
+            CoordinatorError::NotCoordinator => ResponseError::NotCoordinator.code(),
+            CoordinatorError::LoadInProgress => ResponseError::CoordinatorLoadInProgress.code(),
+            CoordinatorError::NotAvailable => ResponseError::CoordinatorNotAvailable.code(),
+            CoordinatorError::Persist(e) => e.code(),
+        }
+    }
+}
+
+/// The groups as a read sees them: the coordinator plus who owns what.
+pub(crate) struct OwnedGroups<'a> {
+    inner: &'a Inner,
+    partitions: i32,
+}
+
+impl OwnedGroups<'_> {
+    /// Ok when this broker serves `group` now.
+    pub(crate) fn check(&self, group: &str) -> Result<(), CoordinatorError> {
+        check_owned(&self.inner.shards, self.partitions, group)
+    }
+
+    /// True while some led partition is still being loaded.
+    pub(crate) fn loading(&self) -> bool {
+        self.inner
+            .shards
+            .values()
+            .any(|s| matches!(s, Shard::Loading { .. }))
+    }
+
+    /// `ids` split into those served here and those refused, with why.
+    pub(crate) fn split(&self, ids: &[String]) -> (Vec<String>, Vec<(String, CoordinatorError)>) {
+        let mut served = Vec::new();
+        let mut refused = Vec::new();
+        for id in ids {
+            match self.check(id) {
+                Ok(()) => served.push(id.clone()),
+                Err(e) => refused.push((id.clone(), e)),
+            }
+        }
+        (served, refused)
+    }
+
+    /// The coordinator, holding only owned groups.
+    pub(crate) fn coordinator(&self) -> &GroupCoordinator {
+        &self.inner.coordinator
+    }
+}
+
+fn check_owned(
+    shards: &BTreeMap<i32, Shard>,
+    partitions: i32,
+    group: &str,
+) -> Result<(), CoordinatorError> {
+    match shards.get(&partition_for_group(group, partitions)) {
+        // The role itself is asked too: between a metadata image taking the
+        // leadership away and the unload that follows it, nothing is served.
+        Some(Shard::Active { epoch, partition }) if partition.leadership() == Some(*epoch) => {
+            Ok(())
+        }
+        Some(Shard::Active { .. }) => Err(CoordinatorError::NotCoordinator),
+        Some(Shard::Loading { .. }) => Err(CoordinatorError::LoadInProgress),
+        None => Err(CoordinatorError::NotCoordinator),
+    }
+}
+
+/// Appended records not yet known replicated, and the answers that wait for them.
+#[must_use]
+pub(crate) struct Delivery {
+    waits: Vec<(Arc<Partition>, AckWait)>,
+    deadline: tokio::time::Instant,
+    answers: Vec<(oneshot::Sender<GroupResponse>, GroupResponse)>,
+}
+
+impl Delivery {
+    fn is_empty(&self) -> bool {
+        self.waits.is_empty() && self.answers.is_empty()
+    }
+
+    /// Waits until every record is replicated (or the deadline), then answers:
+    /// as decided when they are, else with the error, in each answer's own shape.
+    async fn run(self) -> Result<(), PersistError> {
+        let result = wait_replicated(self.waits, self.deadline).await;
+        let failed = result.as_ref().err().map(PersistError::group_error);
+        for (tx, response) in self.answers {
+            let response = match (failed, response) {
+                (None, r) => r,
+                (Some(e), GroupResponse::Join(r)) => {
+                    GroupResponse::Join(JoinGroupResponse::error(e, &r.member_id))
+                }
+                (Some(e), GroupResponse::Sync(_)) => {
+                    GroupResponse::Sync(SyncGroupResponse::error(e))
+                }
+            };
+            // The connection may have gone away; nothing to do then.
+            let _ = tx.send(response);
+        }
+        result
+    }
+
+    /// Runs on its own task, so a waiting client that disconnects does not take
+    /// the other members' answers with it; the caller may await the outcome.
+    fn spawn(self) -> Option<tokio::task::JoinHandle<Result<(), PersistError>>> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(tokio::spawn(self.run()))
+    }
+}
+
+/// Waits for each append's high-watermark wait; the first failure ends the wait
+/// and gives up the rest.
+async fn wait_replicated(
+    waits: Vec<(Arc<Partition>, AckWait)>,
+    deadline: tokio::time::Instant,
+) -> Result<(), PersistError> {
+    let mut result = Ok(());
+    for (p, wait) in waits {
+        match wait {
+            AckWait::Done(done) => {
+                if let (Ok(()), Err(e)) = (&result, done) {
+                    result = Err(PersistError::NotReplicated(e));
+                }
+            }
+            AckWait::Pending(id, rx) => {
+                if result.is_err() {
+                    p.abandon_produce(id, now_ms());
+                    continue;
+                }
+                result = match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(done)) => done.map_err(PersistError::NotReplicated),
+                    // The partition dropped the wait: its log closed under it.
+                    Ok(Err(_)) => Err(PersistError::NotReplicated(
+                        ReplicaError::NotLeaderOrFollower,
+                    )),
+                    Err(_) => {
+                        p.abandon_produce(id, now_ms());
+                        Err(PersistError::NotReplicated(ReplicaError::RequestTimedOut))
+                    }
+                };
+            }
+        }
+    }
+    result
+}
+
+/// How a partition replay ended.
+struct Replayed {
+    records: usize,
+    /// Each JSON-form key seen, and whether its latest record is live.
+    legacy: BTreeMap<Bytes, bool>,
+}
+
+/// Replays one `__consumer_offsets` partition into `into`, from its log start to its
+/// log end (not only the high watermark: as in Kafka's loader, a new leader's log is
+/// the truth its followers converge to).
+fn replay_partition(
+    p: &Partition,
+    into: &mut GroupCoordinator,
+    now: i64,
+) -> Result<Replayed, PartitionError> {
+    let mut replayed = Replayed {
+        records: 0,
+        legacy: BTreeMap::new(),
+    };
+    let mut offset = p.log_start_offset();
+    loop {
+        let data = p.read_for_follower(offset, 1 << 20)?;
+        if data.records.is_empty() {
+            break;
+        }
+        let mut buf = data.records;
+        let mut next = offset;
+        while !buf.is_empty() {
+            // The batch's last offset, not its last record's: compaction leaves
+            // batches whose last records (or all records) are gone.
+            if let Ok(header) = kavka_storage::BatchHeader::parse(&buf) {
+                next = next.max(header.last_offset().saturating_add(1));
+            }
+            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+                break;
+            };
+            for r in set.records {
+                next = next.max(r.offset + 1);
+                if r.offset < offset {
+                    continue;
+                }
+                let Some(key) = r.key else { continue };
+                if CoordinatorRecord::is_legacy_key(&key) {
+                    replayed.legacy.insert(key.clone(), r.value.is_some());
+                }
+                match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
+                    Ok(records) => {
+                        for record in records {
+                            into.replay(record, now);
+                        }
+                        replayed.records += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable group record")
+                    }
+                }
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok(replayed)
 }
 
 impl GroupService {
@@ -114,81 +436,140 @@ impl GroupService {
                 coordinator: GroupCoordinator::new(group_config, seed),
                 pending: HashMap::new(),
                 next_request: 0,
+                shards: BTreeMap::new(),
+                next_load: 0,
             }),
             partitions: config.offsets_topic_num_partitions,
+            write_timeout: Duration::from_millis(
+                u64::try_from(config.offsets_commit_timeout_ms).unwrap_or(5000),
+            ),
         }
     }
 
-    /// Replays `__consumer_offsets` so committed offsets and groups survive restarts.
-    /// Records are in Kafka's format; a partition that still holds records in Kavka's
-    /// former JSON form is read all the same and then rewritten (see [`Self::migrate`]).
-    pub(crate) fn load(&self, state: &BrokerState) {
+    /// Brings ownership in line with the `__consumer_offsets` partitions this
+    /// broker leads now (call after each metadata image is applied to the
+    /// partitions): unloads those no longer led (or led in another epoch) at once,
+    /// and returns the newly led ones, marked loading, for [`Self::load`].
+    pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<LoadJob> {
         let mut inner = self.inner.lock();
-        let now = now_ms();
-        let mut loaded = 0usize;
-        // Per partition: each JSON-form key seen, and whether its latest record is live.
-        let mut legacy: BTreeMap<i32, BTreeMap<Bytes, bool>> = BTreeMap::new();
-        for index in 0..self.partitions {
-            let Some(p) = state.replicas.get(OFFSETS_TOPIC, index) else {
+        // Read under the service lock, so two callers cannot apply views of the
+        // roles in the opposite order from the one they saw them in.
+        let led: BTreeMap<i32, i32> = (0..self.partitions)
+            .filter_map(|i| {
+                let epoch = state.replicas.get(OFFSETS_TOPIC, i)?.leadership()?;
+                Some((i, epoch))
+            })
+            .collect();
+        let stale: Vec<i32> = inner
+            .shards
+            .iter()
+            .filter(|(i, shard)| led.get(i) != Some(&shard.epoch()))
+            .map(|(i, _)| *i)
+            .collect();
+        for partition in stale {
+            self.unload(&mut inner, partition);
+        }
+        let mut jobs = Vec::new();
+        for (partition, epoch) in led {
+            if inner.shards.contains_key(&partition) {
                 continue;
-            };
-            let mut offset = p.log_start_offset();
-            let end = p.high_watermark();
-            while offset < end {
-                let data = match p.read(offset, 1 << 20) {
-                    Ok(d) if !d.records.is_empty() => d,
-                    _ => break,
-                };
-                let mut buf = data.records;
-                let mut next = offset;
-                while !buf.is_empty() {
-                    // The batch's last offset, not its last record's: compaction leaves
-                    // batches whose last records (or all records) are gone.
-                    if let Ok(header) = kavka_storage::BatchHeader::parse(&buf) {
-                        next = next.max(header.last_offset().saturating_add(1));
-                    }
-                    let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
-                        break;
-                    };
-                    for r in set.records {
-                        next = next.max(r.offset + 1);
-                        if r.offset < offset {
-                            continue;
-                        }
-                        let Some(key) = r.key else { continue };
-                        if CoordinatorRecord::is_legacy_key(&key) {
-                            legacy
-                                .entry(index)
-                                .or_default()
-                                .insert(key.clone(), r.value.is_some());
-                        }
-                        match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
-                            Ok(records) => {
-                                for record in records {
-                                    inner.coordinator.replay(record, now);
-                                }
-                                loaded += 1;
-                            }
-                            Err(e) => {
-                                tracing::warn!(partition = index, offset = r.offset, error = %e, "skipping unreadable group record")
-                            }
-                        }
-                    }
-                }
-                if next <= offset {
-                    break;
-                }
-                offset = next;
             }
+            inner.next_load += 1;
+            let load = inner.next_load;
+            inner
+                .shards
+                .insert(partition, Shard::Loading { epoch, load });
+            jobs.push(LoadJob {
+                partition,
+                epoch,
+                load,
+            });
         }
-        if loaded > 0 {
-            tracing::info!(records = loaded, "loaded consumer groups and offsets");
+        jobs
+    }
+
+    /// Drops the groups of a partition no longer led; waiting joins and syncs
+    /// in them are answered NOT_COORDINATOR.
+    fn unload(&self, inner: &mut Inner, partition: i32) {
+        let was = inner.shards.remove(&partition);
+        let partitions = self.partitions;
+        let effects = inner
+            .coordinator
+            .unload_groups(|group| partition_for_group(group, partitions) == partition);
+        let answers = self.take_answers(inner, effects.completions);
+        for (tx, response) in answers {
+            let _ = tx.send(response);
         }
-        for (partition, keys) in legacy {
-            if keys.values().any(|live| *live) {
-                if let Err(e) = self.migrate(&inner.coordinator, state, partition, keys) {
-                    tracing::error!(partition, error = %e, "{OFFSETS_TOPIC} partition not rewritten in Kafka's format; its JSON-form records are still read");
-                }
+        let (epoch, loaded) = match was {
+            Some(Shard::Active { epoch, .. }) => (epoch, true),
+            Some(Shard::Loading { epoch, .. }) => (epoch, false),
+            None => (-1, false),
+        };
+        tracing::info!(
+            partition,
+            leader_epoch = epoch,
+            loaded,
+            "{OFFSETS_TOPIC} partition no longer led here in that epoch: its groups unloaded"
+        );
+    }
+
+    /// Replays a newly led partition (blocking: reads its whole log) and starts
+    /// serving its groups, unless leadership changed meanwhile. A partition that
+    /// still holds live records in Kavka's former JSON form is then rewritten
+    /// (see [`Self::migrate`]).
+    pub(crate) fn load(&self, state: &BrokerState, job: LoadJob) {
+        let started = std::time::Instant::now();
+        let mut loader = self.inner.lock().coordinator.loader();
+        let partition = state.replicas.get(OFFSETS_TOPIC, job.partition);
+        let replayed = match &partition {
+            Some(p) => replay_partition(p, &mut loader, now_ms()),
+            None => Err(PartitionError::Offline),
+        };
+        let mut inner = self.inner.lock();
+        if !inner
+            .shards
+            .get(&job.partition)
+            .is_some_and(|s| s.is_load(&job))
+        {
+            // Unloaded or reloaded meanwhile; the newer decision stands.
+            return;
+        }
+        let replayed = match (replayed, partition) {
+            (Ok(r), Some(p)) if p.leadership() == Some(job.epoch) => (r, p),
+            // Leadership moved while replaying: the unload that follows it finds
+            // nothing to drop, and the next load starts afresh.
+            (Ok(_), _) => {
+                inner.shards.remove(&job.partition);
+                return;
+            }
+            (Err(e), _) => {
+                // Like Kafka's FAILED shard: nothing served from a partial replay;
+                // the next leadership change tries again.
+                inner.shards.remove(&job.partition);
+                tracing::error!(partition = job.partition, error = %e, "cannot load {OFFSETS_TOPIC} partition; its groups are not served here");
+                return;
+            }
+        };
+        let (replayed, partition) = replayed;
+        inner.coordinator.adopt_groups(loader);
+        inner.shards.insert(
+            job.partition,
+            Shard::Active {
+                epoch: job.epoch,
+                partition,
+            },
+        );
+        tracing::info!(
+            partition = job.partition,
+            leader_epoch = job.epoch,
+            records = replayed.records,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded consumer groups and offsets of {OFFSETS_TOPIC} partition"
+        );
+        if replayed.legacy.values().any(|live| *live) {
+            if let Err(e) = self.migrate(&inner.coordinator, state, job.partition, replayed.legacy)
+            {
+                tracing::error!(partition = job.partition, error = %e, "{OFFSETS_TOPIC} partition not rewritten in Kafka's format; its JSON-form records are still read");
             }
         }
     }
@@ -198,7 +579,8 @@ impl GroupService {
     /// tombstone cannot leave an old JSON record behind to resurrect), then the
     /// current state of the partition's groups as Kafka records. Replaying the log
     /// again gives the same state, and no JSON key is live any more, so this runs
-    /// once per partition.
+    /// once per partition. Written with acks=1: it only restates what the log says,
+    /// so if it is lost with a leader change the next leader rewrites again.
     fn migrate(
         &self,
         coordinator: &GroupCoordinator,
@@ -215,7 +597,7 @@ impl GroupService {
             let (k, v) = r.encode();
             (Bytes::from(k), v.map(Bytes::from))
         }));
-        self.append(state, partition, entries)?;
+        self.append(state, partition, entries, Acks::Leader)?;
         tracing::info!(
             partition,
             records = groups,
@@ -225,19 +607,20 @@ impl GroupService {
     }
 
     /// Runs a deferred call (join or sync) on `group_id`: registers a waiter, applies
-    /// the call, persists and answers whatever it completed, then waits for our own
-    /// answer. If the records cannot be written the group is put back as it was and
-    /// our waiter is dropped, which the handler answers COORDINATOR_NOT_AVAILABLE;
-    /// the other requests the call would have completed stay waiting, as they do in
-    /// the restored state.
+    /// the call, persists whatever it decided, and once that is replicated answers
+    /// whatever it completed; then waits for our own answer. If the records cannot
+    /// be written the group is put back as it was and our waiter is dropped, which
+    /// comes back as the write's error; the other requests the call would have
+    /// completed stay waiting, as they do in the restored state.
     pub(crate) async fn deferred(
         &self,
         state: &BrokerState,
         group_id: &str,
         call: impl FnOnce(&mut GroupCoordinator, RequestId, i64) -> Effects,
-    ) -> Option<GroupResponse> {
-        let rx = {
+    ) -> Result<GroupResponse, CoordinatorError> {
+        let (rx, delivery) = {
             let mut inner = self.inner.lock();
+            check_owned(&inner.shards, self.partitions, group_id)?;
             inner.next_request += 1;
             let id = RequestId(inner.next_request);
             let (tx, rx) = oneshot::channel();
@@ -245,39 +628,77 @@ impl GroupService {
             let saved = inner.coordinator.save_groups([group_id]);
             let effects = call(&mut inner.coordinator, id, now_ms());
             match self.persist(state, &effects.records) {
-                Ok(()) => self.answer(&mut inner, effects.completions),
+                Ok(waits) => (rx, self.hold(&mut inner, waits, effects.completions)),
                 Err(failure) => {
                     self.undo(&mut inner, saved, &effects.records, &failure);
                     inner.pending.remove(&id);
+                    return Err(failure.error.into());
                 }
             }
-            rx
         };
-        rx.await.ok()
+        // Our own answer is among those delivered, or comes with a later step.
+        let _ = delivery.spawn();
+        rx.await.map_err(|_| CoordinatorError::NotAvailable)
     }
 
     /// Runs a call on `group_ids` that answers directly; its records are persisted
-    /// before the answer is returned. A failed write undoes the change to the groups
-    /// whose records were not written and turns into the error the caller maps.
-    pub(crate) fn direct<T>(
+    /// and replicated before the answer is returned. A failed append undoes the
+    /// change to the groups whose records were not written; either failure turns
+    /// into the error the caller maps.
+    pub(crate) async fn direct<T>(
         &self,
         state: &BrokerState,
         group_ids: &[&str],
         call: impl FnOnce(&mut GroupCoordinator, i64) -> (T, Effects),
-    ) -> Result<T, PersistError> {
-        let mut inner = self.inner.lock();
-        let saved = inner.coordinator.save_groups(group_ids.iter().copied());
-        let (out, effects) = call(&mut inner.coordinator, now_ms());
-        match self.persist(state, &effects.records) {
-            Ok(()) => {
-                self.answer(&mut inner, effects.completions);
-                Ok(out)
+    ) -> Result<T, CoordinatorError> {
+        let (out, delivery) = {
+            let mut inner = self.inner.lock();
+            for group in group_ids {
+                check_owned(&inner.shards, self.partitions, group)?;
             }
-            Err(failure) => {
-                self.undo(&mut inner, saved, &effects.records, &failure);
-                Err(failure.error)
+            let saved = inner.coordinator.save_groups(group_ids.iter().copied());
+            let (out, effects) = call(&mut inner.coordinator, now_ms());
+            match self.persist(state, &effects.records) {
+                Ok(waits) => (out, self.hold(&mut inner, waits, effects.completions)),
+                Err(failure) => {
+                    self.undo(&mut inner, saved, &effects.records, &failure);
+                    return Err(failure.error.into());
+                }
+            }
+        };
+        if let Some(task) = delivery.spawn() {
+            match task.await {
+                Ok(result) => result?,
+                Err(_) => return Err(CoordinatorError::NotAvailable),
             }
         }
+        Ok(out)
+    }
+
+    /// Takes the senders of `completions` out of the pending map, to answer once
+    /// `waits` are replicated.
+    fn hold(
+        &self,
+        inner: &mut Inner,
+        waits: Vec<(Arc<Partition>, AckWait)>,
+        completions: Vec<Completion>,
+    ) -> Delivery {
+        Delivery {
+            waits,
+            deadline: tokio::time::Instant::now() + self.write_timeout,
+            answers: self.take_answers(inner, completions),
+        }
+    }
+
+    fn take_answers(
+        &self,
+        inner: &mut Inner,
+        completions: Vec<Completion>,
+    ) -> Vec<(oneshot::Sender<GroupResponse>, GroupResponse)> {
+        completions
+            .into_iter()
+            .filter_map(|c| Some((inner.pending.remove(&c.request)?, c.response)))
+            .collect()
     }
 
     /// Puts back the groups whose records did not reach `__consumer_offsets`.
@@ -307,47 +728,65 @@ impl GroupService {
         inner.coordinator.restore_groups(saved, lost);
     }
 
-    /// Read-only access for describe/list/fetch calls.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
-        f(&self.inner.lock().coordinator)
+    /// Read-only access for describe/list/fetch calls: the coordinator holds only
+    /// owned groups; [`OwnedGroups::check`] says whether one group is served here.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&OwnedGroups<'_>) -> T) -> T {
+        let inner = self.inner.lock();
+        f(&OwnedGroups {
+            inner: &inner,
+            partitions: self.partitions,
+        })
     }
 
-    /// Advances timers: session expiry, join phase ends, offset expiry.
+    /// Advances timers: session expiry, join phase ends, offset expiry. Only owned
+    /// groups are in memory, so only they are acted on.
     pub(crate) fn tick(&self, state: &BrokerState) {
-        let mut inner = self.inner.lock();
-        let effects = inner.coordinator.tick(now_ms());
-        self.finish(&mut inner, state, effects);
-    }
-
-    /// Timer effects: expirations and rebalances that time itself decides. They are
-    /// not undone on a failed write: the next tick decides them again, and a restart
-    /// replays the last persisted state, from which the same expirations follow.
-    fn finish(&self, inner: &mut Inner, state: &BrokerState, effects: Effects) {
-        if let Err(failure) = self.persist(state, &effects.records) {
-            tracing::error!(error = %failure.error, "group state not persisted");
-        }
-        self.answer(inner, effects.completions);
-    }
-
-    fn answer(&self, inner: &mut Inner, completions: Vec<Completion>) {
-        for c in completions {
-            if let Some(tx) = inner.pending.remove(&c.request) {
-                // The connection may have gone away; nothing to do then.
-                let _ = tx.send(c.response);
+        let delivery = {
+            let mut inner = self.inner.lock();
+            let effects = inner.coordinator.tick(now_ms());
+            // Timer effects are expirations and rebalances that time itself
+            // decides. They are not undone on a failed append: the next tick decides
+            // them again, and a restart replays the last persisted state, from which
+            // the same expirations follow. What they completed is answered with the
+            // error, so those members retry.
+            let (waits, failed) = match self.persist(state, &effects.records) {
+                Ok(waits) => (waits, None),
+                Err(failure) => {
+                    tracing::error!(error = %failure.error, "group state not persisted");
+                    (Vec::new(), Some(failure.error))
+                }
+            };
+            let mut delivery = self.hold(&mut inner, waits, effects.completions);
+            if let Some(e) = failed {
+                let code = e.group_error();
+                for (_, response) in &mut delivery.answers {
+                    *response = match response {
+                        GroupResponse::Join(r) => {
+                            GroupResponse::Join(JoinGroupResponse::error(code, &r.member_id))
+                        }
+                        GroupResponse::Sync(_) => {
+                            GroupResponse::Sync(SyncGroupResponse::error(code))
+                        }
+                    };
+                }
             }
-        }
+            delivery
+        };
+        // Not awaited: the timer goes on while these replicate.
+        let _ = delivery.spawn();
     }
 
     /// Appends records to their groups' partitions of `__consumer_offsets`, one
-    /// batch per partition, in partition order; on failure says which partitions
-    /// were not written (the failed one and every one after it).
+    /// batch per partition, in partition order, as acks=all; returns the waits for
+    /// their replication. On failure says which partitions were not written (the
+    /// failed one and every one after it).
     fn persist(
         &self,
         state: &BrokerState,
         records: &[CoordinatorRecord],
-    ) -> Result<(), PersistFailure> {
+    ) -> Result<Vec<(Arc<Partition>, AckWait)>, PersistFailure> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
         for r in records {
@@ -359,23 +798,20 @@ impl GroupService {
                 .push((Bytes::from(key), value.map(Bytes::from)));
         }
         let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
-        // FindCoordinator creates the topic; a write before it has nowhere to go.
-        if state.metadata.image().topic(OFFSETS_TOPIC).is_none() {
-            return Err(PersistFailure {
-                error: PersistError::CreateTopic(format!("{OFFSETS_TOPIC} does not exist yet")),
-                unwritten: all(),
-            });
-        }
         let unwritten_from = |partition: i32| all().split_off(&partition);
+        let mut waits = Vec::new();
         for (&partition, entries) in &by_partition {
-            if let Err(error) = self.append(state, partition, entries.clone()) {
-                return Err(PersistFailure {
-                    error,
-                    unwritten: unwritten_from(partition),
-                });
+            match self.append(state, partition, entries.clone(), Acks::All) {
+                Ok(wait) => waits.push(wait),
+                Err(error) => {
+                    return Err(PersistFailure {
+                        error,
+                        unwritten: unwritten_from(partition),
+                    })
+                }
             }
         }
-        Ok(())
+        Ok(waits)
     }
 
     /// Appends (key, value) records to one partition of `__consumer_offsets` as one
@@ -386,7 +822,8 @@ impl GroupService {
         state: &BrokerState,
         partition: i32,
         entries: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), PersistError> {
+        acks: Acks,
+    ) -> Result<(Arc<Partition>, AckWait), PersistError> {
         let now = now_ms();
         let list: Vec<Record> = entries
             .into_iter()
@@ -418,14 +855,16 @@ impl GroupService {
                 compression: Compression::None,
             },
         )
-        .map_err(|e| PersistError::Append(e.to_string()))?;
+        .map_err(|e| PersistError::Encode(e.to_string()))?;
         let p = state
             .replicas
             .get(OFFSETS_TOPIC, partition)
             .ok_or(PersistError::NotHosted(partition))?;
-        p.append(buf.freeze(), now)
-            .map_err(|e| PersistError::Append(e.to_string()))?;
-        Ok(())
+        let timeout_ms = i64::try_from(self.write_timeout.as_millis()).unwrap_or(i64::MAX);
+        let (_, wait) = p
+            .append_records(buf.freeze(), acks, now, now.saturating_add(timeout_ms))
+            .map_err(PersistError::Append)?;
+        Ok((p, wait))
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does.
@@ -473,3 +912,6 @@ fn offsets_replication_factor(state: &BrokerState) -> i16 {
     let live = i16::try_from(state.live_brokers().len()).unwrap_or(i16::MAX);
     configured.min(live.max(1))
 }
+
+#[cfg(test)]
+mod tests;

@@ -361,6 +361,15 @@ impl Partition {
         matches!(self.replica.lock().role, Role::Leader(_))
     }
 
+    /// The leader epoch while this broker leads the partition, read with the role
+    /// under one lock (the group coordinator follows leadership by it).
+    pub(crate) fn leadership(&self) -> Option<i32> {
+        match self.replica.lock().role {
+            Role::Leader(_) => Some(self.leader_epoch()),
+            _ => None,
+        }
+    }
+
     /// The leader followed, while follower.
     pub(crate) fn follower_view(&self) -> Option<FollowerView> {
         match &self.replica.lock().role {

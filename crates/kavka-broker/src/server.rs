@@ -184,6 +184,17 @@ async fn follow_metadata(state: Arc<BrokerState>, mut stop: watch::Receiver<bool
             applier.replicas.reconcile(&image, &applier.config)
         })
         .await;
+        // Group ownership follows the roles just applied: unloads at once, loads
+        // on their own thread so the next image is not held up by a long replay.
+        let jobs = state.groups.follow_leadership(&state);
+        if !jobs.is_empty() {
+            let loader = state.clone();
+            tokio::task::spawn_blocking(move || {
+                for job in jobs {
+                    loader.groups.load(&loader, job);
+                }
+            });
+        }
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "cannot apply metadata to partition logs"),
@@ -192,7 +203,8 @@ async fn follow_metadata(state: Arc<BrokerState>, mut stop: watch::Receiver<bool
     }
 }
 
-/// Drives group timers (session expiry, join phase ends) every 100 ms.
+/// Drives group timers (session expiry, join phase ends) every 100 ms; they act
+/// only on the groups this broker coordinates, the only ones it holds.
 async fn group_timers(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {

@@ -117,7 +117,8 @@ impl BrokerState {
             opened
                 .replicas
                 .reconcile(&opened.metadata.image(), &opened.config)?;
-            opened.groups.load(&opened);
+            // Loaded before serving, so a restarted node answers its groups at once.
+            opened.load_led_groups();
             Ok(())
         })
         .await?;
@@ -234,7 +235,18 @@ impl BrokerState {
         self.replicas
             .reconcile(&image, &self.config)
             .map_err(|e| MetadataError::Log(e.to_string()))?;
+        // Creating `__consumer_offsets` makes this broker leader of some of it at
+        // once; its groups are served from now rather than from the next image.
+        self.load_led_groups();
         Ok(out)
+    }
+
+    /// Unloads the groups of `__consumer_offsets` partitions no longer led here and
+    /// loads those newly led, in this thread (blocking: it reads their logs).
+    pub(crate) fn load_led_groups(&self) {
+        for job in self.groups.follow_leadership(self) {
+            self.groups.load(self, job);
+        }
     }
 
     /// Ids of the brokers that can take replicas now: registered, unfenced and

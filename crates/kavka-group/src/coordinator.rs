@@ -87,6 +87,34 @@ impl GroupCoordinator {
         effects
     }
 
+    /// An empty coordinator with this one's configuration, to replay one
+    /// `__consumer_offsets` partition into without holding up the live one; hand
+    /// the result to [`GroupCoordinator::adopt_groups`].
+    pub fn loader(&self) -> GroupCoordinator {
+        // The seed only feeds member ids, which a loader never makes.
+        GroupCoordinator::new(self.config.clone(), 0)
+    }
+
+    /// Takes over every group of `loaded` (a [`GroupCoordinator::loader`] that replayed
+    /// a partition this broker now leads). A group id already here is replaced: the
+    /// partition's log, just replayed, is the truth about it.
+    pub fn adopt_groups(&mut self, loaded: GroupCoordinator) {
+        self.groups.extend(loaded.groups);
+        self.consumer_groups.extend(loaded.consumer_groups);
+    }
+
+    /// Ids of every group held, classic or consumer protocol.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .keys()
+            .chain(
+                self.consumer_groups
+                    .keys()
+                    .filter(|id| !self.groups.contains_key(*id)),
+            )
+            .map(String::as_str)
+    }
+
     /// A fresh member id unused in `group`.
     pub(crate) fn new_member_id(&mut self, group_id: &str, client_id: &str) -> String {
         loop {
@@ -194,5 +222,118 @@ impl GroupCoordinator {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CommitPartition, JoinGroupRequest, OffsetCommitRequest, RequestId};
+    use crate::records::partition_for_group;
+
+    fn commit(c: &mut GroupCoordinator, group: &str, offset: i64) -> Vec<CoordinatorRecord> {
+        let req = OffsetCommitRequest {
+            group_id: group.to_string(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+            offsets: vec![CommitPartition {
+                topic: "t".into(),
+                partition: 0,
+                offset,
+                leader_epoch: -1,
+                metadata: None,
+            }],
+        };
+        c.commit_offsets(req, 1_000).1
+    }
+
+    fn committed(c: &GroupCoordinator, group: &str) -> Option<i64> {
+        c.group(group)
+            .and_then(|g| g.offsets.get(&("t".to_string(), 0)))
+            .map(|o| o.offset)
+    }
+
+    /// Two group ids that live in different partitions of a 4-partition topic.
+    fn groups_in_two_partitions() -> (String, String) {
+        let a = "group-a".to_string();
+        let pa = partition_for_group(&a, 4);
+        let b = (0..100)
+            .map(|i| format!("group-{i}"))
+            .find(|g| partition_for_group(g, 4) != pa)
+            .expect("some id hashes elsewhere");
+        (a, b)
+    }
+
+    #[test]
+    fn unloading_one_partition_keeps_the_groups_of_the_others() {
+        let (a, b) = groups_in_two_partitions();
+        let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
+        commit(&mut c, &a, 5);
+        commit(&mut c, &b, 7);
+        let pa = partition_for_group(&a, 4);
+        let effects = c.unload_groups(|g| partition_for_group(g, 4) == pa);
+        assert!(effects.records.is_empty(), "unloading writes nothing");
+        assert_eq!(committed(&c, &a), None);
+        assert_eq!(committed(&c, &b), Some(7));
+        assert_eq!(c.group_ids().collect::<Vec<_>>(), vec![b.as_str()]);
+    }
+
+    #[test]
+    fn unloading_answers_a_waiting_join_not_coordinator() {
+        let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
+        let join = |member: &str| JoinGroupRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            group_instance_id: None,
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![crate::api::JoinProtocol {
+                name: "range".into(),
+                metadata: vec![],
+            }],
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            api_version: 9,
+            reason: None,
+        };
+        let first = c.join_group(RequestId(1), join(""), 0);
+        let member = match &first.completions[0].response {
+            crate::api::GroupResponse::Join(r) => r.member_id.clone(),
+            other => panic!("unexpected {other:?}"),
+        };
+        // The new group waits out the initial rebalance delay: the join is pending.
+        let waiting = c.join_group(RequestId(2), join(&member), 0);
+        assert!(waiting.completions.is_empty());
+        let effects = c.unload_groups(|g| g == "g");
+        assert_eq!(effects.completions.len(), 1);
+        assert_eq!(effects.completions[0].request, RequestId(2));
+        assert!(matches!(
+            &effects.completions[0].response,
+            crate::api::GroupResponse::Join(r) if r.error == Some(GroupError::NotCoordinator)
+        ));
+        assert!(c.group("g").is_none());
+        assert!(
+            c.tick(100_000).completions.is_empty(),
+            "nothing left to time out"
+        );
+    }
+
+    #[test]
+    fn a_loaded_partition_is_adopted_whole() {
+        let (a, b) = groups_in_two_partitions();
+        let mut live = GroupCoordinator::new(GroupConfig::default(), 1);
+        commit(&mut live, &b, 7);
+        // What another broker wrote for `a`, replayed from its log.
+        let mut writer = GroupCoordinator::new(GroupConfig::default(), 2);
+        let records = commit(&mut writer, &a, 42);
+        let mut loader = live.loader();
+        for r in records {
+            loader.replay(r, 2_000);
+        }
+        live.adopt_groups(loader);
+        assert_eq!(committed(&live, &a), Some(42));
+        assert_eq!(committed(&live, &b), Some(7));
     }
 }

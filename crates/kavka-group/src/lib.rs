@@ -5,10 +5,11 @@
 //! # Wiring it into the broker
 //!
 //! 1. Create one [`GroupCoordinator`] with a [`GroupConfig`] and a member-id seed.
-//! 2. At startup (or when this broker becomes leader of `__consumer_offsets`
-//!    partitions), read those partitions and feed each record, in log order, to
-//!    [`GroupCoordinator::replay`] (decode them with [`CoordinatorRecord::decode_stored`],
-//!    which also reads Kavka's former JSON form).
+//! 2. When this broker becomes leader of a `__consumer_offsets` partition, read
+//!    it and feed each record, in log order, to [`GroupCoordinator::replay`] (decode
+//!    them with [`CoordinatorRecord::decode_stored`], which also reads Kavka's former
+//!    JSON form) — into a [`GroupCoordinator::loader`], so the live coordinator keeps
+//!    serving other partitions meanwhile, then [`GroupCoordinator::adopt_groups`].
 //! 3. For JoinGroup and SyncGroup, give each request a fresh [`RequestId`] and call
 //!    [`GroupCoordinator::join_group`] / [`GroupCoordinator::sync_group`]. Their answers
 //!    are *deferred*: they come back as [`Completion`]s inside the returned [`Effects`]
@@ -34,7 +35,7 @@
 //!    [`partition_for_group`]`(record.group_id(), n)` — [`CoordinatorRecord::encode`]
 //!    gives key and value bytes in Kafka's own record format, `None` value meaning
 //!    tombstone. The state machine has already applied them; answer the client after
-//!    the write succeeds.
+//!    the write is replicated (the partition's high watermark passed it).
 //!
 //! 7. When this broker stops leading a `__consumer_offsets` partition (or shuts down),
 //!    call [`GroupCoordinator::unload_groups`]; waiting requests get NOT_COORDINATOR.

@@ -37,10 +37,21 @@ pub(crate) fn handle(
     let ids: Vec<String> = request.group_ids.iter().map(|g| g.0.to_string()).collect();
     let group_ops = authorized_operations::group(request.include_authorized_operations);
     let image = ctx.state.metadata.image();
-    let groups = ctx
-        .state
-        .groups
-        .read(|c| c.describe_consumer_groups(&ids, &ImageTopics(&image)));
+    // Groups this broker does not serve are answered NOT_COORDINATOR (or
+    // COORDINATOR_LOAD_IN_PROGRESS) each, as Kafka does per group.
+    let (groups, refused) = ctx.state.groups.read(|owned| {
+        let (served, refused) = owned.split(&ids);
+        let described = owned
+            .coordinator()
+            .describe_consumer_groups(&served, &ImageTopics(&image));
+        (described, refused)
+    });
+    let refused = refused.into_iter().map(|(id, e)| {
+        DescribedGroup::default()
+            .with_error_code(e.code())
+            .with_group_id(GroupId(StrBytes::from_string(id)))
+            .with_authorized_operations(group_ops)
+    });
     ConsumerGroupDescribeResponse::default().with_groups(
         groups
             .into_iter()
@@ -81,6 +92,7 @@ pub(crate) fn handle(
                             .collect(),
                     )
             })
+            .chain(refused)
             .collect(),
     )
 }

@@ -10,7 +10,7 @@ use super::RequestContext;
 use crate::group_service::ImageTopics;
 
 /// Steps the member's reconciliation and answers with its epoch and assignment.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ConsumerGroupHeartbeatRequest,
     version: i16,
@@ -41,9 +41,13 @@ pub(crate) fn handle(
     };
     let image = ctx.state.metadata.image();
     let group_id = req.group_id.clone();
-    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
-        c.consumer_heartbeat(req, &ImageTopics(&image), now)
-    });
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, &[&group_id], |c, now| {
+            c.consumer_heartbeat(req, &ImageTopics(&image), now)
+        })
+        .await;
     let r = match result {
         Ok(r) => r,
         Err(e) => {

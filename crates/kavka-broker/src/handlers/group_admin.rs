@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::{error_code, Effects, GroupError};
 
 use super::{authorized_operations, RequestContext};
@@ -24,7 +25,18 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
         .map(|s| s.to_string())
         .collect();
     let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
-    let groups = ctx.state.groups.read(|c| c.list_groups(&states));
+    // The coordinator holds only the groups this broker coordinates, which are the
+    // ones Kafka lists (an admin client asks every broker and merges).
+    // While a partition loads, its groups are not known yet: Kafka answers
+    // COORDINATOR_LOAD_IN_PROGRESS rather than an incomplete list.
+    let Some(groups) = ctx
+        .state
+        .groups
+        .read(|owned| (!owned.loading()).then(|| owned.coordinator().list_groups(&states)))
+    else {
+        return ListGroupsResponse::default()
+            .with_error_code(ResponseError::CoordinatorLoadInProgress.code());
+    };
     ListGroupsResponse::default().with_groups(
         groups
             .into_iter()
@@ -49,9 +61,19 @@ pub(crate) fn describe(
     version: i16,
 ) -> DescribeGroupsResponse {
     let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
-    let groups = ctx.state.groups.read(|c| c.describe_groups(&ids));
     let group_ops =
         authorized_operations::group(version >= 3 && request.include_authorized_operations);
+    let (groups, refused) = ctx.state.groups.read(|owned| {
+        let (served, refused) = owned.split(&ids);
+        (owned.coordinator().describe_groups(&served), refused)
+    });
+    // A group served elsewhere gets the coordinator error alone, as from Kafka.
+    let refused = refused.into_iter().map(|(id, e)| {
+        DescribedGroup::default()
+            .with_error_code(e.code())
+            .with_group_id(GroupId(StrBytes::from_string(id)))
+            .with_authorized_operations(group_ops)
+    });
     DescribeGroupsResponse::default().with_groups(
         groups
             .into_iter()
@@ -95,12 +117,13 @@ pub(crate) fn describe(
                             .collect(),
                     )
             })
+            .chain(refused)
             .collect(),
     )
 }
 
 /// Deletes empty groups and their offsets.
-pub(crate) fn delete(
+pub(crate) async fn delete(
     ctx: &RequestContext<'_>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
@@ -109,16 +132,29 @@ pub(crate) fn delete(
         .iter()
         .map(|g| g.0.to_string())
         .collect();
-    let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let result = ctx.state.groups.direct(ctx.state, &touched, |c, _| {
-        let (results, records) = c.delete_groups(&ids);
-        (
-            results,
-            Effects {
-                completions: vec![],
-                records,
-            },
-        )
+    let (served, refused) = ctx.state.groups.read(|owned| owned.split(&ids));
+    let touched: Vec<&str> = served.iter().map(String::as_str).collect();
+    let result = if served.is_empty() {
+        Ok(Vec::new())
+    } else {
+        ctx.state
+            .groups
+            .direct(ctx.state, &touched, |c, _| {
+                let (results, records) = c.delete_groups(&served);
+                (
+                    results,
+                    Effects {
+                        completions: vec![],
+                        records,
+                    },
+                )
+            })
+            .await
+    };
+    let refused = refused.into_iter().map(|(id, e)| {
+        DeletableGroupResult::default()
+            .with_group_id(GroupId(StrBytes::from_string(id)))
+            .with_error_code(e.code())
     });
     let results = match result {
         Ok(results) => results
@@ -128,21 +164,23 @@ pub(crate) fn delete(
                     .with_group_id(GroupId(StrBytes::from_string(r.group_id)))
                     .with_error_code(error_code(r.error))
             })
+            .chain(refused)
             .collect(),
-        Err(e) => ids
+        Err(e) => served
             .into_iter()
             .map(|id| {
                 DeletableGroupResult::default()
                     .with_group_id(GroupId(StrBytes::from_string(id)))
                     .with_error_code(e.code())
             })
+            .chain(refused)
             .collect(),
     };
     DeleteGroupsResponse::default().with_results(results)
 }
 
 /// Deletes committed offsets of partitions the group no longer consumes.
-pub(crate) fn delete_offsets(
+pub(crate) async fn delete_offsets(
     ctx: &RequestContext<'_>,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
@@ -157,16 +195,20 @@ pub(crate) fn delete_offsets(
             )
         })
         .collect();
-    let result = ctx.state.groups.direct(ctx.state, &[&group], |c, _| {
-        let (response, records) = c.delete_offsets(&group, &topics);
-        (
-            response,
-            Effects {
-                completions: vec![],
-                records,
-            },
-        )
-    });
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, &[&group], |c, _| {
+            let (response, records) = c.delete_offsets(&group, &topics);
+            (
+                response,
+                Effects {
+                    completions: vec![],
+                    records,
+                },
+            )
+        })
+        .await;
     let response = match result {
         Ok(r) => r,
         Err(e) => return OffsetDeleteResponse::default().with_error_code(e.code()),

@@ -10,17 +10,25 @@ use kavka_group::{error_code, Effects, LeavingMember};
 use super::RequestContext;
 
 /// Keeps a member's session alive; tells it when to rejoin.
-pub(crate) fn heartbeat(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> HeartbeatResponse {
+pub(crate) async fn heartbeat(
+    ctx: &RequestContext<'_>,
+    request: HeartbeatRequest,
+) -> HeartbeatResponse {
     let req = kavka_group::HeartbeatRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.map(|s| s.to_string()),
     };
-    // A heartbeat writes nothing, so there is nothing to save for an undo.
-    let result = ctx.state.groups.direct(ctx.state, &[], |c, now| {
-        (c.heartbeat(req, now), Effects::default())
-    });
+    // A heartbeat writes nothing; the group is named only for the owner check.
+    let group_id = req.group_id.clone();
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, &[&group_id], |c, now| {
+            (c.heartbeat(req, now), Effects::default())
+        })
+        .await;
     let code = match result {
         Ok(r) => error_code(r.err()),
         Err(e) => e.code(),
@@ -29,7 +37,7 @@ pub(crate) fn heartbeat(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> 
 }
 
 /// Removes members at once (v3+ may name several).
-pub(crate) fn leave(
+pub(crate) async fn leave(
     ctx: &RequestContext<'_>,
     request: LeaveGroupRequest,
     version: i16,
@@ -50,9 +58,13 @@ pub(crate) fn leave(
         }]
     };
     let group_id = request.group_id.0.to_string();
-    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
-        c.leave_group(&group_id, members, now)
-    });
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, &[&group_id], |c, now| {
+            c.leave_group(&group_id, members, now)
+        })
+        .await;
     match result {
         Ok(r) => {
             let mut code = error_code(r.error);

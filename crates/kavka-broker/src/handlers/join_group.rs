@@ -47,10 +47,19 @@ pub(crate) async fn handle(
             c.join_group(id, req, now)
         })
         .await;
-    let Some(GroupResponse::Join(r)) = answer else {
-        return JoinGroupResponse::default()
-            .with_error_code(ResponseError::CoordinatorNotAvailable.code())
-            .with_generation_id(-1);
+    let r = match answer {
+        Ok(GroupResponse::Join(r)) => r,
+        // Kafka's answer to a join it could not serve: the code, generation -1.
+        Ok(GroupResponse::Sync(_)) => {
+            return JoinGroupResponse::default()
+                .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                .with_generation_id(-1)
+        }
+        Err(e) => {
+            return JoinGroupResponse::default()
+                .with_error_code(e.code())
+                .with_generation_id(-1)
+        }
     };
     JoinGroupResponse::default()
         .with_error_code(error_code(r.error))

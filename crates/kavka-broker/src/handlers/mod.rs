@@ -112,23 +112,29 @@ pub(crate) async fn handle(
             ResponseKind::JoinGroup(join_group::handle(ctx, r, version).await)
         }
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(ctx, r).await),
-        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::heartbeat(ctx, r)),
-        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(heartbeat::leave(ctx, r, version)),
-        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(ctx, r)),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::heartbeat(ctx, r).await),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(heartbeat::leave(ctx, r, version).await)
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(ctx, r).await)
+        }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(ctx, r, version))
         }
         RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(group_admin::delete_offsets(ctx, r))
+            ResponseKind::OffsetDelete(group_admin::delete_offsets(ctx, r).await)
         }
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(ctx, r)),
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version))
         }
-        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(ctx, r)),
-        RequestKind::ConsumerGroupHeartbeat(r) => {
-            ResponseKind::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, r, version))
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(group_admin::delete(ctx, r).await)
         }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            consumer_group_heartbeat::handle(ctx, r, version).await,
+        ),
         RequestKind::ConsumerGroupDescribe(r) => {
             ResponseKind::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, r))
         }

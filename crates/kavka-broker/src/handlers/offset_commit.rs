@@ -13,7 +13,7 @@ use kavka_group::{error_code, CommitPartition, Effects};
 use super::RequestContext;
 
 /// Commits offsets for members (generation checked) or standalone consumers.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
@@ -49,16 +49,20 @@ pub(crate) fn handle(
         offsets,
     };
     let group_id = req.group_id.clone();
-    let result = ctx.state.groups.direct(ctx.state, &[&group_id], |c, now| {
-        let (results, records) = c.commit_offsets(req, now);
-        (
-            results,
-            Effects {
-                completions: vec![],
-                records,
-            },
-        )
-    });
+    let result = ctx
+        .state
+        .groups
+        .direct(ctx.state, &[&group_id], |c, now| {
+            let (results, records) = c.commit_offsets(req, now);
+            (
+                results,
+                Effects {
+                    completions: vec![],
+                    records,
+                },
+            )
+        })
+        .await;
     let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
     for (topic, partition) in unknown {
         by_topic.entry(topic).or_default().push(

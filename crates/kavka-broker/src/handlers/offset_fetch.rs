@@ -19,10 +19,13 @@ fn fetch(
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> Fetched {
-    ctx.state
-        .groups
-        .read(|c| c.fetch_offsets(group, topics.as_deref()))
-        .map_err(|e| e.code())
+    ctx.state.groups.read(|owned| {
+        owned.check(group).map_err(|e| e.code())?;
+        owned
+            .coordinator()
+            .fetch_offsets(group, topics.as_deref())
+            .map_err(|e| e.code())
+    })
 }
 
 fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
@@ -49,6 +52,7 @@ pub(crate) fn handle(
                 .map(|t| (t.name.0.to_string(), t.partition_indexes))
                 .collect()
         });
+        let asked = topics.clone();
         return match fetch(ctx, &request.group_id.0, topics) {
             Ok(offsets) => OffsetFetchResponse::default().with_topics(
                 by_topic(offsets)
@@ -70,6 +74,28 @@ pub(crate) fn handle(
                     })
                     .collect(),
             ),
+            // v0 and v1 have no top-level error: each partition asked carries it.
+            Err(code) if version < 2 => OffsetFetchResponse::default().with_topics(
+                asked
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        OffsetFetchResponseTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(name)))
+                            .with_partitions(
+                                partitions
+                                    .into_iter()
+                                    .map(|p| {
+                                        OffsetFetchResponsePartition::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(-1)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
             Err(code) => OffsetFetchResponse::default().with_error_code(code),
         };
     }
@@ -85,11 +111,15 @@ pub(crate) fn handle(
             let mut out =
                 OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
             let member_id = g.member_id.as_ref().map(|m| m.to_string());
-            let checked = ctx.state.groups.read(|c| {
-                c.validate_offset_fetch(&g.group_id.0, member_id.as_deref(), g.member_epoch)
+            let checked = ctx.state.groups.read(|owned| {
+                owned.check(&g.group_id.0).map_err(|e| e.code())?;
+                owned
+                    .coordinator()
+                    .validate_offset_fetch(&g.group_id.0, member_id.as_deref(), g.member_epoch)
+                    .map_err(|e| e.code())
             });
-            if let Err(e) = checked {
-                out.error_code = e.code();
+            if let Err(code) = checked {
+                out.error_code = code;
                 return out;
             }
             match fetch(ctx, &g.group_id.0, topics) {

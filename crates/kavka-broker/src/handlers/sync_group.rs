@@ -33,9 +33,13 @@ pub(crate) async fn handle(
             c.sync_group(id, req, now)
         })
         .await;
-    let Some(GroupResponse::Sync(r)) = answer else {
-        return SyncGroupResponse::default()
-            .with_error_code(ResponseError::CoordinatorNotAvailable.code());
+    let r = match answer {
+        Ok(GroupResponse::Sync(r)) => r,
+        Ok(GroupResponse::Join(_)) => {
+            return SyncGroupResponse::default()
+                .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+        }
+        Err(e) => return SyncGroupResponse::default().with_error_code(e.code()),
     };
     SyncGroupResponse::default()
         .with_error_code(error_code(r.error))
