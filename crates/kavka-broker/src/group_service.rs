@@ -867,11 +867,23 @@ impl GroupService {
         Ok((p, wait))
     }
 
-    /// Creates `__consumer_offsets` on first use, as Kafka does.
+    /// Creates `__consumer_offsets` on first use, as Kafka does, and waits (a
+    /// little) until the partitions this broker now leads are loaded: they are
+    /// empty, but the metadata follower may be loading them on another task, and
+    /// the request that created the topic should not be told to come back.
     pub(crate) async fn ensure_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
         if state.metadata.image().topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
+        self.create_topic(state).await?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.read(|g| g.loading()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    async fn create_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.partitions,
