@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kavka_metadata::MetadataRecord;
-use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::error::{ChangeMembershipError, ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, ChangeMembers, RaftMetrics, ServerState};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
@@ -460,14 +460,24 @@ impl MetadataQuorum {
         }
         // Not openraft's blocking mode: it stops waiting after a short while and
         // reports success either way.
-        let added = self.inner.raft.add_learner(node, BasicNode { addr }, false);
-        let index = match tokio::time::timeout_at(deadline, added).await {
-            Ok(Ok(response)) => response.log_id.index,
-            Ok(Err(e)) => return Err(client_write_error(e)),
-            Err(_) => {
-                return Err(QuorumError::Timeout(format!(
-                    "learner {node} not added within {timeout:?}"
-                )))
+        let index = loop {
+            let added = self
+                .inner
+                .raft
+                .add_learner(node, BasicNode { addr: addr.clone() }, false);
+            match tokio::time::timeout_at(deadline, added).await {
+                Ok(Ok(response)) => break response.log_id.index,
+                // A new leader's own membership entry (or another change) is not
+                // committed yet; one change at a time, so wait for it.
+                Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                )))) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Ok(Err(e)) => return Err(client_write_error(e)),
+                Err(_) => {
+                    return Err(QuorumError::Timeout(format!(
+                        "learner {node} not added within {timeout:?}"
+                    )))
+                }
             }
         };
         let mut metrics = self.inner.raft.metrics();
