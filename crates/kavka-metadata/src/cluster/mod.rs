@@ -14,12 +14,17 @@
 mod alter_partition;
 mod brokers;
 mod election;
+mod reassignment;
 #[cfg(test)]
 mod tests;
 
 pub use alter_partition::{AlterPartition, AlterPartitionResult};
 pub use brokers::{Heartbeat, HeartbeatReply, Registration};
 pub use election::{elect_leader, ElectionResult};
+pub use reassignment::{
+    alter_partition_reassignments, list_partition_reassignments, OngoingReassignment, Reassignment,
+    ReassignmentError,
+};
 
 use std::collections::BTreeMap;
 
