@@ -29,6 +29,9 @@ pub enum ReassignmentError {
     InvalidReplicaAssignment(String),
     #[error("No partition reassignment is in progress.")]
     NoReassignmentInProgress,
+    /// KIP-860: the request forbade changing the replica count.
+    #[error("{0}")]
+    ReplicationFactorChanged(String),
 }
 
 impl ReassignmentError {
@@ -38,6 +41,7 @@ impl ReassignmentError {
             Self::UnknownTopicOrPartition(_) => 3,
             Self::InvalidReplicaAssignment(_) => 39,
             Self::NoReassignmentInProgress => 85,
+            Self::ReplicationFactorChanged(_) => 38,
         }
     }
 }
