@@ -5,14 +5,16 @@ use std::ffi::OsString;
 
 use clap::Parser;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_topic_partitions_request::{
     Cursor as DtpCursor, TopicRequest,
 };
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     DescribeTopicPartitionsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -67,6 +69,12 @@ struct Args {
     /// The replication factor for each partition in the topic being created.
     #[arg(long)]
     replication_factor: Option<i16>,
+    /// A list of manual partition-to-broker assignments for the topic being created: broker_id_for_part1_replica1 : broker_id_for_part1_replica2 , broker_id_for_part2_replica1 : broker_id_for_part2_replica2 , ...
+    #[arg(
+        long,
+        value_name = "broker_id_for_part1_replica1 : broker_id_for_part1_replica2 , ..."
+    )]
+    replica_assignment: Option<String>,
     /// A topic configuration override for the topic being created (repeatable).
     #[arg(long, value_name = "name=value")]
     config: Vec<String>,
@@ -148,6 +156,23 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     })
 }
 
+/// `--replica-assignment` as Kafka reads it: partitions separated by commas,
+/// each a colon-separated list of broker ids.
+fn parse_replica_assignment(text: &str) -> Result<Vec<Vec<i32>>, ToolError> {
+    text.split(',')
+        .map(|partition| {
+            partition
+                .split(':')
+                .map(|b| {
+                    b.trim().parse::<i32>().map_err(|_| {
+                        ToolError::Usage(format!("For input string: \"{}\"", b.trim()))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Prints an error as TopicCommand does and returns its exit status.
 fn fail(e: &ToolError) -> i32 {
     println!("Error while executing topic command : {e}");
@@ -164,6 +189,17 @@ fn create(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
     topic.name = topic_name(name);
     topic.num_partitions = args.partitions.unwrap_or(-1);
     topic.replication_factor = args.replication_factor.unwrap_or(-1);
+    if let Some(assignment) = &args.replica_assignment {
+        topic.assignments = parse_replica_assignment(assignment)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, brokers)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(i as i32)
+                    .with_broker_ids(brokers.into_iter().map(BrokerId).collect())
+            })
+            .collect();
+    }
     for kv in &args.config {
         let (k, v) = kv
             .split_once('=')
