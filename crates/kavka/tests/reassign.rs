@@ -17,7 +17,7 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::Offset;
 
 /// One 4-node cluster at a time: two would starve each other on a small box.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn kavka(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kavka"))
@@ -162,7 +162,7 @@ fn create_on(cluster: &Cluster, topic: &str, assignment: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_moves_to_new_brokers_with_its_data_while_a_producer_writes() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let cluster = Cluster::up();
     create_on(&cluster, "moving", "1:2:3");
 
@@ -273,7 +273,7 @@ async fn a_partition_moves_to_new_brokers_with_its_data_while_a_producer_writes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_in_flight_reassignment_restores_the_original_replicas() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let cluster = Cluster::up();
     create_on(&cluster, "stuck", "1:2:3");
     let producer = producer(&cluster.bootstrap, &[("acks", "all")]);
