@@ -362,15 +362,18 @@ impl Failure {
         }
     }
 
-    fn print(&self) {
+    /// What the tool prints for it on stdout.
+    fn render(&self) -> String {
         match self {
-            Failure::Terse(m) => println!("{m}"),
+            Failure::Terse(m) => format!("{m}\n"),
             Failure::Java { message, trace } => {
-                println!("Error: {message}");
-                println!("{}", trace.join("\n"));
-                println!();
+                format!("Error: {message}\n{}\n\n", trace.join("\n"))
             }
         }
+    }
+
+    fn print(&self) {
+        print!("{}", self.render());
     }
 }
 
@@ -1269,6 +1272,85 @@ mod tests {
             status_text(&states),
             "Status of partition reassignment:\nThere is no active reassignment of partition bar-0, but replica set is 3 rather than 2,3.\nReassignment of partition foo-0 is still in progress.\nReassignment of partition foo-1 is completed."
         );
+    }
+
+    /// A capture of Kafka 4.4's tool, without the stack frames Kavka leaves out.
+    fn kafka(name: &str) -> String {
+        let path = format!(
+            "{}/../../compat/reference-outputs/reassign/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .lines()
+            .filter(|l| !l.starts_with("\tat "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn output_matches_kafkas_captures() {
+        assert_eq!(
+            format!("{}\n", list_text(&BTreeMap::new())),
+            kafka("list-empty.out")
+        );
+        let mut ongoing = BTreeMap::new();
+        ongoing.insert(
+            ("bar".to_string(), 0),
+            Ongoing {
+                replicas: vec![2, 3],
+                adding: vec![2],
+                removing: vec![],
+            },
+        );
+        assert_eq!(
+            format!("{}\n", list_text(&ongoing)),
+            kafka("list-inflight.out")
+        );
+
+        let mut states = BTreeMap::new();
+        states.insert(("bar".to_string(), 0), (vec![2, 3], vec![2, 3], false));
+        assert_eq!(
+            format!("{}\n\n", status_text(&states)),
+            kafka("verify-inflight.out")
+        );
+        let mut states = BTreeMap::new();
+        for p in [0, 1] {
+            states.insert(("foo".to_string(), p), (vec![1], vec![1], true));
+        }
+        assert!(kafka("verify.out").starts_with(&format!("{}\n\n", status_text(&states))));
+
+        assert_eq!(
+            Failure::Terse(CANNOT_EXECUTE_BECAUSE_OF_EXISTING.into()).render(),
+            kafka("execute-existing.out")
+        );
+        assert_eq!(
+            Failure::admin_command("Unknown broker id 2").render(),
+            kafka("execute-unknown-broker.out")
+        );
+        let dup = parse_reassignment_json(
+            r#"{"version":1,"partitions":[{"topic":"bar","partition":0,"replicas":[1,1]}]}"#,
+        )
+        .and_then(|t| check_execute_targets(&t))
+        .unwrap_err();
+        assert_eq!(dup.render(), kafka("execute-dup.out"));
+        assert_eq!(
+            Failure::execution(3, "Topic nope not found.").render(),
+            kafka("execute-unknown-topic.out")
+        );
+        let current: BTreeMap<TopicPartition, Vec<i32>> =
+            [(("bar".to_string(), 0), vec![3])].into();
+        let rollback = format!(
+            "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback\n",
+            reassignment_json(&current)
+        );
+        // Kafka names each replica's log directory where Kavka says "any".
+        let kafka_rollback =
+            kafka("execute-throttle.out").replace("\"/tmp/kref-reassign/node-3/data\"", "\"any\"");
+        assert!(kafka_rollback.starts_with(&rollback), "{kafka_rollback}");
+        assert!(kafka_rollback.ends_with(&format!(
+            "{RUN_VERIFY_PERIODICALLY}\nThe inter-broker throttle limit was set to 1024 B/s\nSuccessfully started partition reassignment for bar-0\n"
+        )));
     }
 
     #[test]
