@@ -3,12 +3,11 @@
 //! `--generate` a candidate plan, `--execute` one, `--verify` it, `--cancel` it,
 //! `--list` what is moving. Output is Kafka 4.4's (captures in
 //! `compat/reference-outputs/reassign/`), with these differences:
-//! - the log directories of current replicas print as `any` (Kavka does not serve
-//!   DescribeLogDirs; Kafka prints each replica's directory);
 //! - `--throttle` and `--replica-alter-log-dirs-throttle` are accepted and reported
 //!   as Kafka reports them, but Kavka does not enforce replication throttles: a note
 //!   on stderr says so, and no throttle configs are written (so none are cleared);
-//! - log directory moves (`log_dirs` other than `any`) are refused;
+//! - log directory moves (`log_dirs` other than `any`) are refused (Kavka has one
+//!   log directory per broker);
 //! - `--generate` places replicas rack-unaware (Kafka's round-robin with a random
 //!   start, as `--disable-rack-aware`);
 //! - a Java failure prints its message and exception lines without stack frames.
@@ -20,9 +19,11 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, ListPartitionReassignmentsRequest, TopicName,
+    AlterPartitionReassignmentsRequest, BrokerId, DescribeLogDirsRequest,
+    ListPartitionReassignmentsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -556,12 +557,24 @@ fn parse_topics_json(text: &str) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
-/// Kafka's `formatAsReassignmentJson` with every log dir `any`.
-fn reassignment_json(parts: &BTreeMap<TopicPartition, Vec<i32>>) -> String {
+/// Each replica's log directory, by partition and broker.
+type LogDirs = BTreeMap<(TopicPartition, i32), String>;
+
+/// Kafka's `formatAsReassignmentJson`: a replica's log directory where `dirs`
+/// knows it, else `any`.
+fn reassignment_json(parts: &BTreeMap<TopicPartition, Vec<i32>>, dirs: &LogDirs) -> String {
     let partitions: Vec<String> = parts
         .iter()
-        .map(|((topic, partition), replicas)| {
-            let dirs = vec!["\"any\""; replicas.len()].join(",");
+        .map(|(p, replicas)| {
+            let (topic, partition) = p;
+            let dirs: Vec<String> = replicas
+                .iter()
+                .map(|&r| {
+                    let dir = dirs.get(&(p.clone(), r)).map_or("any", String::as_str);
+                    serde_json::Value::String(dir.to_string()).to_string()
+                })
+                .collect();
+            let dirs = dirs.join(",");
             format!(
                 "{{\"topic\":{},\"partition\":{partition},\"replicas\":[{}],\"log_dirs\":[{dirs}]}}",
                 serde_json::Value::String(topic.clone()),
@@ -724,6 +737,56 @@ impl Cluster {
             }
         }
         Ok(out)
+    }
+
+    /// The log directory of each replica of `parts`, asked of each broker with
+    /// DescribeLogDirs, as Kafka's tool does; a broker that cannot be asked
+    /// leaves its replicas at `any`.
+    fn log_dirs(&mut self, parts: &BTreeMap<TopicPartition, Vec<i32>>) -> LogDirs {
+        let mut dirs = LogDirs::new();
+        let Ok(metadata) = self.conn.metadata(Some(&[])) else {
+            return dirs;
+        };
+        let brokers: BTreeSet<i32> = parts.values().flatten().copied().collect();
+        for broker in brokers {
+            let Some(b) = metadata.brokers.iter().find(|b| b.node_id.0 == broker) else {
+                continue;
+            };
+            let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+            for ((t, p), replicas) in parts {
+                if replicas.contains(&broker) {
+                    by_topic.entry(t).or_default().push(*p);
+                }
+            }
+            let topics = by_topic
+                .into_iter()
+                .map(|(t, ps)| {
+                    DescribableLogDirTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_partitions(ps)
+                })
+                .collect();
+            let answer =
+                Connection::connect(&format!("{}:{}", b.host, b.port)).and_then(|mut c| {
+                    c.send(DescribeLogDirsRequest::default().with_topics(Some(topics)))
+                });
+            let Ok(answer) = answer else {
+                continue;
+            };
+            for result in answer.results.into_iter().filter(|r| r.error_code == 0) {
+                for t in &result.topics {
+                    for p in &t.partitions {
+                        if !p.is_future_key {
+                            dirs.insert(
+                                ((t.name.0.to_string(), p.partition_index), broker),
+                                result.log_dir.to_string(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        dirs
     }
 
     fn ongoing(
@@ -940,11 +1003,11 @@ fn generate(command: &Command, cluster: &mut Cluster) -> Result<(), Failure> {
     }
     println!(
         "Current partition replica assignment\n{}\n",
-        reassignment_json(&current)
+        reassignment_json(&current, &cluster.log_dirs(&current))
     );
     println!(
         "Proposed partition reassignment configuration\n{}",
-        reassignment_json(&proposed)
+        reassignment_json(&proposed, &LogDirs::new())
     );
     Ok(())
 }
@@ -987,7 +1050,7 @@ fn execute(command: &Command, cluster: &mut Cluster) -> Result<(), Failure> {
         .collect();
     println!(
         "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
-        reassignment_json(&current)
+        reassignment_json(&current, &cluster.log_dirs(&current))
     );
     if command.throttle >= 0 || command.log_dir_throttle >= 0 {
         println!("{RUN_VERIFY_PERIODICALLY}");
@@ -1200,7 +1263,7 @@ mod tests {
             .map(|t| (t.partition, t.replicas))
             .collect();
         assert_eq!(
-            reassignment_json(&parts),
+            reassignment_json(&parts, &LogDirs::new()),
             r#"{"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[2,3],"log_dirs":["any","any"]},{"topic":"foo","partition":1,"replicas":[3,1],"log_dirs":["any","any"]}]}"#
         );
     }
@@ -1340,14 +1403,41 @@ mod tests {
         );
         let current: BTreeMap<TopicPartition, Vec<i32>> =
             [(("bar".to_string(), 0), vec![3])].into();
+        let dirs: LogDirs = [(
+            (("bar".to_string(), 0), 3),
+            "/tmp/kref-reassign/node-3/data".to_string(),
+        )]
+        .into();
         let rollback = format!(
             "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback\n",
-            reassignment_json(&current)
+            reassignment_json(&current, &dirs)
         );
-        // Kafka names each replica's log directory where Kavka says "any".
-        let kafka_rollback =
-            kafka("execute-throttle.out").replace("\"/tmp/kref-reassign/node-3/data\"", "\"any\"");
+        let kafka_rollback = kafka("execute-throttle.out");
         assert!(kafka_rollback.starts_with(&rollback), "{kafka_rollback}");
+        let foo: BTreeMap<TopicPartition, Vec<i32>> = [
+            (("foo".to_string(), 0), vec![1, 2]),
+            (("foo".to_string(), 1), vec![2, 3]),
+        ]
+        .into();
+        let mut dirs = LogDirs::new();
+        for (p, replicas) in &foo {
+            for &r in replicas {
+                dirs.insert((p.clone(), r), format!("/tmp/kref-reassign/node-{r}/data"));
+            }
+        }
+        let proposed: BTreeMap<TopicPartition, Vec<i32>> = [
+            (("foo".to_string(), 0), vec![2, 3]),
+            (("foo".to_string(), 1), vec![3, 1]),
+        ]
+        .into();
+        assert_eq!(
+            format!(
+                "Current partition replica assignment\n{}\n\nProposed partition reassignment configuration\n{}\n",
+                reassignment_json(&foo, &dirs),
+                reassignment_json(&proposed, &LogDirs::new())
+            ),
+            kafka("generate.out")
+        );
         assert!(kafka_rollback.ends_with(&format!(
             "{RUN_VERIFY_PERIODICALLY}\nThe inter-broker throttle limit was set to 1024 B/s\nSuccessfully started partition reassignment for bar-0\n"
         )));

@@ -39,6 +39,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::ElectLeaders,
     ApiKey::AlterPartitionReassignments,
     ApiKey::ListPartitionReassignments,
+    ApiKey::DescribeLogDirs,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -242,6 +242,13 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                         .with_partition_indexes(vec![0]),
                 ])),
         ),
+        ApiKey::DescribeLogDirs => {
+            RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(Some(vec![
+                describe_log_dirs_request::DescribableLogDirTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![0]),
+            ])))
+        }
         _ => return None,
     })
 }

@@ -196,12 +196,15 @@ async fn a_partition_moves_to_new_brokers_with_its_data_while_a_producer_writes(
 
     let plan = write_plan(cluster.dir.path(), "move.json", "moving", &[2, 3, 4]);
     let started = ok(cluster.reassign(&["--execute", "--reassignment-json-file", &plan]));
-    assert!(
-        started.starts_with(
-            "Current partition replica assignment\n\n{\"version\":1,\"partitions\":[{\"topic\":\"moving\",\"partition\":0,\"replicas\":[1,2,3],\"log_dirs\":[\"any\",\"any\",\"any\"]}]}\n\nSave this to use as the --reassignment-json-file option during rollback\n"
-        ),
-        "{started}"
+    // The rollback plan names each current replica's log directory (DescribeLogDirs).
+    let dirs: Vec<String> = (1..=3)
+        .map(|n| format!("\"{}/node-{n}/data\"", cluster.dir()))
+        .collect();
+    let rollback = format!(
+        "Current partition replica assignment\n\n{{\"version\":1,\"partitions\":[{{\"topic\":\"moving\",\"partition\":0,\"replicas\":[1,2,3],\"log_dirs\":[{}]}}]}}\n\nSave this to use as the --reassignment-json-file option during rollback\n",
+        dirs.join(",")
     );
+    assert!(started.starts_with(&rollback), "{started}");
     assert!(
         started.ends_with("Successfully started partition reassignment for moving-0\n"),
         "{started}"

@@ -11,6 +11,7 @@ mod create_topics;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_log_dirs;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -144,6 +145,9 @@ pub(crate) async fn handle(
         ),
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
         }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
