@@ -3,9 +3,11 @@
 //! `--generate` a candidate plan, `--execute` one, `--verify` it, `--cancel` it,
 //! `--list` what is moving. Output is Kafka 4.4's (captures in
 //! `compat/reference-outputs/reassign/`), with these differences:
-//! - `--throttle` and `--replica-alter-log-dirs-throttle` are accepted and reported
-//!   as Kafka reports them, but Kavka does not enforce replication throttles: a note
-//!   on stderr says so, and no throttle configs are written (so none are cleared);
+//! - `--throttle` and `--replica-alter-log-dirs-throttle` set Kafka's throttle
+//!   configs (topic `*.replication.throttled.replicas`, broker
+//!   `*.replication.throttled.rate`), and `--verify`/`--cancel` clear them, as Kafka's
+//!   tool does; but Kavka brokers do not enforce them yet, which a note on stderr
+//!   says;
 //! - log directory moves (`log_dirs` other than `any`) are refused (Kavka has one
 //!   log directory per broker);
 //! - `--generate` places replicas rack-unaware (Kafka's round-robin with a random
@@ -20,10 +22,13 @@ use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, DescribeLogDirsRequest,
-    ListPartitionReassignmentsRequest, TopicName,
+    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -35,7 +40,20 @@ const HELP_TEXT: &str = "This tool helps to move topic partitions between replic
 const TIMEOUT_MS: i32 = 30_000;
 const CANNOT_EXECUTE_BECAUSE_OF_EXISTING: &str = "Cannot execute because there is an existing partition assignment.  Use --additional to override this and create a new partition assignment in addition to the existing one. The --additional flag can also be used to change the throttle by resubmitting the current reassignment.";
 const RUN_VERIFY_PERIODICALLY: &str = "Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.";
-const THROTTLE_NOT_ENFORCED: &str = "Note: Kavka does not enforce replication throttles yet; the reassignment runs unthrottled and no throttle configs are set.";
+const THROTTLE_NOT_ENFORCED: &str = "Note: Kavka brokers store replication throttles but do not enforce them yet; the reassignment runs unthrottled.";
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+const BROKER_THROTTLES: [&str; 3] = [
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
+];
+const TOPIC_THROTTLES: [&str; 2] = [
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+];
 
 /// Kafka's ReassignPartitionsCommandOptions.
 #[derive(Parser, Debug, Default)]
@@ -688,6 +706,88 @@ fn assign_replicas(
     Ok(out)
 }
 
+/// Where a partition's replicas come from and go to (Kafka's `PartitionMove`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct PartitionMove {
+    sources: BTreeSet<i32>,
+    destinations: BTreeSet<i32>,
+}
+
+/// Kafka's `calculateProposedMoveMap`: the moves in flight (sources: replicas not
+/// being added), then the proposed ones (sources: the in-flight sources, else the
+/// current replicas; destinations: proposed replicas not among the sources).
+fn move_map(
+    ongoing: &BTreeMap<TopicPartition, Ongoing>,
+    proposed: &BTreeMap<TopicPartition, Vec<i32>>,
+    current: &BTreeMap<TopicPartition, Vec<i32>>,
+) -> BTreeMap<String, BTreeMap<i32, PartitionMove>> {
+    let mut moves: BTreeMap<String, BTreeMap<i32, PartitionMove>> = BTreeMap::new();
+    for ((topic, partition), o) in ongoing {
+        moves.entry(topic.clone()).or_default().insert(
+            *partition,
+            PartitionMove {
+                sources: o
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !o.adding.contains(r))
+                    .collect(),
+                destinations: o.adding.iter().copied().collect(),
+            },
+        );
+    }
+    for ((topic, partition), replicas) in proposed {
+        let parts = moves.entry(topic.clone()).or_default();
+        let sources: BTreeSet<i32> = match parts.get(partition) {
+            Some(m) => m.sources.clone(),
+            None => current
+                .get(&(topic.clone(), *partition))
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect(),
+        };
+        let destinations = replicas
+            .iter()
+            .copied()
+            .filter(|r| !sources.contains(r))
+            .collect();
+        parts.insert(
+            *partition,
+            PartitionMove {
+                sources,
+                destinations,
+            },
+        );
+    }
+    moves
+}
+
+/// Kafka's leader and follower throttled-replica lists per topic:
+/// `partition:broker` entries, sorted as strings.
+fn throttled_replicas(
+    moves: &BTreeMap<String, BTreeMap<i32, PartitionMove>>,
+) -> BTreeMap<String, (String, String)> {
+    moves
+        .iter()
+        .map(|(topic, parts)| {
+            let mut leader = BTreeSet::new();
+            let mut follower = BTreeSet::new();
+            for (partition, m) in parts {
+                leader.extend(m.sources.iter().map(|s| format!("{partition}:{s}")));
+                follower.extend(
+                    m.destinations
+                        .iter()
+                        .filter(|d| !m.sources.contains(d))
+                        .map(|d| format!("{partition}:{d}")),
+                );
+            }
+            let join = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>().join(",");
+            (topic.clone(), (join(leader), join(follower)))
+        })
+        .collect()
+}
+
 /// A small random number below `n` (Kafka picks the start broker at random).
 fn random_below(n: usize) -> usize {
     let nanos = std::time::SystemTime::now()
@@ -787,6 +887,49 @@ impl Cluster {
             }
         }
         dirs
+    }
+
+    /// IncrementalAlterConfigs of one resource, sent where Kafka's admin sends it:
+    /// a broker's own configs to that broker, a topic's to any.
+    fn alter_configs(
+        &mut self,
+        resource_type: i8,
+        name: &str,
+        ops: &[(&str, i8, Option<String>)],
+    ) -> Result<(), ToolError> {
+        let configs = ops
+            .iter()
+            .map(|(key, op, value)| {
+                AlterableConfig::default()
+                    .with_name(StrBytes::from_string(key.to_string()))
+                    .with_config_operation(*op)
+                    .with_value(value.clone().map(StrBytes::from_string))
+            })
+            .collect();
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(resource_type)
+                .with_resource_name(StrBytes::from_string(name.to_string()))
+                .with_configs(configs),
+        ]);
+        let response = if resource_type == BROKER {
+            let metadata = self.conn.metadata(Some(&[]))?;
+            let b = metadata
+                .brokers
+                .iter()
+                .find(|b| b.node_id.0.to_string() == name)
+                .ok_or_else(|| ToolError::from_code(7, Some("Timed out waiting for a node assignment. Call: incrementalAlterConfigs")))?;
+            Connection::connect(&format!("{}:{}", b.host, b.port))?.send(request)?
+        } else {
+            self.conn.send(request)?
+        };
+        match response.responses.iter().find(|r| r.error_code != 0) {
+            Some(r) => Err(ToolError::from_code(
+                r.error_code,
+                r.error_message.as_deref(),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn ongoing(
@@ -1056,6 +1199,37 @@ fn execute(command: &Command, cluster: &mut Cluster) -> Result<(), Failure> {
         println!("{RUN_VERIFY_PERIODICALLY}");
         eprintln!("{THROTTLE_NOT_ENFORCED}");
         if command.throttle >= 0 {
+            let proposed: BTreeMap<TopicPartition, Vec<i32>> = targets
+                .iter()
+                .map(|t| (t.partition.clone(), t.replicas.clone()))
+                .collect();
+            let moves = move_map(&ongoing, &proposed, &current);
+            for (topic, (leader, follower)) in throttled_replicas(&moves) {
+                cluster.alter_configs(
+                    TOPIC,
+                    &topic,
+                    &[
+                        (TOPIC_THROTTLES[0], SET, Some(leader)),
+                        (TOPIC_THROTTLES[1], SET, Some(follower)),
+                    ],
+                )?;
+            }
+            let brokers: BTreeSet<i32> = moves
+                .values()
+                .flat_map(|parts| parts.values())
+                .flat_map(|m| m.sources.iter().chain(&m.destinations).copied())
+                .collect();
+            let rate = Some(command.throttle.to_string());
+            for broker in brokers {
+                cluster.alter_configs(
+                    BROKER,
+                    &broker.to_string(),
+                    &[
+                        (BROKER_THROTTLES[0], SET, rate.clone()),
+                        (BROKER_THROTTLES[1], SET, rate.clone()),
+                    ],
+                )?;
+            }
             println!(
                 "The inter-broker throttle limit was set to {} B/s",
                 command.throttle
@@ -1171,8 +1345,9 @@ fn cancel(command: &Command, cluster: &mut Cluster) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What Kafka prints when it clears the throttles of a finished reassignment.
-/// Kavka sets none, so there is nothing to clear.
+/// Kafka's `clearAllThrottles` once a reassignment is over: the throttle rates of
+/// every broker of the cluster or the plan, then the throttled replicas of the
+/// plan's topics.
 fn clear_throttles(cluster: &mut Cluster, targets: &[Target]) -> Result<(), Failure> {
     let mut brokers = cluster.brokers()?;
     brokers.extend(targets.iter().flat_map(|t| t.replicas.iter().copied()));
@@ -1182,6 +1357,12 @@ fn clear_throttles(cluster: &mut Cluster, targets: &[Target]) -> Result<(), Fail
         if brokers.len() == 1 { "" } else { "s" },
         ids(&brokers)
     );
+    let delete = |keys: &[&'static str]| -> Vec<(&'static str, i8, Option<String>)> {
+        keys.iter().map(|k| (*k, DELETE, None)).collect()
+    };
+    for broker in &brokers {
+        cluster.alter_configs(BROKER, &broker.to_string(), &delete(&BROKER_THROTTLES))?;
+    }
     let topics: BTreeSet<String> = targets.iter().map(|t| t.partition.0.clone()).collect();
     let topics = java_string_order(topics.into_iter().collect(), |t: &String| t.as_str());
     println!(
@@ -1189,6 +1370,9 @@ fn clear_throttles(cluster: &mut Cluster, targets: &[Target]) -> Result<(), Fail
         if topics.len() == 1 { "" } else { "s" },
         topics.join(",")
     );
+    for topic in &topics {
+        cluster.alter_configs(TOPIC, topic, &delete(&TOPIC_THROTTLES))?;
+    }
     Ok(())
 }
 
@@ -1441,6 +1625,35 @@ mod tests {
         assert!(kafka_rollback.ends_with(&format!(
             "{RUN_VERIFY_PERIODICALLY}\nThe inter-broker throttle limit was set to 1024 B/s\nSuccessfully started partition reassignment for bar-0\n"
         )));
+    }
+
+    #[test]
+    fn throttles_name_sources_as_leaders_and_new_replicas_as_followers() {
+        let current: BTreeMap<TopicPartition, Vec<i32>> = [
+            (("foo".to_string(), 0), vec![1, 2]),
+            (("foo".to_string(), 1), vec![2, 3]),
+        ]
+        .into();
+        let proposed: BTreeMap<TopicPartition, Vec<i32>> = [
+            (("foo".to_string(), 0), vec![2, 3]),
+            (("foo".to_string(), 1), vec![3, 1]),
+        ]
+        .into();
+        let mut ongoing = BTreeMap::new();
+        ongoing.insert(
+            ("bar".to_string(), 0),
+            Ongoing {
+                replicas: vec![2, 3],
+                adding: vec![2],
+                removing: vec![],
+            },
+        );
+        let throttles = throttled_replicas(&move_map(&ongoing, &proposed, &current));
+        assert_eq!(
+            throttles["foo"],
+            ("0:1,0:2,1:2,1:3".into(), "0:3,1:1".into())
+        );
+        assert_eq!(throttles["bar"], ("0:3".into(), "0:2".into()));
     }
 
     #[test]
