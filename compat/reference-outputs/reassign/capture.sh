@@ -40,3 +40,5 @@ run execute-disallow-rf --bootstrap-server $B --reassignment-json-file reassign-
 run list-after-disallow --bootstrap-server $B --list
 # execute-unknown-broker: a reassignment to broker 2 while node 2 was stopped
 # (compat/kafka-ref-cluster.sh stop-node 2 --dir /tmp/kref-reassign).
+# describe-inflight*: kafka-topics --describe (and --under-replicated-partitions)
+# while big-0 (3 MB on broker 1) moves to [2,3] under --throttle 1024.

@@ -15,7 +15,7 @@ use kafka_protocol::messages::describe_topic_partitions_request::{
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeTopicPartitionsRequest, TopicName,
+    DescribeTopicPartitionsRequest, ListPartitionReassignmentsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -310,6 +310,7 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
         at_min_isr: args.at_min_isr_partitions,
         unavailable: args.unavailable_partitions,
     };
+    let moving = reassignments(conn, &names);
     for t in &topics {
         let name = name_of(t);
         let configs = describe_configs(conn, &ConfigResource::Topic(name.to_string()), false)?;
@@ -328,8 +329,13 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
             .remove(name)
             .unwrap_or_else(|| metadata_partitions(t, &live));
         partitions.sort_by_key(|p| p.partition);
+        for p in &mut partitions {
+            p.reassignment = moving.get(&(name.to_string(), p.partition)).cloned();
+        }
         if !filters.any() && (!args.topics_with_overrides || !overrides.is_empty()) {
-            let rf = partitions.first().map_or(0, |p| p.replicas.len());
+            let rf = partitions
+                .first()
+                .map_or(0, PartitionView::replication_factor);
             println!(
                 "Topic: {name}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {}",
                 kafka_uuid(&t.topic_id),
@@ -348,6 +354,38 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
         }
     }
     Ok(())
+}
+
+/// Ongoing reassignments of the described topics' partitions: (adding, removing)
+/// by partition. A broker without ListPartitionReassignments has none, as Kafka's
+/// tool assumes.
+fn reassignments(
+    conn: &mut Connection,
+    names: &[String],
+) -> HashMap<(String, i32), (Vec<i32>, Vec<i32>)> {
+    let mut out = HashMap::new();
+    if names.is_empty() || !conn.supports(ApiKey::ListPartitionReassignments) {
+        return out;
+    }
+    let request = ListPartitionReassignmentsRequest::default()
+        .with_timeout_ms(TIMEOUT_MS)
+        .with_topics(None);
+    let Ok(response) = conn.send(request) else {
+        return out;
+    };
+    for t in response.topics {
+        if !names.iter().any(|n| n.as_str() == t.name.0.as_str()) {
+            continue;
+        }
+        for p in t.partitions {
+            let list = |v: Vec<BrokerId>| v.into_iter().map(|b| b.0).collect();
+            out.insert(
+                (t.name.0.to_string(), p.partition_index),
+                (list(p.adding_replicas), list(p.removing_replicas)),
+            );
+        }
+    }
+    out
 }
 
 /// The partitions of a Metadata response topic (no ELR fields there).

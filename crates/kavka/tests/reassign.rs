@@ -307,6 +307,24 @@ async fn cancelling_an_in_flight_reassignment_restores_the_original_replicas() {
         ok(cluster.reassign(&["--verify", "--reassignment-json-file", &plan])),
         "Status of partition reassignment:\nReassignment of partition stuck-0 is still in progress.\n\n"
     );
+    // kafka-topics shows the move, and counts the target's replicas only.
+    let line = cluster.describe("stuck");
+    assert!(
+        line.contains("Replicas: 2,3,4,1\tIsr: 1,2,3\tAdding Replicas: 4\tRemoving Replicas: 1\t"),
+        "{line}"
+    );
+    let topic_line = ok(kavka(&[
+        "topics",
+        "--bootstrap-server",
+        &cluster.bootstrap,
+        "--describe",
+        "--topic",
+        "stuck",
+    ]));
+    assert!(
+        topic_line.contains("\tReplicationFactor: 3\t"),
+        "{topic_line}"
+    );
     let other = write_plan(cluster.dir.path(), "other.json", "stuck", &[1, 2]);
     let refused = cluster.reassign(&["--execute", "--reassignment-json-file", &other]);
     assert_eq!(refused.status.code(), Some(1));
