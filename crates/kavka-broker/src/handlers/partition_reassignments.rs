@@ -167,3 +167,54 @@ pub(crate) fn list(
         .collect();
     ListPartitionReassignmentsResponse::default().with_topics(topics)
 }
+
+#[cfg(test)]
+mod tests {
+    use kavka_metadata::controller::{create_topic, NewTopic};
+
+    use super::*;
+
+    fn image_with(replicas: Vec<i32>) -> MetadataImage {
+        let mut image = MetadataImage::default();
+        let topic = NewTopic {
+            name: "bar".into(),
+            num_partitions: 1,
+            replication_factor: replicas.len() as i16,
+            assignments: None,
+            configs: Default::default(),
+        };
+        let brokers: Vec<i32> = replicas.clone();
+        let records = create_topic(&image, &topic, &brokers).unwrap();
+        image.apply_all(&records).unwrap();
+        image
+    }
+
+    fn move_to(target: Vec<i32>) -> Reassignment {
+        Reassignment {
+            topic: "bar".into(),
+            partition: 0,
+            target: Some(target),
+        }
+    }
+
+    #[test]
+    fn a_disallowed_replication_factor_change_is_refused_as_kafka_words_it() {
+        let image = image_with(vec![3]);
+        let e = replication_factor_kept(&image, &move_to(vec![1, 2]), false).unwrap_err();
+        // compat/reference-outputs/reassign/execute-disallow-rf.out
+        assert_eq!(
+            (e.code(), e.to_string()),
+            (
+                38,
+                "The replication factor is changed from 1 to 2".to_string()
+            )
+        );
+        assert!(replication_factor_kept(&image, &move_to(vec![1]), false).is_ok());
+        assert!(replication_factor_kept(&image, &move_to(vec![1, 2]), true).is_ok());
+        let cancel = Reassignment {
+            target: None,
+            ..move_to(vec![])
+        };
+        assert!(replication_factor_kept(&image, &cancel, false).is_ok());
+    }
+}
