@@ -362,3 +362,46 @@ async fn cancelling_an_in_flight_reassignment_restores_the_original_replicas() {
         "every record still there"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_down_while_its_replica_moved_away_deletes_the_log_when_it_returns() {
+    let _serial = SERIAL.lock().await;
+    let cluster = Cluster::up();
+    create_on(&cluster, "away", "1:2:3");
+    let producer = producer(&cluster.bootstrap, &[("acks", "all")]);
+    for i in 0..50 {
+        send(&producer, "away", None, Some(format!("v{i}").as_bytes())).await;
+    }
+    wait_until(
+        "broker 1 holds the partition",
+        Duration::from_secs(10),
+        || cluster.partition_dir(1, "away").is_dir(),
+    );
+
+    // Broker 1 is down while the partition moves off it.
+    cluster.node(&["stop", "1"]);
+    let plan = write_plan(cluster.dir.path(), "away.json", "away", &[2, 3, 4]);
+    ok(cluster.reassign(&["--execute", "--reassignment-json-file", &plan]));
+    wait_until(
+        "the reassignment completes",
+        Duration::from_secs(60),
+        || {
+            let out = ok(cluster.reassign(&["--verify", "--reassignment-json-file", &plan]));
+            out.contains("Reassignment of partition away-0 is completed.")
+        },
+    );
+    assert!(
+        cluster.partition_dir(1, "away").is_dir(),
+        "the stopped broker's log is still there"
+    );
+
+    // Back, it finds the partition assigned elsewhere and deletes its log.
+    cluster.node(&["start", "1"]);
+    wait_until(
+        "broker 1 deletes its stray log",
+        Duration::from_secs(60),
+        || !cluster.partition_dir(1, "away").exists(),
+    );
+    let consumer = assigned_consumer(&cluster.bootstrap, "away", &[0], Offset::Beginning);
+    assert_eq!(consume_n(&consumer, 50, Duration::from_secs(30)).len(), 50);
+}
