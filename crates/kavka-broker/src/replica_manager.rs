@@ -193,12 +193,18 @@ impl ReplicaManager {
             let hosted = topics.entry(topic.name.clone()).or_default();
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&node) {
-                    // Reassigned away: stop serving; the log stays until deletion.
-                    if let Some(existing) = hosted.get(&index) {
+                    // Reassigned away (a completed reassignment, or one cancelled
+                    // before this broker joined): a stray replica. It stops serving
+                    // and its log goes, as Kafka deletes stray logs.
+                    if let Some(existing) = hosted.remove(&index) {
                         let _ = existing.apply_assignment(
                             &assignment(image, p, node, local_epoch, &brokers, replica_cfg),
                             now,
                         );
+                        if let Some(log) = existing.take_log() {
+                            log.delete()?;
+                        }
+                        tracing::info!(topic = %topic.name, partition = index, "deleted the log of a replica no longer assigned here");
                     }
                     continue;
                 }
@@ -231,6 +237,14 @@ impl ReplicaManager {
             }
         }
         topics.retain(|_, parts| !parts.is_empty());
+        if hosted.applied.is_none() {
+            // The first image after start: a replica moved away while this broker
+            // was down left its log behind.
+            for dir in stray_logs(&config.log_dir, image, node) {
+                tracing::info!(dir = %dir.display(), "deleting the log of a replica no longer assigned here");
+                std::fs::remove_dir_all(&dir)?;
+            }
+        }
         hosted.applied = Some(image.next_offset());
         Ok(())
     }
@@ -295,6 +309,33 @@ fn assignment(
         config,
         leader_endpoint,
     }
+}
+
+/// Partition directories in `log_dir` of partitions that `image` places on other
+/// brokers only. A directory of a topic the image does not know is left alone:
+/// a metadata log started afresh must not cost a broker its data.
+fn stray_logs(log_dir: &Path, image: &MetadataImage, node: i32) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| {
+            let name = e.file_name();
+            let Some((topic, index)) = name.to_str().and_then(|n| n.rsplit_once('-')) else {
+                return false;
+            };
+            let Ok(index) = index.parse::<i32>() else {
+                return false;
+            };
+            image
+                .topic(topic)
+                .and_then(|t| t.partitions.get(&index))
+                .is_some_and(|p| !p.replicas.contains(&node))
+        })
+        .map(|e| e.path())
+        .collect()
 }
 
 /// `<log.dirs>/<topic>-<partition>`, as Kafka lays partitions out.
@@ -436,6 +477,81 @@ mod tests {
             p.append(one_record(), 0)
                 .expect("live topic's log writable");
         }
+    }
+
+    #[test]
+    fn a_partition_reassigned_away_loses_its_log_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let store = MetadataStore::default();
+        let image = create(&store, "t");
+        let replicas = ReplicaManager::default();
+        replicas.reconcile(&image, &config).unwrap();
+        replicas
+            .get("t", 0)
+            .unwrap()
+            .append(one_record(), 0)
+            .unwrap();
+        assert!(partition_dir(&config.log_dir, "t", 0).is_dir());
+
+        // The reassignment to broker 2 completed: this broker is no replica now.
+        let topic_id = image.topic("t").unwrap().topic_id;
+        let (moved, ()) = store
+            .commit(|_| {
+                Ok((
+                    vec![kavka_metadata::MetadataRecord::PartitionChange {
+                        topic_id,
+                        partition: 0,
+                        leader: 2,
+                        isr: vec![2],
+                        replicas: Some(vec![2]),
+                        adding_replicas: Some(vec![]),
+                        removing_replicas: Some(vec![]),
+                    }],
+                    (),
+                ))
+            })
+            .unwrap();
+        replicas.reconcile(&moved, &config).unwrap();
+        assert!(replicas.get("t", 0).is_none(), "no longer hosted");
+        assert!(
+            !partition_dir(&config.log_dir, "t", 0).exists(),
+            "the stray log is deleted"
+        );
+    }
+
+    #[test]
+    fn at_start_a_log_left_by_a_move_made_while_down_is_deleted_and_unknown_topics_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let store = MetadataStore::default();
+        let image = create(&store, "t");
+        let topic_id = image.topic("t").unwrap().topic_id;
+        let (moved, ()) = store
+            .commit(|_| {
+                Ok((
+                    vec![kavka_metadata::MetadataRecord::PartitionChange {
+                        topic_id,
+                        partition: 0,
+                        leader: 2,
+                        isr: vec![2],
+                        replicas: Some(vec![2]),
+                        adding_replicas: None,
+                        removing_replicas: None,
+                    }],
+                    (),
+                ))
+            })
+            .unwrap();
+        for name in ["t-0", "unknown-0", "__cluster_metadata-0"] {
+            std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        }
+        ReplicaManager::default()
+            .reconcile(&moved, &config)
+            .unwrap();
+        assert!(!dir.path().join("t-0").exists());
+        assert!(dir.path().join("unknown-0").is_dir());
+        assert!(dir.path().join("__cluster_metadata-0").is_dir());
     }
 
     fn one_record() -> bytes::Bytes {

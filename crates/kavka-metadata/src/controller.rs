@@ -42,7 +42,12 @@ pub fn create_topic(
     }
     let placement = match &topic.assignments {
         Some(assignments) => {
-            check_assignments(assignments, brokers)?;
+            let mut rf = None;
+            for (index, replicas) in assignments.iter().enumerate() {
+                validate_manual_assignment(image, replicas, rf)?;
+                rf = Some(replicas.len());
+                check_some_active(image, replicas, index)?;
+            }
             assignments.clone()
         }
         None => place_replicas(
@@ -58,7 +63,7 @@ pub fn create_topic(
         name: topic.name.clone(),
         topic_id,
     }];
-    records.extend(partition_records(topic_id, 0, &placement));
+    records.extend(partition_records(image, topic_id, 0, &placement));
     records.extend(
         topic
             .configs
@@ -116,13 +121,16 @@ pub fn create_partitions(
     let placement = match assignments {
         Some(a) => {
             if a.len() as i32 != total - current {
-                return Err(MetadataError::InvalidRequest(format!(
-                    "Increasing the number of partitions by {} but {} assignments provided.",
+                return Err(MetadataError::InvalidReplicaAssignment(format!(
+                    "Attempted to add {} additional partition(s), but only {} assignment(s) were specified.",
                     total - current,
                     a.len()
                 )));
             }
-            check_assignments(&a, brokers)?;
+            for (i, replicas) in a.iter().enumerate() {
+                validate_manual_assignment(image, replicas, Some(rf as usize))?;
+                check_some_active(image, replicas, current as usize + i)?;
+            }
             a
         }
         None => place_replicas(
@@ -132,7 +140,7 @@ pub fn create_partitions(
             current as usize,
         )?,
     };
-    Ok(partition_records(topic.topic_id, current, &placement).collect())
+    Ok(partition_records(image, topic.topic_id, current, &placement).collect())
 }
 
 /// Records that set (Some) or delete (None) configs on a resource.
@@ -175,23 +183,39 @@ fn validate_topic_config_name(name: &str) -> Result<(), MetadataError> {
     }
 }
 
-fn partition_records(
+/// The records of new partitions. The ISR is the replicas that are active
+/// (registered, unfenced, not shutting down), as Kafka's controller starts it; a
+/// broker the image does not know yet (placement over brokers given by the
+/// caller) counts as active.
+fn partition_records<'a>(
+    image: &'a MetadataImage,
     topic_id: Uuid,
     first: i32,
-    placement: &[Vec<i32>],
-) -> impl Iterator<Item = MetadataRecord> + '_ {
-    placement
-        .iter()
-        .enumerate()
-        .map(move |(i, replicas)| MetadataRecord::Partition {
+    placement: &'a [Vec<i32>],
+) -> impl Iterator<Item = MetadataRecord> + 'a {
+    placement.iter().enumerate().map(move |(i, replicas)| {
+        let active: Vec<i32> = replicas
+            .iter()
+            .copied()
+            .filter(|&r| image.broker(r).is_none_or(|b| b.is_eligible()))
+            .collect();
+        let isr = if active.is_empty() {
+            replicas.clone()
+        } else {
+            active
+        };
+        MetadataRecord::Partition {
             topic_id,
             partition: first + i as i32,
             replicas: replicas.clone(),
-            isr: replicas.clone(),
-            leader: replicas.first().copied().unwrap_or(-1),
+            leader: isr.first().copied().unwrap_or(-1),
+            isr,
             leader_epoch: 0,
             partition_epoch: 0,
-        })
+            adding_replicas: vec![],
+            removing_replicas: vec![],
+        }
+    })
 }
 
 /// Round-robin placement over the rack-interleaved broker list: partition p's first
@@ -272,20 +296,76 @@ fn rack_interleaved(image: &MetadataImage, brokers: &[i32]) -> Vec<(i32, Option<
     out
 }
 
-fn check_assignments(assignments: &[Vec<i32>], brokers: &[i32]) -> Result<(), MetadataError> {
-    for replicas in assignments {
-        if replicas.is_empty() {
-            return Err(MetadataError::InvalidReplicationFactor(
-                "Replica assignment must not be empty.".into(),
+/// Kafka's checks of one partition's manual assignment (CreateTopics,
+/// CreatePartitions, AlterPartitionReassignments): not empty, every broker
+/// registered, none twice, and as many replicas as `replication_factor` when given.
+pub fn validate_manual_assignment(
+    image: &MetadataImage,
+    replicas: &[i32],
+    replication_factor: Option<usize>,
+) -> Result<(), MetadataError> {
+    let invalid = |m: String| Err(MetadataError::InvalidReplicaAssignment(m));
+    if replicas.is_empty() {
+        return invalid("The manual partition assignment includes an empty replica list.".into());
+    }
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    for (i, &broker) in sorted.iter().enumerate() {
+        if image.broker(broker).is_none() {
+            return invalid(format!(
+                "The manual partition assignment includes broker {broker}, but no such broker is registered."
             ));
         }
-        if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
-            return Err(MetadataError::InvalidRequest(format!(
-                "Replica assignment refers to broker {b}, which is not registered."
+        if i > 0 && sorted[i - 1] == broker {
+            return invalid(format!(
+                "The manual partition assignment includes the broker {broker} more than once."
+            ));
+        }
+    }
+    match replication_factor {
+        Some(rf) if rf != sorted.len() => invalid(format!(
+            "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {rf} replica(s).",
+            sorted.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A new partition needs at least one active replica to lead it.
+fn check_some_active(
+    image: &MetadataImage,
+    replicas: &[i32],
+    partition: usize,
+) -> Result<(), MetadataError> {
+    if replicas
+        .iter()
+        .any(|&r| image.broker(r).is_some_and(|b| b.is_eligible()))
+    {
+        return Ok(());
+    }
+    Err(MetadataError::InvalidReplicaAssignment(format!(
+        "All brokers specified in the manual partition assignment for partition {partition} are fenced or in controlled shutdown."
+    )))
+}
+
+/// A CreateTopics request's manual assignments (partition index, brokers) in
+/// partition order, checked as Kafka checks them: each index once, and the
+/// indexes 0, 1, 2, ... without a gap.
+pub fn manual_assignments(indexed: Vec<(i32, Vec<i32>)>) -> Result<Vec<Vec<i32>>, MetadataError> {
+    let mut by_index: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for (index, replicas) in indexed {
+        if by_index.insert(index, replicas).is_some() {
+            return Err(MetadataError::InvalidReplicaAssignment(format!(
+                "Found multiple manual partition assignments for partition {index}"
             )));
         }
     }
-    Ok(())
+    if by_index.keys().copied().ne(0..by_index.len() as i32) {
+        return Err(MetadataError::InvalidReplicaAssignment(
+            "partitions should be a consecutive 0-based integer sequence".into(),
+        ));
+    }
+    Ok(by_index.into_values().collect())
 }
 
 #[cfg(test)]
@@ -462,5 +542,75 @@ mod tests {
             placement(&image, 3, 2, &[1, 2, 3]),
             vec![vec![1, 2], vec![2, 3], vec![3, 1]]
         );
+    }
+
+    #[test]
+    fn manual_assignments_are_validated_like_kafkas_controller() {
+        let mut image = with_racks(&[(1, None), (2, None), (3, None)]);
+        let manual = |assignments: Vec<Vec<i32>>| NewTopic {
+            assignments: Some(assignments),
+            ..new_topic("m", 1)
+        };
+        let refused = |image: &MetadataImage, a: Vec<Vec<i32>>| {
+            let e = create_topic(image, &manual(a), &[1, 2, 3]).unwrap_err();
+            (e.code(), e.to_string())
+        };
+        assert_eq!(
+            refused(&image, vec![vec![1, 7]]),
+            (39, "The manual partition assignment includes broker 7, but no such broker is registered.".into())
+        );
+        assert_eq!(
+            refused(&image, vec![vec![2, 1, 2]]),
+            (
+                39,
+                "The manual partition assignment includes the broker 2 more than once.".into()
+            )
+        );
+        assert_eq!(
+            refused(&image, vec![vec![1, 2], vec![3]]),
+            (39, "The manual partition assignment includes a partition with 1 replica(s), but this is not consistent with previous partitions, which have 2 replica(s).".into())
+        );
+        assert_eq!(
+            refused(&image, vec![vec![]]),
+            (
+                39,
+                "The manual partition assignment includes an empty replica list.".into()
+            )
+        );
+        assert_eq!(
+            manual_assignments(vec![(0, vec![1]), (0, vec![2])])
+                .unwrap_err()
+                .to_string(),
+            "Found multiple manual partition assignments for partition 0"
+        );
+        assert_eq!(
+            manual_assignments(vec![(0, vec![1]), (2, vec![2])])
+                .unwrap_err()
+                .to_string(),
+            "partitions should be a consecutive 0-based integer sequence"
+        );
+        assert_eq!(
+            manual_assignments(vec![(1, vec![2]), (0, vec![1])]).unwrap(),
+            vec![vec![1], vec![2]]
+        );
+
+        let records = create_topic(&image, &manual(vec![vec![3, 1]]), &[1, 2, 3]).unwrap();
+        apply(&mut image, &records);
+        let p = &image.topic("m").unwrap().partitions[&0];
+        assert_eq!((p.replicas.clone(), p.leader), (vec![3, 1], 3));
+        let grow = |image: &MetadataImage, a: Vec<Vec<i32>>| {
+            create_partitions(image, "m", 1 + a.len() as i32, Some(a), &[1, 2, 3])
+        };
+        assert_eq!(
+            grow(&image, vec![vec![1]]).unwrap_err().to_string(),
+            "The manual partition assignment includes a partition with 1 replica(s), but this is not consistent with previous partitions, which have 2 replica(s)."
+        );
+        assert_eq!(grow(&image, vec![vec![4, 1]]).unwrap_err().code(), 39);
+        let e = create_partitions(&image, "m", 3, Some(vec![vec![1, 2]]), &[1, 2, 3]).unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string()),
+            (39, "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified.".into())
+        );
+        assert!(grow(&image, vec![vec![2, 3]]).is_ok());
     }
 }

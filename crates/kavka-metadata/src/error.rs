@@ -14,6 +14,8 @@ pub enum MetadataError {
     #[error("{0}")]
     InvalidConfig(String),
     #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    #[error("{0}")]
     InvalidRequest(String),
     #[error("metadata log: {0}")]
     Log(String),
@@ -37,6 +39,7 @@ impl MetadataError {
             38 => Self::InvalidReplicationFactor(message),
             3 => Self::UnknownTopic(message),
             40 => Self::InvalidConfig(message),
+            39 => Self::InvalidReplicaAssignment(message),
             41 => Self::NotController(message),
             7 => Self::Timeout(message),
             56 => Self::Log(message),
@@ -53,6 +56,7 @@ impl MetadataError {
             Self::InvalidReplicationFactor(_) => 38,
             Self::UnknownTopic(_) => 3,
             Self::InvalidConfig(_) => 40,
+            Self::InvalidReplicaAssignment(_) => 39,
             Self::InvalidRequest(_) => 42,
             Self::Log(_) => 56,
             Self::NotController(_) => 41,

@@ -30,11 +30,75 @@ impl BrokerImage {
 /// One partition's placement and leadership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
+    /// During a reassignment: the target replicas, then those being removed.
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// Replicas an ongoing reassignment adds (not in the original assignment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas an ongoing reassignment removes (not in the target).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment is in progress (KIP-455).
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replicas the partition will have once its reassignment completes.
+    pub fn target_replicas(&self) -> Vec<i32> {
+        without(&self.replicas, &self.removing_replicas)
+    }
+
+    /// The replicas the partition had before its reassignment began.
+    pub fn original_replicas(&self) -> Vec<i32> {
+        without(&self.replicas, &self.adding_replicas)
+    }
+}
+
+impl PartitionImage {
+    /// Applies a PartitionChange: a new leader, or a replica leaving the
+    /// assignment, starts a new leader epoch (Kafka bumps it when the replicas
+    /// shrink, so the removed replica's fetches are fenced); every change bumps
+    /// the partition epoch.
+    pub fn apply_change(
+        &mut self,
+        leader: i32,
+        isr: &[i32],
+        replicas: Option<&[i32]>,
+        adding_replicas: Option<&[i32]>,
+        removing_replicas: Option<&[i32]>,
+    ) {
+        let shrunk = replicas.is_some_and(|new| self.replicas.iter().any(|r| !new.contains(r)));
+        if self.leader != leader || shrunk {
+            self.leader_epoch += 1;
+        }
+        self.leader = leader;
+        self.isr = isr.to_vec();
+        if let Some(replicas) = replicas {
+            self.replicas = replicas.to_vec();
+        }
+        if let Some(adding) = adding_replicas {
+            self.adding_replicas = adding.to_vec();
+        }
+        if let Some(removing) = removing_replicas {
+            self.removing_replicas = removing.to_vec();
+        }
+        self.partition_epoch += 1;
+    }
+}
+
+/// `list` in its order, minus the members of `remove`.
+pub(crate) fn without(list: &[i32], remove: &[i32]) -> Vec<i32> {
+    list.iter()
+        .copied()
+        .filter(|r| !remove.contains(r))
+        .collect()
 }
 
 /// A topic and its partitions, indexed by partition number.
@@ -165,6 +229,8 @@ impl MetadataImage {
                 leader,
                 leader_epoch,
                 partition_epoch,
+                adding_replicas,
+                removing_replicas,
             } => {
                 let topic = self.topic_by_id_mut(topic_id)?;
                 topic.partitions.insert(
@@ -175,6 +241,8 @@ impl MetadataImage {
                         leader: *leader,
                         leader_epoch: *leader_epoch,
                         partition_epoch: *partition_epoch,
+                        adding_replicas: adding_replicas.clone(),
+                        removing_replicas: removing_replicas.clone(),
                     },
                 );
             }
@@ -183,6 +251,9 @@ impl MetadataImage {
                 partition,
                 leader,
                 isr,
+                replicas,
+                adding_replicas,
+                removing_replicas,
             } => {
                 let topic = self.topic_by_id_mut(topic_id)?;
                 let name = topic.name.clone();
@@ -190,12 +261,13 @@ impl MetadataImage {
                     .partitions
                     .get_mut(partition)
                     .ok_or(MetadataError::UnknownTopic(name))?;
-                if p.leader != *leader {
-                    p.leader_epoch += 1;
-                }
-                p.leader = *leader;
-                p.isr = isr.clone();
-                p.partition_epoch += 1;
+                p.apply_change(
+                    *leader,
+                    isr,
+                    replicas.as_deref(),
+                    adding_replicas.as_deref(),
+                    removing_replicas.as_deref(),
+                );
             }
             MetadataRecord::Config {
                 resource,
@@ -325,6 +397,8 @@ mod tests {
                     leader: 1,
                     leader_epoch: 0,
                     partition_epoch: 0,
+                    adding_replicas: vec![],
+                    removing_replicas: vec![],
                 },
             ],
         )
@@ -367,6 +441,9 @@ mod tests {
                 partition: 0,
                 leader: 2,
                 isr: vec![2],
+                replicas: None,
+                adding_replicas: None,
+                removing_replicas: None,
             })
             .unwrap();
         let p = &image.topic("t").unwrap().partitions[&0];
@@ -394,6 +471,60 @@ mod tests {
         json.as_object_mut().unwrap().remove("next_producer_id");
         let image: MetadataImage = serde_json::from_value(json).unwrap();
         assert_eq!(image.next_producer_id(), 0);
+    }
+
+    #[test]
+    fn records_written_before_reassignment_fields_still_load() {
+        let id = Uuid::nil();
+        let old = format!(
+            r#"{{"Partition":{{"topic_id":"{id}","partition":0,"replicas":[1],"isr":[1],"leader":1,"leader_epoch":0,"partition_epoch":0}}}}"#
+        );
+        let record: MetadataRecord = serde_json::from_str(&old).unwrap();
+        assert!(
+            matches!(record, MetadataRecord::Partition { ref adding_replicas, .. } if adding_replicas.is_empty())
+        );
+        let change = format!(
+            r#"{{"PartitionChange":{{"topic_id":"{id}","partition":0,"leader":1,"isr":[1]}}}}"#
+        );
+        let record: MetadataRecord = serde_json::from_str(&change).unwrap();
+        assert!(matches!(
+            record,
+            MetadataRecord::PartitionChange { replicas: None, .. }
+        ));
+        let old_image =
+            r#"{"replicas":[1],"isr":[1],"leader":1,"leader_epoch":0,"partition_epoch":0}"#;
+        let p: PartitionImage = serde_json::from_str(old_image).unwrap();
+        assert!(!p.is_reassigning());
+    }
+
+    #[test]
+    fn replicas_shrinking_bumps_the_leader_epoch_even_with_the_same_leader() {
+        let mut image = MetadataImage::default();
+        let (id, records) = topic("t");
+        for r in &records {
+            image.apply(r).unwrap();
+        }
+        let change = |replicas: Vec<i32>, adding: Vec<i32>, removing: Vec<i32>| {
+            MetadataRecord::PartitionChange {
+                topic_id: id,
+                partition: 0,
+                leader: 1,
+                isr: vec![1],
+                replicas: Some(replicas),
+                adding_replicas: Some(adding),
+                removing_replicas: Some(removing),
+            }
+        };
+        image.apply(&change(vec![2, 1], vec![2], vec![])).unwrap();
+        let p = &image.topic("t").unwrap().partitions[&0];
+        assert_eq!((p.leader_epoch, p.partition_epoch), (0, 1));
+        assert!(p.is_reassigning());
+        assert_eq!(p.target_replicas(), vec![2, 1]);
+        assert_eq!(p.original_replicas(), vec![1]);
+        image.apply(&change(vec![1], vec![], vec![])).unwrap();
+        let p = &image.topic("t").unwrap().partitions[&0];
+        assert_eq!((p.leader_epoch, p.partition_epoch), (1, 2));
+        assert!(!p.is_reassigning());
     }
 
     #[test]

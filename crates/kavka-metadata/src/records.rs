@@ -44,6 +44,8 @@ pub enum MetadataRecord {
     /// A topic came into being (TopicRecord).
     Topic { name: String, topic_id: Uuid },
     /// A partition with its replica placement and leadership (PartitionRecord).
+    /// The reassignment fields came later: records written before them read as a
+    /// partition with no reassignment in progress.
     Partition {
         topic_id: Uuid,
         partition: i32,
@@ -52,13 +54,27 @@ pub enum MetadataRecord {
         leader: i32,
         leader_epoch: i32,
         partition_epoch: i32,
+        /// Replicas a reassignment is adding (KIP-455).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        adding_replicas: Vec<i32>,
+        /// Replicas a reassignment is removing.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removing_replicas: Vec<i32>,
     },
-    /// Leadership or ISR moved (PartitionChangeRecord).
+    /// Leadership, ISR or replica placement moved (PartitionChangeRecord). A field
+    /// left `None` keeps its value, as Kafka's record leaves a field unset.
     PartitionChange {
         topic_id: Uuid,
         partition: i32,
         leader: i32,
         isr: Vec<i32>,
+        /// The new replica list (a reassignment started, completed or cancelled).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicas: Option<Vec<i32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adding_replicas: Option<Vec<i32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removing_replicas: Option<Vec<i32>>,
     },
     /// A config was set, or removed when `value` is None (ConfigRecord).
     Config {

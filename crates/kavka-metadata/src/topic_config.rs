@@ -265,8 +265,25 @@ pub fn dynamic_broker_config(key: &str) -> Option<&'static TopicConfigDef> {
         .find(|c| !c.broker_key.is_empty() && c.broker_key == key)
 }
 
+/// Kafka's replication quotas (bytes per second), which `kafka-reassign-partitions
+/// --throttle` sets on the brokers of a move and `--verify` clears. Kavka stores
+/// them as dynamic broker configs so Kafka's tool works, but does not enforce them.
+pub const REPLICATION_QUOTA_CONFIGS: [&str; 3] = [
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
+];
+
 /// Checks a dynamic broker config change with Kafka's wording.
 pub fn validate_dynamic_broker_config(key: &str, value: Option<&str>) -> Result<(), MetadataError> {
+    if REPLICATION_QUOTA_CONFIGS.contains(&key) {
+        return match value.map(|v| (v, v.trim().parse::<i64>())) {
+            None | Some((_, Ok(0..))) => Ok(()),
+            Some((v, _)) => Err(MetadataError::InvalidConfig(format!(
+                "Invalid value {v} for configuration {key}: Value must be at least 0"
+            ))),
+        };
+    }
     let def = dynamic_broker_config(key).ok_or_else(|| {
         MetadataError::InvalidRequest(format!(
             "Cannot update these configs dynamically: Set({key})"
@@ -324,5 +341,28 @@ mod tests {
         assert!(dynamic_broker_config("log.retention.ms").is_some());
         assert!(dynamic_broker_config("").is_none());
         assert!(dynamic_broker_config("log.dirs").is_none());
+    }
+
+    #[test]
+    fn replication_throttles_are_accepted_as_dynamic_broker_configs() {
+        assert!(
+            validate_dynamic_broker_config("leader.replication.throttled.rate", Some("1024"))
+                .is_ok()
+        );
+        assert!(
+            validate_dynamic_broker_config("follower.replication.throttled.rate", None).is_ok()
+        );
+        assert_eq!(
+            validate_dynamic_broker_config("leader.replication.throttled.rate", Some("-1"))
+                .unwrap_err()
+                .code(),
+            40
+        );
+        assert_eq!(
+            validate_dynamic_broker_config("log.dirs", Some("/x"))
+                .unwrap_err()
+                .code(),
+            42
+        );
     }
 }

@@ -360,6 +360,9 @@ async fn entry_the_image_refuses_changes_nothing_anywhere_and_tells_the_proposer
         partition: 0,
         leader: 1,
         isr: vec![1],
+        replicas: None,
+        adding_replicas: None,
+        removing_replicas: None,
     };
     // The batch is refused whole: the config record before the bad one is not kept.
     let err = cluster

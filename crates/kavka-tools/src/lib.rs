@@ -18,6 +18,7 @@ mod metadata_quorum;
 pub mod output;
 mod partition_report;
 pub mod props;
+mod reassign_partitions;
 mod topics;
 mod wire;
 
@@ -40,11 +41,12 @@ pub enum Tool {
     MetadataQuorum,
     /// `kafka-leader-election`
     LeaderElection,
+    ReassignPartitions,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 7] = [
+    pub const ALL: [(Tool, &'static str); 8] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -52,6 +54,7 @@ impl Tool {
         (Tool::Configs, "configs"),
         (Tool::MetadataQuorum, "metadata-quorum"),
         (Tool::LeaderElection, "leader-election"),
+        (Tool::ReassignPartitions, "reassign-partitions"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -69,6 +72,7 @@ impl Tool {
             Tool::Configs => "kafka-configs",
             Tool::MetadataQuorum => "kafka-metadata-quorum",
             Tool::LeaderElection => "kafka-leader-election",
+            Tool::ReassignPartitions => "kafka-reassign-partitions",
         }
     }
 }
@@ -95,6 +99,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::Configs => configs::main(argv),
         Tool::MetadataQuorum => metadata_quorum::main(argv),
         Tool::LeaderElection => leader_election::main(argv),
+        Tool::ReassignPartitions => reassign_partitions::main(argv),
     };
     match result {
         Ok(code) => code,
@@ -160,6 +165,10 @@ mod tests {
         assert_eq!(t("kafka-configs.sh"), Some(Tool::Configs));
         assert_eq!(t("kafka-metadata-quorum.sh"), Some(Tool::MetadataQuorum));
         assert_eq!(t("kafka-leader-election"), Some(Tool::LeaderElection));
+        assert_eq!(
+            t("kafka-reassign-partitions.sh"),
+            Some(Tool::ReassignPartitions)
+        );
         assert_eq!(t("kavka"), None);
         assert_eq!(t("kafka-topics.py"), None);
     }

@@ -23,6 +23,8 @@ pub(crate) struct PartitionView {
     pub(crate) elr: Option<Vec<i32>>,
     /// Last known eligible leader replicas (KIP-966).
     pub(crate) last_known_elr: Option<Vec<i32>>,
+    /// The ongoing reassignment (KIP-455): replicas being added, being removed.
+    pub(crate) reassignment: Option<(Vec<i32>, Vec<i32>)>,
 }
 
 impl PartitionView {
@@ -43,12 +45,30 @@ impl PartitionView {
             isr,
             elr: None,
             last_known_elr: None,
+            reassignment: None,
         }
     }
 
-    /// Kafka's `isUnderReplicated`: fewer in-sync replicas than replicas.
+    /// Kafka's `getReplicationFactor`: while a reassignment that still touches the
+    /// replicas is in progress, the replicas without those being added.
+    pub(crate) fn replication_factor(&self) -> usize {
+        match &self.reassignment {
+            Some((adding, removing))
+                if self
+                    .replicas
+                    .iter()
+                    .any(|r| adding.contains(r) || removing.contains(r)) =>
+            {
+                self.replicas.len().saturating_sub(adding.len())
+            }
+            _ => self.replicas.len(),
+        }
+    }
+
+    /// Kafka's `isUnderReplicated`: fewer in-sync replicas than the replication
+    /// factor.
     fn is_under_replicated(&self) -> bool {
-        self.replicas.len() > self.isr.len()
+        self.replication_factor() > self.isr.len()
     }
 
     /// Kafka's `isUnderMinIsr`: no leader, or an ISR below `min.insync.replicas`.
@@ -75,8 +95,19 @@ impl PartitionView {
         // (what TopicCommand prints for null) never shows.
         let elr = self.elr.as_deref().map(ids).unwrap_or_default();
         let last_known = self.last_known_elr.as_deref().map(ids).unwrap_or_default();
+        let moving = self
+            .reassignment
+            .as_ref()
+            .map(|(adding, removing)| {
+                format!(
+                    "\tAdding Replicas: {}\tRemoving Replicas: {}",
+                    ids(adding),
+                    ids(removing)
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "\tTopic: {topic}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}\tElr: {elr}\tLastKnownElr: {last_known}",
+            "\tTopic: {topic}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}{moving}\tElr: {elr}\tLastKnownElr: {last_known}",
             self.partition,
             ids(&self.replicas),
             ids(&self.isr)
@@ -161,6 +192,31 @@ mod tests {
         at_min_isr: false,
         unavailable: true,
     };
+
+    #[test]
+    fn a_reassigning_partition_shows_its_moves_and_counts_its_target() {
+        let mut view = p(0, 1, &[2, 3, 4, 1], &[1, 2, 3], &[1, 2, 3, 4]);
+        view.elr = Some(vec![]);
+        view.last_known_elr = Some(vec![]);
+        view.reassignment = Some((vec![4], vec![1]));
+        assert_eq!(
+            view.line("t"),
+            "\tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 2,3,4,1\tIsr: 1,2,3\tAdding Replicas: 4\tRemoving Replicas: 1\tElr: \tLastKnownElr: "
+        );
+        assert_eq!(view.replication_factor(), 3);
+        assert!(!view.is_under_replicated());
+
+        // Kafka 4.4 moving a one-replica partition from broker 1 to [2,3].
+        let kafka =
+            include_str!("../../../compat/reference-outputs/reassign/describe-inflight.out");
+        let mut view = p(0, 1, &[2, 3, 1], &[1], &[1, 2, 3]);
+        view.elr = Some(vec![]);
+        view.last_known_elr = Some(vec![]);
+        view.reassignment = Some((vec![2, 3], vec![1]));
+        assert_eq!(kafka.lines().nth(1), Some(view.line("big").as_str()));
+        assert_eq!(view.replication_factor(), 1, "{kafka}");
+        assert!(!view.is_under_replicated());
+    }
 
     #[test]
     fn partition_line_is_kafkas() {

@@ -5,15 +5,17 @@ use std::ffi::OsString;
 
 use clap::Parser;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_topic_partitions_request::{
     Cursor as DtpCursor, TopicRequest,
 };
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeTopicPartitionsRequest, TopicName,
+    ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeTopicPartitionsRequest, ListPartitionReassignmentsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -67,6 +69,12 @@ struct Args {
     /// The replication factor for each partition in the topic being created.
     #[arg(long)]
     replication_factor: Option<i16>,
+    /// A list of manual partition-to-broker assignments for the topic being created: broker_id_for_part1_replica1 : broker_id_for_part1_replica2 , broker_id_for_part2_replica1 : broker_id_for_part2_replica2 , ...
+    #[arg(
+        long,
+        value_name = "broker_id_for_part1_replica1 : broker_id_for_part1_replica2 , ..."
+    )]
+    replica_assignment: Option<String>,
     /// A topic configuration override for the topic being created (repeatable).
     #[arg(long, value_name = "name=value")]
     config: Vec<String>,
@@ -148,6 +156,23 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     })
 }
 
+/// `--replica-assignment` as Kafka reads it: partitions separated by commas,
+/// each a colon-separated list of broker ids.
+fn parse_replica_assignment(text: &str) -> Result<Vec<Vec<i32>>, ToolError> {
+    text.split(',')
+        .map(|partition| {
+            partition
+                .split(':')
+                .map(|b| {
+                    b.trim().parse::<i32>().map_err(|_| {
+                        ToolError::Usage(format!("For input string: \"{}\"", b.trim()))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Prints an error as TopicCommand does and returns its exit status.
 fn fail(e: &ToolError) -> i32 {
     println!("Error while executing topic command : {e}");
@@ -164,6 +189,17 @@ fn create(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
     topic.name = topic_name(name);
     topic.num_partitions = args.partitions.unwrap_or(-1);
     topic.replication_factor = args.replication_factor.unwrap_or(-1);
+    if let Some(assignment) = &args.replica_assignment {
+        topic.assignments = parse_replica_assignment(assignment)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, brokers)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(i as i32)
+                    .with_broker_ids(brokers.into_iter().map(BrokerId).collect())
+            })
+            .collect();
+    }
     for kv in &args.config {
         let (k, v) = kv
             .split_once('=')
@@ -274,6 +310,7 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
         at_min_isr: args.at_min_isr_partitions,
         unavailable: args.unavailable_partitions,
     };
+    let moving = reassignments(conn, &names);
     for t in &topics {
         let name = name_of(t);
         let configs = describe_configs(conn, &ConfigResource::Topic(name.to_string()), false)?;
@@ -292,8 +329,13 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
             .remove(name)
             .unwrap_or_else(|| metadata_partitions(t, &live));
         partitions.sort_by_key(|p| p.partition);
+        for p in &mut partitions {
+            p.reassignment = moving.get(&(name.to_string(), p.partition)).cloned();
+        }
         if !filters.any() && (!args.topics_with_overrides || !overrides.is_empty()) {
-            let rf = partitions.first().map_or(0, |p| p.replicas.len());
+            let rf = partitions
+                .first()
+                .map_or(0, PartitionView::replication_factor);
             println!(
                 "Topic: {name}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {}",
                 kafka_uuid(&t.topic_id),
@@ -312,6 +354,38 @@ fn describe(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
         }
     }
     Ok(())
+}
+
+/// Ongoing reassignments of the described topics' partitions: (adding, removing)
+/// by partition. A broker without ListPartitionReassignments has none, as Kafka's
+/// tool assumes.
+fn reassignments(
+    conn: &mut Connection,
+    names: &[String],
+) -> HashMap<(String, i32), (Vec<i32>, Vec<i32>)> {
+    let mut out = HashMap::new();
+    if names.is_empty() || !conn.supports(ApiKey::ListPartitionReassignments) {
+        return out;
+    }
+    let request = ListPartitionReassignmentsRequest::default()
+        .with_timeout_ms(TIMEOUT_MS)
+        .with_topics(None);
+    let Ok(response) = conn.send(request) else {
+        return out;
+    };
+    for t in response.topics {
+        if !names.iter().any(|n| n.as_str() == t.name.0.as_str()) {
+            continue;
+        }
+        for p in t.partitions {
+            let list = |v: Vec<BrokerId>| v.into_iter().map(|b| b.0).collect();
+            out.insert(
+                (t.name.0.to_string(), p.partition_index),
+                (list(p.adding_replicas), list(p.removing_replicas)),
+            );
+        }
+    }
+    out
 }
 
 /// The partitions of a Metadata response topic (no ELR fields there).

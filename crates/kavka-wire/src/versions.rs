@@ -37,6 +37,9 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::ConsumerGroupDescribe,
     ApiKey::DescribeQuorum,
     ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::DescribeLogDirs,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

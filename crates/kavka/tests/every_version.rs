@@ -220,6 +220,35 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     .with_partitions(vec![0]),
             ])),
         ),
+        ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+            AlterPartitionReassignmentsRequest::default()
+                .with_timeout_ms(10_000)
+                .with_topics(vec![alter_partition_reassignments_request::ReassignableTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        // Where it is already: accepted, nothing moves.
+                        alter_partition_reassignments_request::ReassignablePartition::default()
+                            .with_replicas(Some(vec![BrokerId(1)])),
+                        // No reassignment to cancel: a per-partition error.
+                        alter_partition_reassignments_request::ReassignablePartition::default(),
+                    ])]),
+        ),
+        ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
+            ListPartitionReassignmentsRequest::default()
+                .with_timeout_ms(10_000)
+                .with_topics(Some(vec![
+                    list_partition_reassignments_request::ListPartitionReassignmentsTopics::default()
+                        .with_name(topic())
+                        .with_partition_indexes(vec![0]),
+                ])),
+        ),
+        ApiKey::DescribeLogDirs => {
+            RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(Some(vec![
+                describe_log_dirs_request::DescribableLogDirTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![0]),
+            ])))
+        }
         _ => return None,
     })
 }

@@ -72,6 +72,8 @@ fn image(topic_id: Uuid, leader: i32, epoch: i32, pad: usize) -> MetadataImage {
             leader,
             leader_epoch: epoch,
             partition_epoch: epoch,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         })
         .unwrap();
     image

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
-use kavka_metadata::controller::{create_topic, NewTopic};
+use kavka_metadata::controller::{create_topic, manual_assignments, NewTopic};
 use kavka_metadata::{MetadataError, MetadataRecord};
 
 use super::RequestContext;
@@ -25,13 +26,7 @@ pub(crate) async fn handle(
     for t in request.topics {
         results.push({
             let name = t.name.0.to_string();
-            let assignments = (!t.assignments.is_empty()).then(|| {
-                let mut a = t.assignments.clone();
-                a.sort_by_key(|x| x.partition_index);
-                a.into_iter()
-                    .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
-                    .collect()
-            });
+            let assignments = manual(&t);
             let configs: BTreeMap<String, String> = t
                 .configs
                 .iter()
@@ -49,11 +44,13 @@ pub(crate) async fn handle(
                 } else {
                     t.replication_factor
                 },
-                assignments,
+                assignments: assignments.as_ref().ok().cloned().flatten(),
                 configs: configs.clone(),
             };
             let mut result = CreatableTopicResult::default().with_name(t.name);
-            let outcome = if request.validate_only {
+            let outcome = if let Err(e) = assignments {
+                Err(e)
+            } else if request.validate_only {
                 create_topic(&state.metadata.image(), &new, &brokers)
             } else {
                 state
@@ -91,6 +88,39 @@ pub(crate) async fn handle(
         });
     }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// A topic's manual replica assignment, checked as Kafka's controller checks the
+/// request's shape: with one, the partition count and replication factor must be
+/// -1, each partition named once and the partitions numbered from 0 without gaps.
+fn manual(t: &CreatableTopic) -> Result<Option<Vec<Vec<i32>>>, MetadataError> {
+    if t.assignments.is_empty() {
+        return Ok(None);
+    }
+    if t.replication_factor != -1 {
+        return Err(MetadataError::InvalidRequest(
+            "A manual partition assignment was specified, but replication factor was not set to -1."
+                .into(),
+        ));
+    }
+    if t.num_partitions != -1 {
+        return Err(MetadataError::InvalidRequest(
+            "A manual partition assignment was specified, but numPartitions was not set to -1."
+                .into(),
+        ));
+    }
+    manual_assignments(
+        t.assignments
+            .iter()
+            .map(|a| {
+                (
+                    a.partition_index,
+                    a.broker_ids.iter().map(|b| b.0).collect(),
+                )
+            })
+            .collect(),
+    )
+    .map(Some)
 }
 
 /// The effective configs of a topic created with `explicit` settings.

@@ -11,6 +11,7 @@ mod create_topics;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_log_dirs;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -26,6 +27,7 @@ mod metadata;
 mod offset_commit;
 mod offset_fetch;
 mod offset_for_leader_epoch;
+mod partition_reassignments;
 mod produce;
 mod sync_group;
 
@@ -143,6 +145,15 @@ pub(crate) async fn handle(
         }
         RequestKind::ElectLeaders(r) => {
             ResponseKind::ElectLeaders(elect_leaders::handle(ctx, r, version).await)
+        }
+        RequestKind::AlterPartitionReassignments(r) => ResponseKind::AlterPartitionReassignments(
+            partition_reassignments::alter(ctx, r, version).await,
+        ),
+        RequestKind::ListPartitionReassignments(r) => {
+            ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
         }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {

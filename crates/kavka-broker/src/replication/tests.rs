@@ -283,6 +283,8 @@ fn image(
             leader,
             leader_epoch: epoch,
             partition_epoch: epoch,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         })
         .unwrap();
     image

@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use super::election::{elect_leader, eligible_in, partition_change};
+use super::reassignment::{build_change, Target};
 use super::{ClusterControl, ControlError};
 use crate::{MetadataImage, MetadataRecord, PartitionImage};
 
@@ -147,11 +148,31 @@ impl ClusterControl {
         if req.new_isr.iter().any(stale_epoch) {
             return refuse(ControlError::IneligibleReplica);
         }
-        let record = partition_change(req.topic_id, req.partition, p, p.leader, new_isr.clone());
+        // An ISR that now holds every target replica completes an ongoing
+        // reassignment in the same change; a removed leader is replaced, and the
+        // old leader learns it from the new leader epoch in the answer.
+        let target = Target {
+            isr: new_isr.clone(),
+            ..Target::of(p)
+        };
+        let record = build_change(image, req.topic_id, req.partition, p, target);
         let mut after = p.clone();
-        if record.is_some() {
-            after.isr = new_isr;
-            after.partition_epoch += 1;
+        if let Some(MetadataRecord::PartitionChange {
+            leader,
+            isr,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+            ..
+        }) = &record
+        {
+            after.apply_change(
+                *leader,
+                isr,
+                replicas.as_deref(),
+                adding_replicas.as_deref(),
+                removing_replicas.as_deref(),
+            );
         }
         (AlterPartitionResult::of(&after, None), record)
     }

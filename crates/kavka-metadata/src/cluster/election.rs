@@ -57,6 +57,9 @@ pub(crate) fn partition_change(
         partition,
         leader,
         isr,
+        replicas: None,
+        adding_replicas: None,
+        removing_replicas: None,
     })
 }
 

@@ -15,6 +15,7 @@ mod alter_partition;
 mod brokers;
 mod election;
 mod producer_ids;
+mod reassignment;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +23,10 @@ pub use alter_partition::{AlterPartition, AlterPartitionResult, IsrMember};
 pub use brokers::{Heartbeat, HeartbeatReply, Registration};
 pub use election::{elect_leader, ElectionResult};
 pub use producer_ids::{AllocateProducerIds, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
+pub use reassignment::{
+    alter_partition_reassignments, list_partition_reassignments, OngoingReassignment, Reassignment,
+    ReassignmentError,
+};
 
 use std::collections::BTreeMap;
 

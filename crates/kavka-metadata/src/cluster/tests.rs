@@ -664,3 +664,252 @@ fn an_exhausted_producer_id_space_is_refused() {
         Err(ControlError::ProducerIdsExhausted)
     );
 }
+
+impl Cluster {
+    /// A topic with one partition on exactly `replicas`, led by the first.
+    fn placed(&mut self, name: &str, replicas: Vec<i32>) -> Uuid {
+        let t = NewTopic {
+            name: name.into(),
+            num_partitions: 1,
+            replication_factor: replicas.len() as i16,
+            assignments: Some(vec![replicas]),
+            configs: Default::default(),
+        };
+        let records = create_topic(&self.image, &t, &[]).unwrap();
+        self.apply(&records);
+        self.image.topic(name).unwrap().topic_id
+    }
+
+    fn reassign(&mut self, topic: &str, target: Option<Vec<i32>>) -> Result<(), ReassignmentError> {
+        let request = Reassignment {
+            topic: topic.into(),
+            partition: 0,
+            target,
+        };
+        let (mut results, records) = alter_partition_reassignments(&self.image, &[request], false);
+        self.apply(&records);
+        results.remove(0)
+    }
+}
+
+fn replicas_of(p: &PartitionImage) -> (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>) {
+    (
+        p.replicas.clone(),
+        p.isr.clone(),
+        p.adding_replicas.clone(),
+        p.removing_replicas.clone(),
+    )
+}
+
+#[test]
+fn a_reassignment_adds_the_targets_first_and_completes_when_they_are_in_sync() {
+    let mut c = Cluster::with_brokers(4, ControlConfig::default());
+    c.placed("t", vec![1, 2, 3]);
+    c.reassign("t", Some(vec![2, 3, 4])).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!(
+        replicas_of(&p),
+        (vec![2, 3, 4, 1], vec![1, 2, 3], vec![4], vec![1])
+    );
+    assert_eq!(
+        (p.leader, p.leader_epoch),
+        (1, 0),
+        "adding replicas keeps the epoch"
+    );
+
+    // The new replica catches up: the leader's ISR expansion completes the move,
+    // and the leader, being removed, hands over to the first target in the ISR.
+    let result = c.alter("t", 0, vec![1, 2, 3, 4]);
+    assert_eq!(result.error, None);
+    let p = c.partition("t", 0);
+    assert_eq!(
+        replicas_of(&p),
+        (vec![2, 3, 4], vec![2, 3, 4], vec![], vec![])
+    );
+    assert_eq!((p.leader, p.leader_epoch), (2, 1));
+    assert_eq!(
+        (result.leader, result.leader_epoch),
+        (2, 1),
+        "the old leader sees a new leader epoch and waits for metadata"
+    );
+    assert!(list_partition_reassignments(&c.image, None).is_empty());
+}
+
+#[test]
+fn an_isr_change_short_of_the_target_keeps_the_reassignment_going() {
+    let mut c = Cluster::with_brokers(5, ControlConfig::default());
+    c.placed("t", vec![1, 2, 3]);
+    c.reassign("t", Some(vec![1, 4, 5])).unwrap();
+    c.alter("t", 0, vec![1, 2, 3, 4]);
+    let p = c.partition("t", 0);
+    assert!(p.is_reassigning());
+    assert_eq!(p.isr, vec![1, 2, 3, 4]);
+    c.alter("t", 0, vec![1, 2, 3, 4, 5]);
+    let p = c.partition("t", 0);
+    assert_eq!(
+        replicas_of(&p),
+        (vec![1, 4, 5], vec![1, 4, 5], vec![], vec![])
+    );
+    assert_eq!(p.leader, 1, "a leader that stays keeps leading");
+    assert_eq!(
+        p.leader_epoch, 1,
+        "removed replicas are fenced by a new epoch"
+    );
+}
+
+#[test]
+fn reordering_or_shrinking_within_the_isr_completes_at_once() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.placed("t", vec![1, 2, 3]);
+    c.reassign("t", Some(vec![3, 2, 1])).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!(
+        replicas_of(&p),
+        (vec![3, 2, 1], vec![1, 2, 3], vec![], vec![])
+    );
+    assert_eq!(p.leader, 1);
+    c.reassign("t", Some(vec![3, 2])).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!(replicas_of(&p), (vec![3, 2], vec![2, 3], vec![], vec![]));
+    assert_eq!(
+        p.leader, 3,
+        "the removed leader is replaced by the first target"
+    );
+    // The same assignment again changes nothing and is no error.
+    let before = c.image.next_offset();
+    c.reassign("t", Some(vec![3, 2])).unwrap();
+    assert_eq!(c.image.next_offset(), before);
+}
+
+#[test]
+fn cancelling_reverts_to_the_original_replicas() {
+    let mut c = Cluster::with_brokers(6, ControlConfig::default());
+    c.placed("t", vec![1, 2, 3]);
+    c.reassign("t", Some(vec![4, 5, 6])).unwrap();
+    c.alter("t", 0, vec![1, 2, 3, 4]);
+    assert_eq!(
+        list_partition_reassignments(&c.image, Some(&[("t".into(), vec![0, 7])])),
+        vec![(
+            "t".to_string(),
+            vec![OngoingReassignment {
+                partition: 0,
+                replicas: vec![4, 5, 6, 1, 2, 3],
+                adding_replicas: vec![4, 5, 6],
+                removing_replicas: vec![1, 2, 3],
+            }]
+        )]
+    );
+    c.reassign("t", None).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!(
+        replicas_of(&p),
+        (vec![1, 2, 3], vec![1, 2, 3], vec![], vec![])
+    );
+    assert_eq!(p.leader, 1);
+    assert_eq!(
+        c.reassign("t", None).unwrap_err(),
+        ReassignmentError::NoReassignmentInProgress
+    );
+    assert_eq!(ReassignmentError::NoReassignmentInProgress.code(), 85);
+}
+
+#[test]
+fn reassignments_are_refused_with_kafkas_codes_and_messages() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.placed("t", vec![1, 2]);
+    let refused = |c: &mut Cluster, topic: &str, partition: i32, target: Vec<i32>| {
+        let request = Reassignment {
+            topic: topic.into(),
+            partition,
+            target: Some(target),
+        };
+        let (results, records) = alter_partition_reassignments(&c.image, &[request], false);
+        assert!(records.is_empty());
+        let e = results[0].clone().unwrap_err();
+        (e.code(), e.to_string())
+    };
+    assert_eq!(
+        refused(&mut c, "nope", 0, vec![1]),
+        (3, "Unable to find a topic named nope.".into())
+    );
+    assert_eq!(
+        refused(&mut c, "t", 5, vec![1]),
+        (3, "Unable to find partition t:5.".into())
+    );
+    assert_eq!(
+        refused(&mut c, "t", 0, vec![1, 9]),
+        (
+            39,
+            "The manual partition assignment includes broker 9, but no such broker is registered."
+                .into()
+        )
+    );
+    assert_eq!(
+        refused(&mut c, "t", 0, vec![2, 2]),
+        (
+            39,
+            "The manual partition assignment includes the broker 2 more than once.".into()
+        )
+    );
+    assert_eq!(
+        refused(&mut c, "t", 0, vec![]),
+        (
+            39,
+            "The manual partition assignment includes an empty replica list.".into()
+        )
+    );
+}
+
+#[test]
+fn one_refused_partition_does_not_stop_the_others() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.placed("a", vec![1]);
+    c.placed("b", vec![2]);
+    let requests = [
+        Reassignment {
+            topic: "a".into(),
+            partition: 0,
+            target: Some(vec![3]),
+        },
+        Reassignment {
+            topic: "b".into(),
+            partition: 0,
+            target: None,
+        },
+    ];
+    let (results, records) = alter_partition_reassignments(&c.image, &requests, false);
+    assert_eq!(results[0], Ok(()));
+    assert_eq!(results[1], Err(ReassignmentError::NoReassignmentInProgress));
+    c.apply(&records);
+    assert_eq!(c.partition("a", 0).replicas, vec![3, 1]);
+}
+
+#[test]
+fn a_cancel_that_needs_an_unclean_election_is_refused_unless_enabled() {
+    let mut c = Cluster::with_brokers(2, ControlConfig::default());
+    let id = c.placed("t", vec![1]);
+    c.reassign("t", Some(vec![2])).unwrap();
+    // Only the adding replica is left in the ISR (as if 1 had been dropped).
+    c.apply(&[MetadataRecord::PartitionChange {
+        topic_id: id,
+        partition: 0,
+        leader: 2,
+        isr: vec![2],
+        replicas: None,
+        adding_replicas: None,
+        removing_replicas: None,
+    }]);
+    assert_eq!(
+        c.reassign("t", None).unwrap_err().to_string(),
+        "Unable to revert partition assignment for t:0 because it would require an unclean leader election."
+    );
+    c.apply(&[MetadataRecord::Config {
+        resource: crate::ConfigResource::Topic("t".into()),
+        name: "unclean.leader.election.enable".into(),
+        value: Some("true".into()),
+    }]);
+    c.reassign("t", None).unwrap();
+    let p = c.partition("t", 0);
+    assert_eq!(replicas_of(&p), (vec![1], vec![1], vec![], vec![]));
+    assert_eq!(p.leader, 1);
+}

@@ -66,6 +66,8 @@ pub fn topic_records(name: &str) -> Vec<MetadataRecord> {
             leader: 1,
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         },
     ]
 }
