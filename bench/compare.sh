@@ -16,9 +16,10 @@
 #               19292-19294; waits while someone else's reference cluster holds
 #               them). Both with default.replication.factor=3 and
 #               min.insync.replicas=2: the `all` workloads at replication factor
-#               3 with CPU and RSS per node, then `failover` (kill -9 of the
-#               partition leader under an acks=all producer, node restarted
-#               between trials, every acknowledged record read back)
+#               3 with CPU and RSS per node, latency also at 5,000/s, then
+#               `failover` (kill -9 of the partition leader under an acks=all
+#               producer, node restarted between trials, every acknowledged
+#               record read back)
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
@@ -35,13 +36,14 @@ BUILD=1
 COMPACTION=0
 CLUSTER=0
 TRIALS=5
+LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
-    --quick) QUICK=(--quick); PREFILL=200; TRIALS=2 ;;
+    --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -135,6 +137,10 @@ if [[ "$CLUSTER" == 1 ]]; then
   echo "## Kavka, 3 nodes (pids $pids, $bootstrap)"
   "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
     --out "$WORK/kavka.tsv" all "${QUICK[@]}" > /dev/null 2> "$WORK/kavka-bench.err" || true
+  # A rate a 3-JVM Kafka also sustains on a small machine, so both latencies mean something.
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kavka.tsv" latency --rate 5000 --seconds "$LATENCY_SECONDS" \
+    > /dev/null 2>> "$WORK/kavka-bench.err" || true
   "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --out "$WORK/kavka.tsv" failover \
     --trials "$TRIALS" \
     --kill-cmd "'$KAVKA' cluster --dir '$KAVKA_CLUSTER_DIR' kill {node}" \
@@ -173,6 +179,9 @@ if [[ "$CLUSTER" == 1 ]]; then
   echo "## Apache Kafka 4.4.0, 3 nodes (pids $pids, $bootstrap)"
   "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
     --out "$WORK/kafka.tsv" all "${QUICK[@]}" > /dev/null 2> "$WORK/kafka-bench.err" || true
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kafka.tsv" latency --rate 5000 --seconds "$LATENCY_SECONDS" \
+    > /dev/null 2>> "$WORK/kafka-bench.err" || true
   "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --out "$WORK/kafka.tsv" failover \
     --trials "$TRIALS" \
     --kill-cmd "'$ROOT/compat/kafka-ref-cluster.sh' kill {node} --dir '$KAFKA_CLUSTER_DIR'" \

@@ -199,8 +199,7 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
     };
 
     let mut rows = Vec::new();
-    let mut failover_ms = Vec::new();
-    let mut gap_ms = Vec::new();
+    let mut done: Vec<Trial> = Vec::new();
     for n in 1..=spec.trials {
         match trial(cluster, spec, &topic, &meta, &log, &shared, &sender) {
             Ok(t) => {
@@ -214,8 +213,6 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
                      longest gap {:.0} ms",
                     t.node, t.killed_wall, t.failover_ms, t.max_gap_ms
                 );
-                failover_ms.push(t.failover_ms);
-                gap_ms.push(t.max_gap_ms);
                 let what = if t.controller == Some(t.node) {
                     "leader+controller"
                 } else {
@@ -230,6 +227,7 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
                 row.kill_cmd_ms = Some(t.kill_cmd_ms);
                 row.recovery_ms = t.recovery_ms;
                 rows.push(row);
+                done.push(t);
             }
             Err(e) => {
                 // The cluster is in an unknown state: no further trials.
@@ -259,25 +257,51 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
         );
         Ok(lost)
     });
-    let trials = failover_ms.len();
     match verified {
-        Ok(lost) if trials > 0 => {
-            for (name, pick) in [
-                ("median", median as fn(&[f64]) -> Option<f64>),
-                ("worst", |v: &[f64]| v.iter().copied().reduce(f64::max)),
-            ] {
-                let mut row = Row::new(format!("failover {name} of {trials}"));
-                row.failover_ms = pick(&failover_ms);
-                row.max_gap_ms = pick(&gap_ms);
+        Ok(lost) if !done.is_empty() => {
+            rows.extend(summaries(&done));
+            for row in rows
+                .iter_mut()
+                .filter(|r| r.workload.ends_with("(all trials)"))
+            {
                 row.acked = Some(acks.len() as f64);
                 row.lost = Some(lost as f64);
-                rows.push(row);
             }
         }
         Ok(_) => {}
         Err(e) => rows.push(Row::failed("failover read-back", &e)),
     }
     Ok(rows)
+}
+
+/// Median and worst over all trials, and the worst of the trials that killed
+/// only the partition leader and of those that killed the active controller
+/// too (a quorum election then comes first). Names carry no trial counts, so
+/// the rows of two runs match for `compare`.
+fn summaries(trials: &[Trial]) -> Vec<Row> {
+    let worst = |v: &[f64]| v.iter().copied().reduce(f64::max);
+    let row = |name: &str, pick: &dyn Fn(&[f64]) -> Option<f64>, of: &[&Trial]| {
+        let failover: Vec<f64> = of.iter().map(|t| t.failover_ms).collect();
+        let gaps: Vec<f64> = of.iter().map(|t| t.max_gap_ms).collect();
+        let mut r = Row::new(format!("failover {name}"));
+        r.failover_ms = pick(&failover);
+        r.max_gap_ms = pick(&gaps);
+        r
+    };
+    let all: Vec<&Trial> = trials.iter().collect();
+    let (with_controller, leader_only): (Vec<&Trial>, Vec<&Trial>) =
+        all.iter().partition(|t| t.controller == Some(t.node));
+    let mut rows = vec![
+        row("median (all trials)", &median, &all),
+        row("worst (all trials)", &worst, &all),
+    ];
+    if !leader_only.is_empty() {
+        rows.push(row("worst, leader only", &worst, &leader_only));
+    }
+    if !with_controller.is_empty() {
+        rows.push(row("worst, leader+controller", &worst, &with_controller));
+    }
+    rows
 }
 
 /// What one trial measured.
@@ -574,6 +598,29 @@ mod tests {
         assert_eq!(lost_records(&acks, &log), (1, 0));
         log.insert(3, vec![7]);
         assert_eq!(lost_records(&acks, &log), (1, 1));
+    }
+
+    #[test]
+    fn summaries_split_trials_by_what_was_killed() {
+        let trial = |node, controller, ms| Trial {
+            node,
+            controller: Some(controller),
+            killed_wall: String::new(),
+            failover_ms: ms,
+            max_gap_ms: ms,
+            kill_cmd_ms: 1.0,
+            recovery_ms: None,
+        };
+        let rows = summaries(&[trial(1, 1, 4000.0), trial(2, 3, 1000.0), trial(3, 1, 900.0)]);
+        let get = |name: &str| {
+            rows.iter()
+                .find(|r| r.workload == format!("failover {name}"))
+                .and_then(|r| r.failover_ms)
+        };
+        assert_eq!(get("median (all trials)"), Some(1000.0));
+        assert_eq!(get("worst (all trials)"), Some(4000.0));
+        assert_eq!(get("worst, leader only"), Some(1000.0));
+        assert_eq!(get("worst, leader+controller"), Some(4000.0));
     }
 
     #[test]
