@@ -53,6 +53,8 @@ pub(crate) struct FailoverSpec {
     pub(crate) trial_timeout: Duration,
     /// Bound on reading the log back.
     pub(crate) time_limit: Duration,
+    /// Extra librdkafka settings for the producer, applied last.
+    pub(crate) producer_config: Vec<(String, String)>,
 }
 
 /// One acknowledgement: which record (its sequence number, also its key), the
@@ -99,7 +101,13 @@ impl AckLog {
 /// The producer's context: every delivery report goes into the [`AckLog`].
 struct AckContext(Arc<AckLog>);
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    /// librdkafka's own log lines (with `--producer-config debug=...`), on stderr
+    /// with the time of day, to line them up with the kill and the brokers' logs.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        eprintln!("{} librdkafka {level:?} {fac}: {message}", wall_clock());
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;
@@ -177,8 +185,8 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
         next_seq: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
-    let producer: BaseProducer<AckContext> = cluster
-        .client_config()
+    let mut config = cluster.client_config();
+    config
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "1")
@@ -186,7 +194,15 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
         .set(
             "message.timeout.ms",
             (spec.trial_timeout.as_millis() * 2).max(30_000).to_string(),
-        )
+        );
+    for (k, v) in &spec.producer_config {
+        config.set(k, v);
+        if k == "debug" {
+            // The Rust wrapper drops librdkafka's lines below its own level.
+            config.set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
+        }
+    }
+    let producer: BaseProducer<AckContext> = config
         .create_with_context(AckContext(log.clone()))
         .context("creating the producer")?;
     let sender = {

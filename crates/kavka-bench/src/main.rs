@@ -170,6 +170,10 @@ enum Workload {
         /// Seconds to wait for that first acknowledgement before the trial fails.
         #[arg(long, default_value_t = 60)]
         trial_timeout: u64,
+        /// A librdkafka setting for the producer (repeatable), e.g.
+        /// `debug=metadata,broker` to see how it finds the new leader.
+        #[arg(long = "producer-config", value_name = "KEY=VALUE")]
+        producer_config: Vec<String>,
     },
     /// Print the tables of an `--out` file.
     Show { file: PathBuf },
@@ -362,8 +366,24 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
             warmup,
             settle,
             trial_timeout,
+            producer_config,
         } => {
+            let producer_config = match producer_config
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--producer-config {kv}: expected KEY=VALUE")
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+            {
+                Ok(c) => c,
+                Err(e) => return vec![Row::failed("failover", &e)],
+            };
             let spec = failover::FailoverSpec {
+                producer_config,
                 kill_cmd,
                 restart_cmd,
                 trials,
