@@ -98,14 +98,22 @@ impl AckLog {
     }
 }
 
-/// The producer's context: every delivery report goes into the [`AckLog`].
-struct AckContext(Arc<AckLog>);
+/// The producer's context: every delivery report goes into the [`AckLog`];
+/// with `verbose`, librdkafka's log lines go to stderr.
+struct AckContext {
+    log: Arc<AckLog>,
+    verbose: bool,
+}
 
 impl ClientContext for AckContext {
     /// librdkafka's own log lines (with `--producer-config debug=...`), on stderr
     /// with the time of day, to line them up with the kill and the brokers' logs.
+    /// Without `debug` they are dropped: a refused connection to the killed node
+    /// is the expected story of every trial.
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
-        eprintln!("{} librdkafka {level:?} {fac}: {message}", wall_clock());
+        if self.verbose {
+            eprintln!("{} librdkafka {level:?} {fac}: {message}", wall_clock());
+        }
     }
 }
 
@@ -115,14 +123,14 @@ impl ProducerContext for AckContext {
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let at = Instant::now();
         match result {
-            Ok(m) => lock(&self.0.acks).push(Ack {
+            Ok(m) => lock(&self.log.acks).push(Ack {
                 seq: seq as u64,
                 offset: m.offset(),
                 at,
             }),
             Err((e, _)) => {
-                self.0.failed.fetch_add(1, Ordering::Relaxed);
-                lock(&self.0.first_error).get_or_insert_with(|| e.to_string());
+                self.log.failed.fetch_add(1, Ordering::Relaxed);
+                lock(&self.log.first_error).get_or_insert_with(|| e.to_string());
             }
         }
     }
@@ -195,15 +203,20 @@ pub(crate) fn run(cluster: &Cluster, spec: &FailoverSpec) -> anyhow::Result<Vec<
             "message.timeout.ms",
             (spec.trial_timeout.as_millis() * 2).max(30_000).to_string(),
         );
+    let mut verbose = false;
     for (k, v) in &spec.producer_config {
         config.set(k, v);
         if k == "debug" {
             // The Rust wrapper drops librdkafka's lines below its own level.
             config.set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
+            verbose = true;
         }
     }
     let producer: BaseProducer<AckContext> = config
-        .create_with_context(AckContext(log.clone()))
+        .create_with_context(AckContext {
+            log: log.clone(),
+            verbose,
+        })
         .context("creating the producer")?;
     let sender = {
         let (shared, topic) = (shared.clone(), topic.clone());
