@@ -3,16 +3,28 @@
 # Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
 # prints both result tables and the Kavka/Kafka ratios.
 #
-#   bench/compare.sh [--quick] [--no-build] [--compaction]
+#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster]
 #
-# --quick       100k records per throughput workload, 5 s latency run, 200 prefill partitions
+# --quick       100k records per throughput workload, 5 s latency run, 200 prefill
+#               partitions (with --cluster: also 2 failover trials instead of 5)
 # --no-build    use the existing target/release binaries
 # --compaction  only the log cleaner workload (1 M keyed 100 B records, 10 % unique
 #               keys; cleaner MB/s and produce latency on another topic while it
 #               runs vs idle), both brokers with log.cleaner.backoff.ms=100
+# --cluster     3 nodes each: `kavka cluster up -n 3` (client ports from 30000)
+#               against compat/kafka-ref-cluster.sh (fixed ports 19192-19194 and
+#               19292-19294; waits while someone else's reference cluster holds
+#               them). Both with default.replication.factor=3 and
+#               min.insync.replicas=2: the `all` workloads at replication factor
+#               3 with CPU and RSS per node, latency also at 5,000/s, then
+#               `failover` (kill -9 of the partition leader under an acks=all
+#               producer, node restarted between trials, every acknowledged
+#               record read back)
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
-# stopped, by PID (Kafka through kafka-ref.sh, which checks its own PID file).
+# stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
+# check their own PID files; Kavka's cluster through `kavka cluster`, which
+# signals only the PIDs in its cluster.json).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,12 +34,16 @@ QUICK=()
 PREFILL=1000
 BUILD=1
 COMPACTION=0
+CLUSTER=0
+TRIALS=5
+LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
-    --quick) QUICK=(--quick); PREFILL=200 ;;
+    --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --cluster) CLUSTER=1 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +54,8 @@ BENCH="$ROOT/target/release/kavka-bench"
 KAVKA="$ROOT/target/release/kavka"
 KAVKA_PID=""
 KAFKA_DIRS=()
+KAVKA_CLUSTER_DIR=""
+KAFKA_CLUSTER_DIR=""
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
@@ -68,6 +86,13 @@ cleanup() {
   for d in "${KAFKA_DIRS[@]}"; do
     compat/kafka-ref.sh stop --dir "$d" > /dev/null 2>&1 || true
   done
+  if [[ -n "$KAVKA_CLUSTER_DIR" ]]; then
+    "$KAVKA" cluster --dir "$KAVKA_CLUSTER_DIR" down --purge > /dev/null 2>&1 || true
+  fi
+  if [[ -n "$KAFKA_CLUSTER_DIR" ]]; then
+    compat/kafka-ref-cluster.sh stop --dir "$KAFKA_CLUSTER_DIR" > /dev/null 2>&1 || true
+    rm -rf "$KAFKA_CLUSTER_DIR"/node-*/data
+  fi
   rm -rf "$WORK"/kavka-data "$WORK"/kavka-startup "$WORK"/kafka/data "$WORK"/kafka-startup/data
 }
 trap cleanup EXIT
@@ -90,6 +115,90 @@ fi
 echo "# kavka-bench compare, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "results and logs: $WORK"
+
+if [[ "$CLUSTER" == 1 ]]; then
+  # --- Kavka, 3 nodes ----------------------------------------------------------
+  # Six ports per cluster (3 client, 3 controller), in our range 30000-30099.
+  base=""
+  for b in $(seq 30000 10 30090); do
+    busy=0
+    for p in $(seq "$b" $((b + 5))); do port_open "$p" && busy=1; done
+    if [[ $busy == 0 ]]; then base=$b; break; fi
+  done
+  [[ -n "$base" ]] || { echo "compare.sh: no 6 free ports in 30000-30099" >&2; exit 1; }
+  KAVKA_CLUSTER_DIR="$WORK/kavka-cluster"
+  "$KAVKA" cluster --dir "$KAVKA_CLUSTER_DIR" up -n 3 --base-port "$base" \
+    --property default.replication.factor=3 --property min.insync.replicas=2 \
+    > "$WORK/kavka-cluster-up.log" 2>&1 \
+    || { cat "$WORK/kavka-cluster-up.log" >&2; exit 1; }
+  pids="$("$KAVKA" cluster --dir "$KAVKA_CLUSTER_DIR" status | awk 'NR > 1 && $2 != "-" {print $2}' | paste -sd,)"
+  bootstrap="$HOST:$base,$HOST:$((base + 1)),$HOST:$((base + 2))"
+  echo
+  echo "## Kavka, 3 nodes (pids $pids, $bootstrap)"
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kavka.tsv" all "${QUICK[@]}" > /dev/null 2> "$WORK/kavka-bench.err" || true
+  # A rate a 3-JVM Kafka also sustains on a small machine, so both latencies mean something.
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kavka.tsv" latency --rate 5000 --seconds "$LATENCY_SECONDS" \
+    > /dev/null 2>> "$WORK/kavka-bench.err" || true
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --out "$WORK/kavka.tsv" failover \
+    --trials "$TRIALS" \
+    --kill-cmd "'$KAVKA' cluster --dir '$KAVKA_CLUSTER_DIR' kill {node}" \
+    --restart-cmd "'$KAVKA' cluster --dir '$KAVKA_CLUSTER_DIR' start {node}" \
+    > /dev/null 2>> "$WORK/kavka-bench.err" || true
+  grep -h "failover" "$WORK/kavka-bench.err" || true
+  # The nodes' logs stay with the results; the data goes.
+  for n in 1 2 3; do
+    cp "$KAVKA_CLUSTER_DIR/node-$n/broker.log" "$WORK/kavka-node-$n.log" 2>/dev/null || true
+  done
+  "$KAVKA" cluster --dir "$KAVKA_CLUSTER_DIR" down --purge > /dev/null
+  KAVKA_CLUSTER_DIR=""
+  "$BENCH" show "$WORK/kavka.tsv"
+
+  # --- Apache Kafka, 3 nodes -----------------------------------------------------
+  # The reference cluster's ports are fixed: if another run holds them, wait
+  # for it to finish (bounded) rather than touch it.
+  ref_ports=(19192 19193 19194 19292 19293 19294)
+  deadline=$(( $(date +%s) + ${KAFKA_REF_WAIT:-1800} ))
+  while :; do
+    busy=""
+    for p in "${ref_ports[@]}"; do port_open "$p" && busy+=" $p"; done
+    [[ -z "$busy" ]] && break
+    if (( $(date +%s) > deadline )); then
+      echo "compare.sh: ports$busy still in use; someone else's reference cluster is running" >&2
+      exit 1
+    fi
+    echo "compare.sh: ports$busy in use (another reference cluster); waiting" >&2
+    sleep 30
+  done
+  KAFKA_CLUSTER_DIR="$WORK/kafka-cluster"
+  started="$(compat/kafka-ref-cluster.sh start --dir "$KAFKA_CLUSTER_DIR" --fresh)"
+  pids="$(sed -n 's/.*pids=\([0-9,]*\).*/\1/p' <<< "$started")"
+  bootstrap="$(sed -n 's/.*bootstrap=\([^ ]*\).*/\1/p' <<< "$started")"
+  echo
+  echo "## Apache Kafka 4.4.0, 3 nodes (pids $pids, $bootstrap)"
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kafka.tsv" all "${QUICK[@]}" > /dev/null 2> "$WORK/kafka-bench.err" || true
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --broker-pid "$pids" \
+    --out "$WORK/kafka.tsv" latency --rate 5000 --seconds "$LATENCY_SECONDS" \
+    > /dev/null 2>> "$WORK/kafka-bench.err" || true
+  "$BENCH" --bootstrap "$bootstrap" --replication-factor 3 --out "$WORK/kafka.tsv" failover \
+    --trials "$TRIALS" \
+    --kill-cmd "'$ROOT/compat/kafka-ref-cluster.sh' kill {node} --dir '$KAFKA_CLUSTER_DIR'" \
+    --restart-cmd "'$ROOT/compat/kafka-ref-cluster.sh' start-node {node} --dir '$KAFKA_CLUSTER_DIR'" \
+    > /dev/null 2>> "$WORK/kafka-bench.err" || true
+  grep -h "failover" "$WORK/kafka-bench.err" || true
+  compat/kafka-ref-cluster.sh stop --dir "$KAFKA_CLUSTER_DIR" > /dev/null
+  # The nodes' server.log files stay; the data goes.
+  rm -rf "$KAFKA_CLUSTER_DIR"/node-*/data
+  KAFKA_CLUSTER_DIR=""
+  "$BENCH" show "$WORK/kafka.tsv"
+
+  echo
+  echo "## Kavka / Kafka, 3 nodes each (same run, same machine; > 1 is better for records/s, < 1 for the rest)"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
+  exit 0
+fi
 
 if [[ "$COMPACTION" == 1 ]]; then
   # The cleaner must look often, or its idle backoff is timed as cleaning.

@@ -75,51 +75,76 @@ pub(crate) fn rss_kib(proc: Proc) -> anyhow::Result<u64> {
         .with_context(|| format!("no VmRSS in {}", path.display()))
 }
 
-/// CPU seconds used by the broker and by this client over one workload, and the
-/// broker's peak RSS sampled every 100 ms in between.
+/// CPU seconds used by the brokers and by this client over one workload, and
+/// each broker's peak RSS sampled every 100 ms in between.
 pub(crate) struct Meter {
     ticks_per_second: f64,
-    broker: Option<u32>,
-    broker_ticks: Option<u64>,
+    brokers: Vec<u32>,
+    broker_ticks: Vec<u64>,
     client_ticks: u64,
-    sampler: Option<(Arc<AtomicBool>, Arc<AtomicU64>, JoinHandle<()>)>,
+    sampler: Option<Sampler>,
 }
 
-/// What a [`Meter`] measured.
-#[derive(Debug, Clone, Copy, Default)]
+/// The RSS sampler thread: a stop flag and one peak per broker PID.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    peaks: Arc<Vec<AtomicU64>>,
+    handle: JoinHandle<()>,
+}
+
+/// One broker process's share of a workload.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct NodeUsage {
+    pub(crate) cpu_s: f64,
+    pub(crate) peak_rss_kib: u64,
+}
+
+/// What a [`Meter`] measured. With several brokers (a cluster), `broker_cpu_s`
+/// and `broker_peak_rss_kib` are sums over the nodes and `per_node` holds each.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Usage {
     pub(crate) client_cpu_s: f64,
     pub(crate) broker_cpu_s: Option<f64>,
     pub(crate) broker_peak_rss_kib: Option<u64>,
+    pub(crate) per_node: Vec<NodeUsage>,
 }
 
 impl Meter {
     /// Takes the "before" readings and starts the RSS sampler.
-    pub(crate) fn start(broker: Option<u32>, ticks_per_second: u64) -> anyhow::Result<Self> {
-        let broker_ticks = broker.map(|pid| cpu_ticks(Proc::Pid(pid))).transpose()?;
-        let sampler = match broker {
-            Some(pid) => {
-                let stop = Arc::new(AtomicBool::new(false));
-                let peak = Arc::new(AtomicU64::new(rss_kib(Proc::Pid(pid))?));
-                let (s, p) = (stop.clone(), peak.clone());
-                let handle = std::thread::Builder::new()
-                    .name("rss-sampler".into())
-                    .spawn(move || {
-                        while !s.load(Ordering::Relaxed) {
-                            if let Ok(kib) = rss_kib(Proc::Pid(pid)) {
-                                p.fetch_max(kib, Ordering::Relaxed);
-                            }
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    })
-                    .context("spawning the RSS sampler")?;
-                Some((stop, peak, handle))
-            }
-            None => None,
+    pub(crate) fn start(brokers: &[u32], ticks_per_second: u64) -> anyhow::Result<Self> {
+        let broker_ticks = brokers
+            .iter()
+            .map(|&pid| cpu_ticks(Proc::Pid(pid)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let sampler = if brokers.is_empty() {
+            None
+        } else {
+            let stop = Arc::new(AtomicBool::new(false));
+            let peaks = Arc::new(
+                brokers
+                    .iter()
+                    .map(|&pid| rss_kib(Proc::Pid(pid)).map(AtomicU64::new))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            );
+            let (s, p, pids) = (stop.clone(), peaks.clone(), brokers.to_vec());
+            let handle = std::thread::Builder::new()
+                .name("rss-sampler".into())
+                .spawn(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        sample(&pids, &p);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                })
+                .context("spawning the RSS sampler")?;
+            Some(Sampler {
+                stop,
+                peaks,
+                handle,
+            })
         };
         Ok(Self {
             ticks_per_second: ticks_per_second as f64,
-            broker,
+            brokers: brokers.to_vec(),
             broker_ticks,
             client_ticks: cpu_ticks(Proc::SelfProcess)?,
             sampler,
@@ -129,28 +154,48 @@ impl Meter {
     /// Takes the "after" readings and stops the sampler.
     pub(crate) fn finish(self) -> anyhow::Result<Usage> {
         let client = cpu_ticks(Proc::SelfProcess)?;
-        let broker = match (self.broker, self.broker_ticks) {
-            (Some(pid), Some(before)) => Some(cpu_ticks(Proc::Pid(pid))?.saturating_sub(before)),
-            _ => None,
-        };
-        let peak = match self.sampler {
-            Some((stop, peak, handle)) => {
+        let mut cpu = Vec::with_capacity(self.brokers.len());
+        for (&pid, &before) in self.brokers.iter().zip(&self.broker_ticks) {
+            let ticks = cpu_ticks(Proc::Pid(pid))?.saturating_sub(before);
+            cpu.push(ticks as f64 / self.ticks_per_second);
+        }
+        let peaks: Vec<u64> = match self.sampler {
+            Some(Sampler {
+                stop,
+                peaks,
+                handle,
+            }) => {
                 stop.store(true, Ordering::Relaxed);
                 let _ = handle.join();
-                if let Some(pid) = self.broker {
-                    if let Ok(kib) = rss_kib(Proc::Pid(pid)) {
-                        peak.fetch_max(kib, Ordering::Relaxed);
-                    }
-                }
-                Some(peak.load(Ordering::Relaxed))
+                sample(&self.brokers, &peaks);
+                peaks.iter().map(|p| p.load(Ordering::Relaxed)).collect()
             }
-            None => None,
+            None => Vec::new(),
         };
+        let per_node: Vec<NodeUsage> = cpu
+            .iter()
+            .zip(&peaks)
+            .map(|(&cpu_s, &peak_rss_kib)| NodeUsage {
+                cpu_s,
+                peak_rss_kib,
+            })
+            .collect();
+        let any = !per_node.is_empty();
         Ok(Usage {
             client_cpu_s: client.saturating_sub(self.client_ticks) as f64 / self.ticks_per_second,
-            broker_cpu_s: broker.map(|t| t as f64 / self.ticks_per_second),
-            broker_peak_rss_kib: peak,
+            broker_cpu_s: any.then(|| per_node.iter().map(|n| n.cpu_s).sum()),
+            broker_peak_rss_kib: any.then(|| per_node.iter().map(|n| n.peak_rss_kib).sum()),
+            per_node,
         })
+    }
+}
+
+/// Raises each PID's recorded peak to its current RSS (a PID that is gone is skipped).
+fn sample(pids: &[u32], peaks: &[AtomicU64]) {
+    for (&pid, peak) in pids.iter().zip(peaks) {
+        if let Ok(kib) = rss_kib(Proc::Pid(pid)) {
+            peak.fetch_max(kib, Ordering::Relaxed);
+        }
     }
 }
 

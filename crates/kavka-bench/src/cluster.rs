@@ -13,19 +13,43 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::broker_stats::Meter;
 
+/// How long a new topic may take to get a leader and a full ISR on every partition.
+const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Shared settings of a benchmark run.
 pub(crate) struct Cluster {
     pub(crate) bootstrap: String,
-    pub(crate) broker_pid: Option<u32>,
+    /// The broker processes (one per node of a cluster) sampled in /proc.
+    pub(crate) broker_pids: Vec<u32>,
+    /// Replication factor of every topic a workload creates.
+    pub(crate) replication_factor: i32,
     pub(crate) ticks_per_second: u64,
     runtime: tokio::runtime::Runtime,
 }
 
+/// Leader, replicas and in-sync replicas of one partition, from Metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionState {
+    pub(crate) leader: i32,
+    pub(crate) replicas: Vec<i32>,
+    pub(crate) isr: Vec<i32>,
+}
+
+impl PartitionState {
+    /// A leader, and every replica of the assignment in the ISR.
+    pub(crate) fn is_fully_replicated(&self, replication_factor: i32) -> bool {
+        self.leader >= 0
+            && self.replicas.len() == replication_factor as usize
+            && self.replicas.iter().all(|r| self.isr.contains(r))
+    }
+}
+
 impl Cluster {
-    /// A cluster at `bootstrap`, optionally with the broker's PID for /proc sampling.
+    /// A cluster at `bootstrap`, with the brokers' PIDs (if known) for /proc sampling.
     pub(crate) fn new(
         bootstrap: String,
-        broker_pid: Option<u32>,
+        broker_pids: Vec<u32>,
+        replication_factor: i32,
         ticks_per_second: u64,
     ) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -34,7 +58,8 @@ impl Cluster {
             .context("building the tokio runtime")?;
         Ok(Self {
             bootstrap,
-            broker_pid,
+            broker_pids,
+            replication_factor,
             ticks_per_second,
             runtime,
         })
@@ -49,11 +74,11 @@ impl Cluster {
 
     /// Starts measuring broker and client CPU and broker RSS.
     pub(crate) fn meter(&self) -> anyhow::Result<Meter> {
-        Meter::start(self.broker_pid, self.ticks_per_second)
+        Meter::start(&self.broker_pids, self.ticks_per_second)
     }
 
     /// Creates a topic with a name no earlier run used and waits until every
-    /// partition has a leader.
+    /// partition has a leader and a full ISR.
     pub(crate) fn fresh_topic(&self, workload: &str, partitions: i32) -> anyhow::Result<String> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -79,7 +104,7 @@ impl Cluster {
             .client_config()
             .create()
             .context("creating the admin client")?;
-        let mut topic = NewTopic::new(&name, 1, TopicReplication::Fixed(1));
+        let mut topic = NewTopic::new(&name, 1, TopicReplication::Fixed(self.replication_factor));
         for (k, v) in configs {
             topic = topic.set(k, v);
         }
@@ -123,7 +148,9 @@ impl Cluster {
         Ok(())
     }
 
-    /// Creates topics (replication factor 1) and waits until every partition has a leader.
+    /// Creates topics (`--replication-factor`) and waits until every partition
+    /// has a leader and all its replicas in the ISR, so no timed phase starts
+    /// while followers are still catching up.
     pub(crate) fn create_topics(&self, names: &[String], partitions: i32) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = self
             .client_config()
@@ -131,7 +158,13 @@ impl Cluster {
             .context("creating the admin client")?;
         let topics: Vec<NewTopic> = names
             .iter()
-            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+            .map(|n| {
+                NewTopic::new(
+                    n,
+                    partitions,
+                    TopicReplication::Fixed(self.replication_factor),
+                )
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = self
@@ -149,32 +182,75 @@ impl Cluster {
         Ok(())
     }
 
-    fn wait_for_leaders(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
-        let consumer: BaseConsumer = self
-            .client_config()
+    /// A client for Metadata requests only.
+    pub(crate) fn metadata_client(&self) -> anyhow::Result<BaseConsumer> {
+        self.client_config()
             .create()
-            .context("creating a metadata client")?;
-        let deadline = Instant::now() + Duration::from_secs(30);
+            .context("creating a metadata client")
+    }
+
+    /// The state of every partition of `topic` (by partition id), or `None`
+    /// while the topic is unknown or any partition is in error.
+    pub(crate) fn partition_states(
+        client: &BaseConsumer,
+        topic: &str,
+    ) -> Option<Vec<PartitionState>> {
+        let md = client
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()?;
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())?;
+        let mut parts: Vec<_> = t.partitions().iter().collect();
+        parts.sort_by_key(|p| p.id());
+        parts
+            .into_iter()
+            .map(|p| {
+                p.error().is_none().then(|| PartitionState {
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until all `partitions` of `topic` have a leader
+    /// and a full ISR at the configured replication factor.
+    pub(crate) fn wait_fully_replicated(
+        &self,
+        client: &BaseConsumer,
+        topic: &str,
+        partitions: i32,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
         loop {
-            let ready = consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(5))
-                .is_ok_and(|md| {
-                    md.topics().iter().any(|t| {
-                        t.name() == topic
-                            && t.error().is_none()
-                            && t.partitions().len() == partitions as usize
-                            && t.partitions()
-                                .iter()
-                                .all(|p| p.leader() >= 0 && p.error().is_none())
-                    })
-                });
+            let states = Self::partition_states(client, topic);
+            let ready = states.as_ref().is_some_and(|s| {
+                s.len() == partitions as usize
+                    && s.iter()
+                        .all(|p| p.is_fully_replicated(self.replication_factor))
+            });
             if ready {
                 return Ok(());
             }
+            last = states.or(last);
             if Instant::now() > deadline {
-                bail!("topic {topic} has no leader for all {partitions} partitions after 30 s");
+                bail!(
+                    "topic {topic}: not every one of its {partitions} partitions has a leader and \
+                     {} in-sync replicas after {timeout:?} (last seen: {last:?})",
+                    self.replication_factor
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn wait_for_leaders(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+        let client = self.metadata_client()?;
+        self.wait_fully_replicated(&client, topic, partitions, TOPIC_READY_TIMEOUT)
     }
 }

@@ -5,8 +5,10 @@ mod broker_stats;
 mod cluster;
 mod compaction;
 mod consume;
+mod failover;
 mod latency;
 mod produce;
+mod quorum;
 mod report;
 mod startup;
 
@@ -37,9 +39,15 @@ struct Cli {
         value_name = "HOST:PORT"
     )]
     bootstrap: String,
-    /// The broker's PID, to sample its CPU time and RSS from /proc.
-    #[arg(long, global = true, value_name = "PID")]
-    broker_pid: Option<u32>,
+    /// The broker's PID, to sample its CPU time and RSS from /proc. For a
+    /// cluster, one per node (`--broker-pid 1,2,3` or repeated): CPU and RSS are
+    /// then reported per node and summed.
+    #[arg(long, global = true, value_name = "PID", value_delimiter = ',')]
+    broker_pid: Vec<u32>,
+    /// Replication factor of every topic a workload creates; workloads wait
+    /// until every partition has a leader and this many in-sync replicas.
+    #[arg(long, global = true, default_value_t = 1, value_name = "N")]
+    replication_factor: i32,
     /// Append every result row to this TSV file (for `compare`).
     #[arg(long, global = true, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -132,6 +140,41 @@ enum Workload {
         #[arg(long, default_value_t = 5)]
         idle_seconds: u64,
     },
+    /// Failover seen by an acks=all idempotent producer: kill -9 the leader of a
+    /// 1-partition topic (through `--kill-cmd`) while it sends at a steady rate;
+    /// time from the kill to the first acknowledgement of a record sent after
+    /// it. Repeated `--trials` times (the node restarted in between); at the end
+    /// every acknowledged record is read back. Needs `--replication-factor` >= 2.
+    Failover {
+        /// Kills one node; `{node}` becomes the leader's node id (e.g.
+        /// `kavka cluster --dir D kill {node}`). Must return once it is dead.
+        #[arg(long)]
+        kill_cmd: String,
+        /// Starts the killed node again and returns once it answers
+        /// (`{node}` as above). Required for more than one trial.
+        #[arg(long)]
+        restart_cmd: Option<String>,
+        #[arg(long, default_value_t = 3)]
+        trials: u32,
+        /// Records per second the producer sends.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        /// Seconds of steady sending before each kill.
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+        /// Seconds to keep sending after the first acknowledgement following a kill.
+        #[arg(long, default_value_t = 2)]
+        settle: u64,
+        /// Seconds to wait for that first acknowledgement before the trial fails.
+        #[arg(long, default_value_t = 60)]
+        trial_timeout: u64,
+        /// A librdkafka setting for the producer (repeatable), e.g.
+        /// `debug=metadata,broker` to see how it finds the new leader.
+        #[arg(long = "producer-config", value_name = "KEY=VALUE")]
+        producer_config: Vec<String>,
+    },
     /// Print the tables of an `--out` file.
     Show { file: PathBuf },
     /// Ratios of two `--out` files, as a Markdown table.
@@ -165,9 +208,26 @@ fn main() -> anyhow::Result<()> {
         _ => {}
     }
     let ticks = broker_stats::clock_ticks_per_second();
-    let cluster = Cluster::new(cli.bootstrap.clone(), cli.broker_pid, ticks)?;
+    if cli.replication_factor < 1 {
+        anyhow::bail!("--replication-factor must be at least 1");
+    }
+    let cluster = Cluster::new(
+        cli.bootstrap.clone(),
+        cli.broker_pid.clone(),
+        cli.replication_factor,
+        ticks,
+    )?;
     let limit = Duration::from_secs(cli.time_limit);
-    let rows = run(&cluster, cli.command, limit);
+    let mut rows = run(&cluster, cli.command, limit);
+    if cli.replication_factor > 1 {
+        // Rows name the replication factor, so files from RF 1 and RF 3 runs
+        // are never compared row by row.
+        for r in &mut rows {
+            if !r.workload.starts_with("startup") {
+                r.workload = format!("{}, RF {}", r.workload, cli.replication_factor);
+            }
+        }
+    }
     print!("{}", report::markdown(&rows));
     if let Some(out) = &cli.out {
         report::append_tsv(out, &rows).with_context(|| format!("writing {}", out.display()))?;
@@ -294,6 +354,48 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
             };
             let rows = compaction::run(cluster, &spec)
                 .unwrap_or_else(|e| vec![Row::failed("compaction", &e)]);
+            rows.iter().for_each(progress);
+            rows
+        }
+        Workload::Failover {
+            kill_cmd,
+            restart_cmd,
+            trials,
+            rate,
+            record_size,
+            warmup,
+            settle,
+            trial_timeout,
+            producer_config,
+        } => {
+            let producer_config = match producer_config
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--producer-config {kv}: expected KEY=VALUE")
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+            {
+                Ok(c) => c,
+                Err(e) => return vec![Row::failed("failover", &e)],
+            };
+            let spec = failover::FailoverSpec {
+                producer_config,
+                kill_cmd,
+                restart_cmd,
+                trials,
+                rate,
+                record_size,
+                warmup: Duration::from_secs(warmup),
+                settle: Duration::from_secs(settle),
+                trial_timeout: Duration::from_secs(trial_timeout),
+                time_limit,
+            };
+            let rows =
+                failover::run(cluster, &spec).unwrap_or_else(|e| vec![Row::failed("failover", &e)]);
             rows.iter().for_each(progress);
             rows
         }

@@ -23,6 +23,23 @@ pub(crate) struct Row {
     pub(crate) max_ms: Option<f64>,
     pub(crate) startup_ms: Option<f64>,
     pub(crate) failure: Option<String>,
+    /// Each broker node's CPU seconds, when several PIDs were sampled.
+    pub(crate) node_cpu_s: Vec<f64>,
+    /// Each broker node's peak RSS in MiB, when several PIDs were sampled.
+    pub(crate) node_rss_mib: Vec<f64>,
+    /// Failover: from starting the kill command to the first acknowledgement
+    /// of a record sent after it returned.
+    pub(crate) failover_ms: Option<f64>,
+    /// Failover: the longest time between two acknowledgements in the trial.
+    pub(crate) max_gap_ms: Option<f64>,
+    /// Failover: how long the kill command itself ran.
+    pub(crate) kill_cmd_ms: Option<f64>,
+    /// Failover: from starting the restart command to a full ISR again.
+    pub(crate) recovery_ms: Option<f64>,
+    /// Failover: records acknowledged over the whole run.
+    pub(crate) acked: Option<f64>,
+    /// Failover: acknowledged records not found when reading the log back.
+    pub(crate) lost: Option<f64>,
 }
 
 impl Row {
@@ -56,6 +73,14 @@ impl Row {
         self.client_cpu_s = Some(usage.client_cpu_s);
         self.broker_cpu_s = usage.broker_cpu_s;
         self.broker_peak_rss_mib = usage.broker_peak_rss_kib.map(|k| k as f64 / 1024.0);
+        if usage.per_node.len() > 1 {
+            self.node_cpu_s = usage.per_node.iter().map(|n| n.cpu_s).collect();
+            self.node_rss_mib = usage
+                .per_node
+                .iter()
+                .map(|n| n.peak_rss_kib as f64 / 1024.0)
+                .collect();
+        }
         self
     }
 
@@ -68,6 +93,10 @@ impl Row {
 
     fn is_latency(&self) -> bool {
         self.p50_ms.is_some() || self.workload.starts_with("latency")
+    }
+
+    fn is_failover(&self) -> bool {
+        self.failover_ms.is_some() || self.workload.starts_with("failover")
     }
 
     fn is_startup(&self) -> bool {
@@ -89,6 +118,18 @@ fn cell(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.decimals$}"))
 }
 
+/// Per-node figures as `a / b / c`.
+fn per_node(values: &[f64], decimals: usize) -> String {
+    if values.is_empty() {
+        return "-".to_string();
+    }
+    values
+        .iter()
+        .map(|v| format!("{v:.decimals$}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 fn grouped(v: Option<f64>) -> String {
     let Some(v) = v else { return "-".to_string() };
     let digits = format!("{:.0}", v.round());
@@ -102,29 +143,56 @@ fn grouped(v: Option<f64>) -> String {
     out
 }
 
-/// The Markdown tables for a set of rows (throughput, latency, startup).
+/// The Markdown tables for a set of rows (throughput, latency, startup,
+/// failover). With several broker PIDs, the throughput and latency tables gain
+/// per-node CPU and RSS columns (the main columns are then sums over the nodes).
 pub(crate) fn markdown(rows: &[Row]) -> String {
     let mut out = String::new();
     let throughput: Vec<&Row> = rows
         .iter()
-        .filter(|r| !r.is_latency() && !r.is_startup())
+        .filter(|r| !r.is_latency() && !r.is_startup() && !r.is_failover())
         .collect();
     let latency: Vec<&Row> = rows.iter().filter(|r| r.is_latency()).collect();
     let startup: Vec<&Row> = rows.iter().filter(|r| r.is_startup()).collect();
+    let failover: Vec<&Row> = rows.iter().filter(|r| r.is_failover()).collect();
+    let nodes = rows.iter().any(|r| !r.node_cpu_s.is_empty());
+    let (node_head, node_rule) = if nodes {
+        (
+            " broker CPU s per node | peak RSS MiB per node |",
+            " ---: | ---: |",
+        )
+    } else {
+        ("", "")
+    };
+    let node_cells = |r: &Row| {
+        if nodes {
+            format!(
+                " {} | {} |",
+                per_node(&r.node_cpu_s, 2),
+                per_node(&r.node_rss_mib, 0)
+            )
+        } else {
+            String::new()
+        }
+    };
+    let failed_cells = if nodes { " | |" } else { "" };
     if !throughput.is_empty() {
-        out.push_str("| workload | records/s | MB/s | broker CPU s | client CPU s | broker/client CPU | broker peak RSS MiB |\n");
-        out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        let _ = writeln!(out, "| workload | records/s | MB/s | broker CPU s | client CPU s | broker/client CPU | broker peak RSS MiB |{node_head}");
+        let _ = writeln!(
+            out,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |{node_rule}"
+        );
         for r in throughput {
             let _ = match &r.failure {
                 Some(e) => writeln!(
                     out,
-                    "| {} | failed: {} | | | | | |",
+                    "| {} | failed: {} | | | | | |{failed_cells}",
                     r.workload,
                     e.replace('|', "/")
                 ),
                 None => writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |{}",
                     r.workload,
                     grouped(r.records_per_s),
                     cell(r.mb_per_s, 1),
@@ -132,24 +200,28 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
                     cell(r.client_cpu_s, 2),
                     cell(r.cpu_ratio(), 2),
                     cell(r.broker_peak_rss_mib, 0),
+                    node_cells(r),
                 ),
             };
         }
     }
     if !latency.is_empty() {
-        out.push_str("\n| workload | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | broker peak RSS MiB |\n");
-        out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        let _ = writeln!(out, "\n| workload | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | broker peak RSS MiB |{node_head}");
+        let _ = writeln!(
+            out,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |{node_rule}"
+        );
         for r in latency {
             let _ = match &r.failure {
                 Some(e) => writeln!(
                     out,
-                    "| {} | failed: {} | | | | | |",
+                    "| {} | failed: {} | | | | | |{failed_cells}",
                     r.workload,
                     e.replace('|', "/")
                 ),
                 None => writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |{}",
                     r.workload,
                     cell(r.p50_ms, 2),
                     cell(r.p99_ms, 2),
@@ -157,6 +229,7 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
                     cell(r.max_ms, 2),
                     cell(r.broker_cpu_s, 2),
                     cell(r.broker_peak_rss_mib, 0),
+                    node_cells(r),
                 ),
             };
         }
@@ -170,11 +243,62 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
             };
         }
     }
+    if !failover.is_empty() {
+        out.push_str(
+            "\n| workload | ms kill → first ack | longest ack gap ms | kill command ms | ms restart → full ISR | records acked | acked records lost |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for r in failover {
+            let _ = match &r.failure {
+                Some(e) => writeln!(
+                    out,
+                    "| {} | failed: {} | | | | | |",
+                    r.workload,
+                    e.replace('|', "/")
+                ),
+                None => writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    r.workload,
+                    cell(r.failover_ms, 0),
+                    cell(r.max_gap_ms, 0),
+                    cell(r.kill_cmd_ms, 0),
+                    cell(r.recovery_ms, 0),
+                    grouped(r.acked),
+                    cell(r.lost, 0),
+                ),
+            };
+        }
+    }
     out.trim_start_matches('\n').to_string()
 }
 
 const TSV_HEADER: &str =
-    "workload\trecords_per_s\tmb_per_s\tbroker_cpu_s\tclient_cpu_s\tbroker_peak_rss_mib\tp50_ms\tp99_ms\tp999_ms\tmax_ms\tstartup_ms\tfailure";
+    "workload\trecords_per_s\tmb_per_s\tbroker_cpu_s\tclient_cpu_s\tbroker_peak_rss_mib\tp50_ms\tp99_ms\tp999_ms\tmax_ms\tstartup_ms\tfailure\
+     \tnode_cpu_s\tnode_rss_mib\tfailover_ms\tmax_gap_ms\tkill_cmd_ms\trecovery_ms\tacked\tlost";
+/// Fields of a row written before the cluster columns existed.
+const OLD_FIELDS: usize = 12;
+const FIELDS: usize = 20;
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// Per-node values as `a,b,c` (`-` for none).
+fn list(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "-".to_string();
+    }
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_list(s: &str) -> Vec<f64> {
+    s.split(',').filter_map(|v| v.parse().ok()).collect()
+}
 
 /// Appends rows to a TSV file (writing the header if the file is new).
 pub(crate) fn append_tsv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
@@ -188,65 +312,86 @@ pub(crate) fn append_tsv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     if new {
         writeln!(f, "{TSV_HEADER}")?;
     }
-    let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     for r in rows {
-        let failure = r
-            .failure
-            .as_deref()
-            .unwrap_or("-")
-            .replace(['\t', '\n'], " ");
-        writeln!(
-            f,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            r.workload,
-            num(r.records_per_s),
-            num(r.mb_per_s),
-            num(r.broker_cpu_s),
-            num(r.client_cpu_s),
-            num(r.broker_peak_rss_mib),
-            num(r.p50_ms),
-            num(r.p99_ms),
-            num(r.p999_ms),
-            num(r.max_ms),
-            num(r.startup_ms),
-            failure,
-        )?;
+        writeln!(f, "{}", tsv_line(r))?;
     }
     Ok(())
 }
 
-/// Reads rows written by [`append_tsv`].
+fn tsv_line(r: &Row) -> String {
+    let failure = r
+        .failure
+        .as_deref()
+        .unwrap_or("-")
+        .replace(['\t', '\n'], " ");
+    [
+        r.workload.clone(),
+        num(r.records_per_s),
+        num(r.mb_per_s),
+        num(r.broker_cpu_s),
+        num(r.client_cpu_s),
+        num(r.broker_peak_rss_mib),
+        num(r.p50_ms),
+        num(r.p99_ms),
+        num(r.p999_ms),
+        num(r.max_ms),
+        num(r.startup_ms),
+        failure,
+        list(&r.node_cpu_s),
+        list(&r.node_rss_mib),
+        num(r.failover_ms),
+        num(r.max_gap_ms),
+        num(r.kill_cmd_ms),
+        num(r.recovery_ms),
+        num(r.acked),
+        num(r.lost),
+    ]
+    .join("\t")
+}
+
+/// Reads rows written by [`append_tsv`] (also files from before the cluster columns).
 pub(crate) fn read_tsv(path: &Path) -> anyhow::Result<Vec<Row>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 12 {
-            anyhow::bail!(
-                "{}:{}: expected 12 fields, found {}",
-                path.display(),
-                n + 1,
-                f.len()
-            );
-        }
-        let num = |s: &str| s.parse::<f64>().ok();
-        rows.push(Row {
-            workload: f[0].to_string(),
-            records_per_s: num(f[1]),
-            mb_per_s: num(f[2]),
-            broker_cpu_s: num(f[3]),
-            client_cpu_s: num(f[4]),
-            broker_peak_rss_mib: num(f[5]),
-            p50_ms: num(f[6]),
-            p99_ms: num(f[7]),
-            p999_ms: num(f[8]),
-            max_ms: num(f[9]),
-            startup_ms: num(f[10]),
-            failure: (f[11] != "-").then(|| f[11].to_string()),
-        });
+        rows.push(parse_line(line).with_context(|| format!("{}:{}", path.display(), n + 1))?);
     }
     Ok(rows)
+}
+
+fn parse_line(line: &str) -> anyhow::Result<Row> {
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() != FIELDS && f.len() != OLD_FIELDS {
+        anyhow::bail!(
+            "expected {FIELDS} (or {OLD_FIELDS}) fields, found {}",
+            f.len()
+        );
+    }
+    let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok());
+    let list = |i: usize| f.get(i).map(|s| parse_list(s)).unwrap_or_default();
+    Ok(Row {
+        workload: f[0].to_string(),
+        records_per_s: num(1),
+        mb_per_s: num(2),
+        broker_cpu_s: num(3),
+        client_cpu_s: num(4),
+        broker_peak_rss_mib: num(5),
+        p50_ms: num(6),
+        p99_ms: num(7),
+        p999_ms: num(8),
+        max_ms: num(9),
+        startup_ms: num(10),
+        failure: (f[11] != "-").then(|| f[11].to_string()),
+        node_cpu_s: list(12),
+        node_rss_mib: list(13),
+        failover_ms: num(14),
+        max_gap_ms: num(15),
+        kill_cmd_ms: num(16),
+        recovery_ms: num(17),
+        acked: num(18),
+        lost: num(19),
+    })
 }
 
 /// A ratio with at least two significant digits (0.0025, 0.046, 1.24).
@@ -264,7 +409,7 @@ pub(crate) fn ratio_table(a_name: &str, a: &[Row], b_name: &str, b: &[Row]) -> S
         "| workload ({a_name} / {b_name}) | records/s | MB/s | broker CPU s | broker/client CPU | broker peak RSS | p50 | p99 | p99.9 | startup ms |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     );
-    for ra in a {
+    for ra in a.iter().filter(|r| !r.is_failover()) {
         let Some(rb) = b.iter().find(|r| r.workload == ra.workload) else {
             continue;
         };
@@ -295,6 +440,35 @@ pub(crate) fn ratio_table(a_name: &str, a: &[Row], b_name: &str, b: &[Row]) -> S
             ratio(ra.startup_ms, rb.startup_ms),
         );
     }
+    let failover: Vec<(&Row, &Row)> = a
+        .iter()
+        .filter(|r| r.is_failover() && r.failure.is_none())
+        .filter_map(|ra| {
+            b.iter()
+                .find(|rb| rb.workload == ra.workload && rb.failure.is_none())
+                .map(|rb| (ra, rb))
+        })
+        .collect();
+    if !failover.is_empty() {
+        let _ = write!(
+            out,
+            "\n| workload ({a_name} / {b_name}) | ms kill → first ack | longest ack gap |\n\
+             | --- | ---: | ---: |\n"
+        );
+        for (ra, rb) in failover {
+            let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) if y > 0.0 => significant(x / y),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                ra.workload,
+                ratio(ra.failover_ms, rb.failover_ms),
+                ratio(ra.max_gap_ms, rb.max_gap_ms),
+            );
+        }
+    }
     out
 }
 
@@ -312,6 +486,58 @@ mod tests {
         assert_eq!(percentile(&v, 0.0), Some(1));
         assert_eq!(percentile(&[7], 99.9), Some(7));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn a_cluster_row_survives_the_tsv_round_trip() {
+        let row = Row {
+            records_per_s: Some(1000.5),
+            node_cpu_s: vec![0.5, 0.25, 0.125],
+            node_rss_mib: vec![30.0, 31.0, 32.0],
+            failover_ms: Some(812.0),
+            max_gap_ms: Some(900.0),
+            lost: Some(0.0),
+            ..Row::new("failover median")
+        };
+        let back = parse_line(&tsv_line(&row)).unwrap();
+        assert_eq!(back.workload, "failover median");
+        assert_eq!(back.records_per_s, Some(1000.5));
+        assert_eq!(back.node_cpu_s, row.node_cpu_s);
+        assert_eq!(back.node_rss_mib, row.node_rss_mib);
+        assert_eq!(back.failover_ms, Some(812.0));
+        assert_eq!(back.max_gap_ms, Some(900.0));
+        assert_eq!(back.lost, Some(0.0));
+        assert_eq!(back.recovery_ms, None);
+        assert!(back.failure.is_none());
+    }
+
+    #[test]
+    fn a_row_from_before_the_cluster_columns_still_reads() {
+        let old = "produce 100 B acks=1\t1000\t0.1\t0.05\t0.5\t12\t-\t-\t-\t-\t-\t-";
+        let row = parse_line(old).unwrap();
+        assert_eq!(row.records_per_s, Some(1000.0));
+        assert!(row.node_cpu_s.is_empty());
+        assert_eq!(row.failover_ms, None);
+    }
+
+    #[test]
+    fn per_node_columns_appear_only_for_several_brokers() {
+        let single = Row {
+            records_per_s: Some(1.0),
+            ..Row::new("produce")
+        };
+        assert!(!markdown(std::slice::from_ref(&single)).contains("per node"));
+        let cluster = Row {
+            node_cpu_s: vec![1.0, 2.0, 3.0],
+            node_rss_mib: vec![10.0, 20.0, 30.0],
+            ..single
+        };
+        let table = markdown(&[cluster]);
+        assert!(table.contains("per node"), "{table}");
+        assert!(
+            table.contains("1.00 / 2.00 / 3.00 | 10 / 20 / 30 |"),
+            "{table}"
+        );
     }
 
     #[test]
