@@ -8,7 +8,10 @@
 //! machine would make the timings, not the cluster, the thing under test.
 //! `KAVKA_TEST_PORTS=LOW-HIGH` confines the clusters' ports.
 
-use std::collections::BTreeMap;
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpStream;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -671,4 +674,52 @@ async fn active_controller_kill_nine_elects_a_new_one_and_admin_works() {
         },
     );
     assert!(status.contains("CurrentVoters:"), "{status}");
+}
+
+/// InitProducerId (v0, no transactional id) asked of the node on `port`.
+fn init_producer_id(port: u16) -> (i16, i64) {
+    use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000);
+    let r: InitProducerIdResponse =
+        common::raw_call(&mut stream, ApiKey::InitProducerId, 0, &request);
+    (r.error_code, r.producer_id.0)
+}
+
+/// Every node hands out producer ids no other node hands out: two idempotent
+/// producers sharing an id would have one's batches taken as retries of the
+/// other's, acknowledged and never written. Ids stay unique after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_ids_are_unique_across_the_cluster() {
+    let _serial = serial().await;
+    let c = three_nodes(&[]).await;
+    let ports: Vec<u16> = c
+        .bootstrap()
+        .split(',')
+        .filter_map(|a| a.rsplit(':').next()?.parse().ok())
+        .collect();
+    let mut ids = Vec::new();
+    for round in 0..2 {
+        for &port in &ports {
+            let (error, id) = init_producer_id(port);
+            assert_eq!(error, 0, "InitProducerId on {port}, round {round}");
+            ids.push(id);
+        }
+    }
+    c.restart(2).unwrap();
+    let (error, id) = wait_for(
+        Duration::from_secs(20),
+        "InitProducerId after restart",
+        || Some(init_producer_id(ports[1])).filter(|(e, _)| *e == 0),
+    );
+    assert_eq!(error, 0);
+    ids.push(id);
+    let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "producer ids repeat: {ids:?}");
+    assert!(ids.iter().all(|&id| id >= 0), "{ids:?}");
 }
