@@ -35,7 +35,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{Mutex, MutexGuard};
 
-/// `broker.session.timeout.ms` of every test cluster.
+/// `broker.session.timeout.ms` of every test cluster (as in `FAST`).
 const SESSION_TIMEOUT_MS: u64 = 3_000;
 
 /// Short timeouts so that fencing, ISR shrink and elections happen in seconds.
@@ -55,8 +55,8 @@ async fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
-async fn three_nodes(extra: &[&str]) -> ChaosCluster {
-    let properties = FAST.iter().chain(extra).map(|p| p.to_string()).collect();
+async fn three_nodes() -> ChaosCluster {
+    let properties = FAST.iter().map(|p| p.to_string()).collect();
     ChaosCluster::up(ClusterSpec {
         binary: env!("CARGO_BIN_EXE_kavka").into(),
         nodes: 3,
@@ -229,7 +229,7 @@ async fn check_history(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill_nine_keeps_every_acknowledged_record_once_in_order() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let w = Workload {
         topic: "orders".into(),
         ..Workload::new(3)
@@ -311,7 +311,7 @@ fn under_min_isr(e: &KafkaError) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_down_refuse_acks_all_but_serve_acks_one_and_reads() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let topic = "ledger";
     create(&c, NewTopic::new(topic, 1, TopicReplication::Fixed(3))).await;
     wait_settled(&c, topic, 1, 3);
@@ -368,7 +368,7 @@ async fn two_nodes_down_refuse_acks_all_but_serve_acks_one_and_reads() {
     let (_, offset) = wait_for(
         Duration::from_secs(30),
         "acks=all after the nodes returned",
-        || futures_lite_block(send(&all, topic, "after-recovery")).ok(),
+        || block_on(send(&all, topic, "after-recovery")).ok(),
     );
     let read = read_all(&c.bootstrap(), topic);
     assert_eq!(
@@ -393,7 +393,7 @@ async fn two_nodes_down_refuse_acks_all_but_serve_acks_one_and_reads() {
 }
 
 /// Runs a future to completion from blocking code inside the test runtime.
-fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
 
@@ -411,7 +411,7 @@ fn time_to_new_leader(c: &ChaosCluster, topic: &str, old: NodeId, since: Instant
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controlled_shutdown_moves_leadership_before_the_session_timeout() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let w = Workload {
         topic: "payments".into(),
         partitions: 1,
@@ -488,7 +488,7 @@ async fn set_topic_configs(c: &ChaosCluster, topic: &str, configs: &[(&str, &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unclean_election_is_off_by_default_and_the_topic_setting_turns_it_on() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let topic = "fragile";
     // Replicas on nodes 1 and 2 only, so that with both of them in trouble node
     // 3 still makes a controller majority with one of them.
@@ -610,7 +610,7 @@ fn status_leader(status: &str) -> Option<NodeId> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_controller_kill_nine_elects_a_new_one_and_admin_works() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let ports: Vec<u16> = c
         .bootstrap()
         .split(',')
@@ -697,7 +697,7 @@ fn init_producer_id(port: u16) -> (i16, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producer_ids_are_unique_across_the_cluster() {
     let _serial = serial().await;
-    let c = three_nodes(&[]).await;
+    let c = three_nodes().await;
     let ports: Vec<u16> = c
         .bootstrap()
         .split(',')
