@@ -302,7 +302,7 @@ pub const PORTS_VAR: &str = "KAVKA_TEST_PORTS";
 /// The port range clusters may use: `KAVKA_TEST_PORTS`, else 20000-31999 (below
 /// the ephemeral range, 32768+, so outgoing connections of other tests cannot
 /// take a port between this check and the bind).
-fn port_range() -> Result<(u16, u16), HarnessError> {
+pub fn port_range() -> Result<(u16, u16), HarnessError> {
     let Ok(text) = std::env::var(PORTS_VAR) else {
         return Ok((20_000, 31_999));
     };
