@@ -370,6 +370,7 @@ mask() {
     -e "s#127\\.0\\.0\\.1:($(bport 1)|$(bport 2)|$(bport 3)) +\\([0-9]+\\)#<coordinator>#g" \
     -e "s#127\\.0\\.0\\.1:($(bport 1)|$(bport 2)|$(bport 3))#<broker>#g" \
     ${dirs:+-e "s#${dirs//./\\.}/node-([0-9])/data#<log-dir-\\1>#g"} \
+    -e "s#${work//./\\.}/kavka-node-([0-9])/data#<log-dir-\\1>#g" \
     -e 's#TopicId: [A-Za-z0-9_-]{22}#TopicId: <topic-id>#g' \
     -e 's#^(ClusterId: +)[A-Za-z0-9_-]{22}$#\1<cluster-id>#' \
     -e 's#^(LeaderId|LeaderEpoch|HighWatermark|MaxFollowerLag|MaxFollowerLagTimeMs):( +)-?[0-9]+$#\1:\2<n>#' \
