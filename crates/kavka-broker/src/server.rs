@@ -62,7 +62,9 @@ impl Broker {
             let rebalance = cluster.auto_leader_rebalance_enable.then(|| {
                 Duration::from_secs(cluster.leader_imbalance_check_interval_seconds.max(1) as u64)
             });
-            tasks.spawn(controller.run_timers(rebalance, stop_rx.clone()));
+            let unclean_every =
+                Duration::from_millis(cluster.unclean_leader_election_interval_ms.max(100) as u64);
+            tasks.spawn(controller.run_timers(rebalance, unclean_every, stop_rx.clone()));
         }
         tasks.spawn(crate::replication::run_fetchers(
             self.state.clone(),

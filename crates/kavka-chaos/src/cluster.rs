@@ -295,16 +295,44 @@ fn unique_dir() -> PathBuf {
     ))
 }
 
-/// `n` consecutive free ports below the ephemeral range (32768+), so outgoing
-/// connections of other tests cannot take them between this check and the bind.
+/// Environment variable confining the clusters' ports, `LOW-HIGH` (inclusive),
+/// for machines where several people share the loopback ports.
+pub const PORTS_VAR: &str = "KAVKA_TEST_PORTS";
+
+/// The port range clusters may use: `KAVKA_TEST_PORTS`, else 20000-31999 (below
+/// the ephemeral range, 32768+, so outgoing connections of other tests cannot
+/// take a port between this check and the bind).
+pub fn port_range() -> Result<(u16, u16), HarnessError> {
+    let Ok(text) = std::env::var(PORTS_VAR) else {
+        return Ok((20_000, 31_999));
+    };
+    let bad = || HarnessError::Workload(format!("{PORTS_VAR}={text}: expected LOW-HIGH"));
+    let (lo, hi) = text.trim().split_once('-').ok_or_else(bad)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+    if lo == 0 || hi < lo {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+/// `n` consecutive free ports inside [`port_range`].
 fn free_block(n: u16) -> Result<u16, HarnessError> {
+    let (lo, hi) = port_range()?;
+    let span = u64::from(hi - lo) + 1;
+    if span < u64::from(n) {
+        return Err(HarnessError::Workload(format!(
+            "{PORTS_VAR}: {lo}-{hi} has fewer than {n} ports"
+        )));
+    }
+    let starts = span - u64::from(n) + 1;
     let seed = u64::from(std::process::id()) * 7919
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| u64::from(d.subsec_nanos()))
             .unwrap_or(0);
     for i in 0..1000u64 {
-        let base = 20_000 + ((seed.wrapping_add(i * 131)) % 12_000) as u16;
+        let base = lo + ((seed.wrapping_add(i * 131)) % starts) as u16;
         if (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return Ok(base);
         }

@@ -31,6 +31,39 @@ pub fn partition_leader(bootstrap: &str, topic: &str, partition: Partition) -> O
     (p.leader() >= 0).then_some(p.leader())
 }
 
+/// A partition as the cluster's metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionState {
+    /// -1 when the partition has no leader.
+    pub leader: NodeId,
+    pub replicas: Vec<NodeId>,
+    pub isr: Vec<NodeId>,
+}
+
+/// `topic`/`partition` as the metadata of the first node that answers says.
+pub fn partition_state(
+    bootstrap: &str,
+    topic: &str,
+    partition: Partition,
+) -> Option<PartitionState> {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("log_level", "2")
+        .create()
+        .ok()?;
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .ok()?;
+    let t = md.topics().iter().find(|t| t.name() == topic)?;
+    let p = t.partitions().iter().find(|p| p.id() == partition)?;
+    Some(PartitionState {
+        leader: p.leader(),
+        replicas: p.replicas().to_vec(),
+        isr: p.isr().to_vec(),
+    })
+}
+
 /// The Raft leader of `__cluster_metadata` (the active controller), asked of the
 /// first node in `client_ports` that answers DescribeQuorum.
 pub fn active_controller(client_ports: &[u16]) -> Option<NodeId> {

@@ -73,14 +73,15 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
         let (bs, w, stop, rec) = (bootstrap.clone(), w.clone(), stop.clone(), rec.clone());
         tokio::spawn(async move { workload::produce(&bs, &w, &stop, &rec).await })
     };
-    let consumer = {
+    let consumer = w.commits.then(|| {
         let (bs, w, stop, rec) = (bootstrap.clone(), w.clone(), stop.clone(), rec.clone());
         std::thread::spawn(move || workload::consume_and_commit(&bs, &w, &stop, &rec))
-    };
+    });
+    let commits_seen = |rec: &Recorder, after: usize| !w.commits || rec.commit_count() > after;
     // Faults start once the workload is live: records acknowledged and the group
     // committing, or the first faults would only test a cold start.
     let live = wait_for(Duration::from_secs(30), || {
-        rec.send_count() > 0 && rec.commit_count() > 0
+        rec.send_count() > 0 && commits_seen(&rec, 0)
     })
     .await;
     if !live {
@@ -98,7 +99,7 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
     let healed = cluster.heal();
     let (sends, commits) = (rec.send_count(), rec.commit_count());
     let recovered = wait_for(Duration::from_secs(30), || {
-        rec.send_count() > sends && rec.commit_count() > commits
+        rec.send_count() > sends && commits_seen(&rec, commits)
     })
     .await;
     if !recovered {
@@ -106,7 +107,7 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
     }
     stop.store(true, Ordering::SeqCst);
     let produced = producer.await;
-    let consumed = consumer.join();
+    let consumed = consumer.map_or(Ok(Ok(())), |c| c.join());
     let applied = applied??;
     healed?;
     produced.map_err(|e| HarnessError::Workload(format!("producer panicked: {e}")))??;

@@ -78,6 +78,9 @@ pub struct Workload {
     /// Pause between windows, to bound the volume of a long run.
     pub pace: Duration,
     pub group: String,
+    /// Run the committing group member beside the producer. Off, the run checks
+    /// the log alone (no group coordinator in the picture).
+    pub commits: bool,
 }
 
 impl Workload {
@@ -90,6 +93,7 @@ impl Workload {
             window: 10,
             pace: Duration::from_millis(20),
             group: "chaos-group".into(),
+            commits: true,
         }
     }
 }

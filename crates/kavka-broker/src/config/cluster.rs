@@ -48,6 +48,9 @@ pub struct ClusterSettings {
     pub rack: Option<String>,
     pub replica_lag_time_max_ms: i64,
     pub unclean_leader_election_enable: bool,
+    /// `unclean.leader.election.interval.ms`: how often the controller looks for
+    /// leaderless partitions whose topic allows an unclean election.
+    pub unclean_leader_election_interval_ms: i64,
     pub broker_session_timeout_ms: i64,
     pub broker_heartbeat_interval_ms: i64,
     pub auto_leader_rebalance_enable: bool,
@@ -70,6 +73,7 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "broker.rack",
     "replica.lag.time.max.ms",
     "broker.session.timeout.ms",
+    "unclean.leader.election.interval.ms",
     "broker.heartbeat.interval.ms",
     "auto.leader.rebalance.enable",
     "leader.imbalance.check.interval.seconds",
@@ -172,6 +176,8 @@ impl ClusterSettings {
                 .map(str::to_string),
             replica_lag_time_max_ms: p.num("replica.lag.time.max.ms", 30_000)?,
             unclean_leader_election_enable: p.boolean("unclean.leader.election.enable", false)?,
+            unclean_leader_election_interval_ms: p
+                .num("unclean.leader.election.interval.ms", 300_000)?,
             broker_session_timeout_ms: p.num("broker.session.timeout.ms", 9_000)?,
             broker_heartbeat_interval_ms: p.num("broker.heartbeat.interval.ms", 2_000)?,
             auto_leader_rebalance_enable: p.boolean("auto.leader.rebalance.enable", true)?,

@@ -120,14 +120,18 @@ impl ControllerService {
     }
 
     /// The controller's own work while it leads: fence brokers whose session ran
-    /// out and, if enabled, move leadership back to preferred replicas.
+    /// out, every `unclean_every` elect leaders for offline partitions whose topic
+    /// allows an unclean election, and, if enabled, move leadership back to
+    /// preferred replicas.
     pub async fn run_timers(
         self: Arc<Self>,
         rebalance: Option<Duration>,
+        unclean_every: Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last_rebalance = tokio::time::Instant::now();
+        let mut last_unclean = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -140,6 +144,12 @@ impl ControllerService {
             // controller has not heard from yet: those are probed at once.
             self.fence_crashed().await;
             let _ = self.tick().await;
+            if last_unclean.elapsed() >= unclean_every {
+                last_unclean = tokio::time::Instant::now();
+                let _ = self
+                    .run_internal(|control, image| control.elect_unclean_where_allowed(image))
+                    .await;
+            }
             if let Some(every) = rebalance {
                 if last_rebalance.elapsed() >= every {
                     last_rebalance = tokio::time::Instant::now();

@@ -13,7 +13,7 @@ use kavka_metadata::ConfigResource;
 use kavka_replica::{Acks, ReplicaError};
 
 use super::{partition_error_code, RequestContext};
-use crate::partition::AckWait;
+use crate::partition::{AckWait, PartitionError};
 use crate::state::now_ms;
 use crate::topic_config::{is_compacted, BrokerDefaults};
 
@@ -126,7 +126,13 @@ pub(crate) async fn handle(
                         }
                         Err(e) => {
                             tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
-                            resp.error_message = Some(StrBytes::from_string(e.to_string()));
+                            // Kafka sends a message only with a record's own
+                            // validation error; for a refusal by the replica state
+                            // (NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER...) it sends
+                            // none, and clients print the error's standard text.
+                            if let PartitionError::Storage(_) = e {
+                                resp.error_message = Some(StrBytes::from_string(e.to_string()));
+                            }
                             partition_error_code(&e)
                         }
                     }

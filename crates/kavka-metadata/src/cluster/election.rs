@@ -2,7 +2,30 @@
 
 use uuid::Uuid;
 
-use crate::{MetadataImage, MetadataRecord, PartitionImage};
+use crate::{ConfigResource, MetadataImage, MetadataRecord, PartitionImage};
+
+/// The topic config (and broker default) that allows electing outside the ISR.
+const UNCLEAN_KEY: &str = "unclean.leader.election.enable";
+
+/// Whether `topic` allows an unclean election, resolved as Kafka's controller
+/// does: the topic's own setting, then the cluster-wide dynamic default, then the
+/// controller's `server.properties` (`default`). Kafka 4 reads the topic first,
+/// so one topic can trade durability for availability without the others.
+pub fn unclean_allowed(image: &MetadataImage, topic: &str, default: bool) -> bool {
+    let setting = |resource: ConfigResource| {
+        image
+            .configs(&resource)
+            .and_then(|c| c.get(UNCLEAN_KEY))
+            .and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            })
+    };
+    setting(ConfigResource::Topic(topic.to_string()))
+        .or_else(|| setting(ConfigResource::Broker(None)))
+        .unwrap_or(default)
+}
 
 /// The leader, and the ISR that goes with it, chosen for one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,14 +99,16 @@ pub(crate) fn eligible_in(
 /// shutting down). The last member of an ISR stays in it: the partition then has no
 /// leader until that broker (or, unclean, another replica) returns, and no record
 /// acknowledged by the whole ISR can be lost by electing someone who lacks it.
+/// `default_unclean` applies to topics without their own setting.
 pub(crate) fn remove_broker(
     image: &MetadataImage,
     broker: i32,
-    unclean: bool,
+    default_unclean: bool,
 ) -> Vec<MetadataRecord> {
     let eligible = eligible_in(image, Some(broker));
     let mut records = Vec::new();
     for topic in image.topics() {
+        let unclean = unclean_allowed(image, &topic.name, default_unclean);
         for (&index, p) in &topic.partitions {
             if p.leader != broker && !p.isr.contains(&broker) {
                 continue;
@@ -111,17 +136,53 @@ pub(crate) fn remove_broker(
 pub(crate) fn restore_leaders(
     image: &MetadataImage,
     broker: i32,
-    unclean: bool,
+    default_unclean: bool,
 ) -> Vec<MetadataRecord> {
     let base = eligible_in(image, None);
     let eligible = |id: i32| id == broker || base(id);
     let mut records = Vec::new();
     for topic in image.topics() {
+        let unclean = unclean_allowed(image, &topic.name, default_unclean);
         for (&index, p) in &topic.partitions {
             if p.leader >= 0 || !p.replicas.contains(&broker) {
                 continue;
             }
             if let Some(e) = elect_leader(&p.replicas, &p.isr, eligible, unclean) {
+                records.extend(partition_change(topic.topic_id, index, p, e.leader, e.isr));
+            }
+        }
+    }
+    records
+}
+
+/// Records that elect a leader outside the ISR for every leaderless partition
+/// whose topic allows it and that has an eligible replica. Kafka's controller
+/// runs this every `unclean.leader.election.interval.ms`, so turning the setting
+/// on for a topic brings its offline partitions back (without what the new
+/// leader lacked) even when no broker comes or goes.
+pub(crate) fn unclean_elections(
+    image: &MetadataImage,
+    default_unclean: bool,
+) -> Vec<MetadataRecord> {
+    let eligible = eligible_in(image, None);
+    let mut records = Vec::new();
+    for topic in image.topics() {
+        if !unclean_allowed(image, &topic.name, default_unclean) {
+            continue;
+        }
+        for (&index, p) in &topic.partitions {
+            if p.leader >= 0 {
+                continue;
+            }
+            if let Some(e) = elect_leader(&p.replicas, &p.isr, &eligible, true) {
+                if e.unclean {
+                    tracing::warn!(
+                        topic = %topic.name,
+                        partition = index,
+                        leader = e.leader,
+                        "unclean leader election: records the new leader lacks are lost"
+                    );
+                }
                 records.extend(partition_change(topic.topic_id, index, p, e.leader, e.isr));
             }
         }

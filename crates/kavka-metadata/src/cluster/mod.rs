@@ -21,7 +21,7 @@ mod tests;
 
 pub use alter_partition::{AlterPartition, AlterPartitionResult, IsrMember};
 pub use brokers::{Heartbeat, HeartbeatReply, Registration};
-pub use election::{elect_leader, ElectionResult};
+pub use election::{elect_leader, unclean_allowed, ElectionResult};
 pub use producer_ids::{AllocateProducerIds, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
 pub use reassignment::{
     alter_partition_reassignments, list_partition_reassignments, OngoingReassignment, Reassignment,
@@ -30,13 +30,16 @@ pub use reassignment::{
 
 use std::collections::BTreeMap;
 
+use crate::{MetadataImage, MetadataRecord};
+
 /// Settings of the cluster logic, with Kafka's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ControlConfig {
     /// `broker.session.timeout.ms`: a broker silent this long is fenced.
     pub session_timeout_ms: i64,
-    /// `unclean.leader.election.enable`: elect a replica outside the ISR when the
-    /// ISR has no live member (may lose acknowledged records).
+    /// `unclean.leader.election.enable` of the controller: elect a replica outside
+    /// the ISR when the ISR has no live member (may lose acknowledged records).
+    /// The default for topics that do not set it themselves.
     pub unclean_leader_election: bool,
     /// `leader.imbalance.per.broker.percentage`: how many of a broker's preferred
     /// partitions may be led elsewhere before automatic rebalancing moves them back.
@@ -154,5 +157,11 @@ impl ClusterControl {
     /// The settings in use.
     pub fn config(&self) -> &ControlConfig {
         &self.config
+    }
+
+    /// Unclean elections for leaderless partitions of topics that allow them (the
+    /// controller's periodic `unclean.leader.election.interval.ms` task).
+    pub fn elect_unclean_where_allowed(&self, image: &MetadataImage) -> Vec<MetadataRecord> {
+        election::unclean_elections(image, self.config.unclean_leader_election)
     }
 }

@@ -291,6 +291,73 @@ fn unclean_election_picks_a_live_replica_outside_the_isr_when_enabled() {
     assert_eq!(p.isr, vec![p.leader]);
 }
 
+/// Sets `key=value` on a config resource, as IncrementalAlterConfigs commits it.
+fn set_config(c: &mut Cluster, resource: crate::ConfigResource, key: &str, value: &str) {
+    c.apply(&[MetadataRecord::Config {
+        resource,
+        name: key.into(),
+        value: Some(value.into()),
+    }]);
+}
+
+#[test]
+fn the_topic_setting_decides_unclean_election_over_the_controllers_default() {
+    // Off by default, on for topic `lossy`: it elects outside the ISR.
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("lossy", 1, 3);
+    let topic = crate::ConfigResource::Topic("lossy".into());
+    set_config(&mut c, topic, "unclean.leader.election.enable", "true");
+    let leader = c.partition("lossy", 0).leader;
+    c.alter("lossy", 0, vec![leader]);
+    let others: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    let lossy = c.partition("lossy", 0);
+    assert!(others.contains(&lossy.leader), "{lossy:?}");
+    assert_eq!(lossy.isr, vec![lossy.leader]);
+
+    // And the other way round: on for the cluster, off for one topic.
+    let config = ControlConfig {
+        unclean_leader_election: true,
+        ..ControlConfig::default()
+    };
+    let mut c = Cluster::with_brokers(3, config);
+    c.topic("safe", 1, 3);
+    let topic = crate::ConfigResource::Topic("safe".into());
+    set_config(&mut c, topic, "unclean.leader.election.enable", "false");
+    let leader = c.partition("safe", 0).leader;
+    c.alter("safe", 0, vec![leader]);
+    let others: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    assert_eq!(c.partition("safe", 0).leader, -1);
+}
+
+#[test]
+fn enabling_unclean_election_on_a_topic_brings_its_offline_partition_back() {
+    let mut c = Cluster::with_brokers(3, ControlConfig::default());
+    c.topic("t", 1, 3);
+    let leader = c.partition("t", 0).leader;
+    c.alter("t", 0, vec![leader]);
+    let others: Vec<i32> = (1..=3).filter(|&b| b != leader).collect();
+    c.run(TIMEOUT + 2_000, &others);
+    assert_eq!(c.partition("t", 0).leader, -1);
+    // Nothing changes while the topic does not allow it.
+    assert!(c.control.elect_unclean_where_allowed(&c.image).is_empty());
+    // The cluster-wide dynamic default counts when the topic says nothing.
+    set_config(
+        &mut c,
+        crate::ConfigResource::Broker(None),
+        "unclean.leader.election.enable",
+        "true",
+    );
+    let records = c.control.elect_unclean_where_allowed(&c.image);
+    c.apply(&records);
+    let p = c.partition("t", 0);
+    assert!(others.contains(&p.leader), "{p:?}");
+    assert_eq!(p.isr, vec![p.leader]);
+    // A partition with a leader is left alone.
+    assert!(c.control.elect_unclean_where_allowed(&c.image).is_empty());
+}
+
 #[test]
 fn controlled_shutdown_moves_leadership_away_before_the_broker_may_exit() {
     let mut c = Cluster::with_brokers(3, ControlConfig::default());

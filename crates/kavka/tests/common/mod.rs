@@ -29,9 +29,12 @@ pub struct TestBroker {
     extra: Vec<String>,
 }
 
-/// A free port below Linux's ephemeral range (32768+), so an outgoing connection
-/// of some other test cannot take it between this check and the broker's bind.
+/// A free port in `KAVKA_TEST_PORTS` (default 20000-31999: below Linux's ephemeral
+/// range, 32768+, so an outgoing connection of some other test cannot take it
+/// between this check and the broker's bind).
 fn free_port() -> u16 {
+    let (lo, hi) = kavka_chaos::cluster::port_range().expect("KAVKA_TEST_PORTS");
+    let span = u64::from(hi - lo) + 1;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = std::time::SystemTime::now()
@@ -41,12 +44,12 @@ fn free_port() -> u16 {
         ^ u64::from(std::process::id()) << 16;
     for i in 0..1000u64 {
         let n = seed.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed) * 7919 + i);
-        let port = 20_000 + (n % 12_000) as u16;
+        let port = lo + (n % span) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    panic!("no free port between 20000 and 32000");
+    panic!("no free port between {lo} and {hi}");
 }
 
 impl TestBroker {
