@@ -9,7 +9,7 @@ from aiokafka.admin.config_resource import ConfigResourceType as AioConfigResour
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
-from conftest import wait_for_leaders
+from conftest import REPLICATION_FACTOR, wait_for_leaders
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -23,7 +23,7 @@ def wait_gone(list_topics, name, timeout=15.0):
 
 def test_kafka_python_topic_lifecycle(admin, unique):
     name = unique("adm")
-    result = admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}})
+    result = admin.create_topics({name: {"num_partitions": 3, "replication_factor": REPLICATION_FACTOR}})
     [created] = result["topics"]
     assert (created["name"], created["error_code"], created["num_partitions"]) == (name, 0, 3)
     assert created["configs"]["retention.ms"]["value"] == "604800000"
@@ -37,10 +37,12 @@ def test_kafka_python_topic_lifecycle(admin, unique):
     for p in parts:
         assert p["error_code"] == 0
         assert p["leader_id"] >= 0
-        assert p["replica_nodes"] == [p["leader_id"]] and p["isr_nodes"] == [p["leader_id"]]
+        assert len(p["replica_nodes"]) == REPLICATION_FACTOR
+        assert p["leader_id"] in p["replica_nodes"]
+        assert sorted(p["isr_nodes"]) == sorted(p["replica_nodes"])
 
     with pytest.raises(TopicAlreadyExistsError):
-        admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}})
+        admin.create_topics({name: {"num_partitions": 3, "replication_factor": REPLICATION_FACTOR}})
 
     configs = admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})], config_filter="all")
@@ -59,7 +61,7 @@ async def test_aiokafka_topic_lifecycle(bootstrap, unique):
     client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
     await client.start()
     try:
-        resp = await client.create_topics([NewTopic(name, 3, 1)])
+        resp = await client.create_topics([NewTopic(name, 3, REPLICATION_FACTOR)])
         assert [(t[0], t[1]) for t in resp.topic_errors] == [(name, 0)]
 
         deadline = time.monotonic() + 15
@@ -73,7 +75,7 @@ async def test_aiokafka_topic_lifecycle(bootstrap, unique):
         assert name in await client.list_topics()
         assert sorted(p["partition"] for p in desc["partitions"]) == [0, 1, 2]
 
-        again = await client.create_topics([NewTopic(name, 3, 1)])
+        again = await client.create_topics([NewTopic(name, 3, REPLICATION_FACTOR)])
         assert [(t[0], t[1]) for t in again.topic_errors] == [(name, TOPIC_ALREADY_EXISTS)]
 
         [resp] = await client.describe_configs(

@@ -3,7 +3,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ConfigResourceTypes } = require('kafkajs')
-const { exitWhenDone, kafka, unique, waitFor } = require('../helpers')
+const { exitWhenDone, kafka, REPLICATION_FACTOR, unique, waitFor } = require('../helpers')
 
 exitWhenDone()
 
@@ -13,7 +13,7 @@ test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, de
   try {
     const topic = unique('adm')
     assert.equal(await admin.createTopics({
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true
+      topics: [{ topic, numPartitions: 3, replicationFactor: REPLICATION_FACTOR }], waitForLeaders: true
     }), true)
     assert.ok((await admin.listTopics()).includes(topic))
 
@@ -25,8 +25,9 @@ test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, de
     for (const p of parts) {
       assert.equal(p.partitionErrorCode, 0)
       assert.ok(p.leader >= 0)
-      assert.deepEqual(p.replicas, [p.leader])
-      assert.deepEqual(p.isr, [p.leader])
+      assert.equal(p.replicas.length, REPLICATION_FACTOR)
+      assert.ok(p.replicas.includes(p.leader))
+      assert.deepEqual([...p.isr].sort(), [...p.replicas].sort())
     }
 
     // KafkaJS answers false (not an error) when the topic already exists.
