@@ -56,9 +56,9 @@ _brokers_free_port() {
 brokers_stop() {
   if [[ -n "$_brokers_cluster_dir" ]]; then
     if [[ "${BROKERS_KEEP_DIR:-0}" == 1 ]]; then
-      "$BROKERS_ROOT/target/debug/kavka" cluster --dir "$_brokers_cluster_dir" down >&2 || true
+      "${KAVKA_BIN:-$BROKERS_ROOT/target/debug/kavka}" cluster --dir "$_brokers_cluster_dir" down >&2 || true
     else
-      "$BROKERS_ROOT/target/debug/kavka" cluster --dir "$_brokers_cluster_dir" down --purge >&2 || true
+      "${KAVKA_BIN:-$BROKERS_ROOT/target/debug/kavka}" cluster --dir "$_brokers_cluster_dir" down --purge >&2 || true
     fi
     _brokers_cluster_dir=""
   fi
@@ -176,7 +176,7 @@ _brokers_free_block() {
 }
 
 brokers_start_kavka_cluster() {
-  local name="${1:-client}" base kv bin="$BROKERS_ROOT/target/debug/kavka" props=()
+  local name="${1:-client}" base kv bin="${KAVKA_BIN:-$BROKERS_ROOT/target/debug/kavka}" props=()
   shift || true
   [[ -x "$bin" ]] || cargo build -q --manifest-path "$BROKERS_ROOT/Cargo.toml" -p kavka
   base="$(_brokers_free_block)" || return 1
