@@ -14,6 +14,15 @@ from conftest import REPLICATION_FACTOR, wait_for_leaders
 TOPIC_ALREADY_EXISTS = 36
 
 
+def wait_listed(list_topics, name, timeout=15.0):
+    """On a cluster the broker answering may learn of a new topic a moment
+    after the one that created it (on Kafka as on Kavka)."""
+    deadline = time.monotonic() + timeout
+    while name not in list_topics():
+        assert time.monotonic() < deadline, f"{name} not listed {timeout}s after create"
+        time.sleep(0.1)
+
+
 def wait_gone(list_topics, name, timeout=15.0):
     deadline = time.monotonic() + timeout
     while name in list_topics():
@@ -29,7 +38,7 @@ def test_kafka_python_topic_lifecycle(admin, unique):
     assert created["configs"]["retention.ms"]["value"] == "604800000"
 
     wait_for_leaders(admin, name, 3)
-    assert name in admin.list_topics()
+    wait_listed(admin.list_topics, name)
     [desc] = admin.describe_topics([name])
     assert desc["name"] == name and desc["error_code"] == 0 and not desc["is_internal"]
     parts = sorted(desc["partitions"], key=lambda p: p["partition_index"])
@@ -72,7 +81,11 @@ async def test_aiokafka_topic_lifecycle(bootstrap, unique):
                 break
             assert time.monotonic() < deadline, desc
             await asyncio.sleep(0.1)
-        assert name in await client.list_topics()
+        # On a cluster the broker answering ListTopics may not have the new
+        # topic's metadata yet (Kafka's brokers catch up within moments too).
+        while name not in await client.list_topics():
+            assert time.monotonic() < deadline, f"{name} not listed {15}s after create"
+            await asyncio.sleep(0.1)
         assert sorted(p["partition"] for p in desc["partitions"]) == [0, 1, 2]
 
         again = await client.create_topics([NewTopic(name, 3, REPLICATION_FACTOR)])

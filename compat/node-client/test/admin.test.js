@@ -15,7 +15,9 @@ test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, de
     assert.equal(await admin.createTopics({
       topics: [{ topic, numPartitions: 3, replicationFactor: REPLICATION_FACTOR }], waitForLeaders: true
     }), true)
-    assert.ok((await admin.listTopics()).includes(topic))
+    // On a cluster the broker answering may learn of the topic a moment after
+    // the one that created it (Kafka's brokers too).
+    await waitFor(`${topic} listed`, async () => (await admin.listTopics()).includes(topic), 15000)
 
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
     assert.equal(topics.length, 1)

@@ -97,7 +97,10 @@ class AdminScenarios {
                     p.isr().stream().map(Node::id).sorted().toList(), "isr of " + i);
         }
 
-        Set<String> names = admin.listTopics().names().get(20, TimeUnit.SECONDS);
+        // On a cluster the broker answering may learn of the topic a moment after
+        // the one that created it (Kafka's brokers too).
+        Set<String> names = eventually(() -> admin.listTopics().names().get(20, TimeUnit.SECONDS),
+                n -> n.contains(topic));
         assertTrue(names.contains(topic), "listTopics contains " + topic);
     }
 
