@@ -187,7 +187,7 @@ brokers_start_kavka_cluster() {
   trap brokers_stop EXIT
   trap 'exit 130' INT TERM
   echo "brokers.sh: starting a 3-node Kavka on 127.0.0.1:$base-$((base + 2)) (dir $_brokers_cluster_dir)" >&2
-  if ! "$bin" cluster --dir "$_brokers_cluster_dir" up -n 3 --base-port "$base" "${props[@]}" >&2; then
+  if ! "$bin" cluster --dir "$_brokers_cluster_dir" up -n 3 --base-port "$base" --timeout 60 "${props[@]}" >&2; then
     echo "brokers.sh: kavka cluster up failed" >&2
     return 1
   fi
