@@ -42,7 +42,7 @@ pub fn create_topic(
     }
     let placement = match &topic.assignments {
         Some(assignments) => {
-            check_assignments(assignments, brokers)?;
+            check_assignments(assignments, brokers, None)?;
             assignments.clone()
         }
         None => place_replicas(
@@ -116,13 +116,13 @@ pub fn create_partitions(
     let placement = match assignments {
         Some(a) => {
             if a.len() as i32 != total - current {
-                return Err(MetadataError::InvalidRequest(format!(
-                    "Increasing the number of partitions by {} but {} assignments provided.",
+                return Err(MetadataError::InvalidReplicaAssignment(format!(
+                    "Attempted to add {} additional partition(s), but only {} assignment(s) were specified.",
                     total - current,
                     a.len()
                 )));
             }
-            check_assignments(&a, brokers)?;
+            check_assignments(&a, brokers, Some(rf as usize))?;
             a
         }
         None => place_replicas(
@@ -215,7 +215,7 @@ fn place_replicas(
     }
     if replication_factor as usize > brokers.len() {
         return Err(MetadataError::InvalidReplicationFactor(format!(
-            "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered.",
+            "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered or some brokers have all their log directories cordoned.",
             brokers.len()
         )));
     }
@@ -272,18 +272,43 @@ fn rack_interleaved(image: &MetadataImage, brokers: &[i32]) -> Vec<(i32, Option<
     out
 }
 
-fn check_assignments(assignments: &[Vec<i32>], brokers: &[i32]) -> Result<(), MetadataError> {
+/// Kafka's checks of a manual assignment (`ReplicationControlManager`'s
+/// `validateManualPartitionAssignment`), each partition's replicas in turn: not
+/// empty, only registered brokers and each once (reported in broker id order, as
+/// Kafka does), and as many replicas as `replication_factor` (the topic's, when
+/// adding partitions) or else as the first partition has. All INVALID_REPLICA_ASSIGNMENT.
+fn check_assignments(
+    assignments: &[Vec<i32>],
+    brokers: &[i32],
+    mut replication_factor: Option<usize>,
+) -> Result<(), MetadataError> {
     for replicas in assignments {
         if replicas.is_empty() {
-            return Err(MetadataError::InvalidReplicationFactor(
-                "Replica assignment must not be empty.".into(),
+            return Err(MetadataError::InvalidReplicaAssignment(
+                "The manual partition assignment includes an empty replica list.".into(),
             ));
         }
-        if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
-            return Err(MetadataError::InvalidRequest(format!(
-                "Replica assignment refers to broker {b}, which is not registered."
+        let mut sorted = replicas.clone();
+        sorted.sort_unstable();
+        for (i, b) in sorted.iter().enumerate() {
+            if !brokers.contains(b) {
+                return Err(MetadataError::InvalidReplicaAssignment(format!(
+                    "The manual partition assignment includes broker {b}, but no such broker is registered."
+                )));
+            }
+            if i > 0 && sorted[i - 1] == *b {
+                return Err(MetadataError::InvalidReplicaAssignment(format!(
+                    "The manual partition assignment includes the broker {b} more than once."
+                )));
+            }
+        }
+        if let Some(rf) = replication_factor.filter(|&rf| rf != replicas.len()) {
+            return Err(MetadataError::InvalidReplicaAssignment(format!(
+                "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {rf} replica(s).",
+                replicas.len()
             )));
         }
+        replication_factor = Some(replicas.len());
     }
     Ok(())
 }
@@ -341,6 +366,95 @@ mod tests {
         let mut t = new_topic("t", 1);
         t.configs.insert("retention.ms".into(), "soon".into());
         assert_eq!(create_topic(&image, &t, &[1]).unwrap_err().code(), 40);
+    }
+
+    /// Found by `kafka-topics --create --replica-assignment 1:2:9` on a 3-node
+    /// cluster: Kafka 4.4 answers INVALID_REPLICA_ASSIGNMENT with these messages.
+    #[test]
+    fn manual_assignments_are_refused_as_kafka_refuses_them() {
+        let image = MetadataImage::default();
+        let refusal = |assignments: Vec<Vec<i32>>| {
+            let mut t = new_topic("t", assignments.len() as i32);
+            t.assignments = Some(assignments);
+            let err = create_topic(&image, &t, &[1, 2, 3]).unwrap_err();
+            (err.code(), err.to_string())
+        };
+        assert_eq!(
+            refusal(vec![vec![9, 2, 7]]),
+            (
+                39,
+                "The manual partition assignment includes broker 7, but no such broker is registered."
+                    .into()
+            )
+        );
+        assert_eq!(
+            refusal(vec![vec![2, 1, 2]]),
+            (
+                39,
+                "The manual partition assignment includes the broker 2 more than once.".into()
+            )
+        );
+        assert_eq!(
+            refusal(vec![vec![1, 2], vec![3]]),
+            (
+                39,
+                "The manual partition assignment includes a partition with 1 replica(s), but this is not consistent with previous partitions, which have 2 replica(s)."
+                    .into()
+            )
+        );
+        assert_eq!(
+            refusal(vec![vec![]]),
+            (
+                39,
+                "The manual partition assignment includes an empty replica list.".into()
+            )
+        );
+        assert!(create_topic(
+            &image,
+            &NewTopic {
+                assignments: Some(vec![vec![1, 2, 3], vec![2, 3, 1]]),
+                ..new_topic("t", 2)
+            },
+            &[1, 2, 3]
+        )
+        .is_ok());
+
+        let mut image = MetadataImage::default();
+        let mut t = new_topic("t", 1);
+        t.replication_factor = 2;
+        let records = create_topic(&image, &t, &[1, 2, 3]).unwrap();
+        apply(&mut image, &records);
+        let err =
+            create_partitions(&image, "t", 3, Some(vec![vec![1, 2]]), &[1, 2, 3]).unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (
+                39,
+                "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified."
+                    .into()
+            )
+        );
+        let err = create_partitions(&image, "t", 2, Some(vec![vec![3]]), &[1, 2, 3]).unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (
+                39,
+                "The manual partition assignment includes a partition with 1 replica(s), but this is not consistent with previous partitions, which have 2 replica(s)."
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_replication_factor_above_the_brokers_is_refused_with_kafkas_message() {
+        let mut t = new_topic("t", 1);
+        t.replication_factor = 4;
+        let err = create_topic(&MetadataImage::default(), &t, &[1, 2, 3]).unwrap_err();
+        assert_eq!(err.code(), 38);
+        assert_eq!(
+            err.to_string(),
+            "Unable to replicate the partition 4 time(s): The target replication factor of 4 cannot be reached because only 3 broker(s) are registered or some brokers have all their log directories cordoned."
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub enum MetadataError {
     InvalidConfig(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// A manual replica assignment Kafka refuses (empty, unknown or repeated
+    /// broker, inconsistent replica count, wrong number of partitions).
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
     #[error("metadata log: {0}")]
     Log(String),
     /// No active controller could take the change now (an election, a lost
@@ -35,6 +39,7 @@ impl MetadataError {
             17 => Self::InvalidTopic(message),
             37 => Self::InvalidPartitions(message),
             38 => Self::InvalidReplicationFactor(message),
+            39 => Self::InvalidReplicaAssignment(message),
             3 => Self::UnknownTopic(message),
             40 => Self::InvalidConfig(message),
             41 => Self::NotController(message),
@@ -54,6 +59,7 @@ impl MetadataError {
             Self::UnknownTopic(_) => 3,
             Self::InvalidConfig(_) => 40,
             Self::InvalidRequest(_) => 42,
+            Self::InvalidReplicaAssignment(_) => 39,
             Self::Log(_) => 56,
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,
