@@ -17,6 +17,12 @@
 #                and exit 1 (printing the diff) when they differ
 #   --record     (reference only) write the transcript to expected-lecture.txt
 #   --out FILE   also write the masked transcript to FILE
+#   --cluster N  with --kavka / --reference: N=3 runs against a 3-node cluster
+#                (`kavka cluster up -n 3` / compat/kafka-ref-cluster.sh, see
+#                compat/lib/brokers.sh), creates order-placed with
+#                --replication-factor 3, names brokers A/B/C in --describe's
+#                Leader/Replicas/Isr (per line, in replica order) and compares
+#                with compat/cli/expected-lecture-3node.txt
 #
 # Per command the transcript holds the command line, stdout, stderr and the
 # exit code, after masking what differs from run to run (see mask() below and
@@ -37,6 +43,7 @@ bootstrap=""
 check=0
 record=0
 out=""
+nodes=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --kavka) mode=kavka; shift ;;
@@ -45,11 +52,20 @@ while [[ $# -gt 0 ]]; do
     --check) check=1; shift ;;
     --record) record=1; shift ;;
     --out) out="${2:?--out needs a file}"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --cluster) nodes="${2:?--cluster needs N}"; shift 2 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "lecture.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[[ -n "$mode" ]] || { sed -n '2,27p' "$0" >&2; exit 2; }
+[[ -n "$mode" ]] || { sed -n '2,33p' "$0" >&2; exit 2; }
+case "$nodes" in
+  1) rf=1 ;;
+  3) rf=3; EXPECTED="$here/expected-lecture-3node.txt" ;;
+  *) echo "lecture.sh: --cluster takes 1 or 3" >&2; exit 2 ;;
+esac
+if [[ $nodes -eq 3 && "$mode" == bootstrap ]]; then
+  echo "lecture.sh: --cluster 3 with --kavka or --reference (a --bootstrap list works as is)" >&2; exit 2
+fi
 if [[ $record -eq 1 && "$mode" != reference ]]; then
   echo "lecture.sh: --record only with --reference" >&2; exit 2
 fi
@@ -81,27 +97,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-case "$mode" in
-  kavka)
-    bin="$root/target/debug/kavka"
-    [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
-    port="$(free_port)"
-    echo "lecture.sh: starting Kavka on 127.0.0.1:$port" >&2
-    "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
-      --override "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
-    kavka_pid=$!
-    for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done
-    port_busy "$port" || { cat "$work/broker.log" >&2; echo "lecture.sh: Kavka did not start" >&2; exit 1; }
-    bootstrap="127.0.0.1:$port"
-    ;;
-  reference)
-    port="$(free_port)"
-    ref_dir="${TMPDIR:-/tmp}/kavka-lecture-ref-$port"
-    echo "lecture.sh: starting reference Kafka on 127.0.0.1:$port" >&2
-    "$compat/kafka-ref.sh" start --port "$port" --dir "$ref_dir" --fresh >&2
-    bootstrap="127.0.0.1:$port"
-    ;;
-esac
+if [[ $nodes -eq 3 ]]; then
+  # shellcheck source=../lib/brokers.sh
+  source "$compat/lib/brokers.sh"
+  brokers_start "$mode" lecture 3
+  # brokers.sh set its own EXIT trap; stop the cluster and clean up ours.
+  trap 'brokers_stop; cleanup' EXIT
+  bootstrap="$BROKER_BOOTSTRAP"
+else
+  case "$mode" in
+    kavka)
+      bin="$root/target/debug/kavka"
+      [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
+      port="$(free_port)"
+      echo "lecture.sh: starting Kavka on 127.0.0.1:$port" >&2
+      "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+        --override "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
+      kavka_pid=$!
+      for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done
+      port_busy "$port" || { cat "$work/broker.log" >&2; echo "lecture.sh: Kavka did not start" >&2; exit 1; }
+      bootstrap="127.0.0.1:$port"
+      ;;
+    reference)
+      port="$(free_port)"
+      ref_dir="${TMPDIR:-/tmp}/kavka-lecture-ref-$port"
+      echo "lecture.sh: starting reference Kafka on 127.0.0.1:$port" >&2
+      "$compat/kafka-ref.sh" start --port "$port" --dir "$ref_dir" --fresh >&2
+      bootstrap="127.0.0.1:$port"
+      ;;
+  esac
+fi
 BS="$bootstrap"
 
 # Masks what legitimately differs between runs and brokers. Every rule is
@@ -113,7 +138,28 @@ mask() {
     -e 's#console-consumer-[0-9]+#console-consumer-<n>#g' \
     -e 's#(console-consumer|consumer-inventory-group-[0-9]+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#\1-<member-uuid>#g' \
     -e 's#/127\.0\.0\.1#/<host>#g' \
-    -e 's#^\[?[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:,.]+\]?#<timestamp>#'
+    -e 's#^\[?[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:,.]+\]?#<timestamp>#' | relabel
+}
+
+# With 3 nodes, which broker leads or holds a replica depends on the run's
+# placement: --describe's broker ids become letters in the order of that line's
+# Replicas (A is the preferred leader), so "Leader: A Replicas: A,B,C Isr: A,B,C"
+# means led by the preferred replica with the full ISR, on either broker.
+relabel() {
+  if [[ $nodes -eq 1 ]]; then cat; return; fi
+  python3 -c '
+import re, sys
+def line(m):
+    names = {}
+    for r in m.group(2).split(","):
+        names.setdefault(r, "ABCDEFGHI"[len(names)])
+    name = lambda i: names.get(i, "?" + i)
+    return "Leader: %s\tReplicas: %s\tIsr: %s" % (name(m.group(1)),
+        ",".join(name(r) for r in m.group(2).split(",")),
+        ",".join(name(r) for r in m.group(3).split(",")))
+for l in sys.stdin:
+    sys.stdout.write(re.sub(r"Leader: (-?\d+)\tReplicas: ([\d,]+)\tIsr: ([\d,]*)", line, l))
+'
 }
 
 transcript="$work/transcript.txt"
@@ -166,8 +212,8 @@ T=(kafka-topics --bootstrap-server "$BS")
 G=(kafka-consumer-groups --bootstrap-server "$BS")
 C=(kafka-configs --bootstrap-server "$BS" --entity-type topics --entity-name order-placed)
 
-step keep "kafka-topics --bootstrap-server $B --create --topic order-placed --partitions 3 --replication-factor 1" \
-  "$TOOL" "${T[@]}" --create --topic order-placed --partitions 3 --replication-factor 1
+step keep "kafka-topics --bootstrap-server $B --create --topic order-placed --partitions 3 --replication-factor $rf" \
+  "$TOOL" "${T[@]}" --create --topic order-placed --partitions 3 --replication-factor "$rf"
 step keep "kafka-topics --bootstrap-server $B --list" \
   "$TOOL" "${T[@]}" --list
 step keep "kafka-topics --bootstrap-server $B --describe --topic order-placed" \

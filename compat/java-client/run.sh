@@ -10,6 +10,9 @@
 #                    port with a fresh data dir, run against it, stop it on exit
 #   --kavka          start Kavka (target/debug/kavka, built if missing) on a free port
 #                    with a fresh data dir, run against it, stop it on exit
+#   --cluster N      with --kavka / --reference: N=3 starts a 3-node cluster instead
+#                    (`kavka cluster up -n 3` / compat/kafka-ref-cluster.sh; topics get RF 3,
+#                    min.insync.replicas=2; the full bootstrap list; see lib/brokers.sh)
 #   --exclude-tags T comma-separated JUnit tags to leave out (after --groups)
 #   -- ARGS          passed to mvn, e.g. -- -Dtest=ProducerScenarios
 #
@@ -25,6 +28,7 @@ bootstrap="${KAVKA_BOOTSTRAP:-127.0.0.1:9092}"
 groups=0
 reference=0
 kavka=0
+nodes=1
 extra_excluded=""
 mvn_args=()
 while [[ $# -gt 0 ]]; do
@@ -34,72 +38,24 @@ while [[ $# -gt 0 ]]; do
     --groups) groups=1; shift ;;
     --reference) reference=1; shift ;;
     --kavka) kavka=1; shift ;;
+    --cluster) nodes="${2:?--cluster needs N}"; shift 2 ;;
+    --cluster=*) nodes="${1#*=}"; shift ;;
     --exclude-tags) extra_excluded="${2:?--exclude-tags needs TAGS}"; shift 2 ;;
     --) shift; mvn_args+=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-ref_dir=""
-stop_reference() {
-  if [[ -n "$ref_dir" ]]; then
-    "$compat/kafka-ref.sh" stop --dir "$ref_dir" >&2 || true
-    ref_dir=""
-  fi
-}
-
+# shellcheck source=../lib/brokers.sh
+source "$compat/lib/brokers.sh"
+# Single nodes on free ports; --cluster 3: see lib/brokers.sh. Each is stopped on exit.
 if [[ $reference -eq 1 ]]; then
-  port=""
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 12000 ))
-    if ! port_busy "$p" && ! port_busy "$((p + 1))"; then port=$p; break; fi
-  done
-  [[ -n "$port" ]] || { echo "run.sh: no free port found" >&2; exit 1; }
-  ref_dir="${TMPDIR:-/tmp}/kavka-java-client-ref-$port"
-  trap stop_reference EXIT
-  trap 'exit 130' INT TERM
-  echo "run.sh: starting reference Kafka on 127.0.0.1:$port (dir $ref_dir)" >&2
-  # kafka-ref.sh records the broker's PID in $ref_dir/kafka.pid; `stop --dir` signals only that PID.
-  "$compat/kafka-ref.sh" start --port "$port" --dir "$ref_dir" --fresh >&2
-  bootstrap="127.0.0.1:$port"
-fi
-
-kavka_pid=""
-stop_kavka() {
-  if [[ -n "$kavka_pid" ]]; then
-    kill -TERM "$kavka_pid" 2>/dev/null || true
-    wait "$kavka_pid" 2>/dev/null || true
-    kavka_pid=""
-  fi
-}
-
-if [[ $kavka -eq 1 ]]; then
-  root="$(dirname "$compat")"
-  bin="$root/target/debug/kavka"
-  [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
-  port=""
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 12000 ))
-    if ! port_busy "$p"; then port=$p; break; fi
-  done
-  [[ -n "$port" ]] || { echo "run.sh: no free port found" >&2; exit 1; }
-  kavka_dir="$(mktemp -d "${TMPDIR:-/tmp}/kavka-java-client-XXXXXX")"
-  trap 'stop_kavka; rm -rf "$kavka_dir"' EXIT
-  trap 'exit 130' INT TERM
-  echo "run.sh: starting Kavka on 127.0.0.1:$port (dir $kavka_dir)" >&2
-  "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
-    --override "log.dirs=$kavka_dir/data" >"$kavka_dir/broker.log" 2>&1 &
-  kavka_pid=$!
-  for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done
-  if ! kill -0 "$kavka_pid" 2>/dev/null || ! port_busy "$port"; then
-    echo "run.sh: Kavka did not start:" >&2
-    cat "$kavka_dir/broker.log" >&2
-    exit 1
-  fi
-  bootstrap="127.0.0.1:$port"
+  brokers_start reference java-client "$nodes"
+  bootstrap="$BROKER_BOOTSTRAP"
+elif [[ $kavka -eq 1 ]]; then
+  brokers_start kavka java-client "$nodes"
+  bootstrap="$BROKER_BOOTSTRAP"
 fi
 
 if [[ $groups -eq 1 ]]; then
@@ -113,10 +69,11 @@ fi
 
 reports="$here/target/surefire-reports"
 rm -rf "$reports"
-echo "run.sh: bootstrap=$bootstrap excluded tags: ${excluded:-none}" >&2
+echo "run.sh: bootstrap=$bootstrap nodes=$nodes excluded tags: ${excluded:-none}" >&2
 set +e
 mvn -q -f "$here/pom.xml" test \
   -DKAVKA_BOOTSTRAP="$bootstrap" \
+  -DKAVKA_NODES="$nodes" \
   -DexcludedGroups="$excluded" \
   -Dmaven.test.failure.ignore=true \
   -Dsurefire.failIfNoSpecifiedTests=false \

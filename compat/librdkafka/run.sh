@@ -12,6 +12,12 @@
 #                    free port with a fresh data dir and num.partitions=4, stop it on exit
 #   --reference      start the reference Apache Kafka (compat/kafka-ref.sh) the same way,
 #                    plus an authorizer that allows all until a test adds ACLs
+#   --cluster N      with --kavka / --reference: N=3 starts a 3-node cluster instead
+#                    (`kavka cluster up -n 3` / compat/kafka-ref-cluster.sh on its fixed
+#                    ports; default.replication.factor=3, min.insync.replicas=2, the same
+#                    num.partitions and rebalance delay, no authorizer; see
+#                    compat/lib/brokers.sh); the default test set is then
+#                    compat/librdkafka/passing-cluster.txt
 #   --tests LIST     test numbers, comma or space separated (e.g. 0001,0012,0081); N:SUB runs
 #                    only N's sub-tests whose name contains SUB (SUBTESTS), e.g. 0081:DescribeConfigs
 #   --all            every test number that has a broker test (see tests/test.c)
@@ -63,6 +69,7 @@ kafka_version="${TEST_KAFKA_VERSION:-4.0.0}"
 scenario=default
 extra_overrides=()
 metadata_proxy=0
+nodes=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bootstrap) bootstrap="${2:?--bootstrap needs H:P}"; shift 2 ;;
@@ -72,6 +79,7 @@ while [[ $# -gt 0 ]]; do
     --tests) tests_arg="${2:?--tests needs a list}"; shift 2 ;;
     --tests=*) tests_arg="${1#*=}"; shift ;;
     --all) all=1; shift ;;
+    --cluster) nodes="${2:?--cluster needs N}"; shift 2 ;;
     --jobs) jobs="${2:?--jobs needs N}"; shift 2 ;;
     --timeout) per_test_timeout="${2:?--timeout needs seconds}"; shift 2 ;;
     --local) local_only=1; shift ;;
@@ -196,7 +204,9 @@ if [[ -n "$tests_arg" ]]; then
 elif [[ $all -eq 1 || $local_only -eq 1 ]]; then
   mapfile -t numbers < <(list_tests "$([[ $local_only -eq 1 ]] && echo local || echo broker)")
 else
-  mapfile -t numbers < <(grep -oE '^[0-9]{4}(:[A-Za-z0-9_]+)?' "$here/passing.txt")
+  set_file="$here/passing.txt"
+  [[ $nodes -eq 3 ]] && set_file="$here/passing-cluster.txt"
+  mapfile -t numbers < <(grep -oE '^[0-9]{4}(:[A-Za-z0-9_]+)?' "$set_file")
 fi
 ((${#numbers[@]})) || { log "no tests selected"; exit 2; }
 
@@ -246,7 +256,26 @@ esac
 broker_overrides+=(${extra_overrides[@]+"${extra_overrides[@]}"})
 
 broker_log=""
-if [[ $local_only -eq 0 && "$mode" == reference ]]; then
+if [[ $nodes -ne 1 && ( $local_only -eq 1 || -z "$mode" || $metadata_proxy -eq 1 ) ]]; then
+  log "--cluster needs --kavka or --reference (and no --local / --metadata-proxy)"; exit 2
+fi
+if [[ $nodes -ne 1 ]]; then
+  # shellcheck source=../lib/brokers.sh
+  source "$compat/lib/brokers.sh"
+  [[ "$mode" == kavka && -z "${KAVKA_BIN:-}" ]] && cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
+  cluster_props=()
+  for ((i = 1; i < ${#broker_overrides[@]}; i += 2)); do cluster_props+=("${broker_overrides[$i]}"); done
+  # No authorizer on the reference cluster: in a multi-node quorum the
+  # StandardAuthorizer refuses the controllers' own Vote/Fetch until it has
+  # loaded (AuthorizerNotReadyException) unless their principal is a super user,
+  # and User:ANONYMOUS as super user would defeat the ACL tests. So the ACL tests
+  # (0081 Acls, 0109, 0115, 0119) run against the single-node reference only.
+  brokers_start "$mode" librdkafka "$nodes" "${cluster_props[@]}"
+  # brokers.sh set its own EXIT trap: stop the cluster, then clean up ours.
+  trap 'brokers_stop; cleanup' EXIT
+  bootstrap="$BROKER_BOOTSTRAP"
+  broker_log="$BROKER_DIR"
+elif [[ $local_only -eq 0 && "$mode" == reference ]]; then
   port="$(free_port)" || { log "no free port found"; exit 1; }
   ref_dir="${TMPDIR:-/tmp}/kavka-librdkafka-ref-$port"
   log "starting reference Kafka on 127.0.0.1:$port (dir $ref_dir)"
@@ -398,6 +427,12 @@ if [[ -n "$kavka_pid" ]] && ! kill -0 "$kavka_pid" 2>/dev/null; then
 fi
 if [[ -n "$broker_log" && -f "$broker_log" ]]; then
   cp "$broker_log" "$out_dir/broker.log" 2>/dev/null || true
+elif [[ -n "$broker_log" && -d "$broker_log" ]]; then
+  # A cluster: each node's log (Kavka: node-N/broker.log, Kafka: node-N/server.log).
+  for f in "$broker_log"/node-*/*.log; do
+    [[ -f "$f" ]] && cp "$f" "$out_dir/$(basename "$(dirname "$f")")-$(basename "$f")" 2>/dev/null
+  done
+  true
 fi
 
 cat "$out_dir"/*.res | sort >"$out_dir/results.txt"

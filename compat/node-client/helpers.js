@@ -5,6 +5,9 @@ const { Kafka, logLevel } = require('kafkajs')
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 const BOOTSTRAP = process.env.KAVKA_BOOTSTRAP || '127.0.0.1:9092'
+// Brokers in the cluster under test (run.sh --cluster N); topics get this many
+// replicas (at most 3), so a 3-node run exercises RF 3 with min.insync.replicas=2.
+const REPLICATION_FACTOR = Math.min(Number(process.env.KAVKA_NODES || '1'), 3)
 // Waits are shorter on Kavka so that the known-bug todos (which time out) keep the run short.
 const WAIT_MS = process.env.KAVKA_BROKER === 'kavka' ? 10000 : 30000
 
@@ -15,7 +18,7 @@ function unique (prefix) {
 function kafka (clientId = 'compat-kafkajs') {
   return new Kafka({
     clientId,
-    brokers: [BOOTSTRAP],
+    brokers: BOOTSTRAP.split(','),
     logLevel: process.env.KAFKAJS_LOG ? logLevel.INFO : logLevel.NOTHING,
     retry: { retries: 5, initialRetryTime: 100 },
     connectionTimeout: 3000,
@@ -60,7 +63,7 @@ function javaMurmur2Partition (key, numPartitions) {
 async function createTopic (admin, partitions = 1) {
   const topic = unique('t')
   const created = await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    topics: [{ topic, numPartitions: partitions, replicationFactor: REPLICATION_FACTOR }],
     waitForLeaders: true
   })
   if (!created) throw new Error(`topic ${topic} already existed`)
@@ -102,4 +105,4 @@ function exitWhenDone () {
   require('node:test').after(() => { setTimeout(() => process.exit(), 2000).unref() })
 }
 
-module.exports = { exitWhenDone, kavkaBug, BOOTSTRAP, unique, kafka, javaMurmur2Partition, createTopic, waitFor, consumeN }
+module.exports = { exitWhenDone, kavkaBug, BOOTSTRAP, REPLICATION_FACTOR, unique, kafka, javaMurmur2Partition, createTopic, waitFor, consumeN }

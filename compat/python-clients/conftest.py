@@ -17,6 +17,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 BOOTSTRAP = os.environ.get("KAVKA_BOOTSTRAP", "127.0.0.1:9092")
 # "kavka" when run.sh --kavka started the broker (or the caller says so).
 BROKER = os.environ.get("KAVKA_BROKER", "")
+# Brokers in the cluster under test (run.sh --cluster N); topics get this many
+# replicas (at most 3), so a 3-node run exercises RF 3 with min.insync.replicas=2.
+NODES = int(os.environ.get("KAVKA_NODES", "1"))
+REPLICATION_FACTOR = min(NODES, 3)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,7 +81,8 @@ def make_topic(admin, unique):
 
     def make(partitions=1, configs=None):
         name = unique("t")
-        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1,
+        admin.create_topics({name: {"num_partitions": partitions,
+                                    "replication_factor": REPLICATION_FACTOR,
                                     "configs": configs or {}}})
         created.append(name)
         wait_for_leaders(admin, name, partitions)

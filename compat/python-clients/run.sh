@@ -8,6 +8,9 @@
 #                    port with a fresh data dir, run against it, stop it on exit
 #   --kavka          start Kavka (target/debug/kavka, built if missing) on a free port
 #                    with a temp data dir, run against it, stop it on exit
+#   --cluster N      with --kavka / --reference: N=3 starts a 3-node cluster instead
+#                    (`kavka cluster up -n 3` / compat/kafka-ref-cluster.sh; RF 3 topics,
+#                    min.insync.replicas=2; the full bootstrap list; see lib/brokers.sh)
 #   -- ARGS          passed to pytest, e.g. -- -k aiokafka -x
 #
 # The venv lives outside the repo: ${KAVKA_CACHE:-$HOME/.cache/kavka}/py-clients-venv,
@@ -22,6 +25,7 @@ source "$compat/lib/brokers.sh"
 
 bootstrap="${KAVKA_BOOTSTRAP:-127.0.0.1:9092}"
 mode=bootstrap
+nodes=1
 pytest_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -29,8 +33,10 @@ while [[ $# -gt 0 ]]; do
     --bootstrap=*) bootstrap="${1#*=}"; shift ;;
     --reference) mode=reference; shift ;;
     --kavka) mode=kavka; shift ;;
+    --cluster) nodes="${2:?--cluster needs N}"; shift 2 ;;
+    --cluster=*) nodes="${1#*=}"; shift ;;
     --) shift; pytest_args+=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -48,10 +54,12 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
 fi
 
 case "$mode" in
-  reference) brokers_start_reference py-clients; bootstrap="$BROKER_BOOTSTRAP" ;;
-  kavka) brokers_start_kavka py-clients; bootstrap="$BROKER_BOOTSTRAP"; export KAVKA_BROKER=kavka ;;
+  reference) brokers_start reference py-clients "$nodes"; bootstrap="$BROKER_BOOTSTRAP" ;;
+  kavka) brokers_start kavka py-clients "$nodes"; bootstrap="$BROKER_BOOTSTRAP"; export KAVKA_BROKER=kavka ;;
 esac
 
+# The scenarios read KAVKA_NODES to expect RF 3 where they check replicas.
+export KAVKA_NODES="$nodes"
 echo "run.sh: bootstrap=$bootstrap" >&2
 set +e
 KAVKA_BOOTSTRAP="$bootstrap" "$venv/bin/python" -m pytest -c "$here/pytest.ini" \

@@ -9,9 +9,18 @@ from aiokafka.admin.config_resource import ConfigResourceType as AioConfigResour
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
-from conftest import wait_for_leaders
+from conftest import REPLICATION_FACTOR, wait_for_leaders
 
 TOPIC_ALREADY_EXISTS = 36
+
+
+def wait_listed(list_topics, name, timeout=15.0):
+    """On a cluster the broker answering may learn of a new topic a moment
+    after the one that created it (on Kafka as on Kavka)."""
+    deadline = time.monotonic() + timeout
+    while name not in list_topics():
+        assert time.monotonic() < deadline, f"{name} not listed {timeout}s after create"
+        time.sleep(0.1)
 
 
 def wait_gone(list_topics, name, timeout=15.0):
@@ -23,13 +32,13 @@ def wait_gone(list_topics, name, timeout=15.0):
 
 def test_kafka_python_topic_lifecycle(admin, unique):
     name = unique("adm")
-    result = admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}})
+    result = admin.create_topics({name: {"num_partitions": 3, "replication_factor": REPLICATION_FACTOR}})
     [created] = result["topics"]
     assert (created["name"], created["error_code"], created["num_partitions"]) == (name, 0, 3)
     assert created["configs"]["retention.ms"]["value"] == "604800000"
 
     wait_for_leaders(admin, name, 3)
-    assert name in admin.list_topics()
+    wait_listed(admin.list_topics, name)
     [desc] = admin.describe_topics([name])
     assert desc["name"] == name and desc["error_code"] == 0 and not desc["is_internal"]
     parts = sorted(desc["partitions"], key=lambda p: p["partition_index"])
@@ -37,10 +46,12 @@ def test_kafka_python_topic_lifecycle(admin, unique):
     for p in parts:
         assert p["error_code"] == 0
         assert p["leader_id"] >= 0
-        assert p["replica_nodes"] == [p["leader_id"]] and p["isr_nodes"] == [p["leader_id"]]
+        assert len(p["replica_nodes"]) == REPLICATION_FACTOR
+        assert p["leader_id"] in p["replica_nodes"]
+        assert sorted(p["isr_nodes"]) == sorted(p["replica_nodes"])
 
     with pytest.raises(TopicAlreadyExistsError):
-        admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}})
+        admin.create_topics({name: {"num_partitions": 3, "replication_factor": REPLICATION_FACTOR}})
 
     configs = admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})], config_filter="all")
@@ -59,7 +70,7 @@ async def test_aiokafka_topic_lifecycle(bootstrap, unique):
     client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
     await client.start()
     try:
-        resp = await client.create_topics([NewTopic(name, 3, 1)])
+        resp = await client.create_topics([NewTopic(name, 3, REPLICATION_FACTOR)])
         assert [(t[0], t[1]) for t in resp.topic_errors] == [(name, 0)]
 
         deadline = time.monotonic() + 15
@@ -70,10 +81,14 @@ async def test_aiokafka_topic_lifecycle(bootstrap, unique):
                 break
             assert time.monotonic() < deadline, desc
             await asyncio.sleep(0.1)
-        assert name in await client.list_topics()
+        # On a cluster the broker answering ListTopics may not have the new
+        # topic's metadata yet (Kafka's brokers catch up within moments too).
+        while name not in await client.list_topics():
+            assert time.monotonic() < deadline, f"{name} not listed {15}s after create"
+            await asyncio.sleep(0.1)
         assert sorted(p["partition"] for p in desc["partitions"]) == [0, 1, 2]
 
-        again = await client.create_topics([NewTopic(name, 3, 1)])
+        again = await client.create_topics([NewTopic(name, 3, REPLICATION_FACTOR)])
         assert [(t[0], t[1]) for t in again.topic_errors] == [(name, TOPIC_ALREADY_EXISTS)]
 
         [resp] = await client.describe_configs(

@@ -3,7 +3,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ConfigResourceTypes } = require('kafkajs')
-const { exitWhenDone, kafka, unique, waitFor } = require('../helpers')
+const { exitWhenDone, kafka, REPLICATION_FACTOR, unique, waitFor } = require('../helpers')
 
 exitWhenDone()
 
@@ -13,9 +13,11 @@ test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, de
   try {
     const topic = unique('adm')
     assert.equal(await admin.createTopics({
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true
+      topics: [{ topic, numPartitions: 3, replicationFactor: REPLICATION_FACTOR }], waitForLeaders: true
     }), true)
-    assert.ok((await admin.listTopics()).includes(topic))
+    // On a cluster the broker answering may learn of the topic a moment after
+    // the one that created it (Kafka's brokers too).
+    await waitFor(`${topic} listed`, async () => (await admin.listTopics()).includes(topic), 15000)
 
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
     assert.equal(topics.length, 1)
@@ -25,8 +27,9 @@ test('admin: create, list, fetchTopicMetadata, create again, describeConfigs, de
     for (const p of parts) {
       assert.equal(p.partitionErrorCode, 0)
       assert.ok(p.leader >= 0)
-      assert.deepEqual(p.replicas, [p.leader])
-      assert.deepEqual(p.isr, [p.leader])
+      assert.equal(p.replicas.length, REPLICATION_FACTOR)
+      assert.ok(p.replicas.includes(p.leader))
+      assert.deepEqual([...p.isr].sort(), [...p.replicas].sort())
     }
 
     // KafkaJS answers false (not an error) when the topic already exists.

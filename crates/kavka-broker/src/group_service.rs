@@ -889,8 +889,10 @@ impl GroupService {
             num_partitions: self.partitions,
             replication_factor: offsets_replication_factor(state),
             assignments: None,
+            // Kafka's GroupCoordinatorService sets these three as topic configs.
             configs: [
                 ("cleanup.policy".to_string(), "compact".to_string()),
+                ("compression.type".to_string(), "producer".to_string()),
                 ("segment.bytes".to_string(), "104857600".to_string()),
             ]
             .into_iter()

@@ -239,7 +239,7 @@ fn place_replicas(
     }
     if replication_factor as usize > brokers.len() {
         return Err(MetadataError::InvalidReplicationFactor(format!(
-            "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered.",
+            "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered or some brokers have all their log directories cordoned.",
             brokers.len()
         )));
     }
@@ -371,6 +371,19 @@ pub fn manual_assignments(indexed: Vec<(i32, Vec<i32>)>) -> Result<Vec<Vec<i32>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kafka 4.4's words for a replication factor above the brokers there are.
+    #[test]
+    fn a_replication_factor_above_the_brokers_is_refused_with_kafkas_message() {
+        let mut t = new_topic("t", 1);
+        t.replication_factor = 4;
+        let err = create_topic(&MetadataImage::default(), &t, &[1, 2, 3]).unwrap_err();
+        assert_eq!(err.code(), 38);
+        assert_eq!(
+            err.to_string(),
+            "Unable to replicate the partition 4 time(s): The target replication factor of 4 cannot be reached because only 3 broker(s) are registered or some brokers have all their log directories cordoned."
+        );
+    }
 
     fn new_topic(name: &str, partitions: i32) -> NewTopic {
         NewTopic {

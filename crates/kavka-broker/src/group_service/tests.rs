@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kavka_group::{CommitPartition, Effects, GroupResponse, JoinGroupRequest, JoinProtocol};
-use kavka_metadata::{MetadataImage, MetadataRecord};
+use kavka_metadata::{ConfigResource, MetadataImage, MetadataRecord};
 use kavka_replica::{FollowerFetch, FollowerFetchOutcome};
 use uuid::Uuid;
 
@@ -272,5 +272,31 @@ async fn a_join_waiting_when_leadership_moves_is_answered_not_coordinator() {
     assert!(
         matches!(&answer, Ok(GroupResponse::Join(r)) if r.error == Some(kavka_group::GroupError::NotCoordinator)),
         "{answer:?}"
+    );
+}
+
+/// Found by `kafka-topics --describe --topic __consumer_offsets` on a 3-node
+/// cluster: Kafka 4.4 lists `compression.type=producer` among the topic's configs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_offsets_is_created_with_kafkas_topic_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = broker(dir.path()).await;
+    state.groups.ensure_topic(&state).await.unwrap();
+    let image = state.metadata.image();
+    let configs = image
+        .configs(&ConfigResource::Topic(OFFSETS_TOPIC.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    let configs: Vec<(&str, &str)> = configs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        configs,
+        [
+            ("cleanup.policy", "compact"),
+            ("compression.type", "producer"),
+            ("segment.bytes", "104857600"),
+        ]
     );
 }

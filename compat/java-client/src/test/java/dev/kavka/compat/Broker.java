@@ -37,6 +37,20 @@ final class Broker {
         return "127.0.0.1:9092";
     }
 
+    /**
+     * Brokers in the cluster under test (-DKAVKA_NODES / env, run.sh --cluster N, default 1).
+     * Topics get this many replicas (at most 3), so a 3-node run exercises RF 3.
+     */
+    static int nodes() {
+        String v = System.getProperty("KAVKA_NODES");
+        if (v == null || v.isBlank()) v = System.getenv("KAVKA_NODES");
+        return v == null || v.isBlank() ? 1 : Integer.parseInt(v.trim());
+    }
+
+    static short replicationFactor() {
+        return (short) Math.min(nodes(), 3);
+    }
+
     /** A name unique to this run, so reruns against one broker never collide. */
     static String unique(String prefix) {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -110,7 +124,7 @@ final class Broker {
         return new KafkaConsumer<>(p);
     }
 
-    /** Creates a topic with replication factor 1 and waits until every partition has a leader. */
+    /** Creates a topic with {@link #replicationFactor()} replicas and waits until every partition has a leader. */
     static String createTopic(Admin admin, String prefix, int partitions) throws Exception {
         return createTopic(admin, prefix, partitions, Map.of());
     }
@@ -118,7 +132,7 @@ final class Broker {
     static String createTopic(Admin admin, String prefix, int partitions, Map<String, String> configs)
             throws Exception {
         String name = unique(prefix);
-        admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)))
+        admin.createTopics(List.of(new NewTopic(name, partitions, replicationFactor()).configs(configs)))
                 .all().get(20, TimeUnit.SECONDS);
         awaitLeaders(admin, name, partitions);
         return name;
