@@ -91,32 +91,48 @@ impl ControllerService {
     /// Runs a cluster decision on the current image and commits its records,
     /// deciding again if the image moved before they were applied.
     async fn decide(&self, request: ControllerRequest) -> ControllerResponse {
+        match self
+            .commit_decision(|control, image| decide_one(control, image, &request))
+            .await
+        {
+            Ok(Some(answer)) => answer,
+            Ok(None) => error(7, "the metadata kept changing under the decision; retry"),
+            Err(e) => self.quorum_error(e),
+        }
+    }
+
+    /// The controller's one way to act: under its lock, decide on the current
+    /// image (with fresh sessions after a change of leadership, as in Kafka) and
+    /// commit the records on the condition that the image has not moved; if it
+    /// has, decide again. `None` when it kept moving for every attempt.
+    async fn commit_decision<T>(
+        &self,
+        mut decide: impl FnMut(&mut ClusterControl, &MetadataImage) -> (T, Vec<MetadataRecord>),
+    ) -> Result<Option<T>, QuorumError> {
         let mut guard = self.control.lock().await;
         for _ in 0..MAX_STALE_RETRIES {
             let committed = self.quorum.image();
             let term = self.quorum.metrics().borrow().current_term;
             if guard.0 != term {
-                // A new leadership: sessions start over, as in Kafka.
                 *guard = (term, ClusterControl::new(self.config));
             }
-            let image = committed.image.clone();
-            let (answer, records) = decide_one(&mut guard.1, &image, &request);
+            let (out, records) = decide(&mut guard.1, &committed.image);
             if records.is_empty() {
-                return answer;
+                return Ok(Some(out));
             }
             match self
                 .quorum
-                .propose_if(Some(image.next_offset()), records)
+                .propose_if(Some(committed.image.next_offset()), records)
                 .await
             {
-                Ok(_) => return answer,
+                Ok(_) => return Ok(Some(out)),
                 Err(QuorumError::Stale { .. }) => {
-                    wait_for_newer(&self.quorum, committed.applied_index).await;
+                    wait_for_newer(&self.quorum, committed.applied_index).await
                 }
-                Err(e) => return self.quorum_error(e),
+                Err(e) => return Err(e),
             }
         }
-        error(7, "the metadata kept changing under the decision; retry")
+        Ok(None)
     }
 
     /// The controller's own work while it leads: fence brokers whose session ran
@@ -223,30 +239,9 @@ impl ControllerService {
         &self,
         f: impl Fn(&mut ClusterControl, &MetadataImage) -> Vec<MetadataRecord>,
     ) -> Result<(), QuorumError> {
-        let mut guard = self.control.lock().await;
-        for _ in 0..MAX_STALE_RETRIES {
-            let committed = self.quorum.image();
-            let term = self.quorum.metrics().borrow().current_term;
-            if guard.0 != term {
-                *guard = (term, ClusterControl::new(self.config));
-            }
-            let records = f(&mut guard.1, &committed.image);
-            if records.is_empty() {
-                return Ok(());
-            }
-            match self
-                .quorum
-                .propose_if(Some(committed.image.next_offset()), records)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(QuorumError::Stale { .. }) => {
-                    wait_for_newer(&self.quorum, committed.applied_index).await
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        self.commit_decision(|control, image| ((), f(control, image)))
+            .await
+            .map(|_| ())
     }
 }
 
