@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,22 +19,6 @@ fn kavka(args: &[&str]) -> std::process::Output {
         .env("RUST_BACKTRACE", "0")
         .output()
         .expect("run kavka")
-}
-
-/// A base port with `n` free ports after it.
-fn free_base(n: u16) -> u16 {
-    let seed = u64::from(std::process::id()) * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    for i in 0..500u64 {
-        let base = 20_000 + ((seed + i * 131) % 12_000) as u16;
-        if (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} free ports");
 }
 
 /// The cluster and the observer process; both go when the test ends.
@@ -128,7 +111,7 @@ async fn create(bootstrap: &str, topic: &str, partitions: i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_only_node_takes_replicas_and_follows_metadata_across_restarts() {
-    let base = free_base(7);
+    let base = free_port_block(7);
     let mut cluster = Cluster {
         dir: tempfile::tempdir().unwrap(),
         observer: None,

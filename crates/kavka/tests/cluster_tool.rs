@@ -1,6 +1,7 @@
 //! `kavka cluster`: up, the node controls, down, and its errors, run as a user would.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -33,25 +34,6 @@ fn fails(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A base port with `n` free ports after it, in `KAVKA_TEST_PORTS` (default
-/// 20000-31999, below the ephemeral range).
-fn free_base(n: u16) -> u16 {
-    let (lo, hi) = kavka_chaos::cluster::port_range().expect("KAVKA_TEST_PORTS");
-    let starts = u64::from(hi - lo).saturating_sub(u64::from(n)) + 1;
-    let seed = u64::from(std::process::id()) * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    for i in 0..500u64 {
-        let base = lo + ((seed + i * 131) % starts) as u16;
-        if (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} free ports");
-}
-
 fn state_of(status: &str, id: i32) -> String {
     status
         .lines()
@@ -65,7 +47,7 @@ fn state_of(status: &str, id: i32) -> String {
 fn one_node_cluster_goes_through_every_control() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let base = free_base(2);
+    let base = common::free_port_block(2);
     let base_arg = base.to_string();
     let up = ok(&dir, &["up", "-n", "1", "--base-port", &base_arg]);
     assert!(
@@ -128,7 +110,13 @@ fn a_directory_with_other_files_is_never_used_so_purge_cannot_delete_them() {
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
     let err = fails(
         tmp.path(),
-        &["up", "-n", "1", "--base-port", &free_base(2).to_string()],
+        &[
+            "up",
+            "-n",
+            "1",
+            "--base-port",
+            &common::free_port_block(2).to_string(),
+        ],
     );
     assert!(err.contains("not empty and holds no cluster.json"), "{err}");
     let err = fails(tmp.path(), &["down", "--purge"]);
@@ -140,10 +128,10 @@ fn a_directory_with_other_files_is_never_used_so_purge_cannot_delete_them() {
 fn a_node_that_exits_at_start_is_reported_with_its_log() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let base = free_base(2);
+    let base = common::free_port_block(2);
     // Its client listener is moved onto a port someone else holds: the broker
     // exits at bind while the tool waits on the planned port.
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listeners = format!(
         "1:listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
         taken.local_addr().unwrap().port(),
@@ -182,7 +170,7 @@ fn a_node_that_exits_at_start_is_reported_with_its_log() {
 fn three_nodes_come_up_or_the_refusal_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let base = free_base(6).to_string();
+    let base = common::free_port_block(6).to_string();
     let started = Instant::now();
     let out = kavka(&dir, &["up", "-n", "3", "--base-port", &base]);
     assert!(started.elapsed() < Duration::from_secs(60));

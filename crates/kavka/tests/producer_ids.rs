@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -49,34 +49,6 @@ impl Drop for Purge<'_> {
             let _ = run_cluster(self.0, &["down", "--purge"]);
         }
     }
-}
-
-/// A base port with `n` free ports after it: from `KAVKA_TEST_PORT_BASE` when
-/// set (a shared machine may hand each user a range), else below the ephemeral
-/// range.
-fn free_base(n: u16) -> u16 {
-    let free = |base: u16| (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
-    if let Some(start) = std::env::var("KAVKA_TEST_PORT_BASE")
-        .ok()
-        .and_then(|s| s.parse::<u16>().ok())
-    {
-        // Tests run in parallel: each call starts in a slot of its own.
-        static SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let slot = SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return (start + 10 * slot..start + 100)
-            .step_by(usize::from(n))
-            .find(|&b| free(b))
-            .expect("free ports after KAVKA_TEST_PORT_BASE");
-    }
-    let seed = u64::from(std::process::id()) * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    (0..500u64)
-        .map(|i| 20_000 + ((seed + i * 131) % 12_000) as u16)
-        .find(|&b| free(b))
-        .expect("free ports")
 }
 
 /// One InitProducerId (no transactional id) to the broker at `port`, retried
@@ -127,7 +99,7 @@ fn ids_from(ports: &[u16], count: usize, seen: &mut BTreeSet<i64>) -> Vec<Vec<i6
 fn brokers_of_a_cluster_hand_out_distinct_ids_that_survive_a_full_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let base = free_base(6);
+    let base = common::free_port_block(6);
     let base_arg = base.to_string();
     let _purge = Purge(&dir);
     cluster(&dir, &["up", "-n", "3", "--base-port", &base_arg]);
@@ -159,7 +131,7 @@ fn brokers_of_a_cluster_hand_out_distinct_ids_that_survive_a_full_restart() {
 fn a_data_dir_from_before_never_hands_out_an_id_its_block_file_reserved() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let base_arg = free_base(2).to_string();
+    let base_arg = common::free_port_block(2).to_string();
     let _purge = Purge(&dir);
     cluster(&dir, &["up", "-n", "1", "--base-port", &base_arg]);
     cluster(&dir, &["down"]);

@@ -29,6 +29,25 @@ pub struct TestBroker {
     extra: Vec<String>,
 }
 
+/// A base port with `n` free ports after it, in `KAVKA_TEST_PORTS` (default
+/// 20000-31999, below the ephemeral range).
+pub fn free_port_block(n: u16) -> u16 {
+    let (lo, hi) = kavka_chaos::cluster::port_range().expect("KAVKA_TEST_PORTS");
+    let starts = u64::from(hi - lo).saturating_sub(u64::from(n)) + 1;
+    let seed = u64::from(std::process::id()) * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+    for i in 0..500u64 {
+        let base = lo + ((seed + i * 131) % starts) as u16;
+        if (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free ports");
+}
+
 /// A free port in `KAVKA_TEST_PORTS` (default 20000-31999: below Linux's ephemeral
 /// range, 32768+, so an outgoing connection of some other test cannot take it
 /// between this check and the broker's bind).
