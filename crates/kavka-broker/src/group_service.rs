@@ -738,6 +738,57 @@ impl GroupService {
         })
     }
 
+    /// Like [`Self::read`], but the answer waits until every record appended to
+    /// the `__consumer_offsets` partitions of `groups` before the read is
+    /// replicated: a committed offset or a member is shown only once it would
+    /// survive a failover of the coordinator, as Kafka's coordinators read at the
+    /// last committed offset. With a single replica there is nothing to wait for.
+    pub(crate) async fn read_replicated<T>(
+        &self,
+        state: &BrokerState,
+        groups: &[&str],
+        f: impl FnOnce(&OwnedGroups<'_>) -> T,
+    ) -> Result<T, CoordinatorError> {
+        let partitions: BTreeSet<i32> = groups
+            .iter()
+            .map(|g| partition_for_group(g, self.partitions))
+            .collect();
+        let hosted: Vec<Arc<Partition>> = partitions
+            .into_iter()
+            .filter_map(|p| state.replicas.get(OFFSETS_TOPIC, p))
+            .collect();
+        // The log ends are taken under the lock the writers append under, so the
+        // read reflects no record beyond them.
+        let (out, targets) = {
+            let inner = self.inner.lock();
+            let targets: Vec<i64> = hosted.iter().map(|p| p.log_end_offset()).collect();
+            let out = f(&OwnedGroups {
+                inner: &inner,
+                partitions: self.partitions,
+            });
+            (out, targets)
+        };
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let signals = state.replicas.signals();
+        for (p, target) in hosted.iter().zip(targets) {
+            loop {
+                let notified = signals.data_changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if p.high_watermark() >= target {
+                    break;
+                }
+                if !p.is_leader() {
+                    return Err(CoordinatorError::NotCoordinator);
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    return Err(CoordinatorError::NotAvailable);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Advances timers: session expiry, join phase ends, offset expiry. Only owned
     /// groups are in memory, so only they are acted on.
     pub(crate) fn tick(&self, state: &BrokerState) {

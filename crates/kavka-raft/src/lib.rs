@@ -13,6 +13,7 @@
 //! - `rpc`/`network`/`server`: node-to-node RPCs over plain TCP, length-prefixed
 //!   JSON frames (JSON: the records are serde types already, `serde_json` is a
 //!   workspace dependency, and metadata is small; no new codec crate to trust);
+//! - `crash_watch`: a prompt election when the leader's process is gone;
 //! - `quorum`: the public handle.
 //!
 //! ```no_run
@@ -44,6 +45,7 @@
 
 mod config;
 mod controller_rpc;
+mod crash_watch;
 mod error;
 mod log_file;
 mod log_store;

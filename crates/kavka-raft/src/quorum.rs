@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::QuorumConfig;
 use crate::controller_rpc::{ControllerHandler, HandlerSlot};
+use crate::crash_watch::{LeaderContact, Timers};
 use crate::error::{QuorumError, StartError};
 use crate::log_store::LogStore;
 use crate::network::{now_ms, NetworkFactory, PeerClient, PeerTracker};
@@ -142,12 +143,24 @@ impl MetadataQuorum {
             node_id: config.node_id,
         };
         let controller = HandlerSlot::default();
+        let contact = Arc::new(LeaderContact::default());
         let server = tokio::spawn(crate::server::serve(
             listener,
             raft.clone(),
             me,
             config.max_frame_bytes,
             controller.clone(),
+            contact.clone(),
+            shutdown_rx.clone(),
+        ));
+        let crash_watch = tokio::spawn(crate::crash_watch::watch(
+            raft.clone(),
+            config.node_id,
+            contact,
+            Timers {
+                heartbeat: config.timeouts.heartbeat_interval,
+                lease: config.timeouts.fetch_timeout,
+            },
             shutdown_rx,
         ));
         let watcher = tokio::spawn(track_leadership(raft.metrics(), tracker.clone()));
@@ -159,7 +172,7 @@ impl MetadataQuorum {
                 images,
                 tracker,
                 shutdown,
-                tasks: Mutex::new(vec![server, watcher]),
+                tasks: Mutex::new(vec![server, watcher, crash_watch]),
                 bound_addr,
                 controller,
                 controller_clients: tokio::sync::Mutex::new(BTreeMap::new()),

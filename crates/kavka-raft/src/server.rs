@@ -10,8 +10,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::controller_rpc::HandlerSlot;
+use crate::crash_watch::LeaderContact;
 use crate::rpc::{self, Addressee, Envelope, Request, Response};
 use crate::types::Raft;
+use std::sync::Arc;
 
 /// Connections beyond this many are closed at once: a quorum has a handful of
 /// peers, each with a few connections.
@@ -30,6 +32,7 @@ pub(crate) async fn serve(
     me: Addressee,
     max_frame_bytes: usize,
     controller: HandlerSlot,
+    contact: Arc<LeaderContact>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -50,6 +53,7 @@ pub(crate) async fn serve(
                         me.clone(),
                         max_frame_bytes,
                         controller.clone(),
+                        contact.clone(),
                     ));
                 }
                 Err(e) => {
@@ -78,6 +82,7 @@ async fn serve_connection(
     me: Addressee,
     max: usize,
     controller: HandlerSlot,
+    contact: Arc<LeaderContact>,
 ) {
     loop {
         let read = tokio::time::timeout(IDLE_TIMEOUT, rpc::read_frame(&mut stream, max)).await;
@@ -109,7 +114,10 @@ async fn serve_connection(
             return;
         }
         let response = match envelope.request {
-            Request::AppendEntries(r) => Response::AppendEntries(raft.append_entries(r).await),
+            Request::AppendEntries(r) => {
+                contact.heard();
+                Response::AppendEntries(raft.append_entries(r).await)
+            }
             Request::Vote(r) => Response::Vote(raft.vote(r).await),
             Request::InstallSnapshot(r) => {
                 Response::InstallSnapshot(raft.install_snapshot(r).await)

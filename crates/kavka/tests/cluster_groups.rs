@@ -12,8 +12,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{client_config, raw_call};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, GroupId, HeartbeatRequest, HeartbeatResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, HeartbeatRequest,
+    HeartbeatResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -99,6 +105,14 @@ impl Cluster {
 
     fn kill9(&self, node: i32) {
         self.run(&["kill", &node.to_string()]);
+    }
+
+    fn pause(&self, node: i32) {
+        self.run(&["pause", &node.to_string()]);
+    }
+
+    fn resume(&self, node: i32) {
+        self.run(&["resume", &node.to_string()]);
     }
 
     fn log_of(&self, node: i32) -> PathBuf {
@@ -316,6 +330,118 @@ fn offset_fetch_code(port: u16, group: &str) -> i16 {
             .with_group_id(GroupId(StrBytes::from_string(group.to_string()))),
     );
     r.error_code
+}
+
+/// Commits `offset` for partition 0 of `topic` as a standalone (simple) consumer
+/// does; the partition-level error code.
+fn commit_offset(port: u16, group: &str, topic: &str, offset: i64) -> i16 {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let r: OffsetCommitResponse = raw_call(
+        &mut conn,
+        ApiKey::OffsetCommit,
+        8,
+        &OffsetCommitRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(offset)])]),
+    );
+    r.topics[0].partitions[0].error_code
+}
+
+/// The coordinator FindCoordinator names (which creates `__consumer_offsets`).
+fn find_coordinator(port: u16, group: &str) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let r: FindCoordinatorResponse = raw_call(
+            &mut conn,
+            ApiKey::FindCoordinator,
+            3,
+            &FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string())),
+        );
+        if r.error_code == 0 {
+            return r.node_id.0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no coordinator: {}",
+            r.error_code
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// OffsetFetch of partition 0 of `topic`: (group error, committed offset).
+fn fetch_offset(port: u16, group: &str, topic: &str) -> (i16, i64) {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let r: OffsetFetchResponse = raw_call(
+        &mut conn,
+        ApiKey::OffsetFetch,
+        7,
+        &OffsetFetchRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_indexes(vec![0])])),
+    );
+    let offset = r
+        .topics
+        .first()
+        .and_then(|t| t.partitions.first())
+        .map_or(-1, |p| p.committed_offset);
+    (r.error_code, offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_is_not_shown_before_it_is_replicated() {
+    let cluster = Cluster::up(29300..29340);
+    let bs = cluster.bootstrap();
+    let group = "unreplicated-commit";
+    create_topic(&bs, "ledger", 1).await;
+    let leader = find_coordinator(cluster.port(1), group);
+    let port = cluster.port(leader);
+    assert_eq!(
+        commit_offset(port, group, "ledger", 7),
+        0,
+        "a replicated commit"
+    );
+    assert_eq!(fetch_offset(port, group, "ledger"), (0, 7));
+
+    // With both followers stopped, the next commit reaches only the coordinator's
+    // log: it is not acknowledged, and must not be shown either, since a failover
+    // now would lose it.
+    let followers: Vec<i32> = (1..=3).filter(|&n| n != leader).collect();
+    for &n in &followers {
+        cluster.pause(n);
+    }
+    let code = commit_offset(port, group, "ledger", 42);
+    let (error, shown) = fetch_offset(port, group, "ledger");
+    for &n in &followers {
+        cluster.resume(n);
+    }
+    assert_ne!(code, 0, "a commit no follower has is not acknowledged");
+    assert_ne!(
+        shown, 42,
+        "an unreplicated commit is not shown (error {error})"
+    );
+
+    // Once the followers are back the record is replicated, and shown.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let leader = find_coordinator(cluster.port(1), group);
+        match fetch_offset(cluster.port(leader), group, "ledger") {
+            (0, 42) => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "the commit became visible once replicated: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,14 +148,33 @@ impl ControllerService {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last_rebalance = tokio::time::Instant::now();
         let mut last_unclean = tokio::time::Instant::now();
+        let mut metrics = self.quorum.metrics();
+        let mut was_leader = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                // A new controller looks for crashed brokers at once, not at its
+                // next tick: the one that just died with the old controller is
+                // likely one of them.
+                changed = metrics.changed() => {
+                    let _ = metrics.borrow_and_update();
+                    let leading = self.quorum.is_leader();
+                    let became = leading && !was_leader;
+                    was_leader = leading;
+                    if changed.is_err() {
+                        return;
+                    }
+                    if !became {
+                        continue;
+                    }
+                }
                 _ = stop.changed() => return,
             }
             if !self.quorum.is_leader() {
+                was_leader = false;
                 continue;
             }
+            was_leader = true;
             // Before the session tick, which starts sessions for brokers a new
             // controller has not heard from yet: those are probed at once.
             self.fence_crashed().await;

@@ -55,7 +55,7 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
 }
 
 /// Describes groups: state, protocol and members with their assignments.
-pub(crate) fn describe(
+pub(crate) async fn describe(
     ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
     version: i16,
@@ -63,14 +63,33 @@ pub(crate) fn describe(
     let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
     let group_ops =
         authorized_operations::group(version >= 3 && request.include_authorized_operations);
-    let (groups, refused) = ctx.state.groups.read(|owned| {
-        let (served, refused) = owned.split(&ids);
-        (owned.coordinator().describe_groups(&served), refused)
-    });
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let read = ctx
+        .state
+        .groups
+        .read_replicated(ctx.state, &names, |owned| {
+            let (served, refused) = owned.split(&ids);
+            let refused: Vec<(String, i16)> =
+                refused.into_iter().map(|(id, e)| (id, e.code())).collect();
+            (owned.coordinator().describe_groups(&served), refused)
+        })
+        .await;
+    let (groups, refused) = match read {
+        Ok(read) => read,
+        // Not replicated in time, or leadership moved meanwhile: every group
+        // gets that error, as none could be answered safely.
+        Err(e) => {
+            let code = e.code();
+            (
+                Vec::new(),
+                ids.iter().map(|id| (id.clone(), code)).collect(),
+            )
+        }
+    };
     // A group served elsewhere gets the coordinator error alone, as from Kafka.
-    let refused = refused.into_iter().map(|(id, e)| {
+    let refused = refused.into_iter().map(|(id, code)| {
         DescribedGroup::default()
-            .with_error_code(e.code())
+            .with_error_code(code)
             .with_group_id(GroupId(StrBytes::from_string(id)))
             .with_authorized_operations(group_ops)
     });

@@ -122,14 +122,14 @@ pub(crate) async fn handle(
             ResponseKind::OffsetCommit(offset_commit::handle(ctx, r).await)
         }
         RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, r, version))
+            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, r, version).await)
         }
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(group_admin::delete_offsets(ctx, r).await)
         }
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(ctx, r)),
         RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version))
+            ResponseKind::DescribeGroups(group_admin::describe(ctx, r, version).await)
         }
         RequestKind::DeleteGroups(r) => {
             ResponseKind::DeleteGroups(group_admin::delete(ctx, r).await)

@@ -14,18 +14,32 @@ use super::RequestContext;
 
 type Fetched = Result<Vec<FetchedOffset>, i16>;
 
-fn fetch(
+/// The group's committed offsets, once everything they reflect is replicated;
+/// `member` (v9+, KIP-848) is checked against the group first.
+async fn fetch(
     ctx: &RequestContext<'_>,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    member: Option<(Option<&str>, i32)>,
 ) -> Fetched {
-    ctx.state.groups.read(|owned| {
-        owned.check(group).map_err(|e| e.code())?;
-        owned
-            .coordinator()
-            .fetch_offsets(group, topics.as_deref())
-            .map_err(|e| e.code())
-    })
+    let read = ctx
+        .state
+        .groups
+        .read_replicated(ctx.state, &[group], |owned| {
+            owned.check(group).map_err(|e| e.code())?;
+            if let Some((member_id, member_epoch)) = member {
+                owned
+                    .coordinator()
+                    .validate_offset_fetch(group, member_id, member_epoch)
+                    .map_err(|e| e.code())?;
+            }
+            owned
+                .coordinator()
+                .fetch_offsets(group, topics.as_deref())
+                .map_err(|e| e.code())
+        })
+        .await;
+    read.map_err(|e| e.code())?
 }
 
 fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
@@ -41,7 +55,7 @@ fn metadata(o: &FetchedOffset) -> Option<StrBytes> {
 }
 
 /// Answers committed offsets, -1 where nothing was committed.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetFetchRequest,
     version: i16,
@@ -53,7 +67,7 @@ pub(crate) fn handle(
                 .collect()
         });
         let asked = topics.clone();
-        return match fetch(ctx, &request.group_id.0, topics) {
+        return match fetch(ctx, &request.group_id.0, topics, None).await {
             Ok(offsets) => OffsetFetchResponse::default().with_topics(
                 by_topic(offsets)
                     .into_iter()
@@ -99,54 +113,41 @@ pub(crate) fn handle(
             Err(code) => OffsetFetchResponse::default().with_error_code(code),
         };
     }
-    let groups = request
-        .groups
-        .into_iter()
-        .map(|g| {
-            let topics = g.topics.map(|ts| {
-                ts.into_iter()
-                    .map(|t| (t.name.0.to_string(), t.partition_indexes))
-                    .collect()
-            });
-            let mut out =
-                OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
-            let member_id = g.member_id.as_ref().map(|m| m.to_string());
-            let checked = ctx.state.groups.read(|owned| {
-                owned.check(&g.group_id.0).map_err(|e| e.code())?;
-                owned
-                    .coordinator()
-                    .validate_offset_fetch(&g.group_id.0, member_id.as_deref(), g.member_epoch)
-                    .map_err(|e| e.code())
-            });
-            if let Err(code) = checked {
-                out.error_code = code;
-                return out;
+    let mut groups = Vec::with_capacity(request.groups.len());
+    for g in request.groups {
+        let topics = g.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                .collect()
+        });
+        let mut out =
+            OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
+        let member_id = g.member_id.as_ref().map(|m| m.to_string());
+        let member = Some((member_id.as_deref(), g.member_epoch));
+        match fetch(ctx, &g.group_id.0, topics, member).await {
+            Ok(offsets) => {
+                out.topics = by_topic(offsets)
+                    .into_iter()
+                    .map(|(name, os)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(StrBytes::from_string(name)))
+                            .with_partitions(
+                                os.iter()
+                                    .map(|o| {
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(o.partition)
+                                            .with_committed_offset(o.offset)
+                                            .with_committed_leader_epoch(o.leader_epoch)
+                                            .with_metadata(metadata(o))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
             }
-            match fetch(ctx, &g.group_id.0, topics) {
-                Ok(offsets) => {
-                    out.topics = by_topic(offsets)
-                        .into_iter()
-                        .map(|(name, os)| {
-                            OffsetFetchResponseTopics::default()
-                                .with_name(TopicName(StrBytes::from_string(name)))
-                                .with_partitions(
-                                    os.iter()
-                                        .map(|o| {
-                                            OffsetFetchResponsePartitions::default()
-                                                .with_partition_index(o.partition)
-                                                .with_committed_offset(o.offset)
-                                                .with_committed_leader_epoch(o.leader_epoch)
-                                                .with_metadata(metadata(o))
-                                        })
-                                        .collect(),
-                                )
-                        })
-                        .collect();
-                }
-                Err(code) => out.error_code = code,
-            }
-            out
-        })
-        .collect();
+            Err(code) => out.error_code = code,
+        }
+        groups.push(out);
+    }
     OffsetFetchResponse::default().with_groups(groups)
 }
