@@ -223,18 +223,24 @@ impl BrokerConfig {
         };
         let cluster = ClusterSettings::parse(&p, node_id)?;
         refuse_unsupported_layout(&cluster)?;
-        let listener = match cluster.broker_listener() {
+        // A dedicated controller (process.roles=controller) serves no clients: its
+        // only listener is the controller's, which is what it binds and names.
+        let own_listener = if cluster.is_controller_only() {
+            cluster.controller_listener()
+        } else {
+            cluster.broker_listener()
+        };
+        let listener = match own_listener {
             Some(l) => Endpoint {
                 host: l.host.clone(),
                 port: l.port,
             },
             None => {
-                return Err(ConfigError::UnsupportedClusterLayout(
-                    "this node has no broker listener (process.roles=controller). Dedicated \
-                     controller nodes are not supported yet; run the controllers as \
-                     process.roles=broker,controller"
-                        .into(),
-                ))
+                return Err(ConfigError::Invalid {
+                    key: "listeners".into(),
+                    value: String::new(),
+                    reason: "a broker needs a listener that is not a controller listener".into(),
+                })
             }
         };
         let advertised = match cluster
@@ -568,6 +574,37 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(dynamic.contains("KIP-853"), "{dynamic}");
+    }
+
+    #[test]
+    fn a_dedicated_controller_binds_only_its_controller_listener() {
+        let controller = load(
+            &[
+                "process.roles=controller",
+                "node.id=1",
+                "controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093",
+                "controller.listener.names=CONTROLLER",
+                "listeners=CONTROLLER://127.0.0.1:19093",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(controller.cluster.is_controller_only());
+        assert_eq!(controller.listener.port, 19093);
+        // A broker with only a controller listener has nowhere to serve clients.
+        let broker = load(
+            &[
+                "process.roles=broker",
+                "node.id=4",
+                "controller.quorum.voters=1@127.0.0.1:19093",
+                "controller.listener.names=CONTROLLER",
+                "listeners=CONTROLLER://127.0.0.1:19095",
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(broker.contains("listeners"), "{broker}");
     }
 
     #[test]

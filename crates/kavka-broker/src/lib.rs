@@ -5,6 +5,7 @@
 pub mod config;
 mod connection;
 pub mod controller;
+mod controller_node;
 mod group_service;
 mod handlers;
 mod hw_checkpoint;
@@ -21,5 +22,6 @@ mod state;
 mod topic_config;
 
 pub use config::{BrokerConfig, ConfigError};
+pub use controller_node::ControllerNode;
 pub use server::Broker;
 pub use state::{BrokerState, StartError};

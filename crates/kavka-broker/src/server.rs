@@ -58,12 +58,8 @@ impl Broker {
         tasks.spawn(heartbeats(self.state.clone(), stop_rx.clone()));
         tasks.spawn(follow_metadata(self.state.clone(), stop_rx.clone()));
         if let Some(controller) = self.state.controller_service.clone() {
-            let cluster = &self.state.config.cluster;
-            let rebalance = cluster.auto_leader_rebalance_enable.then(|| {
-                Duration::from_secs(cluster.leader_imbalance_check_interval_seconds.max(1) as u64)
-            });
-            let unclean_every =
-                Duration::from_millis(cluster.unclean_leader_election_interval_ms.max(100) as u64);
+            let (rebalance, unclean_every) =
+                crate::controller_node::controller_timers(&self.state.config);
             tasks.spawn(controller.run_timers(rebalance, unclean_every, stop_rx.clone()));
         }
         tasks.spawn(crate::replication::run_fetchers(

@@ -78,21 +78,9 @@ impl BrokerState {
     /// active controller and opens the partition logs the metadata assigns here.
     /// Returns once the controller has unfenced this broker.
     pub async fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+        let cluster_id = open_cluster_id(&config).await?;
         let dir = config.log_dir.clone();
-        let multi_node = quorum_node::is_multi_node(&config);
-        let node_id = config.node_id;
-        let voters = config.cluster.voters.clone();
-        let (cluster_id, producer_ids) = blocking(move || {
-            let io_err = |source| StartError::LogDir {
-                path: dir.display().to_string(),
-                source,
-            };
-            durable::create_dir_all_durably(&dir).map_err(io_err)?;
-            let cluster_id = load_or_create_cluster_id(&dir, node_id, multi_node, &voters)?;
-            let producer_ids = ProducerIdManager::open(&dir)?;
-            Ok((cluster_id, producer_ids))
-        })
-        .await?;
+        let producer_ids = blocking(move || Ok(ProducerIdManager::open(&dir)?)).await?;
         let node = quorum_node::join(&config, &cluster_id).await?;
         quorum_node::take_over_legacy_log(&node, &config.log_dir).await?;
         let config_for_groups = config.clone();
@@ -288,6 +276,24 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Creates the data directory if needed and returns the cluster id this node
+/// belongs to (see [`load_or_create_cluster_id`]).
+pub(crate) async fn open_cluster_id(config: &BrokerConfig) -> Result<String, StartError> {
+    let dir = config.log_dir.clone();
+    let multi_node = quorum_node::is_multi_node(config);
+    let node_id = config.node_id;
+    let voters = config.cluster.voters.clone();
+    blocking(move || {
+        let io_err = |source| StartError::LogDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        durable::create_dir_all_durably(&dir).map_err(io_err)?;
+        load_or_create_cluster_id(&dir, node_id, multi_node, &voters)
+    })
+    .await
 }
 
 /// Reads `meta.properties`, or writes one on first start. A file that exists but

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kavka_broker::{Broker, BrokerConfig};
+use kavka_broker::{Broker, BrokerConfig, ControllerNode};
 
 mod cluster;
 mod storage_tool;
@@ -68,6 +68,8 @@ fn main() -> anyhow::Result<()> {
             }),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log file stays greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Command::Broker { config, overrides } => run_broker(config, overrides),
@@ -114,6 +116,13 @@ fn run_broker(file: Option<PathBuf>, overrides: Vec<String>) -> anyhow::Result<(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        if config.cluster.is_controller_only() {
+            let controller = ControllerNode::start(config)
+                .await
+                .context("cannot start controller")?;
+            controller.run(shutdown_signal()).await;
+            return Ok(());
+        }
         let broker = Broker::start(config).await.context("cannot start broker")?;
         broker.run(shutdown_signal()).await;
         Ok(())

@@ -94,6 +94,11 @@ impl ClusterSettings {
         self.process_roles.is_empty() || self.process_roles.contains(&role)
     }
 
+    /// A dedicated controller: `process.roles=controller`, no broker role.
+    pub fn is_controller_only(&self) -> bool {
+        !self.process_roles.is_empty() && !self.process_roles.contains(&ProcessRole::Broker)
+    }
+
     /// The listener clients and other brokers connect to, if this node has one.
     pub fn broker_listener(&self) -> Option<&NamedListener> {
         self.listeners
