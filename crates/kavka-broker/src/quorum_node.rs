@@ -135,6 +135,9 @@ pub(crate) async fn join(
         None
     };
     let client = ControllerClient::new(quorum.clone(), controller.clone(), Duration::from_secs(15));
+    if controller.is_some() {
+        crate::controller_apis::ControllerApis::install(&quorum, &client, config, cluster_id);
+    }
     if !is_voter {
         let addr = quorum.listen_addr().to_string();
         let mut waited = 0u64;

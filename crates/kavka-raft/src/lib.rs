@@ -14,6 +14,7 @@
 //!   JSON frames (JSON: the records are serde types already, `serde_json` is a
 //!   workspace dependency, and metadata is small; no new codec crate to trust);
 //! - `crash_watch`: a prompt election when the leader's process is gone;
+//! - `kafka_listener`: Kafka's protocol on the same listener, for tools;
 //! - `quorum`: the public handle.
 //!
 //! ```no_run
@@ -47,6 +48,7 @@ mod config;
 mod controller_rpc;
 mod crash_watch;
 mod error;
+mod kafka_listener;
 mod log_file;
 mod log_store;
 mod network;
@@ -59,6 +61,7 @@ mod types;
 pub use config::{parse_voters, QuorumConfig, QuorumTimeouts, Voter};
 pub use controller_rpc::{ControllerFuture, ControllerHandler};
 pub use error::{ConfigError, QuorumError, StartError, StoreOpenError};
+pub use kafka_listener::KafkaConnectionHandler;
 pub use log_file::LogFileError;
 pub use quorum::{MetadataQuorum, QuorumDescription, ReplicaDescription};
 pub use state_machine::CommittedImage;

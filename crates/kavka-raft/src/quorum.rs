@@ -18,9 +18,11 @@ use crate::config::QuorumConfig;
 use crate::controller_rpc::{ControllerHandler, HandlerSlot};
 use crate::crash_watch::{LeaderContact, Timers};
 use crate::error::{QuorumError, StartError};
+use crate::kafka_listener::{KafkaConnectionHandler, KafkaSlot};
 use crate::log_store::LogStore;
 use crate::network::{now_ms, NetworkFactory, PeerClient, PeerTracker};
 use crate::rpc::Addressee;
+use crate::server::Served;
 use crate::state_machine::{CommittedImage, StateMachineStore};
 use crate::types::{MetadataBatch, NodeId, Raft};
 
@@ -78,6 +80,8 @@ struct Inner {
     /// filled in when it was 0).
     bound_addr: String,
     controller: HandlerSlot,
+    /// Who serves Kafka-protocol connections on the listener.
+    kafka: KafkaSlot,
     /// One connection per peer for controller requests, reused across calls.
     controller_clients: tokio::sync::Mutex<BTreeMap<NodeId, PeerClient>>,
     /// True while the log waits for disk space.
@@ -144,13 +148,17 @@ impl MetadataQuorum {
         };
         let controller = HandlerSlot::default();
         let contact = Arc::new(LeaderContact::default());
+        let kafka = KafkaSlot::default();
         let server = tokio::spawn(crate::server::serve(
             listener,
-            raft.clone(),
-            me,
-            config.max_frame_bytes,
-            controller.clone(),
-            contact.clone(),
+            Served {
+                raft: raft.clone(),
+                me,
+                max_frame_bytes: config.max_frame_bytes,
+                controller: controller.clone(),
+                contact: contact.clone(),
+                kafka: kafka.clone(),
+            },
             shutdown_rx.clone(),
         ));
         let crash_watch = tokio::spawn(crate::crash_watch::watch(
@@ -175,6 +183,7 @@ impl MetadataQuorum {
                 tasks: Mutex::new(vec![server, watcher, crash_watch]),
                 bound_addr,
                 controller,
+                kafka,
                 controller_clients: tokio::sync::Mutex::new(BTreeMap::new()),
                 disk_full,
             }),
@@ -267,6 +276,12 @@ impl MetadataQuorum {
     /// Installs the controller that answers controller requests sent to this node.
     pub fn set_controller(&self, handler: Arc<dyn ControllerHandler>) {
         self.inner.controller.set(handler);
+    }
+
+    /// Installs what serves connections speaking Kafka's protocol on this node's
+    /// listener (`--bootstrap-controller`); until then they are closed.
+    pub fn set_kafka_handler(&self, handler: Arc<dyn KafkaConnectionHandler>) {
+        self.inner.kafka.set(handler);
     }
 
     /// The address of a node: from the membership in the log, else from
@@ -541,6 +556,7 @@ impl MetadataQuorum {
     pub async fn shutdown(&self) -> Result<(), QuorumError> {
         // The controller holds handles on this quorum; let it go first.
         self.inner.controller.clear();
+        self.inner.kafka.clear();
         let result = self.inner.raft.shutdown().await;
         // openraft's state machine task outlives its core by a moment; the image
         // channel closes when it is gone, and only then is the directory free for

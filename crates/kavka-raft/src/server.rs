@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::controller_rpc::HandlerSlot;
 use crate::crash_watch::LeaderContact;
+use crate::kafka_listener::{classify, KafkaSlot, Protocol};
 use crate::rpc::{self, Addressee, Envelope, Request, Response};
 use crate::types::Raft;
 use std::sync::Arc;
@@ -24,15 +25,23 @@ const MAX_CONNECTIONS: usize = 256;
 /// leader sends heartbeats far more often.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What every connection of the listener is served with.
+#[derive(Clone)]
+pub(crate) struct Served {
+    pub(crate) raft: Raft,
+    /// This node, as requests must address it.
+    pub(crate) me: Addressee,
+    pub(crate) max_frame_bytes: usize,
+    pub(crate) controller: HandlerSlot,
+    pub(crate) contact: Arc<LeaderContact>,
+    pub(crate) kafka: KafkaSlot,
+}
+
 /// Serves RPCs until `shutdown` turns true; then stops accepting, ends every
 /// connection and returns, releasing the listener.
 pub(crate) async fn serve(
     listener: TcpListener,
-    raft: Raft,
-    me: Addressee,
-    max_frame_bytes: usize,
-    controller: HandlerSlot,
-    contact: Arc<LeaderContact>,
+    served: Served,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -45,16 +54,7 @@ pub(crate) async fn serve(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let raft = raft.clone();
-                    connections.spawn(serve_connection(
-                        stream,
-                        peer,
-                        raft,
-                        me.clone(),
-                        max_frame_bytes,
-                        controller.clone(),
-                        contact.clone(),
-                    ));
+                    connections.spawn(serve_connection(stream, peer, served.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather
@@ -75,15 +75,28 @@ pub(crate) async fn serve(
     connections.shutdown().await;
 }
 
-async fn serve_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    raft: Raft,
-    me: Addressee,
-    max: usize,
-    controller: HandlerSlot,
-    contact: Arc<LeaderContact>,
-) {
+async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, served: Served) {
+    let Served {
+        raft,
+        me,
+        max_frame_bytes: max,
+        controller,
+        contact,
+        kafka,
+    } = served;
+    match classify(&stream, IDLE_TIMEOUT).await {
+        Protocol::Quorum => {}
+        Protocol::Kafka => {
+            match kafka.get() {
+                Some(handler) => handler.serve(stream, peer).await,
+                None => {
+                    tracing::debug!(%peer, "closing a Kafka connection on the controller listener: not served yet")
+                }
+            }
+            return;
+        }
+        Protocol::Unknown => return,
+    }
     loop {
         let read = tokio::time::timeout(IDLE_TIMEOUT, rpc::read_frame(&mut stream, max)).await;
         let frame = match read {

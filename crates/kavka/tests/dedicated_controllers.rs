@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
-use kafka_protocol::messages::{ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, MetadataRequest, TopicName,
+};
+use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::Consumer;
@@ -122,6 +126,59 @@ async fn send_values(
     acked
 }
 
+fn describe_cluster(port: u16, endpoint_type: i8) -> DescribeClusterResponse {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    raw_call(
+        &mut conn,
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default().with_endpoint_type(endpoint_type),
+    )
+}
+
+/// Kafka's tools reach the controllers themselves with `--bootstrap-controller`:
+/// the controller listener answers Kafka's protocol (KIP-919) beside the quorum's
+/// own traffic, and closes connections asking for a broker's APIs.
+fn check_controller_listener(controller_port: u16, broker_port: u16) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kavka"))
+        .args(["metadata-quorum", "--bootstrap-controller"])
+        .arg(format!("127.0.0.1:{controller_port}"))
+        .args(["describe", "--status"])
+        .output()
+        .expect("run kavka metadata-quorum");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("CurrentVoters:") && text.contains("CurrentObservers:"),
+        "{text}"
+    );
+
+    let controllers = describe_cluster(controller_port, 2);
+    assert_eq!(controllers.error_code, 0);
+    assert_eq!(controllers.endpoint_type, 2);
+    let mut ids: Vec<i32> = controllers.brokers.iter().map(|b| b.broker_id.0).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 2, 3], "the controllers, not the brokers");
+    // Each listener answers for its own kind of endpoint only.
+    assert_eq!(describe_cluster(broker_port, 2).error_code, 114);
+    assert_eq!(describe_cluster(controller_port, 1).error_code, 114);
+
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", controller_port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let answered = raw_round_trip(&mut conn, ApiKey::Metadata, 12, 1, "test", |buf| {
+        MetadataRequest::default().encode(buf, 12).expect("encode")
+    });
+    assert!(
+        answered.is_none(),
+        "Metadata is a broker's API: connection closed"
+    );
+}
+
 fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -195,6 +252,14 @@ async fn dedicated_controllers_survive_the_loss_of_the_active_controller_and_a_b
         "a controller leads the quorum, not broker {leader}"
     );
 
+    let metadata: rdkafka::consumer::BaseConsumer =
+        client_config(&bootstrap).create().expect("client");
+    wait_for("three registered brokers", Duration::from_secs(60), || {
+        let m = metadata.fetch_metadata(None, Duration::from_secs(5)).ok()?;
+        (m.brokers().len() == 3).then_some(())
+    });
+    check_controller_listener(controller_port(1), broker_port(4));
+
     create_rf3_topic(&bootstrap, "orders", 3).await;
     let producer = producer(
         &bootstrap,
@@ -221,7 +286,10 @@ async fn dedicated_controllers_survive_the_loss_of_the_active_controller_and_a_b
     acked.extend(send_values(&producer, 60..90).await);
     assert_eq!(acked.len(), 90, "every record acknowledged");
 
-    let consumer = assigned_consumer(&bootstrap, "orders", &[0, 1, 2], Offset::Beginning);
+    // The live brokers only: a consumer told of a dead bootstrap server reports
+    // the failed connection as an error, which is not what is checked here.
+    let live = format!("127.0.0.1:{},127.0.0.1:{}", broker_port(5), broker_port(6));
+    let consumer = assigned_consumer(&live, "orders", &[0, 1, 2], Offset::Beginning);
     let read = consume_n(&consumer, 90, Duration::from_secs(30));
     let mut got: Vec<(u32, i32, i64)> = read
         .iter()

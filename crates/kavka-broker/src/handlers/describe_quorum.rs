@@ -159,15 +159,25 @@ pub(crate) async fn handle(
         // No controller reachable: this node's own view says who leads, if anyone.
         Err(_) => state.metadata.quorum().describe(),
     };
-    let listener = state
-        .config
+    let endpoints = voter_endpoints(&state.config);
+    let local = description
+        .leader_id
+        .unwrap_or(state.metadata.quorum().node_id());
+    response(&request, version, local, &description, &endpoints)
+}
+
+/// Each voter's controller listener, from `controller.quorum.voters` and the
+/// first of `controller.listener.names`.
+pub(crate) fn voter_endpoints(
+    config: &crate::config::BrokerConfig,
+) -> BTreeMap<NodeId, Vec<QuorumEndpoint>> {
+    let listener = config
         .cluster
         .controller_listener_names
         .first()
         .cloned()
         .unwrap_or_else(|| "CONTROLLER".to_string());
-    let endpoints: BTreeMap<NodeId, Vec<QuorumEndpoint>> = state
-        .config
+    config
         .cluster
         .voters
         .iter()
@@ -182,11 +192,7 @@ pub(crate) async fn handle(
                 }],
             ))
         })
-        .collect();
-    let local = description
-        .leader_id
-        .unwrap_or(state.metadata.quorum().node_id());
-    response(&request, version, local, &description, &endpoints)
+        .collect()
 }
 
 #[cfg(test)]
