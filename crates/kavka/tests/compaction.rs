@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::Offset;
 
@@ -38,8 +39,15 @@ fn read_to_end(bs: &str, topic: &str) -> Vec<OwnedMessage> {
         if out.last().is_some_and(|m| m.offset() + 1 >= high) {
             break;
         }
-        if let Some(r) = c.poll(Duration::from_millis(100)) {
-            out.push(r.expect("consume").detach());
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(m.detach()),
+            // A restarted broker's port may refuse the first connections; the
+            // client reconnects, and the deadline bounds the wait.
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure,
+            ))) => {}
+            Some(Err(e)) => panic!("consume: {e}"),
+            None => {}
         }
     }
     out

@@ -95,6 +95,26 @@ async fn three_node_randomized_fault_run() {
 /// The long run: `KAVKA_FAULT_TRIALS` trials (default 100) with seeds counting up
 /// from `KAVKA_FAULT_SEED`; stops at the first failure. CI runs a bounded slice
 /// (e.g. `KAVKA_FAULT_TRIALS=3`).
+/// Five nodes (five voters, RF 3 topics spread over them): a fault leaves a
+/// majority of voters and of every partition's replicas, but the quorum, the
+/// leaders and the group coordinator are each on different subsets of nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: about a minute and a half per trial"]
+async fn five_node_randomized_fault_run() {
+    let seed = seed_from_env().expect("seed");
+    let nemesis = NemesisConfig {
+        nodes: 5,
+        partitions: 5,
+        ..NemesisConfig::three_nodes()
+    };
+    let mut t = trial(5, seed, nemesis);
+    t.workload.partitions = 5;
+    let outcome = run(t)
+        .await
+        .unwrap_or_else(|e| panic!("KAVKA_FAULT_SEED={seed}: {e}"));
+    outcome.assert_valid();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: about a minute per trial"]
 async fn three_node_trials() {
