@@ -30,6 +30,7 @@ mod offset_for_leader_epoch;
 mod partition_reassignments;
 mod produce;
 mod sync_group;
+mod write_txn_markers;
 
 use std::net::SocketAddr;
 
@@ -151,6 +152,9 @@ pub(crate) async fn handle(
         ),
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
+        }
+        RequestKind::WriteTxnMarkers(r) => {
+            ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
