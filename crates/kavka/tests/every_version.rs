@@ -249,6 +249,17 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     .with_partitions(vec![0]),
             ])))
         }
+        ApiKey::WriteTxnMarkers => RequestKind::WriteTxnMarkers(
+            WriteTxnMarkersRequest::default().with_markers(vec![
+                write_txn_markers_request::WritableTxnMarker::default()
+                    .with_producer_id(ProducerId(77))
+                    .with_topics(vec![
+                        write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(topic())
+                            .with_partition_indexes(vec![0]),
+                    ]),
+            ]),
+        ),
         _ => return None,
     })
 }
