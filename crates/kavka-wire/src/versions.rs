@@ -41,6 +41,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::ListPartitionReassignments,
     ApiKey::DescribeLogDirs,
     ApiKey::WriteTxnMarkers,
+    ApiKey::TxnOffsetCommit,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -260,6 +260,20 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     ]),
             ]),
         ),
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_group_id(GroupId(name("g")))
+                .with_producer_id(ProducerId(77))
+                .with_generation_id(-1)
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(topic())
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_committed_offset(0),
+                        ]),
+                ]),
+        ),
         _ => return None,
     })
 }

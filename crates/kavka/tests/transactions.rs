@@ -299,3 +299,115 @@ async fn an_open_transaction_survives_kill_nine_and_its_commit_releases_it() {
         ["in-txn", "after"]
     );
 }
+
+/// TxnOffsetCommit for group "tg", topic `TOPIC` partition 0 (generation -1).
+fn txn_offset_commit(stream: &mut TcpStream, producer_id: i64, epoch: i16, offset: i64) -> i16 {
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(name("tx")))
+        .with_group_id(GroupId(name("tg")))
+        .with_producer_id(ProducerId(producer_id))
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(TopicName(name(TOPIC)))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1),
+                ]),
+        ]);
+    let response: TxnOffsetCommitResponse = raw_call(stream, ApiKey::TxnOffsetCommit, 3, &request);
+    response.topics[0].partitions[0].error_code
+}
+
+/// OffsetFetch v7 of group "tg", `TOPIC` partition 0: (offset, error code).
+fn committed_offset(stream: &mut TcpStream, require_stable: bool) -> (i64, i16) {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(name("tg")))
+        .with_require_stable(require_stable)
+        .with_topics(Some(vec![
+            offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(TopicName(name(TOPIC)))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let response: OffsetFetchResponse = raw_call(stream, ApiKey::OffsetFetch, 7, &request);
+    let p = &response.topics[0].partitions[0];
+    (p.committed_offset, p.error_code)
+}
+
+/// Java's `String.hashCode`, for the group's `__consumer_offsets` partition.
+fn offsets_partition(group: &str) -> i32 {
+    let hash = group.encode_utf16().fold(0i32, |h, c| {
+        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
+    });
+    hash.unsigned_abs() as i32 % 50
+}
+
+/// A marker on the group's `__consumer_offsets` partition.
+fn offsets_marker(stream: &mut TcpStream, producer_id: i64, epoch: i16, commit: bool) -> i16 {
+    let request = WriteTxnMarkersRequest::default().with_markers(vec![
+        write_txn_markers_request::WritableTxnMarker::default()
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(epoch)
+            .with_transaction_result(commit)
+            .with_topics(vec![
+                write_txn_markers_request::WritableTxnMarkerTopic::default()
+                    .with_name(TopicName(name("__consumer_offsets")))
+                    .with_partition_indexes(vec![offsets_partition("tg")]),
+            ]),
+    ]);
+    let response: WriteTxnMarkersResponse = raw_call(stream, ApiKey::WriteTxnMarkers, 1, &request);
+    response.markers[0].topics[0].partitions[0].error_code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_offsets_count_only_once_committed_and_survive_a_restart() {
+    let mut broker = TestBroker::start_with(&["offsets.topic.replication.factor=1"]);
+    let bs = broker.bootstrap();
+    create_topic(&bs, TOPIC, 1).await;
+    let mut s = connect(&broker);
+    let unstable = kafka_protocol::ResponseError::UnstableOffsetCommit.code();
+
+    assert_eq!(txn_offset_commit(&mut s, 900, 0, 5), 0);
+    assert_eq!(
+        committed_offset(&mut s, false),
+        (-1, 0),
+        "pending is not committed"
+    );
+    assert_eq!(committed_offset(&mut s, true), (-1, unstable));
+    assert_eq!(offsets_marker(&mut s, 900, 0, true), 0);
+    assert_eq!(committed_offset(&mut s, true), (5, 0));
+
+    assert_eq!(txn_offset_commit(&mut s, 900, 0, 9), 0);
+    assert_eq!(offsets_marker(&mut s, 900, 0, false), 0);
+    assert_eq!(
+        committed_offset(&mut s, true),
+        (5, 0),
+        "the aborted offset is dropped"
+    );
+
+    // An older producer epoch is fenced by the log.
+    assert_eq!(txn_offset_commit(&mut s, 901, 3, 11), 0);
+    assert_eq!(
+        txn_offset_commit(&mut s, 901, 2, 12),
+        kafka_protocol::ResponseError::InvalidProducerEpoch.code()
+    );
+    drop(s);
+
+    // The loader replays the markers and keeps the open transaction's offset pending.
+    broker.kill9();
+    broker.restart();
+    let mut s = connect(&broker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut answer = committed_offset(&mut s, true);
+    while answer.1 != unstable && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        answer = committed_offset(&mut s, true);
+    }
+    assert_eq!(answer, (-1, unstable));
+    assert_eq!(committed_offset(&mut s, false), (5, 0));
+    assert_eq!(offsets_marker(&mut s, 901, 3, true), 0);
+    assert_eq!(committed_offset(&mut s, true), (11, 0));
+}

@@ -30,6 +30,7 @@ mod offset_for_leader_epoch;
 mod partition_reassignments;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
 mod write_txn_markers;
 
 use std::net::SocketAddr;
@@ -153,6 +154,9 @@ pub(crate) async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
         }
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(ctx, r).await)
+        }
         RequestKind::WriteTxnMarkers(r) => {
             ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
         }
@@ -175,6 +179,7 @@ fn writes_group_state(body: &RequestKind) -> bool {
         RequestKind::JoinGroup(_)
             | RequestKind::SyncGroup(_)
             | RequestKind::OffsetCommit(_)
+            | RequestKind::TxnOffsetCommit(_)
             | RequestKind::LeaveGroup(_)
             | RequestKind::DeleteGroups(_)
             | RequestKind::OffsetDelete(_)
