@@ -42,6 +42,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::DescribeLogDirs,
     ApiKey::WriteTxnMarkers,
     ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeProducers,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

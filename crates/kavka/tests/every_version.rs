@@ -274,6 +274,13 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                         ]),
                 ]),
         ),
+        ApiKey::DescribeProducers => RequestKind::DescribeProducers(
+            DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(topic())
+                    .with_partition_indexes(vec![0]),
+            ]),
+        ),
         _ => return None,
     })
 }

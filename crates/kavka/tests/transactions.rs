@@ -243,6 +243,34 @@ async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() 
         kafka_protocol::ResponseError::TransactionCoordinatorFenced.code()
     );
     assert_eq!(write_marker_epochs(&mut s, 5000, 1, 3, false), 0);
+    // DescribeProducers shows the producers and the open transaction's start.
+    assert_eq!(
+        produce(&mut s, batch(&["open"], Some((6000, 2, 0))), true),
+        (0, 11)
+    );
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(name(TOPIC)))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let response: DescribeProducersResponse =
+        raw_call(&mut s, ApiKey::DescribeProducers, 0, &request);
+    let producers = &response.topics[0].partitions[0].active_producers;
+    let open = producers.iter().find(|p| p.producer_id.0 == 6000).unwrap();
+    assert_eq!(
+        (
+            open.producer_epoch,
+            open.last_sequence,
+            open.current_txn_start_offset
+        ),
+        (2, 0, 11)
+    );
+    let done = producers.iter().find(|p| p.producer_id.0 == 5000).unwrap();
+    assert_eq!(
+        (done.coordinator_epoch, done.current_txn_start_offset),
+        (3, -1)
+    );
+
     // Unknown partitions are named as such.
     let request = WriteTxnMarkersRequest::default().with_markers(vec![
         write_txn_markers_request::WritableTxnMarker::default()

@@ -12,6 +12,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_log_dirs;
+mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -153,6 +154,9 @@ pub(crate) async fn handle(
         ),
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(describe_producers::handle(ctx, r))
         }
         RequestKind::TxnOffsetCommit(r) => {
             ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(ctx, r).await)
