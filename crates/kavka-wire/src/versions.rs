@@ -40,6 +40,9 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::AlterPartitionReassignments,
     ApiKey::ListPartitionReassignments,
     ApiKey::DescribeLogDirs,
+    ApiKey::WriteTxnMarkers,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeProducers,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

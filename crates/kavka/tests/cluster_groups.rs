@@ -404,11 +404,15 @@ async fn a_commit_is_not_shown_before_it_is_replicated() {
     create_topic(&bs, "ledger", 1).await;
     let leader = find_coordinator(cluster.port(1), group);
     let port = cluster.port(leader);
-    assert_eq!(
-        commit_offset(port, group, "ledger", 7),
-        0,
-        "a replicated commit"
-    );
+    // The coordinator may still be applying the new `__consumer_offsets`
+    // (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS): retry as clients do.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut code = commit_offset(port, group, "ledger", 7);
+    while (code == NOT_COORDINATOR || code == 14) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        code = commit_offset(port, group, "ledger", 7);
+    }
+    assert_eq!(code, 0, "a replicated commit");
     assert_eq!(fetch_offset(port, group, "ledger"), (0, 7));
 
     // With both followers stopped, the next commit reaches only the coordinator's

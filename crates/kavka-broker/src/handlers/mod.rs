@@ -12,6 +12,7 @@ mod delete_records;
 mod delete_topics;
 pub(crate) mod describe_cluster;
 mod describe_log_dirs;
+mod describe_producers;
 pub(crate) mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -30,6 +31,8 @@ mod offset_for_leader_epoch;
 mod partition_reassignments;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
+mod write_txn_markers;
 
 use std::net::SocketAddr;
 
@@ -152,6 +155,15 @@ pub(crate) async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
         }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(describe_producers::handle(ctx, r))
+        }
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(ctx, r).await)
+        }
+        RequestKind::WriteTxnMarkers(r) => {
+            ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
+        }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
         }
@@ -171,6 +183,7 @@ fn writes_group_state(body: &RequestKind) -> bool {
         RequestKind::JoinGroup(_)
             | RequestKind::SyncGroup(_)
             | RequestKind::OffsetCommit(_)
+            | RequestKind::TxnOffsetCommit(_)
             | RequestKind::LeaveGroup(_)
             | RequestKind::DeleteGroups(_)
             | RequestKind::OffsetDelete(_)

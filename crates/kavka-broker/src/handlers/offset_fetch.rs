@@ -8,38 +8,63 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::FetchedOffset;
 
 use super::RequestContext;
 
 type Fetched = Result<Vec<FetchedOffset>, i16>;
 
-/// The group's committed offsets, once everything they reflect is replicated;
-/// `member` (v9+, KIP-848) is checked against the group first.
+/// The group's offsets, answered once everything they reflect is replicated.
+/// `member` (v9+, KIP-848) is checked against the group first. With
+/// `require_stable` (v7+), a partition with an offset still pending in a
+/// transaction is marked [`UNSTABLE`]: it answers UNSTABLE_OFFSET_COMMIT and
+/// offset -1, as Kafka.
 async fn fetch(
     ctx: &RequestContext<'_>,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
     member: Option<(Option<&str>, i32)>,
+    require_stable: bool,
 ) -> Fetched {
     let read = ctx
         .state
         .groups
         .read_replicated(ctx.state, &[group], |owned| {
             owned.check(group).map_err(|e| e.code())?;
+            let coordinator = owned.coordinator();
             if let Some((member_id, member_epoch)) = member {
-                owned
-                    .coordinator()
+                coordinator
                     .validate_offset_fetch(group, member_id, member_epoch)
                     .map_err(|e| e.code())?;
             }
-            owned
-                .coordinator()
+            let mut offsets = coordinator
                 .fetch_offsets(group, topics.as_deref())
-                .map_err(|e| e.code())
+                .map_err(|e| e.code())?;
+            if require_stable {
+                for o in &mut offsets {
+                    if coordinator.has_pending_txn_offset(group, &o.topic, o.partition) {
+                        o.offset = UNSTABLE;
+                        o.leader_epoch = -1;
+                    }
+                }
+            }
+            Ok(offsets)
         })
         .await;
     read.map_err(|e| e.code())?
+}
+
+/// Marks a partition whose offset is pending in a transaction (never a real offset).
+const UNSTABLE: i64 = i64::MIN;
+
+/// (offset, error code) to answer for a fetched offset.
+fn unstable_code(o: &FetchedOffset) -> (i64, i16) {
+    if o.offset == UNSTABLE {
+        (-1, ResponseError::UnstableOffsetCommit.code())
+    } else {
+        (o.offset, 0)
+    }
 }
 
 fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
@@ -67,7 +92,15 @@ pub(crate) async fn handle(
                 .collect()
         });
         let asked = topics.clone();
-        return match fetch(ctx, &request.group_id.0, topics, None).await {
+        return match fetch(
+            ctx,
+            &request.group_id.0,
+            topics,
+            None,
+            request.require_stable,
+        )
+        .await
+        {
             Ok(offsets) => OffsetFetchResponse::default().with_topics(
                 by_topic(offsets)
                     .into_iter()
@@ -77,9 +110,11 @@ pub(crate) async fn handle(
                             .with_partitions(
                                 os.iter()
                                     .map(|o| {
+                                        let (offset, code) = unstable_code(o);
                                         OffsetFetchResponsePartition::default()
                                             .with_partition_index(o.partition)
-                                            .with_committed_offset(o.offset)
+                                            .with_committed_offset(offset)
+                                            .with_error_code(code)
                                             .with_committed_leader_epoch(o.leader_epoch)
                                             .with_metadata(metadata(o))
                                     })
@@ -124,7 +159,7 @@ pub(crate) async fn handle(
             OffsetFetchResponseGroup::default().with_group_id(GroupId(g.group_id.0.clone()));
         let member_id = g.member_id.as_ref().map(|m| m.to_string());
         let member = Some((member_id.as_deref(), g.member_epoch));
-        match fetch(ctx, &g.group_id.0, topics, member).await {
+        match fetch(ctx, &g.group_id.0, topics, member, request.require_stable).await {
             Ok(offsets) => {
                 out.topics = by_topic(offsets)
                     .into_iter()
@@ -134,9 +169,11 @@ pub(crate) async fn handle(
                             .with_partitions(
                                 os.iter()
                                     .map(|o| {
+                                        let (offset, code) = unstable_code(o);
                                         OffsetFetchResponsePartitions::default()
                                             .with_partition_index(o.partition)
-                                            .with_committed_offset(o.offset)
+                                            .with_committed_offset(offset)
+                                            .with_error_code(code)
                                             .with_committed_leader_epoch(o.leader_epoch)
                                             .with_metadata(metadata(o))
                                     })

@@ -59,13 +59,12 @@ pub(crate) async fn handle(
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
-            let error = if !matches!(acks, -1..=1) {
-                Some(ResponseError::InvalidRequiredAcks.code())
-            } else if request.transactional_id.is_some() {
-                Some(ResponseError::TransactionalIdAuthorizationFailed.code())
-            } else {
-                None
-            };
+            // Transactional batches are checked by the log against the producer's
+            // state (epoch, open transaction); whether the partition was added to
+            // the transaction is the coordinator's business (no KIP-890
+            // verification here).
+            let error =
+                (!matches!(acks, -1..=1)).then(|| ResponseError::InvalidRequiredAcks.code());
             let partition = state.replicas.get(&name, data.index);
             let code = match (error, partition) {
                 (Some(code), _) => code,
@@ -75,6 +74,14 @@ pub(crate) async fn handle(
                     } else {
                         ResponseError::UnknownTopicOrPartition.code()
                     }
+                }
+                (None, Some(_))
+                    if request.transactional_id.is_none()
+                        && has_transactional_batch(data.records.as_deref().unwrap_or_default()) =>
+                {
+                    // As Kafka: transactional records need the producer's
+                    // transactional id on the request.
+                    ResponseError::TransactionalIdAuthorizationFailed.code()
                 }
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
@@ -192,4 +199,19 @@ fn keyless_records(records: &bytes::Bytes) -> Vec<i32> {
                 .map(|(i, _)| i as i32)
         })
         .collect()
+}
+
+/// Whether any whole batch of `records` is transactional (headers only).
+fn has_transactional_batch(records: &[u8]) -> bool {
+    let mut pos = 0;
+    while let Some(rest) = records.get(pos..).filter(|r| !r.is_empty()) {
+        let Ok(header) = kavka_storage::BatchHeader::parse(rest) else {
+            return false;
+        };
+        if header.is_transactional() {
+            return true;
+        }
+        pos += header.size();
+    }
+    false
 }
