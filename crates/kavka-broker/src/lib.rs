@@ -19,6 +19,8 @@ mod replication;
 mod server;
 mod state;
 mod topic_config;
+mod txn_markers;
+mod txn_service;
 
 pub use config::{BrokerConfig, ConfigError};
 pub use server::Broker;
