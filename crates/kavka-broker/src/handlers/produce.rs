@@ -61,8 +61,6 @@ pub(crate) async fn handle(
                 .with_log_start_offset(-1);
             let error = if !matches!(acks, -1..=1) {
                 Some(ResponseError::InvalidRequiredAcks.code())
-            } else if request.transactional_id.is_some() {
-                Some(ResponseError::TransactionalIdAuthorizationFailed.code())
             } else {
                 None
             };
