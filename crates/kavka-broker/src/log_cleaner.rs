@@ -162,8 +162,9 @@ fn clean_dirtiest(
         shared,
         key: key.clone(),
     };
-    let hw = partition.high_watermark();
-    let Some(task) = partition.log(|log| log.prepare_cleaning(first_dirty, hw, now))? else {
+    // Never past the LSO: an open transaction may still abort what it wrote.
+    let stable = partition.last_stable_offset();
+    let Some(task) = partition.log(|log| log.prepare_cleaning(first_dirty, stable, now))? else {
         return Ok(false);
     };
     let range = task.range();

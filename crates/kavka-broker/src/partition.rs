@@ -17,7 +17,10 @@ use kavka_replica::{
     LeaderState, MetadataOutcome, PartitionUpdate, ProduceCompletion, ProduceId, ProposalId,
     ReplicaConfig, ReplicaError, Truncate, TruncationMode,
 };
-use kavka_storage::{AppendInfo, FetchData, LogConfig, PartitionLog, StorageError};
+use kavka_storage::{
+    AbortedTxn, AppendInfo, BatchHeader, FetchData, LogConfig, PartitionLog, StorageError,
+    TxnMarker,
+};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
@@ -259,6 +262,32 @@ impl Partition {
         now_ms: i64,
         deadline_ms: i64,
     ) -> Result<(AppendInfo, AckWait), PartitionError> {
+        self.append_with(acks, now_ms, deadline_ms, |log, epoch| {
+            log.append(records, epoch, now_ms)
+        })
+    }
+
+    /// Writes a transaction marker as leader with acks=all (WriteTxnMarkers): the
+    /// wait completes when the high watermark passes the marker.
+    pub(crate) fn append_marker(
+        &self,
+        marker: &TxnMarker,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<(AppendInfo, AckWait), PartitionError> {
+        self.append_with(Acks::All, now_ms, deadline_ms, |log, epoch| {
+            log.append_marker(marker, epoch, now_ms)
+        })
+    }
+
+    /// The leader's append path around `write` (given the log and the leader epoch).
+    fn append_with(
+        &self,
+        acks: Acks,
+        now_ms: i64,
+        deadline_ms: i64,
+        write: impl FnOnce(&mut PartitionLog, i32) -> Result<AppendInfo, StorageError>,
+    ) -> Result<(AppendInfo, AckWait), PartitionError> {
         let mut guard = self.replica.lock();
         let Replica {
             role,
@@ -271,7 +300,7 @@ impl Partition {
         leader.check_append(acks)?;
         let epoch = leader.leader_epoch();
         let (result, log_end) = self.log(|log| {
-            let result = log.append(records, epoch, now_ms);
+            let result = write(log, epoch);
             Ok((result, log.log_end_offset()))
         })?;
         // Also after a failed append: whatever whole batches it did write are in the
@@ -326,6 +355,35 @@ impl Partition {
         let guard = self.log.lock();
         let log = guard.as_ref().ok_or(PartitionError::Offline)?;
         Ok(log.read(offset, max_bytes, hw)?)
+    }
+
+    /// Reads for a read_committed consumer: batches below the last stable offset,
+    /// the LSO itself, and the aborted transactions overlapping what was read.
+    pub(crate) fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(FetchData, i64, Vec<AbortedTxn>), PartitionError> {
+        let hw = self.high_watermark();
+        let mut guard = self.log.lock();
+        let log = guard.as_mut().ok_or(PartitionError::Offline)?;
+        let lso = log.last_stable_offset(hw);
+        let data = log.read(offset, max_bytes, lso)?;
+        let aborted = match last_offset_of(&data.records) {
+            Some(last) => log.aborted_transactions(offset, last + 1),
+            None => Vec::new(),
+        };
+        Ok((data, lso, aborted))
+    }
+
+    /// The last stable offset: the high watermark, held back by the oldest open
+    /// transaction (-1 when the log is closed).
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.log
+            .lock()
+            .as_mut()
+            .map_or(-1, |l| l.last_stable_offset(hw))
     }
 
     /// Reads batches up to the log end, for a follower's fetch.
@@ -771,4 +829,18 @@ fn deliver(
             let _ = tx.send(c.result);
         }
     }
+}
+
+/// The last offset of the last whole batch in `records`, if any.
+fn last_offset_of(records: &[u8]) -> Option<i64> {
+    let mut pos = 0;
+    let mut last = None;
+    while let Ok(header) = BatchHeader::parse(&records[pos..]) {
+        if pos + header.size() > records.len() {
+            break;
+        }
+        last = Some(header.last_offset());
+        pos += header.size();
+    }
+    last
 }

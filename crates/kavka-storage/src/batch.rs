@@ -121,6 +121,16 @@ impl BatchHeader {
         self.attributes & LOG_APPEND_TIME_FLAG != 0
     }
 
+    /// True for a batch of a transaction (attribute bit 4), markers included.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & crate::txn_marker::TRANSACTIONAL_FLAG != 0
+    }
+
+    /// True for a control batch (attribute bit 5): transaction markers.
+    pub fn is_control(&self) -> bool {
+        self.attributes & crate::txn_marker::CONTROL_FLAG != 0
+    }
+
     /// True when the batch carries idempotent-producer metadata to check.
     pub fn is_idempotent(&self) -> bool {
         self.producer_id >= 0 && self.base_sequence >= 0

@@ -26,6 +26,18 @@ pub enum StorageError {
         current: i16,
         got: i16,
     },
+    /// A producer with a transaction open wrote outside it: INVALID_TXN_STATE.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// A marker from an older transaction coordinator: TRANSACTION_COORDINATOR_FENCED.
+    #[error(
+        "marker for producer {producer_id} from coordinator epoch {got}, older than {current}"
+    )]
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        current: i32,
+        got: i32,
+    },
     /// Offset below the log start or above the log end: OFFSET_OUT_OF_RANGE.
     #[error("offset {offset} is outside [{log_start}, {log_end}]")]
     OffsetOutOfRange {

@@ -29,6 +29,8 @@ mod log;
 mod producer_state;
 mod recovery;
 mod segment;
+mod txn_index;
+mod txn_marker;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
@@ -37,3 +39,6 @@ pub use log::{
     AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,
     LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
 };
+pub use producer_state::ProducerInfo;
+pub use txn_index::AbortedTxn;
+pub use txn_marker::TxnMarker;

@@ -13,11 +13,13 @@ use crate::cleaner::{self, CleanableRange, CleanedLog, CleaningTask};
 use crate::durable::{self, StateFileError};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::producer_state::{
-    check_sequence, BatchMetadata, ProducerEntry, ProducerSnapshot, ProducerStateManager,
-    SequenceCheck,
+    check_marker, check_sequence, check_txn_data, ProducerEntry, ProducerInfo, ProducerSnapshot,
+    ProducerStateManager, SequenceCheck,
 };
 use crate::recovery;
 use crate::segment::{LogSegment, MAX_RELATIVE_OFFSET, MAX_SEGMENT_BYTES};
+use crate::txn_index::{self, AbortedTxn};
+use crate::txn_marker::{encode_marker_batch, parse_marker, TxnMarker};
 use crate::{LogConfig, StorageError, TimestampType};
 
 /// Written by `close`; its presence at open means every file can be trusted.
@@ -171,18 +173,31 @@ impl PartitionLog {
         if replay_from >= log_end {
             return Ok(());
         }
-        let producers = &mut self.producers;
-        let mut replay = |h: &BatchHeader| {
-            if h.is_idempotent() {
-                producers.record(h.producer_id, h.producer_epoch, batch_metadata(h));
+        for i in 0..self.segments.len() {
+            if self.segments[i].next_offset() > replay_from {
+                self.replay_segment(i, replay_from)?;
             }
-        };
-        for segment in self
-            .segments
-            .iter()
-            .filter(|s| s.next_offset() > replay_from)
-        {
-            segment.for_each_header_from(replay_from, &mut replay)?;
+        }
+        Ok(())
+    }
+
+    /// Replays one segment's batches from `from` into the producer state, re-adding
+    /// any abort its transaction index lacks (a crash can lose the last entries).
+    fn replay_segment(&mut self, index: usize, from: i64) -> Result<(), StorageError> {
+        let segment = &mut self.segments[index];
+        let mut headers = Vec::new();
+        segment.for_each_header_from(from, &mut |pos, h| {
+            if h.producer_id >= 0 {
+                headers.push((pos, *h));
+            }
+        })?;
+        for (pos, header) in headers {
+            let marker = if header.is_control() {
+                parse_marker(&header, &segment.read_batch(pos, &header)?)
+            } else {
+                None
+            };
+            apply_producer_batch(&mut self.producers, segment, &header, marker)?;
         }
         Ok(())
     }
@@ -197,6 +212,42 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
+        self.append_from(records, leader_epoch, now_ms, false)
+    }
+
+    /// Writes a transaction marker as leader (WriteTxnMarkers): COMMIT or ABORT
+    /// ends the producer's open transaction; an ABORT is recorded in the active
+    /// segment's aborted transaction index. A marker from an older producer epoch
+    /// is INVALID_PRODUCER_EPOCH, from an older coordinator epoch
+    /// TRANSACTION_COORDINATOR_FENCED; nothing is written then.
+    pub fn append_marker(
+        &mut self,
+        marker: &TxnMarker,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        check_marker(
+            self.producers.get(marker.producer_id),
+            marker.producer_id,
+            marker.producer_epoch,
+            marker.coordinator_epoch,
+        )?;
+        self.append_from(
+            encode_marker_batch(marker, now_ms),
+            leader_epoch,
+            now_ms,
+            true,
+        )
+    }
+
+    /// `append`; control batches only when the coordinator writes them.
+    fn append_from(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        from_coordinator: bool,
+    ) -> Result<AppendInfo, StorageError> {
         let mut batches = batch::split_and_validate(&records, self.config.max_message_bytes)?;
 
         // Assign offsets and check producers before touching the disk.
@@ -205,6 +256,22 @@ impl PartitionLog {
         for (_, header) in batches.iter_mut() {
             header.base_offset = next_offset;
             next_offset = header.last_offset() + 1;
+            if header.is_control() {
+                if !from_coordinator {
+                    // As Kafka: only the transaction coordinator writes markers.
+                    return Err(StorageError::InvalidRecord(
+                        "clients cannot produce control batches".into(),
+                    ));
+                }
+                continue;
+            }
+            if header.producer_id >= 0 {
+                let known = staged.get(&header.producer_id);
+                check_txn_data(
+                    known.or_else(|| self.producers.get(header.producer_id)),
+                    header,
+                )?;
+            }
             if !header.is_idempotent() {
                 continue;
             }
@@ -230,7 +297,7 @@ impl PartitionLog {
             let mut entry = known
                 .cloned()
                 .unwrap_or_else(|| ProducerEntry::new(pid, header.producer_epoch));
-            entry.record(header.producer_epoch, batch_metadata(header));
+            entry.apply_data(header);
             staged.insert(pid, entry);
         }
 
@@ -266,20 +333,11 @@ impl PartitionLog {
                 self.roll()?;
             }
             let interval = self.config.index_interval_bytes;
-            self.active_mut()?.append(
-                &buf[*pos..*pos + header.size()],
-                header,
-                interval,
-                now_ms,
-            )?;
+            let bytes = &buf[*pos..*pos + header.size()];
+            self.active_mut()?.append(bytes, header, interval, now_ms)?;
             // Committed per batch so a roll's snapshot mid-append covers what precedes it.
-            if header.is_idempotent() {
-                self.producers.record(
-                    header.producer_id,
-                    header.producer_epoch,
-                    batch_metadata(header),
-                );
-            }
+            let marker = parse_marker(header, bytes);
+            self.apply_to_active(header, marker)?;
             record_count += header.record_count as u64;
         }
 
@@ -389,14 +447,46 @@ impl PartitionLog {
         }
         let interval = self.config.index_interval_bytes;
         self.active_mut()?.append(bytes, header, interval, now_ms)?;
-        if header.is_idempotent() {
-            self.producers.record(
-                header.producer_id,
-                header.producer_epoch,
-                batch_metadata(header),
-            );
+        // The leader's transactions, markers and aborts hold here too, so this
+        // replica serves the same LSO and aborted transactions once it leads.
+        self.apply_to_active(header, parse_marker(header, bytes))
+    }
+
+    /// Applies a batch just written to the active segment to the producer state,
+    /// recording an abort in that segment's transaction index.
+    fn apply_to_active(
+        &mut self,
+        header: &BatchHeader,
+        marker: Option<(bool, i32)>,
+    ) -> Result<(), StorageError> {
+        let Some(active) = self.segments.last_mut() else {
+            return Ok(());
+        };
+        apply_producer_batch(&mut self.producers, active, header, marker)
+    }
+
+    /// The last stable offset given the high watermark: read_committed consumers
+    /// read only below it.
+    pub fn last_stable_offset(&mut self, high_watermark: i64) -> i64 {
+        self.producers.last_stable_offset(high_watermark)
+    }
+
+    /// The aborted transactions overlapping `[from, upper)`, in marker order, for
+    /// a read_committed fetch of that range.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
+        let mut out = Vec::new();
+        let first = self.segments.partition_point(|s| s.next_offset() <= from);
+        for segment in &self.segments[first..] {
+            if txn_index::collect_overlapping(segment.aborted_txns(), from, upper, &mut out) {
+                break;
+            }
         }
-        Ok(())
+        out
+    }
+
+    /// The producers this partition knows (DescribeProducers).
+    pub fn producers(&self) -> Vec<ProducerInfo> {
+        self.producers.producer_infos()
     }
 
     /// Records that leader epoch `epoch` starts at the log end (Kafka's
@@ -680,6 +770,11 @@ impl PartitionLog {
             segments,
             range,
             producer_last_offsets: self.producers.last_offsets(),
+            aborted: self
+                .segments
+                .iter()
+                .flat_map(|s| s.aborted_txns().iter().copied())
+                .collect(),
             segment_bytes: self.config.segment_bytes.min(MAX_SEGMENT_BYTES),
             index_interval_bytes: self.config.index_interval_bytes,
             delete_retention_ms: self.config.delete_retention_ms,
@@ -879,7 +974,10 @@ impl PartitionLog {
         if self.epochs.truncate_from_end(log_end) {
             self.write_epochs()?;
         }
-        self.producers.truncate_from_end(log_end);
+        // Rebuilt from the log, as Kafka reloads from a snapshot: a truncated marker
+        // reopens its transaction, a truncated first batch forgets one.
+        self.producers.clear();
+        self.load_producer_state()?;
         self.write_producer_snapshot()?;
         checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
         Ok(())
@@ -978,11 +1076,23 @@ fn segment_info(
     })
 }
 
-fn batch_metadata(header: &BatchHeader) -> BatchMetadata {
-    BatchMetadata {
-        first_seq: header.base_sequence,
-        last_seq: header.last_sequence(),
-        first_offset: header.base_offset,
-        last_offset: header.last_offset(),
+/// Applies one batch of `segment` to the producer state; an ABORT goes into the
+/// segment's transaction index with the LSO right after it.
+fn apply_producer_batch(
+    producers: &mut ProducerStateManager,
+    segment: &mut LogSegment,
+    header: &BatchHeader,
+    marker: Option<(bool, i32)>,
+) -> Result<(), StorageError> {
+    if let Some(done) = producers.apply(header, marker) {
+        if done.aborted {
+            segment.append_aborted(AbortedTxn {
+                producer_id: done.producer_id,
+                first_offset: done.first_offset,
+                last_offset: done.last_offset,
+                last_stable_offset: producers.lso_after(&done),
+            })?;
+        }
     }
+    Ok(())
 }

@@ -1,11 +1,14 @@
-//! Idempotent-producer state: per producer id the current epoch and the last few
-//! batches, to reject sequence gaps and to answer retries with the original offsets.
+//! Producer state: per producer id the current epoch and the last few batches, to
+//! reject sequence gaps and to answer retries with the original offsets; and the
+//! transaction each producer has open (from its first transactional batch to the
+//! COMMIT/ABORT marker), which bounds the last stable offset (LSO).
 //! Pure logic; the log persists it as a JSON snapshot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::BatchHeader;
 use crate::StorageError;
 
 /// Batches remembered per producer, as in Kafka (max.in.flight.requests = 5).
@@ -26,6 +29,46 @@ pub(crate) struct ProducerEntry {
     pub(crate) producer_id: i64,
     pub(crate) epoch: i16,
     pub(crate) batches: VecDeque<BatchMetadata>,
+    /// Epoch of the transaction coordinator that wrote this producer's last marker.
+    #[serde(default = "no_epoch")]
+    pub(crate) coordinator_epoch: i32,
+    /// First offset of the transaction this producer has open, if any.
+    #[serde(default)]
+    pub(crate) current_txn_first_offset: Option<i64>,
+    /// Max timestamp of the producer's last batch (DescribeProducers).
+    #[serde(default = "no_timestamp")]
+    pub(crate) last_timestamp: i64,
+}
+
+fn no_epoch() -> i32 {
+    -1
+}
+
+fn no_timestamp() -> i64 {
+    -1
+}
+
+/// A transaction that a marker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CompletedTxn {
+    pub(crate) producer_id: i64,
+    pub(crate) first_offset: i64,
+    /// The marker's offset.
+    pub(crate) last_offset: i64,
+    pub(crate) aborted: bool,
+}
+
+/// One producer as DescribeProducers shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerInfo {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// Sequence of the last record written, -1 when none is remembered.
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
+    /// First offset of the open transaction, -1 when none.
+    pub current_txn_start_offset: i64,
 }
 
 impl ProducerEntry {
@@ -35,6 +78,51 @@ impl ProducerEntry {
             producer_id,
             epoch,
             batches: VecDeque::new(),
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+            last_timestamp: -1,
+        }
+    }
+
+    /// Applies a data batch now in the log: its sequence, and the transaction it
+    /// opens when it is the producer's first transactional batch since a marker.
+    pub(crate) fn apply_data(&mut self, header: &BatchHeader) {
+        if header.is_idempotent() {
+            self.record(header.producer_epoch, batch_metadata(header));
+        } else if header.producer_epoch != self.epoch {
+            self.epoch = header.producer_epoch;
+            self.batches.clear();
+        }
+        self.last_timestamp = header.max_timestamp;
+        if header.is_transactional() && self.current_txn_first_offset.is_none() {
+            self.current_txn_first_offset = Some(header.base_offset);
+        }
+    }
+
+    /// Applies a marker now in the log at `offset`; returns the transaction it ends
+    /// (a marker without an open transaction ends an empty one at its own offset,
+    /// as in Kafka).
+    pub(crate) fn apply_marker(
+        &mut self,
+        header: &BatchHeader,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> CompletedTxn {
+        if header.producer_epoch != self.epoch {
+            self.epoch = header.producer_epoch;
+            self.batches.clear();
+        }
+        self.coordinator_epoch = coordinator_epoch;
+        self.last_timestamp = header.max_timestamp;
+        let first = self
+            .current_txn_first_offset
+            .take()
+            .unwrap_or(header.base_offset);
+        CompletedTxn {
+            producer_id: self.producer_id,
+            first_offset: first,
+            last_offset: header.base_offset,
+            aborted: !commit,
         }
     }
 
@@ -119,10 +207,76 @@ pub(crate) fn check_sequence(
     Ok(SequenceCheck::Accept)
 }
 
+/// Checks a data batch against the producer's transaction: a producer with a
+/// transaction open may only write transactional batches (Kafka's INVALID_TXN_STATE).
+pub(crate) fn check_txn_data(
+    entry: Option<&ProducerEntry>,
+    header: &BatchHeader,
+) -> Result<(), StorageError> {
+    match entry {
+        Some(e)
+            if !header.is_transactional()
+                && e.current_txn_first_offset.is_some()
+                && header.producer_epoch >= e.epoch =>
+        {
+            Err(StorageError::InvalidTxnState(format!(
+                "expected a transactional write from producer {}",
+                header.producer_id
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a marker the coordinator asks to write: an older producer epoch is
+/// INVALID_PRODUCER_EPOCH, an older coordinator epoch TRANSACTION_COORDINATOR_FENCED.
+pub(crate) fn check_marker(
+    entry: Option<&ProducerEntry>,
+    producer_id: i64,
+    producer_epoch: i16,
+    coordinator_epoch: i32,
+) -> Result<(), StorageError> {
+    let Some(e) = entry else {
+        return Ok(());
+    };
+    if producer_epoch < e.epoch {
+        return Err(StorageError::InvalidProducerEpoch {
+            producer_id,
+            current: e.epoch,
+            got: producer_epoch,
+        });
+    }
+    if coordinator_epoch < e.coordinator_epoch {
+        return Err(StorageError::TransactionCoordinatorFenced {
+            producer_id,
+            current: e.coordinator_epoch,
+            got: coordinator_epoch,
+        });
+    }
+    Ok(())
+}
+
+/// Where a batch's sequences landed in the log.
+pub(crate) fn batch_metadata(header: &BatchHeader) -> BatchMetadata {
+    BatchMetadata {
+        first_seq: header.base_sequence,
+        last_seq: header.last_sequence(),
+        first_offset: header.base_offset,
+        last_offset: header.last_offset(),
+    }
+}
+
 /// All producers of one partition.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// (first offset, producer id) of every open transaction: the first is the
+    /// oldest, which holds the LSO back.
+    ongoing: BTreeSet<(i64, i64)>,
+    /// Transactions ended by a marker that may not be replicated yet: until the
+    /// high watermark passes the marker they still hold the LSO at their start, so
+    /// no consumer reads them as decided before the decision is durable.
+    unreplicated: Vec<CompletedTxn>,
 }
 
 /// Snapshot file contents: the state as of log offset `offset` (exclusive).
@@ -165,26 +319,82 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
-    /// Records a batch that is now in the log (append or replay after restart).
-    pub(crate) fn record(&mut self, producer_id: i64, epoch: i16, batch: BatchMetadata) {
-        self.producers
-            .entry(producer_id)
-            .or_insert_with(|| ProducerEntry::new(producer_id, epoch))
-            .record(epoch, batch);
-    }
-
-    /// Forgets batches at or after `log_end` after a truncation; producers left with
-    /// no batches are dropped so their next batch is accepted.
-    pub(crate) fn truncate_from_end(&mut self, log_end: i64) {
-        for entry in self.producers.values_mut() {
-            entry.batches.retain(|b| b.last_offset < log_end);
+    /// Records a batch that is now in the log (append, replication or replay after
+    /// restart). `marker` is what a transaction marker says (commit?, coordinator
+    /// epoch); returns the transaction it ended.
+    pub(crate) fn apply(
+        &mut self,
+        header: &BatchHeader,
+        marker: Option<(bool, i32)>,
+    ) -> Option<CompletedTxn> {
+        let pid = header.producer_id;
+        if pid < 0 {
+            return None;
         }
-        self.producers.retain(|_, e| !e.batches.is_empty());
+        let entry = self
+            .producers
+            .entry(pid)
+            .or_insert_with(|| ProducerEntry::new(pid, header.producer_epoch));
+        match marker {
+            Some((commit, coordinator_epoch)) => {
+                let done = entry.apply_marker(header, commit, coordinator_epoch);
+                self.ongoing.remove(&(done.first_offset, pid));
+                self.unreplicated.push(done);
+                Some(done)
+            }
+            None if header.is_control() => None,
+            None => {
+                entry.apply_data(header);
+                if let Some(first) = entry.current_txn_first_offset {
+                    self.ongoing.insert((first, pid));
+                }
+                None
+            }
+        }
     }
 
-    /// Forgets every producer (the log was emptied).
+    /// The LSO given the high watermark: the first offset of the oldest transaction
+    /// still open or not yet replicated as decided, else the high watermark.
+    pub(crate) fn last_stable_offset(&mut self, high_watermark: i64) -> i64 {
+        self.unreplicated
+            .retain(|t| t.last_offset >= high_watermark);
+        let oldest_open = self.ongoing.first().map(|&(first, _)| first);
+        let oldest_unreplicated = self.unreplicated.iter().map(|t| t.first_offset).min();
+        [oldest_open, oldest_unreplicated]
+            .into_iter()
+            .flatten()
+            .fold(high_watermark, i64::min)
+    }
+
+    /// The LSO right after `done` ended, for its aborted-index entry: the start of
+    /// the oldest transaction still open, else just past the marker.
+    pub(crate) fn lso_after(&self, done: &CompletedTxn) -> i64 {
+        self.ongoing
+            .first()
+            .map_or(done.last_offset + 1, |&(first, _)| first)
+    }
+
+    /// Every producer, as DescribeProducers lists them.
+    pub(crate) fn producer_infos(&self) -> Vec<ProducerInfo> {
+        let mut out: Vec<ProducerInfo> = self
+            .producers
+            .values()
+            .map(|e| ProducerInfo {
+                producer_id: e.producer_id,
+                producer_epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.current_txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
+    }
+
+    /// Forgets every producer (the log was emptied, or is about to be replayed).
     pub(crate) fn clear(&mut self) {
-        self.producers.clear();
+        *self = Self::default();
     }
 
     /// The state as a snapshot covering offsets below `offset`.
@@ -194,20 +404,38 @@ impl ProducerStateManager {
         ProducerSnapshot { offset, producers }
     }
 
-    /// Rebuilds the state from a snapshot.
+    /// Rebuilds the state from a snapshot, open transactions included.
     pub(crate) fn from_snapshot(snapshot: ProducerSnapshot) -> Self {
+        let ongoing = snapshot
+            .producers
+            .iter()
+            .filter_map(|e| e.current_txn_first_offset.map(|f| (f, e.producer_id)))
+            .collect();
         let producers = snapshot
             .producers
             .into_iter()
             .map(|e| (e.producer_id, e))
             .collect();
-        Self { producers }
+        Self {
+            producers,
+            ongoing,
+            unreplicated: Vec::new(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ProducerStateManager {
+        fn record(&mut self, pid: i64, epoch: i16, batch: BatchMetadata) {
+            self.producers
+                .entry(pid)
+                .or_insert_with(|| ProducerEntry::new(pid, epoch))
+                .record(epoch, batch);
+        }
+    }
 
     fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMetadata {
         BatchMetadata {

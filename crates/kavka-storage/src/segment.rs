@@ -10,12 +10,15 @@ use bytes::{Bytes, BytesMut};
 
 use crate::batch::{validate_stored_batch, BatchHeader};
 use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::txn_index::{AbortedTxn, TxnIndex};
 use crate::{StorageError, BATCH_HEADER_LEN};
 
 /// Extension of segment data files.
 pub(crate) const LOG_SUFFIX: &str = "log";
 const INDEX_SUFFIX: &str = "index";
 const TIME_INDEX_SUFFIX: &str = "timeindex";
+/// Extension of the aborted transaction index.
+pub(crate) const TXN_INDEX_SUFFIX: &str = "txnindex";
 
 /// `00000000000000000042.log`: Kafka's 20-digit zero-padded base offset.
 pub(crate) fn file_name(base_offset: i64, suffix: &str) -> String {
@@ -53,6 +56,8 @@ pub(crate) struct LogSegment {
     offset_of_max_timestamp: i64,
     /// Wall-clock time of the first append seen by this process, for `segment.ms`.
     first_append_ms: Option<i64>,
+    /// Transactions aborted by markers in this segment.
+    txn_index: TxnIndex,
 }
 
 fn open_append(path: &Path, truncate: bool) -> io::Result<File> {
@@ -97,6 +102,19 @@ impl LogSegment {
         let log = open_append(&log_path, fresh)?;
         let index_file = open_append(&index_path, fresh)?;
         let time_index_file = open_append(&time_index_path, fresh)?;
+        let txn_index_path = dir.join(name(TXN_INDEX_SUFFIX));
+        let txn_index = if fresh && !extra.is_empty() {
+            // The cleaner's output always has one, to be renamed into place.
+            TxnIndex::create(txn_index_path)?
+        } else {
+            if fresh {
+                match fs::remove_file(&txn_index_path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+            }
+            TxnIndex::load(txn_index_path)?
+        };
         if fresh {
             // The new files' directory entries must survive a crash like their data.
             crate::durable::sync_dir(dir)?;
@@ -117,6 +135,7 @@ impl LogSegment {
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
             first_append_ms: None,
+            txn_index,
         })
     }
 
@@ -214,6 +233,10 @@ impl LogSegment {
             seg.log.set_len(pos)?;
         }
         seg.rewrite_index_files(&new_offsets, &new_times)?;
+        // Aborts whose markers the crash took away; replaying the producer state
+        // re-adds any marker the index missed.
+        let next = seg.next_offset;
+        seg.txn_index.truncate_to(next)?;
         Ok((seg, RecoveryOutcome { truncated_bytes }))
     }
 
@@ -417,17 +440,18 @@ impl LogSegment {
         Ok(None)
     }
 
-    /// Calls `f` on every batch header from the one holding `from_offset` to the end.
+    /// Calls `f` on every batch header (with its position) from the one holding
+    /// `from_offset` to the end.
     pub(crate) fn for_each_header_from(
         &self,
         from_offset: i64,
-        f: &mut dyn FnMut(&BatchHeader),
+        f: &mut dyn FnMut(u64, &BatchHeader),
     ) -> Result<(), StorageError> {
         let Some((mut pos, _)) = self.find_batch(from_offset)? else {
             return Ok(());
         };
         while let Some(header) = self.header_at(pos)? {
-            f(&header);
+            f(pos, &header);
             pos += header.size() as u64;
         }
         Ok(())
@@ -463,7 +487,18 @@ impl LogSegment {
             self.size = pos;
         }
         self.rewrite_index_files(&offsets, &times)?;
+        self.txn_index.truncate_to(offset)?;
         Ok(())
+    }
+
+    /// Records a transaction aborted by a marker in this segment.
+    pub(crate) fn append_aborted(&mut self, txn: AbortedTxn) -> Result<(), StorageError> {
+        Ok(self.txn_index.append_if_absent(txn)?)
+    }
+
+    /// The transactions aborted by markers in this segment, in marker order.
+    pub(crate) fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
     }
 
     /// Called when the segment stops being active: records its final max timestamp
@@ -480,6 +515,7 @@ impl LogSegment {
         self.log.sync_data()?;
         self.index_file.sync_data()?;
         self.time_index_file.sync_data()?;
+        self.txn_index.flush()?;
         Ok(())
     }
 
@@ -489,9 +525,11 @@ impl LogSegment {
             log_path,
             index_path,
             time_index_path,
+            txn_index,
             ..
         } = self;
-        for path in [log_path, index_path, time_index_path] {
+        let txn_index_path = txn_index.path().to_path_buf();
+        for path in [log_path, index_path, time_index_path, txn_index_path] {
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
                 _ => {}

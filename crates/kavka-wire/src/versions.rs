@@ -45,6 +45,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::AlterPartitionReassignments,
     ApiKey::ListPartitionReassignments,
     ApiKey::DescribeLogDirs,
+    ApiKey::WriteTxnMarkers,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

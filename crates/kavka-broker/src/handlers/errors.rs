@@ -22,6 +22,10 @@ fn storage_error_code(e: &StorageError) -> i16 {
         StorageError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
         StorageError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
         StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
+        StorageError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
+        StorageError::TransactionCoordinatorFenced { .. } => {
+            ResponseError::TransactionCoordinatorFenced.code()
+        }
         StorageError::Io(_) | StorageError::StateFile(_) => ResponseError::KafkaStorageError.code(),
     }
 }

@@ -6,13 +6,17 @@
 //! recorded once per request, before the first read — which may move the high
 //! watermark, complete acks=all produces and propose an ISR expansion — and read up
 //! to the log end; a follower whose log diverges gets a `diverging_epoch` (KIP-320).
+//!
+//! read_committed consumers (isolation level 1) read below the last stable offset
+//! (LSO) only and get the aborted transactions overlapping the records read;
+//! every answer carries the LSO, for both isolation levels.
 
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_response::{
-    EpochEndOffset as WireEpochEndOffset, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset as WireEpochEndOffset, FetchableTopicResponse, PartitionData,
 };
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_replica::{EpochEndOffset, FollowerFetch, FollowerFetchOutcome};
@@ -21,6 +25,10 @@ use tokio::time::Instant;
 use super::{leader_epoch_error, partition_error_code, RequestContext};
 use crate::partition::Partition;
 use crate::state::now_ms;
+
+/// `isolation_level` 1: only records below the last stable offset, with the
+/// aborted transactions among them listed so the consumer can drop their records.
+const READ_COMMITTED: i8 = 1;
 
 /// Who is fetching.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +186,7 @@ fn read_once(
             let mut data = PartitionData::default()
                 .with_partition_index(fp.partition)
                 .with_high_watermark(-1)
-                .with_aborted_transactions(if request.isolation_level == 1 {
+                .with_aborted_transactions(if request.isolation_level == READ_COMMITTED {
                     Some(vec![])
                 } else {
                     None
@@ -197,9 +205,8 @@ fn read_once(
                 partitions.push(data);
                 continue;
             };
-            let hw = p.high_watermark();
-            data.high_watermark = hw;
-            data.last_stable_offset = hw;
+            data.high_watermark = p.high_watermark();
+            data.last_stable_offset = p.last_stable_offset();
             data.log_start_offset = p.log_start_offset();
             match verdict {
                 Some(FollowerVerdict::Error(code)) => {
@@ -254,6 +261,22 @@ fn read_once(
             }
             let read = if verdict.is_some() {
                 p.read_for_follower(fp.fetch_offset, limit.max(1))
+            } else if request.isolation_level == READ_COMMITTED {
+                p.read_committed(fp.fetch_offset, limit.max(1))
+                    .map(|(read, lso, aborted)| {
+                        data.last_stable_offset = lso;
+                        data.aborted_transactions = Some(
+                            aborted
+                                .iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect(),
+                        );
+                        read
+                    })
             } else {
                 p.read(fp.fetch_offset, limit.max(1))
             };

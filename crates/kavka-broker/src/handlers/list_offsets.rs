@@ -17,6 +17,8 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+/// `isolation_level` 1: positions bounded by the last stable offset.
+const READ_COMMITTED: i8 = 1;
 /// The replica id of Kafka's debugging tools, served by any replica.
 const DEBUGGING_REPLICA_ID: i32 = -2;
 
@@ -59,12 +61,17 @@ pub(crate) fn handle(
                     if version >= 4 {
                         resp.leader_epoch = epoch;
                     }
+                    // read_committed sees up to the LSO, read_uncommitted up to the HW.
+                    let visible = if request.isolation_level == READ_COMMITTED {
+                        p.last_stable_offset()
+                    } else {
+                        p.high_watermark()
+                    };
                     let found = match lp.timestamp {
-                        // read_committed stops at the LSO, equal to the HW without transactions.
                         // A follower resetting after OFFSET_OUT_OF_RANGE asks for
                         // the log end, as Kafka's replica fetcher does.
                         LATEST if replica_id >= 0 => Ok(Some((p.log_end_offset(), -1))),
-                        LATEST => Ok(Some((p.high_watermark(), -1))),
+                        LATEST => Ok(Some((visible, -1))),
                         EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
                         LATEST_TIERED => Ok(None),
                         MAX_TIMESTAMP => p.log(|log| log.max_timestamp_offset()),
@@ -72,7 +79,8 @@ pub(crate) fn handle(
                     };
                     match found {
                         Ok(Some((offset, timestamp)))
-                            if offset <= p.high_watermark()
+                            if (offset < visible
+                                || matches!(lp.timestamp, LATEST | EARLIEST | EARLIEST_LOCAL))
                                 || (replica_id >= 0 && lp.timestamp == LATEST) =>
                         {
                             let (offset, timestamp) = match lp.timestamp {

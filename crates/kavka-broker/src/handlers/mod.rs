@@ -34,6 +34,7 @@ mod partition_reassignments;
 mod produce;
 mod sync_group;
 mod transactions_admin;
+mod write_txn_markers;
 
 use std::net::SocketAddr;
 
@@ -172,6 +173,9 @@ pub(crate) async fn handle(
         ),
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
+        }
+        RequestKind::WriteTxnMarkers(r) => {
+            ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))

@@ -59,11 +59,12 @@ pub(crate) async fn handle(
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
-            let error = if !matches!(acks, -1..=1) {
-                Some(ResponseError::InvalidRequiredAcks.code())
-            } else {
-                None
-            };
+            // Transactional batches are checked by the log against the producer's
+            // state (epoch, open transaction); whether the partition was added to
+            // the transaction is the coordinator's business (no KIP-890
+            // verification here).
+            let error =
+                (!matches!(acks, -1..=1)).then(|| ResponseError::InvalidRequiredAcks.code());
             let partition = state.replicas.get(&name, data.index);
             let code = match (error, partition) {
                 (Some(code), _) => code,

@@ -84,6 +84,9 @@ pub struct CleaningTask {
     pub(crate) segments: Vec<(SegmentInfo, PathBuf)>,
     pub(crate) range: CleanableRange,
     pub(crate) producer_last_offsets: HashMap<i64, i64>,
+    /// Aborted transactions of the segments: their records never shadow a
+    /// committed record of the same key.
+    pub(crate) aborted: Vec<crate::txn_index::AbortedTxn>,
     pub(crate) segment_bytes: u64,
     pub(crate) index_interval_bytes: u32,
     pub(crate) delete_retention_ms: i64,
@@ -290,7 +293,10 @@ fn run_pass(
             check_stop(stop)?;
             throttler.charge(batch.len(), stop);
             stats.bytes_read += batch.len() as u64;
-            if header.last_offset() < range.first_dirty || records::is_control(&header) {
+            if header.last_offset() < range.first_dirty
+                || records::is_control(&header)
+                || is_aborted(&task.aborted, &header)
+            {
                 continue;
             }
             for record in records::decode(&header, &batch)? {
@@ -362,6 +368,19 @@ fn run_pass(
     Ok((end, stats))
 }
 
+/// True for a data batch of a transaction that was aborted. Such records stay in
+/// the log (read_committed consumers skip them by the aborted index, which moves
+/// with them) but never count as the latest value of their key. Kafka removes
+/// them, and their markers, after `delete.retention.ms`; Kavka keeps both.
+fn is_aborted(aborted: &[crate::txn_index::AbortedTxn], header: &BatchHeader) -> bool {
+    header.is_transactional()
+        && aborted.iter().any(|a| {
+            a.producer_id == header.producer_id
+                && a.first_offset <= header.base_offset
+                && header.base_offset < a.last_offset
+        })
+}
+
 /// Writes the kept batches of one group of segments into `out`, then seals it.
 fn clean_group(
     segments: &[&(SegmentInfo, PathBuf)],
@@ -372,6 +391,11 @@ fn clean_group(
     stats: &mut CleanerStats,
 ) -> Result<(), CleanerError> {
     for (info, path) in segments {
+        // The aborts recorded with these segments move into the cleaned one.
+        let txn_path = path.with_extension(crate::segment::TXN_INDEX_SUFFIX);
+        for txn in crate::txn_index::TxnIndex::load(txn_path)?.entries() {
+            out.append_aborted(*txn)?;
+        }
         let mut reader = BatchReader::open(path, info.size)?;
         while let Some((header, batch)) = reader.next_batch()? {
             check_stop(stop)?;

@@ -1,7 +1,7 @@
 //! Replacing a group of segments by their cleaned version, crash-safely.
 //!
 //! The cleaned segment is written beside the log as `<base>.log.cleaned` (with
-//! `.index.cleaned` and `.timeindex.cleaned`) and fsynced. Then:
+//! `.index.cleaned`, `.timeindex.cleaned` and `.txnindex.cleaned`) and fsynced. Then:
 //!
 //! 1. a manifest `<base>.cleaner-swap` naming the new base and every replaced base is
 //!    written atomically (temp, fsync, rename, fsync of the directory): the commit
@@ -29,7 +29,7 @@ pub(crate) const CLEANED_SUFFIX: &str = "cleaned";
 /// Suffix of the manifest that commits a swap.
 pub(crate) const MANIFEST_SUFFIX: &str = "cleaner-swap";
 /// The files of one segment, the log last: its rename completes a swap.
-const SEGMENT_SUFFIXES: [&str; 3] = ["index", "timeindex", "log"];
+const SEGMENT_SUFFIXES: [&str; 4] = ["index", "timeindex", "txnindex", "log"];
 
 /// Which segments a cleaned segment replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,8 +225,8 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(renames.len(), 3);
-        assert!(renames[2].ends_with(file_name(0, "log")));
+        assert_eq!(renames.len(), 4);
+        assert!(renames[3].ends_with(file_name(0, "log")));
         assert!(s.contains(&SwapStep::Remove(dir.join(file_name(7, "log")))));
         assert_eq!(
             s.last(),

@@ -16,11 +16,26 @@ pub fn encode(
     compression: Compression,
     producer: Option<Producer>,
 ) -> Bytes {
+    encode_with(values, first_timestamp, compression, producer, false)
+}
+
+/// A batch of a transaction of `producer`.
+pub fn transactional(values: &[&str], producer: Producer) -> Bytes {
+    encode_with(values, 1_000, Compression::None, Some(producer), true)
+}
+
+pub fn encode_with(
+    values: &[&str],
+    first_timestamp: i64,
+    compression: Compression,
+    producer: Option<Producer>,
+    transactional: bool,
+) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
         .map(|(i, v)| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
