@@ -192,28 +192,28 @@ async fn remote(
     leader: i32,
     request: WriteTxnMarkersRequest,
 ) -> Option<WriteTxnMarkersResponse> {
-    if !connections.contains_key(&leader) {
-        let broker = image.broker(leader)?;
-        let port = u16::try_from(broker.port).ok()?;
-        match LeaderConnection::connect(
-            &broker.host,
-            port,
-            state.config.node_id,
-            CALL_TIMEOUT,
-            16 << 20,
-        )
-        .await
-        {
-            Ok(c) => {
-                connections.insert(leader, c);
-            }
-            Err(e) => {
-                tracing::debug!(leader, error = %e, "cannot reach partition leader for transaction markers");
-                return None;
+    let conn = match connections.entry(leader) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let broker = image.broker(leader)?;
+            let port = u16::try_from(broker.port).ok()?;
+            match LeaderConnection::connect(
+                &broker.host,
+                port,
+                state.config.node_id,
+                CALL_TIMEOUT,
+                16 << 20,
+            )
+            .await
+            {
+                Ok(c) => e.insert(c),
+                Err(err) => {
+                    tracing::debug!(leader, error = %err, "cannot reach partition leader for transaction markers");
+                    return None;
+                }
             }
         }
-    }
-    let conn = connections.get_mut(&leader)?;
+    };
     let result = match conn.version_for(
         ApiKey::WriteTxnMarkers,
         WRITE_TXN_MARKERS_VERSION..=WRITE_TXN_MARKERS_VERSION,

@@ -55,6 +55,10 @@ pub struct MarkerJob {
     pub partitions: BTreeSet<TopicPartition>,
 }
 
+/// One partition of a verify-only AddPartitionsToTxn, and whether it is in the
+/// transaction.
+pub type PartitionCheck = (TopicPartition, Result<(), TxnError>);
+
 /// An InitProducerId with a transactional id.
 #[derive(Debug, Clone)]
 pub struct InitRequest<'a> {
@@ -225,9 +229,7 @@ impl TxnCoordinator {
                 // Abort the previous epoch's transaction under a bumped epoch; the
                 // client is told to retry and then gets an epoch bumped once more.
                 let mut next = m.clone();
-                if next.producer_epoch < i16::MAX {
-                    next.producer_epoch += 1;
-                }
+                next.producer_epoch = next.producer_epoch.saturating_add(1);
                 next.last_producer_epoch = NO_PRODUCER_EPOCH;
                 next.state = TxnState::PrepareAbort;
                 next.last_update_ms = now_ms;
@@ -347,7 +349,7 @@ impl TxnCoordinator {
         producer_id: i64,
         producer_epoch: i16,
         partitions: &[TopicPartition],
-    ) -> Result<Vec<(TopicPartition, Result<(), TxnError>)>, TxnError> {
+    ) -> Result<Vec<PartitionCheck>, TxnError> {
         let m = self.check_producer(transactional_id, producer_id, producer_epoch)?;
         if m.state.is_prepare() {
             return Err(TxnError::ConcurrentTransactions);
@@ -467,9 +469,7 @@ impl TxnCoordinator {
         {
             return None;
         }
-        if m.producer_epoch < i16::MAX {
-            m.producer_epoch += 1;
-        }
+        m.producer_epoch = m.producer_epoch.saturating_add(1);
         m.last_producer_epoch = NO_PRODUCER_EPOCH;
         m.state = TxnState::PrepareAbort;
         m.last_update_ms = now_ms;

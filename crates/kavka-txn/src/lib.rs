@@ -16,8 +16,8 @@ mod metadata;
 mod records;
 
 pub use coordinator::{
-    partition_for_transactional_id, EndDecision, InitDecision, InitRequest, MarkerJob, SavedTxn,
-    TxnConfig, TxnCoordinator,
+    partition_for_transactional_id, EndDecision, InitDecision, InitRequest, MarkerJob,
+    PartitionCheck, SavedTxn, TxnConfig, TxnCoordinator,
 };
 pub use error::TxnError;
 pub use metadata::{TopicPartition, TxnMetadata, TxnState, NO_PRODUCER_EPOCH, NO_PRODUCER_ID};
