@@ -81,6 +81,21 @@ fn read_values(consumer: &BaseConsumer, quiet: Duration) -> Vec<String> {
     out
 }
 
+/// `kavka transactions ARGS`: its stdout, after checking it succeeded.
+fn tool(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
+        .arg("transactions")
+        .args(args)
+        .output()
+        .expect("run kavka transactions");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn describe(port: u16, id: &str) -> DescribeTransactionsResponse {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let find: FindCoordinatorResponse = raw_call(
@@ -284,6 +299,47 @@ async fn list_and_describe_show_an_open_transaction_and_its_partitions() {
             })
             .collect();
         assert_eq!(ids, [("tx-described".to_string(), "Ongoing".to_string())]);
+
+        // Kafka's kafka-transactions.sh tables, as `kavka transactions` prints them.
+        let bs = format!("127.0.0.1:{port}");
+        let listed = tool(&["--bootstrap-server", &bs, "list"]);
+        assert_eq!(
+            listed,
+            "TransactionalId\tCoordinator\tProducerId\tTransactionState\t\n\
+             tx-described   \t1          \t0         \tOngoing         \t\n"
+        );
+        let described = tool(&[
+            "--bootstrap-server",
+            &bs,
+            "describe",
+            "--transactional-id",
+            "tx-described",
+        ]);
+        let lines: Vec<&str> = described.lines().collect();
+        let header: Vec<&str> = lines[0].split('\t').map(str::trim_end).collect();
+        assert_eq!(
+            header,
+            [
+                "CoordinatorId",
+                "TransactionalId",
+                "ProducerId",
+                "ProducerEpoch",
+                "TransactionState",
+                "TransactionTimeoutMs",
+                "CurrentTransactionStartTimeMs",
+                "TransactionDurationMs",
+                "TopicPartitions",
+                ""
+            ]
+        );
+        let cells: Vec<&str> = lines[1].split('\t').map(str::trim_end).collect();
+        assert_eq!(
+            &cells[..6],
+            ["1", "tx-described", "0", "0", "Ongoing", "60000"]
+        );
+        assert_eq!(cells[6], t.transaction_start_time_ms.to_string());
+        // A HashSet<TopicPartition>'s order, as Kafka's admin client collects them.
+        assert_eq!(cells[8], "txn-described-2,txn-described-0");
 
         p.commit_transaction(TIMEOUT).expect("commit");
         wait_state(port, "tx-described", "CompleteCommit");
