@@ -47,8 +47,8 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 use kavka_group::{
     partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
-    GroupError, GroupResponse, JoinGroupResponse, RequestId, SavedGroups, SyncGroupResponse,
-    TopicId, TopicInfo, TopicLookup,
+    GroupError, GroupResponse, JoinGroupResponse, PartitionResult, RequestId, SavedGroups,
+    SyncGroupResponse, TopicId, TopicInfo, TopicLookup, TxnOffsetCommitRequest,
 };
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::MetadataImage;
@@ -393,7 +393,29 @@ fn replay_partition(
                 if r.offset < offset {
                     continue;
                 }
+                if r.control {
+                    // A transaction marker: the producer's pending offsets apply
+                    // (COMMIT) or go (ABORT). Other control records mean nothing here.
+                    if let Some(commit) = r.key.as_deref().and_then(marker_commits) {
+                        into.complete_txn(r.producer_id, commit, |_| true);
+                    }
+                    continue;
+                }
                 let Some(key) = r.key else { continue };
+                if r.transactional {
+                    match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
+                        Ok(records) => {
+                            for record in records {
+                                into.replay_txn_offset(r.producer_id, record, now);
+                            }
+                            replayed.records += 1;
+                        }
+                        Err(e) => {
+                            tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable transactional group record")
+                        }
+                    }
+                    continue;
+                }
                 if CoordinatorRecord::is_legacy_key(&key) {
                     replayed.legacy.insert(key.clone(), r.value.is_some());
                 }
@@ -416,6 +438,16 @@ fn replay_partition(
         offset = next;
     }
     Ok(replayed)
+}
+
+/// What a control record's key says of a transaction marker: Some(true) for
+/// COMMIT, Some(false) for ABORT (key version 0, then the type).
+fn marker_commits(key: &[u8]) -> Option<bool> {
+    match key {
+        [0, 0, 0, 0] => Some(false),
+        [0, 0, 0, 1] => Some(true),
+        _ => None,
+    }
 }
 
 impl GroupService {
@@ -732,7 +764,47 @@ impl GroupService {
     /// partition `partition`: its pending transactional offset commits become
     /// committed offsets (COMMIT) or are dropped (ABORT).
     pub(crate) fn complete_txn_offsets(&self, partition: i32, producer_id: i64, commit: bool) {
-        let _ = (partition, producer_id, commit);
+        let partitions = self.partitions;
+        let mut inner = self.inner.lock();
+        inner
+            .coordinator
+            .complete_txn(producer_id, commit, |group| {
+                partition_for_group(group, partitions) == partition
+            });
+    }
+
+    /// TxnOffsetCommit: checks the member as OffsetCommit does, writes the offsets
+    /// as OffsetCommit records in a transactional batch of `producer_id` (the log
+    /// fences an older `producer_epoch`), and answers once they are replicated.
+    /// The offsets stay pending until the transaction's marker reaches the group's
+    /// `__consumer_offsets` partition. For the transaction coordinator too.
+    pub(crate) async fn txn_offset_commit(
+        &self,
+        state: &BrokerState,
+        request: TxnOffsetCommitRequest,
+    ) -> Result<Vec<PartitionResult>, CoordinatorError> {
+        let group_id = request.group_id.clone();
+        let producer = (request.producer_id, request.producer_epoch);
+        let (out, delivery) = {
+            let mut inner = self.inner.lock();
+            check_owned(&inner.shards, self.partitions, &group_id)?;
+            let saved = inner.coordinator.save_groups([group_id.as_str()]);
+            let (results, records) = inner.coordinator.txn_commit_offsets(request, now_ms());
+            match self.persist_as(state, &records, Some(producer)) {
+                Ok(waits) => (results, self.hold(&mut inner, waits, Vec::new())),
+                Err(failure) => {
+                    self.undo(&mut inner, saved, &records, &failure);
+                    return Err(failure.error.into());
+                }
+            }
+        };
+        if let Some(task) = delivery.spawn() {
+            match task.await {
+                Ok(result) => result?,
+                Err(_) => return Err(CoordinatorError::NotAvailable),
+            }
+        }
+        Ok(out)
     }
 
     /// Read-only access for describe/list/fetch calls: the coordinator holds only
@@ -792,6 +864,16 @@ impl GroupService {
         state: &BrokerState,
         records: &[CoordinatorRecord],
     ) -> Result<Vec<(Arc<Partition>, AckWait)>, PersistFailure> {
+        self.persist_as(state, records, None)
+    }
+
+    /// `persist`, in transactional batches of `producer` (id, epoch) when given.
+    fn persist_as(
+        &self,
+        state: &BrokerState,
+        records: &[CoordinatorRecord],
+        producer: Option<(i64, i16)>,
+    ) -> Result<Vec<(Arc<Partition>, AckWait)>, PersistFailure> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
@@ -808,7 +890,7 @@ impl GroupService {
         let unwritten_from = |partition: i32| all().split_off(&partition);
         let mut waits = Vec::new();
         for (&partition, entries) in &by_partition {
-            match self.append(state, partition, entries.clone(), Acks::All) {
+            match self.append_as(state, partition, entries.clone(), Acks::All, producer) {
                 Ok(wait) => waits.push(wait),
                 Err(error) => {
                     return Err(PersistFailure {
@@ -831,7 +913,20 @@ impl GroupService {
         entries: Vec<(Bytes, Option<Bytes>)>,
         acks: Acks,
     ) -> Result<(Arc<Partition>, AckWait), PersistError> {
-        let buf = coordinator_batch(entries, now_ms()).map_err(PersistError::Encode)?;
+        self.append_as(state, partition, entries, acks, None)
+    }
+
+    /// `append`; with `producer` (id, epoch) the batch is a transactional one of
+    /// that producer, as Kafka writes a TxnOffsetCommit, without sequences.
+    fn append_as(
+        &self,
+        state: &BrokerState,
+        partition: i32,
+        entries: Vec<(Bytes, Option<Bytes>)>,
+        acks: Acks,
+        producer: Option<(i64, i16)>,
+    ) -> Result<(Arc<Partition>, AckWait), PersistError> {
+        let buf = coordinator_batch(entries, now_ms(), producer).map_err(PersistError::Encode)?;
         let p = state
             .replicas
             .get(OFFSETS_TOPIC, partition)
@@ -889,27 +984,33 @@ impl GroupService {
 }
 
 /// (key, value) records as one batch the way Kafka's coordinators write them
-/// (uncompressed, no producer id, records numbered from 0), so a step's records
+/// (uncompressed, records numbered from 0; a producer's only for TxnOffsetCommit), so a step's records
 /// land together. Shared by the group and the transaction coordinator.
 pub(crate) fn coordinator_batch(
     entries: Vec<(Bytes, Option<Bytes>)>,
     now: i64,
+    producer: Option<(i64, i16)>,
 ) -> Result<Bytes, String> {
     let list: Vec<Record> = entries
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.0),
+            producer_epoch: producer.map_or(-1, |p| p.1),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // Kafka numbers a coordinator batch's records from 0 (with no producer
             // id); the encoder also needs consecutive sequences to keep one batch.
-            sequence: i32::try_from(i).unwrap_or(i32::MAX),
+            // A transactional batch carries none (-1), so the log checks its
+            // epoch but no sequence.
+            sequence: match producer {
+                Some(_) => -1,
+                None => i32::try_from(i).unwrap_or(i32::MAX),
+            },
             timestamp: now,
             key: Some(key),
             value,

@@ -439,7 +439,7 @@ impl TxnService {
         let partition = partition_for_transactional_id(&record.transactional_id, self.partitions);
         let (key, value) = record.encode();
         let now = now_ms();
-        let batch = coordinator_batch(vec![(Bytes::from(key), value.map(Bytes::from))], now)
+        let batch = coordinator_batch(vec![(Bytes::from(key), value.map(Bytes::from))], now, None)
             .map_err(PersistError::Encode)?;
         let p = state
             .replicas

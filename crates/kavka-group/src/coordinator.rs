@@ -169,13 +169,14 @@ impl GroupCoordinator {
                 key,
                 value: Some(v),
             } => {
-                let offsets = self
+                let (offsets, pending) = self
                     .groups
                     .remove(&key.group)
-                    .map(|g| g.offsets)
+                    .map(|g| (g.offsets, g.pending_txn_offsets))
                     .unwrap_or_default();
                 let mut group = Group::new(&key.group, now_ms);
                 group.offsets = offsets;
+                group.pending_txn_offsets = pending;
                 group.protocol_type = Some(v.protocol_type).filter(|t| !t.is_empty());
                 group.generation_id = v.generation;
                 group.protocol_name = v.protocol.clone();

@@ -138,6 +138,9 @@ pub struct Group {
     /// Topics the members subscribe to, when every subscription could be parsed.
     pub(crate) subscribed_topics: Option<HashSet<String>>,
     pub(crate) offsets: HashMap<(String, i32), CommittedOffset>,
+    /// Offsets committed inside a transaction (TxnOffsetCommit), per producer id,
+    /// until its COMMIT marker makes them offsets or its ABORT drops them.
+    pub(crate) pending_txn_offsets: HashMap<i64, HashMap<(String, i32), CommittedOffset>>,
 }
 
 impl Group {
@@ -161,6 +164,7 @@ impl Group {
             new_member_added: false,
             subscribed_topics: None,
             offsets: HashMap::new(),
+            pending_txn_offsets: HashMap::new(),
         }
     }
 

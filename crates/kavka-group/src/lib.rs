@@ -60,6 +60,7 @@ mod snapshot;
 mod subscription;
 mod sync;
 mod timers;
+mod txn_offsets;
 mod undo;
 
 pub use api::{
@@ -89,4 +90,5 @@ pub use records::{
     GroupMetadataKey, GroupMetadataValue, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,
     RecordError, TopicMetadata, TopicPartitionsValue, WireError,
 };
+pub use txn_offsets::TxnOffsetCommitRequest;
 pub use undo::SavedGroups;

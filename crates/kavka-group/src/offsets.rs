@@ -64,7 +64,7 @@ impl GroupCoordinator {
     }
 
     /// Kafka's `validateOffsetCommit`; creates the group for a commit without membership.
-    fn validate_commit(
+    pub(crate) fn validate_commit(
         &mut self,
         req: &OffsetCommitRequest,
         now_ms: i64,

@@ -213,6 +213,15 @@ pub(crate) fn check_txn_data(
     entry: Option<&ProducerEntry>,
     header: &BatchHeader,
 ) -> Result<(), StorageError> {
+    if let Some(e) = entry.filter(|e| header.producer_epoch < e.epoch) {
+        // Batches without sequences (a coordinator's TxnOffsetCommit) are fenced
+        // by epoch alone.
+        return Err(StorageError::InvalidProducerEpoch {
+            producer_id: header.producer_id,
+            current: e.epoch,
+            got: header.producer_epoch,
+        });
+    }
     match entry {
         Some(e)
             if !header.is_transactional()

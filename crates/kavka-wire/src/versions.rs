@@ -46,6 +46,8 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::ListPartitionReassignments,
     ApiKey::DescribeLogDirs,
     ApiKey::WriteTxnMarkers,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeProducers,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -281,6 +281,38 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
         ApiKey::ListTransactions => {
             RequestKind::ListTransactions(ListTransactionsRequest::default().with_duration_filter(-1))
         }
+        ApiKey::WriteTxnMarkers => RequestKind::WriteTxnMarkers(
+            WriteTxnMarkersRequest::default().with_markers(vec![
+                write_txn_markers_request::WritableTxnMarker::default()
+                    .with_producer_id(ProducerId(77))
+                    .with_topics(vec![
+                        write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(topic())
+                            .with_partition_indexes(vec![0]),
+                    ]),
+            ]),
+        ),
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_group_id(GroupId(name("g")))
+                .with_producer_id(ProducerId(77))
+                .with_generation_id(-1)
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(topic())
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_committed_offset(0),
+                        ]),
+                ]),
+        ),
+        ApiKey::DescribeProducers => RequestKind::DescribeProducers(
+            DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(topic())
+                    .with_partition_indexes(vec![0]),
+            ]),
+        ),
         _ => return None,
     })
 }

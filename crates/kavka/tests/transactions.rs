@@ -1,353 +1,441 @@
-//! Kafka transactions against one node, with librdkafka's transactional producer
-//! and read_committed consumers: committed records are read, aborted ones are
-//! not, a second producer with the same transactional id fences the first, and a
-//! transaction left open past its timeout is aborted by the coordinator.
+//! Transactions as a consumer sees them: transactional batches and markers written
+//! over the wire (Produce with transactional batches, WriteTxnMarkers as the
+//! transaction coordinator sends it), read back by librdkafka consumers in
+//! `read_committed` and `read_uncommitted`.
 
 mod common;
 
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{client_config, create_topic, raw_call, TestBroker};
-use kafka_protocol::messages::{
-    ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, ListTransactionsRequest, ListTransactionsResponse, TransactionalId,
-};
+use bytes::{Bytes, BytesMut};
+use common::*;
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+const TOPIC: &str = "txn";
 
-fn broker() -> TestBroker {
-    TestBroker::start_with(&[
-        // Timed-out transactions are looked for every half second.
-        "transaction.abort.timed.out.transaction.cleanup.interval.ms=500",
-    ])
+fn name(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
 }
 
-fn txn_producer(bootstrap: &str, id: &str, extra: &[(&str, &str)]) -> BaseProducer {
-    let mut c = client_config(bootstrap);
-    c.set("transactional.id", id)
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "20000");
-    for (k, v) in extra {
-        c.set(*k, *v);
-    }
-    c.create().expect("transactional producer")
+fn connect(broker: &TestBroker) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    s
 }
 
-fn send(p: &BaseProducer, topic: &str, partition: i32, value: &str) {
-    p.send(
-        BaseRecord::<(), str>::to(topic)
-            .partition(partition)
-            .payload(value),
+/// One batch of `values`; transactional batches carry the producer's (id, epoch,
+/// first sequence).
+fn batch(values: &[&str], producer: Option<(i64, i16, i32)>) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: producer.is_some(),
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.0),
+            producer_epoch: producer.map_or(-1, |p| p.1),
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: producer.map_or(-1, |p| p.2 + i as i32),
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: None,
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
     )
-    .map_err(|(e, _)| e)
-    .expect("enqueue");
-    p.poll(Duration::ZERO);
+    .unwrap();
+    buf.freeze()
 }
 
-fn read_committed(bootstrap: &str, topic: &str, partitions: i32) -> BaseConsumer {
-    let consumer: BaseConsumer = client_config(bootstrap)
-        .set("group.id", "kavka-txn-reader")
+/// Produces one batch (acks=all); returns (error code, base offset).
+fn produce(stream: &mut TcpStream, records: Bytes, transactional: bool) -> (i16, i64) {
+    let request = ProduceRequest::default()
+        .with_transactional_id(transactional.then(|| TransactionalId(name("tx"))))
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![produce_request::TopicProduceData::default()
+            .with_name(TopicName(name(TOPIC)))
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(records)),
+            ])]);
+    let response: ProduceResponse = raw_call(stream, ApiKey::Produce, 9, &request);
+    let p = &response.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+/// Sends one marker as the transaction coordinator would; returns its error code.
+fn write_marker(stream: &mut TcpStream, producer_id: i64, commit: bool) -> i16 {
+    write_marker_epochs(stream, producer_id, 0, 0, commit)
+}
+
+fn write_marker_epochs(
+    stream: &mut TcpStream,
+    producer_id: i64,
+    producer_epoch: i16,
+    coordinator_epoch: i32,
+    commit: bool,
+) -> i16 {
+    let request = WriteTxnMarkersRequest::default().with_markers(vec![
+        write_txn_markers_request::WritableTxnMarker::default()
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(producer_epoch)
+            .with_transaction_result(commit)
+            .with_coordinator_epoch(coordinator_epoch)
+            .with_topics(vec![
+                write_txn_markers_request::WritableTxnMarkerTopic::default()
+                    .with_name(TopicName(name(TOPIC)))
+                    .with_partition_indexes(vec![0]),
+            ]),
+    ]);
+    let response: WriteTxnMarkersResponse = raw_call(stream, ApiKey::WriteTxnMarkers, 1, &request);
+    response.markers[0].topics[0].partitions[0].error_code
+}
+
+/// ListOffsets latest for the isolation level (0 uncommitted, 1 committed).
+fn latest(stream: &mut TcpStream, isolation: i8) -> i64 {
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_isolation_level(isolation)
+        .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+            .with_name(TopicName(name(TOPIC)))
+            .with_partitions(vec![
+                list_offsets_request::ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-1),
+            ])]);
+    let response: ListOffsetsResponse = raw_call(stream, ApiKey::ListOffsets, 7, &request);
+    response.topics[0].partitions[0].offset
+}
+
+/// A raw read_committed Fetch from offset 0: (LSO, aborted (pid, first offset)).
+fn fetch_committed(stream: &mut TcpStream) -> (i64, Vec<(i64, i64)>) {
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(1)
+        .with_topics(vec![fetch_request::FetchTopic::default()
+            .with_topic(TopicName(name(TOPIC)))
+            .with_partitions(vec![fetch_request::FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let response: FetchResponse = raw_call(stream, ApiKey::Fetch, 12, &request);
+    let p = &response.responses[0].partitions[0];
+    let aborted = p
+        .aborted_transactions
+        .iter()
+        .flatten()
+        .map(|a| (a.producer_id.0, a.first_offset))
+        .collect();
+    (p.last_stable_offset, aborted)
+}
+
+fn consumer(bs: &str, isolation: &str) -> BaseConsumer {
+    let consumer: BaseConsumer = client_config(bs)
+        .set("group.id", format!("txn-test-{isolation}"))
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation)
         .create()
-        .expect("consumer");
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
+    tpl.add_partition_offset(TOPIC, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
     consumer
 }
 
-/// Every value read until nothing new came for `quiet`.
-fn read_values(consumer: &BaseConsumer, quiet: Duration) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut last = Instant::now();
-    while last.elapsed() < quiet {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-            last = Instant::now();
-        }
-    }
-    out.sort();
-    out
+/// Every value the consumer gets within `wait`.
+fn values(consumer: &BaseConsumer, wait: Duration) -> Vec<String> {
+    consume_n(consumer, 1000, wait)
+        .iter()
+        .map(|m| String::from_utf8(payload(m)).unwrap())
+        .collect()
 }
 
-/// `kavka transactions ARGS`: its stdout, after checking it succeeded.
-fn tool(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
-        .arg("transactions")
-        .args(args)
-        .output()
-        .expect("run kavka transactions");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() {
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    create_topic(&bs, TOPIC, 1).await;
+    let mut s = connect(&broker);
 
-fn describe(port: u16, id: &str) -> DescribeTransactionsResponse {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let find: FindCoordinatorResponse = raw_call(
-        &mut s,
-        ApiKey::FindCoordinator,
-        3,
-        &FindCoordinatorRequest::default()
-            .with_key(StrBytes::from_string(id.to_string()))
-            .with_key_type(1),
-    );
-    assert_eq!(find.error_code, 0, "{:?}", find.error_message);
-    raw_call(
-        &mut s,
-        ApiKey::DescribeTransactions,
-        0,
-        &DescribeTransactionsRequest::default()
-            .with_transactional_ids(vec![TransactionalId(StrBytes::from_string(id.to_string()))]),
-    )
-}
-
-fn state_of(port: u16, id: &str) -> String {
-    let d = describe(port, id);
-    d.transaction_states[0].transaction_state.to_string()
-}
-
-/// Waits until the coordinator reports `want` for `id` (markers are written after
-/// EndTxn is answered).
-fn wait_state(port: u16, id: &str, want: &str) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let got = state_of(port, id);
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transaction {id} stayed {got}, never {want}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn committed_transactions_are_read_and_aborted_ones_are_not() {
-    let b = broker();
-    let bootstrap = b.bootstrap();
-    create_topic(&bootstrap, "txn-visible", 2).await;
-    let port = b.port;
-    tokio::task::spawn_blocking(move || {
-        let p = txn_producer(&bootstrap, "tx-visible", &[]);
-        p.init_transactions(TIMEOUT).expect("init_transactions");
-        p.begin_transaction().expect("begin");
-        send(&p, "txn-visible", 0, "c1");
-        send(&p, "txn-visible", 1, "c2");
-        p.commit_transaction(TIMEOUT).expect("commit");
-        wait_state(port, "tx-visible", "CompleteCommit");
-        p.begin_transaction().expect("begin");
-        send(&p, "txn-visible", 0, "a1");
-        send(&p, "txn-visible", 1, "a2");
-        p.flush(TIMEOUT).expect("flush");
-        p.abort_transaction(TIMEOUT).expect("abort");
-        wait_state(port, "tx-visible", "CompleteAbort");
-        p.begin_transaction().expect("begin");
-        send(&p, "txn-visible", 0, "c3");
-        p.commit_transaction(TIMEOUT).expect("commit");
-
-        let c = read_committed(&bootstrap, "txn-visible", 2);
-        assert_eq!(read_values(&c, Duration::from_secs(3)), ["c1", "c2", "c3"]);
-    })
-    .await
-    .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_second_producer_with_the_same_id_fences_the_first() {
-    let b = broker();
-    let bootstrap = b.bootstrap();
-    create_topic(&bootstrap, "txn-fence", 1).await;
-    tokio::task::spawn_blocking(move || {
-        let zombie = txn_producer(&bootstrap, "tx-fence", &[]);
-        zombie.init_transactions(TIMEOUT).expect("init zombie");
-        zombie.begin_transaction().expect("begin");
-        send(&zombie, "txn-fence", 0, "zombie");
-        zombie.flush(TIMEOUT).expect("flush");
-
-        // The new instance aborts the zombie's open transaction and bumps the epoch.
-        let fresh = txn_producer(&bootstrap, "tx-fence", &[]);
-        fresh.init_transactions(TIMEOUT).expect("init fresh");
-        fresh.begin_transaction().expect("begin");
-        send(&fresh, "txn-fence", 0, "fresh");
-        fresh.commit_transaction(TIMEOUT).expect("commit fresh");
-
-        let err = zombie
-            .commit_transaction(TIMEOUT)
-            .expect_err("the zombie must not commit");
-        match &err {
-            KafkaError::Transaction(e) => assert!(e.is_fatal(), "not fatal: {err}"),
-            other => panic!("unexpected error {other}"),
-        }
-        assert!(err.to_string().to_lowercase().contains("fenced"), "{err}");
-
-        let c = read_committed(&bootstrap, "txn-fence", 1);
-        assert_eq!(read_values(&c, Duration::from_secs(3)), ["fresh"]);
-    })
-    .await
-    .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
-    let b = broker();
-    let bootstrap = b.bootstrap();
-    create_topic(&bootstrap, "txn-timeout", 1).await;
-    let port = b.port;
-    tokio::task::spawn_blocking(move || {
-        let p = txn_producer(
-            &bootstrap,
-            "tx-timeout",
-            &[
-                ("transaction.timeout.ms", "1500"),
-                ("message.timeout.ms", "1500"),
-            ],
-        );
-        p.init_transactions(TIMEOUT).expect("init");
-        p.begin_transaction().expect("begin");
-        send(&p, "txn-timeout", 0, "late");
-        p.flush(TIMEOUT).expect("flush");
-        wait_state(port, "tx-timeout", "CompleteAbort");
-        let d = describe(port, "tx-timeout");
-        assert_eq!(d.transaction_states[0].producer_epoch, 1, "epoch bumped");
-        assert!(p.commit_transaction(TIMEOUT).is_err(), "commit after abort");
-
-        let c = read_committed(&bootstrap, "txn-timeout", 1);
-        assert!(read_values(&c, Duration::from_secs(3)).is_empty());
-    })
-    .await
-    .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_timeout_above_the_maximum_is_refused() {
-    let b = TestBroker::start_with(&["transaction.max.timeout.ms=10000"]);
-    let bootstrap = b.bootstrap();
-    tokio::task::spawn_blocking(move || {
-        let p = txn_producer(
-            &bootstrap,
-            "tx-long",
-            &[("transaction.timeout.ms", "20000")],
-        );
-        let err = p.init_transactions(TIMEOUT).expect_err("timeout too long");
-        assert!(
-            err.to_string()
-                .contains("Transaction timeout is larger than the maximum value allowed"),
-            "{err}"
-        );
-    })
-    .await
-    .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn list_and_describe_show_an_open_transaction_and_its_partitions() {
-    let b = broker();
-    let bootstrap = b.bootstrap();
-    create_topic(&bootstrap, "txn-described", 3).await;
-    let port = b.port;
-    tokio::task::spawn_blocking(move || {
-        let p = txn_producer(&bootstrap, "tx-described", &[]);
-        p.init_transactions(TIMEOUT).expect("init");
-        p.begin_transaction().expect("begin");
-        send(&p, "txn-described", 2, "v");
-        send(&p, "txn-described", 0, "v");
-        p.flush(TIMEOUT).expect("flush");
-
-        let d = describe(port, "tx-described");
-        let t = &d.transaction_states[0];
-        assert_eq!(t.error_code, 0);
-        assert_eq!(t.transaction_state.as_str(), "Ongoing");
-        assert_eq!(t.transaction_timeout_ms, 60_000);
-        assert!(t.transaction_start_time_ms > 0);
-        assert_eq!(t.topics.len(), 1);
-        assert_eq!(t.topics[0].topic.0.as_str(), "txn-described");
-        assert_eq!(t.topics[0].partitions, [0, 2]);
-
-        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        let listed: ListTransactionsResponse = raw_call(
+    assert_eq!(
+        produce(
             &mut s,
-            ApiKey::ListTransactions,
-            1,
-            &ListTransactionsRequest::default().with_duration_filter(-1),
-        );
-        assert_eq!(listed.error_code, 0);
-        let ids: Vec<(String, String)> = listed
-            .transaction_states
-            .iter()
-            .map(|t| {
-                (
-                    t.transactional_id.0.to_string(),
-                    t.transaction_state.to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(ids, [("tx-described".to_string(), "Ongoing".to_string())]);
+            batch(&["aborted-1", "aborted-2"], Some((4242, 0, 0))),
+            true
+        ),
+        (0, 0)
+    );
+    assert_eq!(produce(&mut s, batch(&["plain-1"], None), false), (0, 2));
+    // The open transaction holds read_committed at its first offset.
+    assert_eq!(latest(&mut s, 1), 0);
+    assert_eq!(latest(&mut s, 0), 3);
+    let committed = consumer(&bs, "read_committed");
+    assert!(
+        values(&committed, Duration::from_secs(3)).is_empty(),
+        "blocked at the LSO"
+    );
 
-        // Kafka's kafka-transactions.sh tables, as `kavka transactions` prints them.
-        let bs = format!("127.0.0.1:{port}");
-        let listed = tool(&["--bootstrap-server", &bs, "list"]);
-        assert_eq!(
-            listed,
-            "TransactionalId\tCoordinator\tProducerId\tTransactionState\t\n\
-             tx-described   \t1          \t0         \tOngoing         \t\n"
-        );
-        let described = tool(&[
-            "--bootstrap-server",
-            &bs,
-            "describe",
-            "--transactional-id",
-            "tx-described",
+    assert_eq!(write_marker(&mut s, 4242, false), 0); // offset 3
+    assert_eq!(
+        produce(&mut s, batch(&["committed-1"], Some((4343, 0, 0))), true).0,
+        0
+    ); // 4
+    assert_eq!(write_marker(&mut s, 4343, true), 0); // 5
+    assert_eq!(produce(&mut s, batch(&["plain-2"], None), false).0, 0); // 6
+    assert_eq!(latest(&mut s, 1), 7);
+    assert_eq!(fetch_committed(&mut s), (7, vec![(4242, 0)]));
+
+    assert_eq!(
+        values(&committed, Duration::from_secs(5)),
+        ["plain-1", "committed-1", "plain-2"]
+    );
+    let uncommitted = consumer(&bs, "read_uncommitted");
+    assert_eq!(
+        values(&uncommitted, Duration::from_secs(5)),
+        [
+            "aborted-1",
+            "aborted-2",
+            "plain-1",
+            "committed-1",
+            "plain-2"
+        ]
+    );
+
+    // Fencing: an older producer or coordinator epoch is refused.
+    assert_eq!(
+        produce(&mut s, batch(&["x"], Some((5000, 0, 0))), true).0,
+        0
+    );
+    assert_eq!(write_marker_epochs(&mut s, 5000, 0, 3, true), 0);
+    assert_eq!(
+        produce(&mut s, batch(&["y"], Some((5000, 1, 0))), true).0,
+        0
+    );
+    assert_eq!(
+        write_marker_epochs(&mut s, 5000, 0, 3, true),
+        kafka_protocol::ResponseError::InvalidProducerEpoch.code()
+    );
+    assert_eq!(
+        write_marker_epochs(&mut s, 5000, 1, 2, true),
+        kafka_protocol::ResponseError::TransactionCoordinatorFenced.code()
+    );
+    assert_eq!(write_marker_epochs(&mut s, 5000, 1, 3, false), 0);
+    // DescribeProducers shows the producers and the open transaction's start.
+    assert_eq!(
+        produce(&mut s, batch(&["open"], Some((6000, 2, 0))), true),
+        (0, 11)
+    );
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(name(TOPIC)))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let response: DescribeProducersResponse =
+        raw_call(&mut s, ApiKey::DescribeProducers, 0, &request);
+    let producers = &response.topics[0].partitions[0].active_producers;
+    let open = producers.iter().find(|p| p.producer_id.0 == 6000).unwrap();
+    assert_eq!(
+        (
+            open.producer_epoch,
+            open.last_sequence,
+            open.current_txn_start_offset
+        ),
+        (2, 0, 11)
+    );
+    let done = producers.iter().find(|p| p.producer_id.0 == 5000).unwrap();
+    assert_eq!(
+        (done.coordinator_epoch, done.current_txn_start_offset),
+        (3, -1)
+    );
+
+    // Unknown partitions are named as such.
+    let request = WriteTxnMarkersRequest::default().with_markers(vec![
+        write_txn_markers_request::WritableTxnMarker::default()
+            .with_producer_id(ProducerId(1))
+            .with_topics(vec![
+                write_txn_markers_request::WritableTxnMarkerTopic::default()
+                    .with_name(TopicName(name("nope")))
+                    .with_partition_indexes(vec![0]),
+            ]),
+    ]);
+    let response: WriteTxnMarkersResponse = raw_call(&mut s, ApiKey::WriteTxnMarkers, 1, &request);
+    assert_eq!(
+        response.markers[0].topics[0].partitions[0].error_code,
+        kafka_protocol::ResponseError::UnknownTopicOrPartition.code()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_survives_kill_nine_and_its_commit_releases_it() {
+    let mut broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    create_topic(&bs, TOPIC, 1).await;
+    let mut s = connect(&broker);
+    assert_eq!(produce(&mut s, batch(&["before"], None), false).0, 0); // 0
+    assert_eq!(
+        produce(&mut s, batch(&["in-txn"], Some((77, 0, 0))), true).0,
+        0
+    ); // 1
+    assert_eq!(produce(&mut s, batch(&["after"], None), false).0, 0); // 2
+    assert_eq!(latest(&mut s, 1), 1);
+    drop(s);
+
+    broker.kill9();
+    broker.restart();
+    let mut s = connect(&broker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // The partition comes back once the broker has caught up with its metadata.
+    while latest(&mut s, 0) != 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(latest(&mut s, 0), 3);
+    assert_eq!(
+        latest(&mut s, 1),
+        1,
+        "the LSO still holds at the open transaction"
+    );
+    let committed = consumer(&bs, "read_committed");
+    assert_eq!(values(&committed, Duration::from_secs(3)), ["before"]);
+
+    assert_eq!(write_marker(&mut s, 77, true), 0);
+    assert_eq!(latest(&mut s, 1), 4);
+    assert_eq!(
+        values(&committed, Duration::from_secs(5)),
+        ["in-txn", "after"]
+    );
+}
+
+/// TxnOffsetCommit for group "tg", topic `TOPIC` partition 0 (generation -1).
+fn txn_offset_commit(stream: &mut TcpStream, producer_id: i64, epoch: i16, offset: i64) -> i16 {
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(name("tx")))
+        .with_group_id(GroupId(name("tg")))
+        .with_producer_id(ProducerId(producer_id))
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(TopicName(name(TOPIC)))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1),
+                ]),
         ]);
-        let lines: Vec<&str> = described.lines().collect();
-        let header: Vec<&str> = lines[0].split('\t').map(str::trim_end).collect();
-        assert_eq!(
-            header,
-            [
-                "CoordinatorId",
-                "TransactionalId",
-                "ProducerId",
-                "ProducerEpoch",
-                "TransactionState",
-                "TransactionTimeoutMs",
-                "CurrentTransactionStartTimeMs",
-                "TransactionDurationMs",
-                "TopicPartitions",
-                ""
-            ]
-        );
-        let cells: Vec<&str> = lines[1].split('\t').map(str::trim_end).collect();
-        assert_eq!(
-            &cells[..6],
-            ["1", "tx-described", "0", "0", "Ongoing", "60000"]
-        );
-        assert_eq!(cells[6], t.transaction_start_time_ms.to_string());
-        // A HashSet<TopicPartition>'s order, as Kafka's admin client collects them.
-        assert_eq!(cells[8], "txn-described-2,txn-described-0");
+    let response: TxnOffsetCommitResponse = raw_call(stream, ApiKey::TxnOffsetCommit, 3, &request);
+    response.topics[0].partitions[0].error_code
+}
 
-        p.commit_transaction(TIMEOUT).expect("commit");
-        wait_state(port, "tx-described", "CompleteCommit");
-        let d = describe(port, "tx-described");
-        assert!(d.transaction_states[0].topics.is_empty());
-        let unknown = describe(port, "tx-unknown");
-        assert_eq!(unknown.transaction_states[0].error_code, 105);
-    })
-    .await
-    .unwrap();
+/// OffsetFetch v7 of group "tg", `TOPIC` partition 0: (offset, error code).
+fn committed_offset(stream: &mut TcpStream, require_stable: bool) -> (i64, i16) {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(name("tg")))
+        .with_require_stable(require_stable)
+        .with_topics(Some(vec![
+            offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(TopicName(name(TOPIC)))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let response: OffsetFetchResponse = raw_call(stream, ApiKey::OffsetFetch, 7, &request);
+    let p = &response.topics[0].partitions[0];
+    (p.committed_offset, p.error_code)
+}
+
+/// Java's `String.hashCode`, for the group's `__consumer_offsets` partition.
+fn offsets_partition(group: &str) -> i32 {
+    let hash = group.encode_utf16().fold(0i32, |h, c| {
+        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
+    });
+    hash.unsigned_abs() as i32 % 50
+}
+
+/// A marker on the group's `__consumer_offsets` partition.
+fn offsets_marker(stream: &mut TcpStream, producer_id: i64, epoch: i16, commit: bool) -> i16 {
+    let request = WriteTxnMarkersRequest::default().with_markers(vec![
+        write_txn_markers_request::WritableTxnMarker::default()
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(epoch)
+            .with_transaction_result(commit)
+            .with_topics(vec![
+                write_txn_markers_request::WritableTxnMarkerTopic::default()
+                    .with_name(TopicName(name("__consumer_offsets")))
+                    .with_partition_indexes(vec![offsets_partition("tg")]),
+            ]),
+    ]);
+    let response: WriteTxnMarkersResponse = raw_call(stream, ApiKey::WriteTxnMarkers, 1, &request);
+    response.markers[0].topics[0].partitions[0].error_code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_offsets_count_only_once_committed_and_survive_a_restart() {
+    let mut broker = TestBroker::start_with(&["offsets.topic.replication.factor=1"]);
+    let bs = broker.bootstrap();
+    create_topic(&bs, TOPIC, 1).await;
+    let mut s = connect(&broker);
+    let unstable = kafka_protocol::ResponseError::UnstableOffsetCommit.code();
+
+    assert_eq!(txn_offset_commit(&mut s, 900, 0, 5), 0);
+    assert_eq!(
+        committed_offset(&mut s, false),
+        (-1, 0),
+        "pending is not committed"
+    );
+    assert_eq!(committed_offset(&mut s, true), (-1, unstable));
+    assert_eq!(offsets_marker(&mut s, 900, 0, true), 0);
+    assert_eq!(committed_offset(&mut s, true), (5, 0));
+
+    assert_eq!(txn_offset_commit(&mut s, 900, 0, 9), 0);
+    assert_eq!(offsets_marker(&mut s, 900, 0, false), 0);
+    assert_eq!(
+        committed_offset(&mut s, true),
+        (5, 0),
+        "the aborted offset is dropped"
+    );
+
+    // An older producer epoch is fenced by the log.
+    assert_eq!(txn_offset_commit(&mut s, 901, 3, 11), 0);
+    assert_eq!(
+        txn_offset_commit(&mut s, 901, 2, 12),
+        kafka_protocol::ResponseError::InvalidProducerEpoch.code()
+    );
+    drop(s);
+
+    // The loader replays the markers and keeps the open transaction's offset pending.
+    broker.kill9();
+    broker.restart();
+    let mut s = connect(&broker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut answer = committed_offset(&mut s, true);
+    while answer.1 != unstable && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        answer = committed_offset(&mut s, true);
+    }
+    assert_eq!(answer, (-1, unstable));
+    assert_eq!(committed_offset(&mut s, false), (5, 0));
+    assert_eq!(offsets_marker(&mut s, 901, 3, true), 0);
+    assert_eq!(committed_offset(&mut s, true), (11, 0));
 }

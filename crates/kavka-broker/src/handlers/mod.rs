@@ -14,6 +14,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_log_dirs;
+mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -34,6 +35,7 @@ mod partition_reassignments;
 mod produce;
 mod sync_group;
 mod transactions_admin;
+mod txn_offset_commit;
 mod write_txn_markers;
 
 use std::net::SocketAddr;
@@ -174,6 +176,12 @@ pub(crate) async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(partition_reassignments::list(ctx, r))
         }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(describe_producers::handle(ctx, r))
+        }
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(ctx, r).await)
+        }
         RequestKind::WriteTxnMarkers(r) => {
             ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
         }
@@ -196,6 +204,7 @@ fn writes_group_state(body: &RequestKind) -> bool {
         RequestKind::JoinGroup(_)
             | RequestKind::SyncGroup(_)
             | RequestKind::OffsetCommit(_)
+            | RequestKind::TxnOffsetCommit(_)
             | RequestKind::LeaveGroup(_)
             | RequestKind::DeleteGroups(_)
             | RequestKind::OffsetDelete(_)

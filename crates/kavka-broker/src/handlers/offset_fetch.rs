@@ -8,24 +8,50 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use kavka_group::FetchedOffset;
 
 use super::RequestContext;
 
 type Fetched = Result<Vec<FetchedOffset>, i16>;
 
+/// The group's offsets. With `require_stable` (v7+), a partition with an offset
+/// still pending in a transaction is marked [`UNSTABLE`]: it answers
+/// UNSTABLE_OFFSET_COMMIT and offset -1, as Kafka.
 fn fetch(
     ctx: &RequestContext<'_>,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Fetched {
     ctx.state.groups.read(|owned| {
         owned.check(group).map_err(|e| e.code())?;
-        owned
-            .coordinator()
+        let coordinator = owned.coordinator();
+        let mut offsets = coordinator
             .fetch_offsets(group, topics.as_deref())
-            .map_err(|e| e.code())
+            .map_err(|e| e.code())?;
+        if require_stable {
+            for o in &mut offsets {
+                if coordinator.has_pending_txn_offset(group, &o.topic, o.partition) {
+                    o.offset = UNSTABLE;
+                    o.leader_epoch = -1;
+                }
+            }
+        }
+        Ok(offsets)
     })
+}
+
+/// Marks a partition whose offset is pending in a transaction (never a real offset).
+const UNSTABLE: i64 = i64::MIN;
+
+/// (offset, error code) to answer for a fetched offset.
+fn unstable_code(o: &FetchedOffset) -> (i64, i16) {
+    if o.offset == UNSTABLE {
+        (-1, ResponseError::UnstableOffsetCommit.code())
+    } else {
+        (o.offset, 0)
+    }
 }
 
 fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
@@ -53,7 +79,7 @@ pub(crate) fn handle(
                 .collect()
         });
         let asked = topics.clone();
-        return match fetch(ctx, &request.group_id.0, topics) {
+        return match fetch(ctx, &request.group_id.0, topics, request.require_stable) {
             Ok(offsets) => OffsetFetchResponse::default().with_topics(
                 by_topic(offsets)
                     .into_iter()
@@ -63,9 +89,11 @@ pub(crate) fn handle(
                             .with_partitions(
                                 os.iter()
                                     .map(|o| {
+                                        let (offset, code) = unstable_code(o);
                                         OffsetFetchResponsePartition::default()
                                             .with_partition_index(o.partition)
-                                            .with_committed_offset(o.offset)
+                                            .with_committed_offset(offset)
+                                            .with_error_code(code)
                                             .with_committed_leader_epoch(o.leader_epoch)
                                             .with_metadata(metadata(o))
                                     })
@@ -122,7 +150,7 @@ pub(crate) fn handle(
                 out.error_code = code;
                 return out;
             }
-            match fetch(ctx, &g.group_id.0, topics) {
+            match fetch(ctx, &g.group_id.0, topics, request.require_stable) {
                 Ok(offsets) => {
                     out.topics = by_topic(offsets)
                         .into_iter()
@@ -132,9 +160,11 @@ pub(crate) fn handle(
                                 .with_partitions(
                                     os.iter()
                                         .map(|o| {
+                                            let (offset, code) = unstable_code(o);
                                             OffsetFetchResponsePartitions::default()
                                                 .with_partition_index(o.partition)
-                                                .with_committed_offset(o.offset)
+                                                .with_committed_offset(offset)
+                                                .with_error_code(code)
                                                 .with_committed_leader_epoch(o.leader_epoch)
                                                 .with_metadata(metadata(o))
                                         })

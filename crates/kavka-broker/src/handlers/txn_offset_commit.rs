@@ -1,0 +1,111 @@
+//! TxnOffsetCommit (API 28): a transactional producer commits its consumer's
+//! offsets inside its transaction. They are written to the group's
+//! `__consumer_offsets` partition in a transactional batch of the producer and
+//! become visible to OffsetFetch only when the transaction's COMMIT marker reaches
+//! that partition (WriteTxnMarkers).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use kavka_group::{error_code, CommitPartition};
+use kavka_storage::StorageError;
+
+use super::RequestContext;
+use crate::group_service::{CoordinatorError, PersistError};
+use crate::partition::PartitionError;
+
+/// Commits the offsets as pending for the producer; answers per partition.
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    let image = ctx.state.metadata.image();
+    let mut offsets = Vec::new();
+    let mut unknown = Vec::new();
+    for t in &request.topics {
+        let topic = image.topic(&t.name.0);
+        for p in &t.partitions {
+            if topic.is_none_or(|topic| !topic.partitions.contains_key(&p.partition_index)) {
+                unknown.push((t.name.0.to_string(), p.partition_index));
+                continue;
+            }
+            offsets.push(CommitPartition {
+                topic: t.name.0.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+            });
+        }
+    }
+    let attempted: Vec<(String, i32)> = offsets
+        .iter()
+        .map(|o| (o.topic.clone(), o.partition))
+        .collect();
+    let req = kavka_group::TxnOffsetCommitRequest {
+        group_id: request.group_id.0.to_string(),
+        producer_id: request.producer_id.0,
+        producer_epoch: request.producer_epoch,
+        generation_id: request.generation_id,
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.map(|s| s.to_string()),
+        offsets,
+    };
+    let result = ctx.state.groups.txn_offset_commit(ctx.state, req).await;
+    let mut by_topic: BTreeMap<String, Vec<TxnOffsetCommitResponsePartition>> = BTreeMap::new();
+    let mut answer = |topic: String, partition: i32, code: i16| {
+        by_topic.entry(topic).or_default().push(
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(code),
+        );
+    };
+    for (topic, partition) in unknown {
+        answer(
+            topic,
+            partition,
+            ResponseError::UnknownTopicOrPartition.code(),
+        );
+    }
+    match result {
+        Ok(results) => {
+            for r in results {
+                answer(r.topic, r.partition, error_code(r.error));
+            }
+        }
+        Err(e) => {
+            let code = failure_code(&e);
+            for (topic, partition) in attempted {
+                answer(topic, partition, code);
+            }
+        }
+    }
+    TxnOffsetCommitResponse::default().with_topics(
+        by_topic
+            .into_iter()
+            .map(|(name, partitions)| {
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(name)))
+                    .with_partitions(partitions)
+            })
+            .collect(),
+    )
+}
+
+/// The log's refusals of the producer pass through as they are (a fenced epoch,
+/// a write outside the transaction); everything else is the coordinator's error.
+fn failure_code(e: &CoordinatorError) -> i16 {
+    match e {
+        CoordinatorError::Persist(PersistError::Append(PartitionError::Storage(s))) => match s {
+            StorageError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
+            StorageError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
+            _ => e.code(),
+        },
+        _ => e.code(),
+    }
+}
