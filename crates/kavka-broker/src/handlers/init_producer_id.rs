@@ -18,18 +18,18 @@ pub(crate) async fn handle(
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    match request.transactional_id.as_ref().map(|t| t.0.to_string()) {
-        // An empty id is no id, as in Kafka's client and broker.
-        Some(id) if !id.is_empty() => {
-            return match transactional(ctx, &id, &request).await {
-                Ok((pid, epoch)) => response
-                    .with_producer_id(ProducerId(pid))
-                    .with_producer_epoch(epoch),
-                // PRODUCER_FENCED is known from v4 (KIP-588).
-                Err(e) => response.with_error_code(e.code(version >= 4)),
-            };
+    if let Some(id) = request.transactional_id.as_ref().map(|t| t.0.to_string()) {
+        // An empty transactional id is refused, as Kafka's coordinator refuses it.
+        if id.is_empty() {
+            return response.with_error_code(ResponseError::InvalidRequest.code());
         }
-        _ => {}
+        return match transactional(ctx, &id, &request).await {
+            Ok((pid, epoch)) => response
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch),
+            // PRODUCER_FENCED is known from v4 (KIP-588).
+            Err(e) => response.with_error_code(e.code(version >= 4)),
+        };
     }
     match ctx.state.producer_ids.next(ctx.state).await {
         Some(id) => response
