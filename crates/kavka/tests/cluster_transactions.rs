@@ -2,7 +2,8 @@
 //! transactional id is the leader of its `__transaction_state` partition, and
 //! when that node is killed with -9 in the middle of a transaction, the
 //! partition's new leader loads the transaction and the producer finishes it
-//! there; read_committed consumers see exactly what was committed.
+//! there; when a coordinator dies after answering EndTxn, its successor writes the
+//! markers; read_committed consumers see exactly what was committed.
 
 mod common;
 
@@ -298,6 +299,52 @@ async fn a_transaction_survives_the_kill_of_its_coordinator() {
         producer
             .commit_transaction(timeout)
             .expect("commit after failover");
+
+        // The first node comes back; then the second coordinator dies right after
+        // answering EndTxn, most likely before all its markers are written: the
+        // next one loads PrepareCommit and writes them.
+        cluster.run(&["start", &first.to_string()]);
+        producer.begin_transaction().expect("begin");
+        for p in 0..3 {
+            producer
+                .send(
+                    BaseRecord::<(), str>::to("payments")
+                        .partition(p)
+                        .payload(&format!("last-{p}")),
+                )
+                .map_err(|(e, _)| e)
+                .expect("enqueue");
+        }
+        producer
+            .commit_transaction(timeout)
+            .expect("commit before the second kill");
+        cluster.run(&["kill", &second.to_string()]);
+        let third = coordinator(&cluster, first, id, Some(second));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let d = describe(cluster.port(third), id);
+            let state = d.transaction_states[0].transaction_state.to_string();
+            if state == "CompleteCommit" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stuck in {state} on node {third}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = std::fs::write(
+            "/tmp/ct-third.log",
+            std::fs::read_to_string(cluster.log_of(third)).unwrap_or_default(),
+        );
+        let alive = format!("127.0.0.1:{}", cluster.port(third));
+        let all = read_committed(&alive, "payments", 3);
+        for p in 0..3 {
+            assert!(
+                all.contains(&format!("last-{p}")),
+                "last-{p} missing: {all:?}"
+            );
+        }
     })
     .await
     .unwrap();
