@@ -333,10 +333,6 @@ async fn a_transaction_survives_the_kill_of_its_coordinator() {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        let _ = std::fs::write(
-            "/tmp/ct-third.log",
-            std::fs::read_to_string(cluster.log_of(third)).unwrap_or_default(),
-        );
         let alive = format!("127.0.0.1:{}", cluster.port(third));
         let all = read_committed(&alive, "payments", 3);
         for p in 0..3 {
