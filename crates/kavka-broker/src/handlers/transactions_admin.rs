@@ -47,16 +47,18 @@ pub(crate) fn list(
         let listed: Vec<ListedTxn> = c
             .transactions()
             .filter(|m| m.state != TxnState::Dead)
-            .filter(|m| states.is_empty() || states.contains(&m.state))
+            .filter(|m| request.state_filters.is_empty() || states.contains(&m.state))
             .filter(|m| {
                 request.producer_id_filters.is_empty()
                     || request
                         .producer_id_filters
                         .contains(&ProducerId(m.producer_id))
             })
+            // As Kafka: measured from the start of the id's last transaction,
+            // whatever its state now.
             .filter(|m| {
                 request.duration_filter < 0
-                    || (m.state == TxnState::Ongoing && now - m.start_ms > request.duration_filter)
+                    || now.saturating_sub(m.start_ms) >= request.duration_filter
             })
             .filter(|m| {
                 pattern
