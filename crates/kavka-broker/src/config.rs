@@ -541,6 +541,19 @@ mod tests {
         assert_eq!(c.message_max_bytes, 1_048_588);
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.offsets_topic_num_partitions, 50);
+        assert_eq!(
+            c.txn,
+            TxnSettings {
+                state_log_num_partitions: 50,
+                state_log_replication_factor: 3,
+                state_log_min_isr: 2,
+                state_log_segment_bytes: 104_857_600,
+                max_timeout_ms: 900_000,
+                id_expiration_ms: 604_800_000,
+                abort_timed_out_interval_ms: 10_000,
+                remove_expired_interval_ms: 3_600_000,
+            }
+        );
     }
 
     #[test]
