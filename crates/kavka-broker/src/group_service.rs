@@ -97,6 +97,11 @@ struct Inner {
     /// The `__consumer_offsets` partitions this broker leads, by index.
     shards: BTreeMap<i32, Shard>,
     next_load: u64,
+    /// Transaction markers (producer id, commit?) replicated on a partition while
+    /// it loads: the replay may have read its log before them, so they are
+    /// applied again once its groups are adopted (no offsets can be committed in
+    /// between, so a second application changes nothing the first did not).
+    markers_while_loading: BTreeMap<i32, Vec<(i64, bool)>>,
 }
 
 /// A led `__consumer_offsets` partition (Kafka's coordinator shard).
@@ -470,6 +475,7 @@ impl GroupService {
                 next_request: 0,
                 shards: BTreeMap::new(),
                 next_load: 0,
+                markers_while_loading: BTreeMap::new(),
             }),
             partitions: config.offsets_topic_num_partitions,
             write_timeout: Duration::from_millis(
@@ -511,6 +517,9 @@ impl GroupService {
             inner
                 .shards
                 .insert(partition, Shard::Loading { epoch, load });
+            // Markers seen during an earlier, abandoned load are in the log this
+            // load replays.
+            inner.markers_while_loading.remove(&partition);
             jobs.push(LoadJob {
                 partition,
                 epoch,
@@ -558,6 +567,10 @@ impl GroupService {
             None => Err(PartitionError::Offline),
         };
         let mut inner = self.inner.lock();
+        let late_markers = inner
+            .markers_while_loading
+            .remove(&job.partition)
+            .unwrap_or_default();
         if !inner
             .shards
             .get(&job.partition)
@@ -583,6 +596,9 @@ impl GroupService {
             }
         };
         let (replayed, partition) = replayed;
+        for (producer_id, commit) in late_markers {
+            loader.complete_txn(producer_id, commit, |_| true);
+        }
         inner.coordinator.adopt_groups(loader);
         inner.shards.insert(
             job.partition,
@@ -766,6 +782,14 @@ impl GroupService {
     pub(crate) fn complete_txn_offsets(&self, partition: i32, producer_id: i64, commit: bool) {
         let partitions = self.partitions;
         let mut inner = self.inner.lock();
+        if matches!(inner.shards.get(&partition), Some(Shard::Loading { .. })) {
+            inner
+                .markers_while_loading
+                .entry(partition)
+                .or_default()
+                .push((producer_id, commit));
+            return;
+        }
         inner
             .coordinator
             .complete_txn(producer_id, commit, |group| {

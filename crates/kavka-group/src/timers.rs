@@ -64,7 +64,7 @@ impl GroupCoordinator {
             .filter(|g| {
                 self.groups
                     .get(&g.group_id)
-                    .is_none_or(|c| c.offsets.is_empty())
+                    .is_none_or(|c| c.offsets.is_empty() && c.pending_txn_offsets.is_empty())
             })
             .map(|g| g.group_id.clone())
             .collect();
@@ -89,8 +89,11 @@ impl GroupCoordinator {
                 continue;
             };
             records.extend(group.expire_offsets(retention, now_ms));
+            // Offsets pending in a transaction keep the group: its COMMIT marker
+            // must find them.
             let dead = group.state == GroupState::Empty
                 && group.offsets.is_empty()
+                && group.pending_txn_offsets.is_empty()
                 && group.members.is_empty()
                 && group.pending_members.is_empty();
             if dead && !self.consumer_groups.contains_key(&id) {

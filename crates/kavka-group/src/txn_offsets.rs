@@ -225,6 +225,15 @@ mod tests {
     }
 
     #[test]
+    fn a_group_holding_only_pending_offsets_outlives_the_sweep() {
+        let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
+        c.txn_commit_offsets(req(7, 10), 0);
+        let _ = c.tick(i64::MAX / 2);
+        c.complete_txn(7, true, |_| true);
+        assert_eq!(committed(&c), 10);
+    }
+
+    #[test]
     fn a_stale_generation_is_refused_as_for_offset_commit() {
         let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
         let mut r = req(7, 10);

@@ -6,10 +6,11 @@
 //! base offset and partition leader epoch are rewritten, neither of which the CRC covers.
 //!
 //! A partition directory holds `<base offset, 20 digits>.log` / `.index` / `.timeindex`
-//! per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
+//! (and `.txnindex` once a transaction aborted there) per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
 //! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
 //! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
-//! `segment` and `index` (one segment and its sparse indexes), `producer_state` and
+//! `segment` and `index` (one segment and its sparse indexes), `txn_index` (aborted
+//! transactions) and `txn_marker` (COMMIT/ABORT control batches), `producer_state` and
 //! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
 //! (what to trust at open), `log` (`PartitionLog`, tying them together), `cleaner`
 //! (compaction: the only code here that decodes records, run off the request path).

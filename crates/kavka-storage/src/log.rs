@@ -468,7 +468,10 @@ impl PartitionLog {
     /// The last stable offset given the high watermark: read_committed consumers
     /// read only below it.
     pub fn last_stable_offset(&mut self, high_watermark: i64) -> i64 {
-        self.producers.last_stable_offset(high_watermark)
+        // A transaction whose start retention or DeleteRecords removed holds the
+        // LSO at the log start, as in Kafka, not below what can be read.
+        let floor = self.log_start_offset.min(high_watermark);
+        self.producers.last_stable_offset(high_watermark).max(floor)
     }
 
     /// The aborted transactions overlapping `[from, upper)`, in marker order, for

@@ -240,3 +240,83 @@ fn a_follower_replays_markers_into_the_same_state() {
     );
     assert_eq!(follower.producers(), leader.producers());
 }
+
+/// (offset, key, value, is control) of every record from offset 0.
+fn records(log: &PartitionLog) -> Vec<(i64, Option<String>, bool)> {
+    let mut buf = log.read(0, 1 << 24, i64::MAX).unwrap().records;
+    let sets = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut buf).unwrap();
+    sets.into_iter()
+        .flat_map(|s| s.records)
+        .map(|r| {
+            let value = r.value.map(|v| String::from_utf8(v.to_vec()).unwrap());
+            (r.offset, value, r.control)
+        })
+        .collect()
+}
+
+#[test]
+fn cleaning_keeps_markers_and_never_lets_aborted_records_shadow_committed_ones() {
+    use std::sync::atomic::AtomicBool;
+
+    use kavka_storage::cleaner::{clean, Throttler};
+    use kavka_storage::CleanupPolicy;
+
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        min_cleanable_dirty_ratio: 0.0,
+        ..small_config()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    // The helpers key the records of a batch k0, k1, ...: k1 is written once
+    // committed, then in an aborted transaction; k0 goes on being written.
+    log.append(batch(&["c0", "c1"], NOW), 0, NOW).unwrap(); // 0-1
+    log.append(transactional(&["a0", "a1"], (7, 0, 0)), 0, NOW)
+        .unwrap(); // 2-3
+    log.append_marker(&marker(7, 0, false), 0, NOW).unwrap(); // 4
+    for i in 0..8 {
+        log.append(batch(&[&format!("f{i}")], NOW), 0, NOW).unwrap();
+    }
+    log.append(transactional(&["committed-in-txn"], (8, 0, 0)), 0, NOW)
+        .unwrap();
+    log.append_marker(&marker(8, 0, true), 0, NOW).unwrap();
+    log.append(batch(&["tail"], NOW), 0, NOW).unwrap();
+    let end = log.log_end_offset();
+    let aborted_before = log.aborted_transactions(0, end);
+
+    let lso = log.last_stable_offset(end);
+    let task = log
+        .prepare_cleaning(None, lso, NOW)
+        .unwrap()
+        .expect("cleanable");
+    let cleaned = clean(
+        &task,
+        1 << 20,
+        &mut Throttler::new(f64::INFINITY),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(log.commit_cleaning(cleaned).unwrap());
+
+    let after = records(&log);
+    // Both markers stay (Kafka drops them only after delete.retention.ms).
+    assert_eq!(after.iter().filter(|r| r.2).count(), 2);
+    let values: Vec<&str> = after.iter().filter_map(|r| r.1.as_deref()).collect();
+    // The aborted k1 does not count as k1's latest value: the committed one stays.
+    assert!(values.contains(&"c1"), "{values:?}");
+    // The aborted record itself stays for read_uncommitted readers, listed as aborted.
+    assert!(values.contains(&"a1"), "{values:?}");
+    assert!(
+        !values.contains(&"c0") && !values.contains(&"a0"),
+        "{values:?}"
+    );
+    assert_eq!(log.aborted_transactions(0, end), aborted_before);
+    drop(log);
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    assert_eq!(
+        log.aborted_transactions(0, end),
+        aborted_before,
+        "the index moved with the segment"
+    );
+    assert_eq!(txn_index_bytes(dir.path()).len(), 34);
+}

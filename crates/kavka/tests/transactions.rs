@@ -8,148 +8,13 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use common::txn::*;
 use common::*;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "txn";
-
-fn name(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_string())
-}
-
-fn connect(broker: &TestBroker) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
-    s
-}
-
-/// One batch of `values`; transactional batches carry the producer's (id, epoch,
-/// first sequence).
-fn batch(values: &[&str], producer: Option<(i64, i16, i32)>) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: producer.is_some(),
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: producer.map_or(-1, |p| p.0),
-            producer_epoch: producer.map_or(-1, |p| p.1),
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: producer.map_or(-1, |p| p.2 + i as i32),
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: None,
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
-}
-
-/// Produces one batch (acks=all); returns (error code, base offset).
-fn produce(stream: &mut TcpStream, records: Bytes, transactional: bool) -> (i16, i64) {
-    let request = ProduceRequest::default()
-        .with_transactional_id(transactional.then(|| TransactionalId(name("tx"))))
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![produce_request::TopicProduceData::default()
-            .with_name(TopicName(name(TOPIC)))
-            .with_partition_data(vec![
-                produce_request::PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(records)),
-            ])]);
-    let response: ProduceResponse = raw_call(stream, ApiKey::Produce, 9, &request);
-    let p = &response.responses[0].partition_responses[0];
-    (p.error_code, p.base_offset)
-}
-
-/// Sends one marker as the transaction coordinator would; returns its error code.
-fn write_marker(stream: &mut TcpStream, producer_id: i64, commit: bool) -> i16 {
-    write_marker_epochs(stream, producer_id, 0, 0, commit)
-}
-
-fn write_marker_epochs(
-    stream: &mut TcpStream,
-    producer_id: i64,
-    producer_epoch: i16,
-    coordinator_epoch: i32,
-    commit: bool,
-) -> i16 {
-    let request = WriteTxnMarkersRequest::default().with_markers(vec![
-        write_txn_markers_request::WritableTxnMarker::default()
-            .with_producer_id(ProducerId(producer_id))
-            .with_producer_epoch(producer_epoch)
-            .with_transaction_result(commit)
-            .with_coordinator_epoch(coordinator_epoch)
-            .with_topics(vec![
-                write_txn_markers_request::WritableTxnMarkerTopic::default()
-                    .with_name(TopicName(name(TOPIC)))
-                    .with_partition_indexes(vec![0]),
-            ]),
-    ]);
-    let response: WriteTxnMarkersResponse = raw_call(stream, ApiKey::WriteTxnMarkers, 1, &request);
-    response.markers[0].topics[0].partitions[0].error_code
-}
-
-/// ListOffsets latest for the isolation level (0 uncommitted, 1 committed).
-fn latest(stream: &mut TcpStream, isolation: i8) -> i64 {
-    let request = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_isolation_level(isolation)
-        .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
-            .with_name(TopicName(name(TOPIC)))
-            .with_partitions(vec![
-                list_offsets_request::ListOffsetsPartition::default()
-                    .with_partition_index(0)
-                    .with_timestamp(-1),
-            ])]);
-    let response: ListOffsetsResponse = raw_call(stream, ApiKey::ListOffsets, 7, &request);
-    response.topics[0].partitions[0].offset
-}
-
-/// A raw read_committed Fetch from offset 0: (LSO, aborted (pid, first offset)).
-fn fetch_committed(stream: &mut TcpStream) -> (i64, Vec<(i64, i64)>) {
-    let request = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_max_bytes(1 << 20)
-        .with_isolation_level(1)
-        .with_topics(vec![fetch_request::FetchTopic::default()
-            .with_topic(TopicName(name(TOPIC)))
-            .with_partitions(vec![fetch_request::FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(0)
-                .with_partition_max_bytes(1 << 20)])]);
-    let response: FetchResponse = raw_call(stream, ApiKey::Fetch, 12, &request);
-    let p = &response.responses[0].partitions[0];
-    let aborted = p
-        .aborted_transactions
-        .iter()
-        .flatten()
-        .map(|a| (a.producer_id.0, a.first_offset))
-        .collect();
-    (p.last_stable_offset, aborted)
-}
 
 fn consumer(bs: &str, isolation: &str) -> BaseConsumer {
     let consumer: BaseConsumer = client_config(bs)
@@ -178,35 +43,48 @@ async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() 
     let broker = TestBroker::start();
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
-    let mut s = connect(&broker);
+    let mut s = connect(broker.port);
 
     assert_eq!(
         produce(
             &mut s,
+            TOPIC,
             batch(&["aborted-1", "aborted-2"], Some((4242, 0, 0))),
             true
         ),
         (0, 0)
     );
-    assert_eq!(produce(&mut s, batch(&["plain-1"], None), false), (0, 2));
+    assert_eq!(
+        produce(&mut s, TOPIC, batch(&["plain-1"], None), false),
+        (0, 2)
+    );
     // The open transaction holds read_committed at its first offset.
-    assert_eq!(latest(&mut s, 1), 0);
-    assert_eq!(latest(&mut s, 0), 3);
+    assert_eq!(latest(&mut s, TOPIC, 1), 0);
+    assert_eq!(latest(&mut s, TOPIC, 0), 3);
     let committed = consumer(&bs, "read_committed");
     assert!(
         values(&committed, Duration::from_secs(3)).is_empty(),
         "blocked at the LSO"
     );
 
-    assert_eq!(write_marker(&mut s, 4242, false), 0); // offset 3
+    assert_eq!(write_marker(&mut s, TOPIC, 4242, false), 0); // offset 3
     assert_eq!(
-        produce(&mut s, batch(&["committed-1"], Some((4343, 0, 0))), true).0,
+        produce(
+            &mut s,
+            TOPIC,
+            batch(&["committed-1"], Some((4343, 0, 0))),
+            true
+        )
+        .0,
         0
     ); // 4
-    assert_eq!(write_marker(&mut s, 4343, true), 0); // 5
-    assert_eq!(produce(&mut s, batch(&["plain-2"], None), false).0, 0); // 6
-    assert_eq!(latest(&mut s, 1), 7);
-    assert_eq!(fetch_committed(&mut s), (7, vec![(4242, 0)]));
+    assert_eq!(write_marker(&mut s, TOPIC, 4343, true), 0); // 5
+    assert_eq!(
+        produce(&mut s, TOPIC, batch(&["plain-2"], None), false).0,
+        0
+    ); // 6
+    assert_eq!(latest(&mut s, TOPIC, 1), 7);
+    assert_eq!(fetch_committed(&mut s, TOPIC), (7, vec![(4242, 0)]));
 
     assert_eq!(
         values(&committed, Duration::from_secs(5)),
@@ -226,26 +104,26 @@ async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() 
 
     // Fencing: an older producer or coordinator epoch is refused.
     assert_eq!(
-        produce(&mut s, batch(&["x"], Some((5000, 0, 0))), true).0,
+        produce(&mut s, TOPIC, batch(&["x"], Some((5000, 0, 0))), true).0,
         0
     );
-    assert_eq!(write_marker_epochs(&mut s, 5000, 0, 3, true), 0);
+    assert_eq!(write_marker_epochs(&mut s, TOPIC, 5000, 0, 3, true), 0);
     assert_eq!(
-        produce(&mut s, batch(&["y"], Some((5000, 1, 0))), true).0,
+        produce(&mut s, TOPIC, batch(&["y"], Some((5000, 1, 0))), true).0,
         0
     );
     assert_eq!(
-        write_marker_epochs(&mut s, 5000, 0, 3, true),
+        write_marker_epochs(&mut s, TOPIC, 5000, 0, 3, true),
         kafka_protocol::ResponseError::InvalidProducerEpoch.code()
     );
     assert_eq!(
-        write_marker_epochs(&mut s, 5000, 1, 2, true),
+        write_marker_epochs(&mut s, TOPIC, 5000, 1, 2, true),
         kafka_protocol::ResponseError::TransactionCoordinatorFenced.code()
     );
-    assert_eq!(write_marker_epochs(&mut s, 5000, 1, 3, false), 0);
+    assert_eq!(write_marker_epochs(&mut s, TOPIC, 5000, 1, 3, false), 0);
     // DescribeProducers shows the producers and the open transaction's start.
     assert_eq!(
-        produce(&mut s, batch(&["open"], Some((6000, 2, 0))), true),
+        produce(&mut s, TOPIC, batch(&["open"], Some((6000, 2, 0))), true),
         (0, 11)
     );
     let request = DescribeProducersRequest::default().with_topics(vec![
@@ -293,35 +171,35 @@ async fn an_open_transaction_survives_kill_nine_and_its_commit_releases_it() {
     let mut broker = TestBroker::start();
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
-    let mut s = connect(&broker);
-    assert_eq!(produce(&mut s, batch(&["before"], None), false).0, 0); // 0
+    let mut s = connect(broker.port);
+    assert_eq!(produce(&mut s, TOPIC, batch(&["before"], None), false).0, 0); // 0
     assert_eq!(
-        produce(&mut s, batch(&["in-txn"], Some((77, 0, 0))), true).0,
+        produce(&mut s, TOPIC, batch(&["in-txn"], Some((77, 0, 0))), true).0,
         0
     ); // 1
-    assert_eq!(produce(&mut s, batch(&["after"], None), false).0, 0); // 2
-    assert_eq!(latest(&mut s, 1), 1);
+    assert_eq!(produce(&mut s, TOPIC, batch(&["after"], None), false).0, 0); // 2
+    assert_eq!(latest(&mut s, TOPIC, 1), 1);
     drop(s);
 
     broker.kill9();
     broker.restart();
-    let mut s = connect(&broker);
+    let mut s = connect(broker.port);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     // The partition comes back once the broker has caught up with its metadata.
-    while latest(&mut s, 0) != 3 && std::time::Instant::now() < deadline {
+    while latest(&mut s, TOPIC, 0) != 3 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(latest(&mut s, 0), 3);
+    assert_eq!(latest(&mut s, TOPIC, 0), 3);
     assert_eq!(
-        latest(&mut s, 1),
+        latest(&mut s, TOPIC, 1),
         1,
         "the LSO still holds at the open transaction"
     );
     let committed = consumer(&bs, "read_committed");
     assert_eq!(values(&committed, Duration::from_secs(3)), ["before"]);
 
-    assert_eq!(write_marker(&mut s, 77, true), 0);
-    assert_eq!(latest(&mut s, 1), 4);
+    assert_eq!(write_marker(&mut s, TOPIC, 77, true), 0);
+    assert_eq!(latest(&mut s, TOPIC, 1), 4);
     assert_eq!(
         values(&committed, Duration::from_secs(5)),
         ["in-txn", "after"]
@@ -395,7 +273,7 @@ async fn transactional_offsets_count_only_once_committed_and_survive_a_restart()
     let mut broker = TestBroker::start_with(&["offsets.topic.replication.factor=1"]);
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
-    let mut s = connect(&broker);
+    let mut s = connect(broker.port);
     let unstable = kafka_protocol::ResponseError::UnstableOffsetCommit.code();
 
     assert_eq!(txn_offset_commit(&mut s, 900, 0, 5), 0);
@@ -427,7 +305,7 @@ async fn transactional_offsets_count_only_once_committed_and_survive_a_restart()
     // The loader replays the markers and keeps the open transaction's offset pending.
     broker.kill9();
     broker.restart();
-    let mut s = connect(&broker);
+    let mut s = connect(broker.port);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut answer = committed_offset(&mut s, true);
     while answer.1 != unstable && std::time::Instant::now() < deadline {

@@ -2,6 +2,8 @@
 //! directory, and builds rdkafka clients pointed at it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod txn;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
