@@ -5,8 +5,9 @@
 //! A partition that answers an error (NOT_LEADER_OR_FOLLOWER while leadership
 //! moves, a leader not serving WriteTxnMarkers yet, a broker down) is tried again
 //! on the next round against the leader the metadata names then, until its marker
-//! is written or its topic is deleted. When a transaction has every marker, the
-//! service writes its Complete state.
+//! is written or its topic is deleted. Each round calls every leader at once, so a
+//! slow or frozen one delays only its own partitions' markers. When a transaction
+//! has every marker, the service writes its Complete state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -31,8 +32,11 @@ use crate::replication::client::LeaderConnection;
 use crate::state::BrokerState;
 use crate::txn_service::PendingMarkers;
 
-/// How long one leader may take to answer; then the round goes on without it.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to a leader may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one leader may take to answer: Kafka's `request.timeout.ms`, a little
+/// more than the 30 s a leader waits for its marker to be replicated.
+const CALL_TIMEOUT: Duration = Duration::from_secs(35);
 /// Between rounds while markers are waiting (for replication or a leader).
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 const WRITE_TXN_MARKERS_VERSION: i16 = 1;
@@ -73,13 +77,30 @@ pub(crate) async fn run_marker_channel(state: Arc<BrokerState>, mut stop: watch:
                 }
             }
         }
+        // One call per leader, all at once: a leader that is slow to answer (or a
+        // paused node) holds up only its own partitions.
+        let mut calls = tokio::task::JoinSet::new();
         for (leader, items) in by_leader {
             let request = request_for(&ready, &items);
-            let response = if leader == state.config.node_id {
-                in_process(&state, request).await
-            } else {
-                remote(&state, &image, &mut connections, leader, request).await
+            let connection = connections.remove(&leader);
+            let state = state.clone();
+            let image = image.clone();
+            calls.spawn(async move {
+                let (response, connection) = if leader == state.config.node_id {
+                    (in_process(&state, request).await, None)
+                } else {
+                    remote(&state, &image, connection, leader, request).await
+                };
+                (leader, items, response, connection)
+            });
+        }
+        while let Some(joined) = calls.join_next().await {
+            let Ok((leader, items, response, connection)) = joined else {
+                continue;
             };
+            if let Some(c) = connection {
+                connections.insert(leader, c);
+            }
             let Some(response) = response else { continue };
             for marker in response.markers {
                 for topic in marker.topics {
@@ -184,32 +205,37 @@ async fn in_process(
     }
 }
 
-/// Another broker leads the partitions: over its inter-broker listener.
+/// Another broker leads the partitions: over its inter-broker listener, on the
+/// connection kept from earlier rounds (returned for the next one unless it failed).
 async fn remote(
     state: &BrokerState,
     image: &MetadataImage,
-    connections: &mut HashMap<i32, LeaderConnection>,
+    connection: Option<LeaderConnection>,
     leader: i32,
     request: WriteTxnMarkersRequest,
-) -> Option<WriteTxnMarkersResponse> {
-    let conn = match connections.entry(leader) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            let broker = image.broker(leader)?;
-            let port = u16::try_from(broker.port).ok()?;
+) -> (Option<WriteTxnMarkersResponse>, Option<LeaderConnection>) {
+    let mut conn = match connection {
+        Some(c) => c,
+        None => {
+            let Some((host, port)) = image
+                .broker(leader)
+                .and_then(|b| Some((b.host.clone(), u16::try_from(b.port).ok()?)))
+            else {
+                return (None, None);
+            };
             match LeaderConnection::connect(
-                &broker.host,
+                &host,
                 port,
                 state.config.node_id,
-                CALL_TIMEOUT,
+                CONNECT_TIMEOUT,
                 16 << 20,
             )
             .await
             {
-                Ok(c) => e.insert(c),
+                Ok(c) => c,
                 Err(err) => {
                     tracing::debug!(leader, error = %err, "cannot reach partition leader for transaction markers");
-                    return None;
+                    return (None, None);
                 }
             }
         }
@@ -222,11 +248,10 @@ async fn remote(
         Err(e) => Err(e),
     };
     match result {
-        Ok(r) => Some(r),
+        Ok(r) => (Some(r), Some(conn)),
         Err(e) => {
             tracing::debug!(leader, error = %e, "transaction markers not sent; retrying");
-            connections.remove(&leader);
-            None
+            (None, None)
         }
     }
 }
