@@ -268,6 +268,8 @@ impl TxnCoordinator {
                     };
                     next.producer_epoch = epoch;
                     next.last_producer_epoch = last;
+                    // Kafka 4 records the id itself as the previous one on a bump.
+                    next.last_producer_id = m.producer_id;
                 }
                 next.timeout_ms = request.timeout_ms;
                 next.state = TxnState::Empty;

@@ -44,7 +44,10 @@ fn a_new_id_gets_the_fresh_producer_id_at_epoch_0_and_a_second_init_bumps_it() {
     assert_eq!(ready(init(&mut c, 1000, 1).unwrap()), (1000, 0));
     assert!(!c.needs_producer_id("t"));
     assert_eq!(ready(init(&mut c, 2000, 2).unwrap()), (1000, 1));
-    assert_eq!(c.get("t").unwrap().state, TxnState::Empty);
+    let m = c.get("t").unwrap();
+    assert_eq!(m.state, TxnState::Empty);
+    // As Kafka 4 writes it: the previous producer id of a bump is the same id.
+    assert_eq!(m.last_producer_id, 1000);
 }
 
 #[test]
@@ -366,4 +369,46 @@ proptest::proptest! {
     fn decoding_arbitrary_bytes_never_panics(key: Vec<u8>, value: Option<Vec<u8>>) {
         let _ = TxnRecord::decode(&key, value.as_deref());
     }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Bytes from Apache Kafka 4.4's own `__transaction_state` (`tx-ref`'s partition,
+/// written by its coordinator for a Java producer).
+const KAFKA_KEY: &str = "0000000674782d726566";
+const KAFKA_EMPTY: &str =
+    "0001000000000000000000000000ea600000000001a2374e52b4ffffffffffffffff0100080000000000000000";
+const KAFKA_ONGOING: &str = "0001000000000000000000000000ea600102037474020000000100000001a2374e53a3000001a2374e53a3020008000000000000000002020002";
+
+#[test]
+fn kafkas_own_records_read_and_an_empty_state_is_written_byte_for_byte() {
+    let ongoing = TxnRecord::decode(&unhex(KAFKA_KEY), Some(&unhex(KAFKA_ONGOING))).unwrap();
+    assert_eq!(ongoing.transactional_id, "tx-ref");
+    let m = ongoing.value.unwrap();
+    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(m.producer_id, 0);
+    assert_eq!(m.timeout_ms, 60_000);
+    assert_eq!(m.partitions, [tp("tt", 1)].into_iter().collect());
+    assert_eq!(m.start_ms, 0x1a2374e53a3);
+
+    let empty = TxnMetadata {
+        transactional_id: "tx-ref".to_string(),
+        producer_id: 0,
+        last_producer_id: 0,
+        producer_epoch: 0,
+        last_producer_epoch: -1,
+        timeout_ms: 60_000,
+        state: TxnState::Empty,
+        partitions: Default::default(),
+        start_ms: -1,
+        last_update_ms: 0x1a2374e52b4,
+    };
+    let (key, value) = TxnRecord::of(&empty).encode();
+    assert_eq!(key, unhex(KAFKA_KEY));
+    assert_eq!(value.unwrap(), unhex(KAFKA_EMPTY));
 }
