@@ -431,3 +431,35 @@ async fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
     .await
     .unwrap();
 }
+
+#[test]
+fn a_transaction_log_replication_factor_above_the_brokers_is_refused_until_they_come() {
+    // Kafka's default (3) set explicitly, on one broker: no __transaction_state.
+    let b = TestBroker::start_with(&["transaction.state.log.replication.factor=3"]);
+    let mut s = TcpStream::connect(("127.0.0.1", b.port)).expect("connect");
+    let find: FindCoordinatorResponse = raw_call(
+        &mut s,
+        ApiKey::FindCoordinator,
+        3,
+        &FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_static_str("tx-rf"))
+            .with_key_type(1),
+    );
+    assert_eq!(find.error_code, 15, "COORDINATOR_NOT_AVAILABLE");
+    let message = find
+        .error_message
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("does not meet the required replication factor '3'"),
+        "{message}"
+    );
+    // Groups are not held up by it.
+    let group: FindCoordinatorResponse = raw_call(
+        &mut s,
+        ApiKey::FindCoordinator,
+        3,
+        &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+    );
+    assert_eq!(group.error_code, 0);
+}
