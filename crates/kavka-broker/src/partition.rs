@@ -788,6 +788,12 @@ impl Partition {
 
     fn store_hw(&self, hw: i64) {
         if self.high_watermark.swap(hw, Ordering::AcqRel) != hw {
+            // Transactions decided below the new HW stop holding the LSO back;
+            // forgetting them here keeps that list short even when nobody reads
+            // the LSO (a follower). Opportunistic: a busy log is pruned next time.
+            if let Some(log) = self.log.try_lock().as_mut().and_then(|l| l.as_mut()) {
+                log.last_stable_offset(hw);
+            }
             self.signals.data_changed.notify_waiters();
         }
     }

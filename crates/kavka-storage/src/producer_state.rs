@@ -501,6 +501,70 @@ mod tests {
         assert_eq!(s.check(2, 0, 0, 0).unwrap(), SequenceCheck::Accept);
     }
 
+    /// A v2 batch header of producer `pid` at `offset`.
+    fn header(pid: i64, offset: i64, transactional: bool, control: bool) -> BatchHeader {
+        let mut attributes = 0;
+        if transactional {
+            attributes |= crate::txn_marker::TRANSACTIONAL_FLAG;
+        }
+        if control {
+            attributes |= crate::txn_marker::CONTROL_FLAG;
+        }
+        BatchHeader {
+            base_offset: offset,
+            batch_length: 49,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes,
+            last_offset_delta: 0,
+            base_timestamp: 0,
+            max_timestamp: 0,
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: if control { -1 } else { 0 },
+            record_count: 1,
+        }
+    }
+
+    #[test]
+    fn the_lso_is_the_oldest_open_or_unreplicated_transaction() {
+        let mut s = ProducerStateManager::default();
+        s.apply(&header(1, 0, true, false), None);
+        s.apply(&header(2, 1, true, false), None);
+        assert_eq!(s.last_stable_offset(2), 0);
+        let done = s
+            .apply(&header(1, 2, true, true), Some((false, 0)))
+            .unwrap();
+        assert_eq!(
+            (done.first_offset, done.last_offset, done.aborted),
+            (0, 2, true)
+        );
+        // Producer 2 is still open at 1: the abort's LSO entry says so.
+        assert_eq!(s.lso_after(&done), 1);
+        // The marker is not below the HW yet, so producer 1 still counts.
+        assert_eq!(s.last_stable_offset(2), 0);
+        assert_eq!(s.last_stable_offset(3), 1);
+        s.apply(&header(2, 3, true, true), Some((true, 0)));
+        assert_eq!(s.last_stable_offset(4), 4);
+        // A marker with nothing open ends an empty transaction at itself.
+        let empty = s.apply(&header(3, 4, true, true), Some((true, 0))).unwrap();
+        assert_eq!((empty.first_offset, empty.last_offset), (4, 4));
+    }
+
+    #[test]
+    fn open_transactions_survive_a_snapshot() {
+        let mut s = ProducerStateManager::default();
+        s.apply(&header(1, 5, true, false), None);
+        let json = serde_json::to_string(&s.snapshot(6)).unwrap();
+        let mut back = ProducerStateManager::from_snapshot(serde_json::from_str(&json).unwrap());
+        assert_eq!(back.last_stable_offset(6), 5);
+        // Snapshots written before transactions existed still load.
+        let old = r#"{"offset":3,"producers":[{"producer_id":1,"epoch":0,"batches":[]}]}"#;
+        let mut old = ProducerStateManager::from_snapshot(serde_json::from_str(old).unwrap());
+        assert_eq!(old.last_stable_offset(3), 3);
+    }
+
     #[test]
     fn snapshot_round_trips_through_json() {
         let mut s = ProducerStateManager::default();

@@ -149,6 +149,11 @@ async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() 
         (3, -1)
     );
 
+    // As Kafka, transactional records come with the transactional id.
+    assert_eq!(
+        produce(&mut s, TOPIC, batch(&["z"], Some((7000, 0, 0))), false).0,
+        kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code()
+    );
     // Unknown partitions are named as such.
     let request = WriteTxnMarkersRequest::default().with_markers(vec![
         write_txn_markers_request::WritableTxnMarker::default()

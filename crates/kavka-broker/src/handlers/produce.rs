@@ -75,6 +75,14 @@ pub(crate) async fn handle(
                         ResponseError::UnknownTopicOrPartition.code()
                     }
                 }
+                (None, Some(_))
+                    if request.transactional_id.is_none()
+                        && has_transactional_batch(data.records.as_deref().unwrap_or_default()) =>
+                {
+                    // As Kafka: transactional records need the producer's
+                    // transactional id on the request.
+                    ResponseError::TransactionalIdAuthorizationFailed.code()
+                }
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
                     let keyless = if compacted {
@@ -191,4 +199,19 @@ fn keyless_records(records: &bytes::Bytes) -> Vec<i32> {
                 .map(|(i, _)| i as i32)
         })
         .collect()
+}
+
+/// Whether any whole batch of `records` is transactional (headers only).
+fn has_transactional_batch(records: &[u8]) -> bool {
+    let mut pos = 0;
+    while let Some(rest) = records.get(pos..).filter(|r| !r.is_empty()) {
+        let Ok(header) = kavka_storage::BatchHeader::parse(rest) else {
+            return false;
+        };
+        if header.is_transactional() {
+            return true;
+        }
+        pos += header.size();
+    }
+    false
 }
