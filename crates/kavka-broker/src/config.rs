@@ -87,6 +87,8 @@ pub struct BrokerConfig {
     pub offsets_retention_minutes: i64,
     /// `offsets.commit.timeout.ms`: how long a group write waits for replication.
     pub offsets_commit_timeout_ms: i64,
+    /// The transaction coordinator's settings (`transaction.*`).
+    pub txn: TxnSettings,
     pub delete_topic_enable: bool,
     /// Roles, quorum, named listeners and replication settings.
     pub cluster: ClusterSettings,
@@ -94,6 +96,27 @@ pub struct BrokerConfig {
     pub cleaner: CleanerSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
+}
+
+/// The transaction coordinator's settings, Kafka's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnSettings {
+    /// `transaction.state.log.num.partitions`
+    pub state_log_num_partitions: i32,
+    /// `transaction.state.log.replication.factor`
+    pub state_log_replication_factor: i16,
+    /// `transaction.state.log.min.isr`
+    pub state_log_min_isr: i32,
+    /// `transaction.state.log.segment.bytes`
+    pub state_log_segment_bytes: i64,
+    /// `transaction.max.timeout.ms`
+    pub max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`
+    pub id_expiration_ms: i64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`
+    pub abort_timed_out_interval_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`
+    pub remove_expired_interval_ms: i64,
 }
 
 /// The broker-wide settings of the log cleaner, Kafka's names and defaults.
@@ -147,6 +170,12 @@ const KNOWN_KEYS: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
+    "transaction.max.timeout.ms",
+    "transactional.id.expiration.ms",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+    "transaction.remove.expired.transaction.cleanup.interval.ms",
     "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
@@ -331,6 +360,32 @@ impl BrokerConfig {
             )?,
             offsets_retention_minutes: p.num("offsets.retention.minutes", 10080)?,
             offsets_commit_timeout_ms: positive(&p, "offsets.commit.timeout.ms", 5000)?,
+            txn: TxnSettings {
+                state_log_num_partitions: positive(&p, "transaction.state.log.num.partitions", 50)?,
+                state_log_replication_factor: positive(
+                    &p,
+                    "transaction.state.log.replication.factor",
+                    3,
+                )?,
+                state_log_min_isr: positive(&p, "transaction.state.log.min.isr", 2)?,
+                state_log_segment_bytes: positive(
+                    &p,
+                    "transaction.state.log.segment.bytes",
+                    104_857_600,
+                )?,
+                max_timeout_ms: positive(&p, "transaction.max.timeout.ms", 900_000)?,
+                id_expiration_ms: positive(&p, "transactional.id.expiration.ms", 604_800_000)?,
+                abort_timed_out_interval_ms: positive(
+                    &p,
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                    10_000,
+                )?,
+                remove_expired_interval_ms: positive(
+                    &p,
+                    "transaction.remove.expired.transaction.cleanup.interval.ms",
+                    3_600_000,
+                )?,
+            },
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
             cluster,
             cleaner: CleanerSettings {
@@ -492,6 +547,19 @@ mod tests {
         assert_eq!(c.message_max_bytes, 1_048_588);
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.offsets_topic_num_partitions, 50);
+        assert_eq!(
+            c.txn,
+            TxnSettings {
+                state_log_num_partitions: 50,
+                state_log_replication_factor: 3,
+                state_log_min_isr: 2,
+                state_log_segment_bytes: 104_857_600,
+                max_timeout_ms: 900_000,
+                id_expiration_ms: 604_800_000,
+                abort_timed_out_interval_ms: 10_000,
+                remove_expired_interval_ms: 3_600_000,
+            }
+        );
     }
 
     #[test]

@@ -323,7 +323,7 @@ impl Delivery {
 
 /// Waits for each append's high-watermark wait; the first failure ends the wait
 /// and gives up the rest.
-async fn wait_replicated(
+pub(crate) async fn wait_replicated(
     waits: Vec<(Arc<Partition>, AckWait)>,
     deadline: tokio::time::Instant,
 ) -> Result<(), PersistError> {
@@ -1001,50 +1001,15 @@ impl GroupService {
         acks: Acks,
         producer: Option<(i64, i16)>,
     ) -> Result<(Arc<Partition>, AckWait), PersistError> {
-        let now = now_ms();
-        let list: Vec<Record> = entries
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, value))| Record {
-                transactional: producer.is_some(),
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: producer.map_or(-1, |p| p.0),
-                producer_epoch: producer.map_or(-1, |p| p.1),
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // Kafka numbers a coordinator batch's records from 0 (with no producer
-                // id); the encoder also needs consecutive sequences to keep one batch.
-                // A transactional batch carries none (-1), so the log checks its
-                // epoch but no sequence.
-                sequence: match producer {
-                    Some(_) => -1,
-                    None => i32::try_from(i).unwrap_or(i32::MAX),
-                },
-                timestamp: now,
-                key: Some(key),
-                value,
-                headers: IndexMap::new(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            list.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| PersistError::Encode(e.to_string()))?;
+        let buf = coordinator_batch(entries, now_ms(), producer).map_err(PersistError::Encode)?;
         let p = state
             .replicas
             .get(OFFSETS_TOPIC, partition)
             .ok_or(PersistError::NotHosted(partition))?;
+        let now = now_ms();
         let timeout_ms = i64::try_from(self.write_timeout.as_millis()).unwrap_or(i64::MAX);
         let (_, wait) = p
-            .append_records(buf.freeze(), acks, now, now.saturating_add(timeout_ms))
+            .append_records(buf, acks, now, now.saturating_add(timeout_ms))
             .map_err(PersistError::Append)?;
         Ok((p, wait))
     }
@@ -1091,6 +1056,53 @@ impl GroupService {
             .await
             .map_err(|e| PersistError::CreateTopic(e.to_string()))
     }
+}
+
+/// (key, value) records as one batch the way Kafka's coordinators write them
+/// (uncompressed, records numbered from 0; a producer's only for TxnOffsetCommit), so a step's records
+/// land together. Shared by the group and the transaction coordinator.
+pub(crate) fn coordinator_batch(
+    entries: Vec<(Bytes, Option<Bytes>)>,
+    now: i64,
+    producer: Option<(i64, i16)>,
+) -> Result<Bytes, String> {
+    let list: Vec<Record> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: producer.is_some(),
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.0),
+            producer_epoch: producer.map_or(-1, |p| p.1),
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // Kafka numbers a coordinator batch's records from 0 (with no producer
+            // id); the encoder also needs consecutive sequences to keep one batch.
+            // A transactional batch carries none (-1), so the log checks its
+            // epoch but no sequence.
+            sequence: match producer {
+                Some(_) => -1,
+                None => i32::try_from(i).unwrap_or(i32::MAX),
+            },
+            timestamp: now,
+            key: Some(key),
+            value,
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        list.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(buf.freeze())
 }
 
 /// `offsets.topic.replication.factor`: as configured; when not configured, Kafka's

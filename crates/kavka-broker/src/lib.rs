@@ -21,6 +21,8 @@ mod replication;
 mod server;
 mod state;
 mod topic_config;
+mod txn_markers;
+mod txn_service;
 
 pub use config::{BrokerConfig, ConfigError};
 pub use controller_node::ControllerNode;

@@ -55,6 +55,10 @@ impl Broker {
         let mut tasks = JoinSet::new();
         tasks.spawn(maintenance(self.state.clone(), stop_rx.clone()));
         tasks.spawn(group_timers(self.state.clone(), stop_rx.clone()));
+        tasks.spawn(crate::txn_markers::run_marker_channel(
+            self.state.clone(),
+            stop_rx.clone(),
+        ));
         tasks.spawn(heartbeats(self.state.clone(), stop_rx.clone()));
         tasks.spawn(follow_metadata(self.state.clone(), stop_rx.clone()));
         if let Some(controller) = self.state.controller_service.clone() {
@@ -185,11 +189,15 @@ async fn follow_metadata(state: Arc<BrokerState>, mut stop: watch::Receiver<bool
         // Group ownership follows the roles just applied: unloads at once, loads
         // on their own thread so the next image is not held up by a long replay.
         let jobs = state.groups.follow_leadership(&state);
-        if !jobs.is_empty() {
+        let txn_jobs = state.txns.follow_leadership(&state);
+        if !jobs.is_empty() || !txn_jobs.is_empty() {
             let loader = state.clone();
             tokio::task::spawn_blocking(move || {
                 for job in jobs {
                     loader.groups.load(&loader, job);
+                }
+                for job in txn_jobs {
+                    loader.txns.load(&loader, job);
                 }
             });
         }
@@ -207,7 +215,10 @@ async fn group_timers(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
-            _ = tick.tick() => state.groups.tick(&state),
+            _ = tick.tick() => {
+                state.groups.tick(&state);
+                state.txns.tick(&state);
+            }
             _ = stop.changed() => return,
         }
     }

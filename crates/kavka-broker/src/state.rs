@@ -18,6 +18,7 @@ use crate::metadata_store::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
 use crate::quorum_node;
 use crate::replica_manager::ReplicaManager;
+use crate::txn_service::TxnService;
 use uuid::Uuid;
 
 /// Why the broker could not start.
@@ -61,6 +62,8 @@ pub struct BrokerState {
     pub replicas: ReplicaManager,
     pub producer_ids: ProducerIdManager,
     pub(crate) groups: GroupService,
+    /// The transaction coordinator of the `__transaction_state` partitions led here.
+    pub(crate) txns: TxnService,
     /// Requests to the active controller (ISR changes, registration, heartbeats).
     pub controller: ControllerClient,
     /// This broker's epoch: the offset of its registration record (-1 until
@@ -91,6 +94,7 @@ impl BrokerState {
             replicas: ReplicaManager::default(),
             producer_ids,
             groups: GroupService::new(&config_for_groups),
+            txns: TxnService::new(&config_for_groups),
             controller: node.client.clone(),
             broker_epoch: AtomicI64::new(-1),
             incarnation_id: Uuid::new_v4(),
@@ -234,6 +238,9 @@ impl BrokerState {
     pub(crate) fn load_led_groups(&self) {
         for job in self.groups.follow_leadership(self) {
             self.groups.load(self, job);
+        }
+        for job in self.txns.follow_leadership(self) {
+            self.txns.load(self, job);
         }
     }
 

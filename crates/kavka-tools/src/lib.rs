@@ -1,6 +1,7 @@
 //! Kafka's command-line tools, native: `kafka-topics`, `kafka-console-producer`,
 //! `kafka-console-consumer`, `kafka-consumer-groups`, `kafka-configs`,
-//! `kafka-metadata-quorum` and `kafka-leader-election`, with Kafka's flags and
+//! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`
+//! and `kafka-transactions`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
@@ -20,6 +21,7 @@ mod partition_report;
 pub mod props;
 mod reassign_partitions;
 mod topics;
+mod transactions;
 mod wire;
 
 pub use error::ToolError;
@@ -42,11 +44,13 @@ pub enum Tool {
     /// `kafka-leader-election`
     LeaderElection,
     ReassignPartitions,
+    /// `kafka-transactions`
+    Transactions,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 8] = [
+    pub const ALL: [(Tool, &'static str); 9] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -55,6 +59,7 @@ impl Tool {
         (Tool::MetadataQuorum, "metadata-quorum"),
         (Tool::LeaderElection, "leader-election"),
         (Tool::ReassignPartitions, "reassign-partitions"),
+        (Tool::Transactions, "transactions"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -73,6 +78,7 @@ impl Tool {
             Tool::MetadataQuorum => "kafka-metadata-quorum",
             Tool::LeaderElection => "kafka-leader-election",
             Tool::ReassignPartitions => "kafka-reassign-partitions",
+            Tool::Transactions => "kafka-transactions",
         }
     }
 }
@@ -100,6 +106,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::MetadataQuorum => metadata_quorum::main(argv),
         Tool::LeaderElection => leader_election::main(argv),
         Tool::ReassignPartitions => reassign_partitions::main(argv),
+        Tool::Transactions => transactions::main(argv),
     };
     match result {
         Ok(code) => code,
@@ -169,6 +176,7 @@ mod tests {
             t("kafka-reassign-partitions.sh"),
             Some(Tool::ReassignPartitions)
         );
+        assert_eq!(t("kafka-transactions.sh"), Some(Tool::Transactions));
         assert_eq!(t("kavka"), None);
         assert_eq!(t("kafka-topics.py"), None);
     }

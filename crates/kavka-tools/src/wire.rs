@@ -199,9 +199,19 @@ impl Connection {
         &mut self,
         group: &str,
     ) -> Result<(Connection, i32), ToolError> {
+        self.coordinator(group, 0)
+    }
+
+    /// Opens a connection to the coordinator of `key` (key type 0: a group, 1: a
+    /// transactional id) and returns it with the coordinator's node id.
+    pub(crate) fn coordinator(
+        &mut self,
+        key: &str,
+        key_type: i8,
+    ) -> Result<(Connection, i32), ToolError> {
         let version = self.version::<FindCoordinatorRequest>(i16::MAX)?;
-        let key = StrBytes::from_string(group.to_string());
-        let mut request = FindCoordinatorRequest::default();
+        let key = StrBytes::from_string(key.to_string());
+        let mut request = FindCoordinatorRequest::default().with_key_type(key_type);
         if version >= 4 {
             request.coordinator_keys = vec![key];
         } else {

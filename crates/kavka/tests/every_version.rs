@@ -249,6 +249,38 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     .with_partitions(vec![0]),
             ])))
         }
+        ApiKey::AddPartitionsToTxn => {
+            let topics = vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(topic())
+                .with_partitions(vec![0])];
+            let id = || TransactionalId(name("x"));
+            RequestKind::AddPartitionsToTxn(if version < 4 {
+                AddPartitionsToTxnRequest::default()
+                    .with_v3_and_below_transactional_id(id())
+                    .with_v3_and_below_topics(topics)
+            } else {
+                AddPartitionsToTxnRequest::default().with_transactions(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                        .with_transactional_id(id())
+                        .with_topics(topics),
+                ])
+            })
+        }
+        ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(TransactionalId(name("x")))
+                .with_group_id(group()),
+        ),
+        ApiKey::EndTxn => RequestKind::EndTxn(
+            EndTxnRequest::default().with_transactional_id(TransactionalId(name("x"))),
+        ),
+        ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(name("x"))]),
+        ),
+        ApiKey::ListTransactions => {
+            RequestKind::ListTransactions(ListTransactionsRequest::default().with_duration_filter(-1))
+        }
         ApiKey::WriteTxnMarkers => RequestKind::WriteTxnMarkers(
             WriteTxnMarkersRequest::default().with_markers(vec![
                 write_txn_markers_request::WritableTxnMarker::default()

@@ -1,5 +1,6 @@
 //! FindCoordinator: a group's coordinator is the leader of its
-//! `__consumer_offsets` partition.
+//! `__consumer_offsets` partition, a transactional id's the leader of its
+//! `__transaction_state` partition.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
@@ -10,11 +11,14 @@ use kavka_group::partition_for_group;
 
 use super::RequestContext;
 use crate::group_service::OFFSETS_TOPIC;
+use crate::txn_service::TXN_TOPIC;
 
 const GROUP: i8 = 0;
+const TRANSACTION: i8 = 1;
 
-/// Points each group at the leader of its `__consumer_offsets` partition, which
-/// coordinates it; transactions are not coordinated yet.
+/// Points each group (transactional id) at the leader of its `__consumer_offsets`
+/// (`__transaction_state`) partition, which coordinates it; creates the topic on
+/// first use.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: FindCoordinatorRequest,
@@ -26,13 +30,25 @@ pub(crate) async fn handle(
     } else {
         vec![request.key]
     };
-    let created = if request.key_type == GROUP {
-        state.groups.ensure_topic(state).await
-    } else {
-        Ok(())
+    let created: Result<(), (i16, String)> = match request.key_type {
+        GROUP => state
+            .groups
+            .ensure_topic(state)
+            .await
+            .map_err(|e| (e.code(), e.to_string())),
+        TRANSACTION => state
+            .txns
+            .ensure_topic(state)
+            .await
+            .map_err(|e| (e.code(true), e.to_string())),
+        _ => Ok(()),
     };
     let image = state.metadata.image();
-    let partitions = state.config.offsets_topic_num_partitions;
+    let (topic, partitions) = if request.key_type == TRANSACTION {
+        (TXN_TOPIC, state.txns.partitions())
+    } else {
+        (OFFSETS_TOPIC, state.config.offsets_topic_num_partitions)
+    };
     let coordinators: Vec<Coordinator> = keys
         .into_iter()
         .map(|key| {
@@ -40,18 +56,20 @@ pub(crate) async fn handle(
                 .with_node_id(BrokerId(-1))
                 .with_port(-1);
             let leader = image
-                .topic(OFFSETS_TOPIC)
+                .topic(topic)
+                // The same hash for both (Java's String.hashCode).
                 .and_then(|t| t.partitions.get(&partition_for_group(&key, partitions)))
                 .map(|p| p.leader)
                 .and_then(|leader| image.broker(leader).filter(|b| !b.fenced));
-            if request.key_type != GROUP {
-                c.error_code = ResponseError::CoordinatorNotAvailable.code();
-                c.error_message = Some(StrBytes::from_static_str(
-                    "Kavka does not support transactions yet",
-                ));
-            } else if let Err(e) = &created {
-                c.error_code = e.code();
-                c.error_message = Some(StrBytes::from_string(e.to_string()));
+            if request.key_type != GROUP && request.key_type != TRANSACTION {
+                c.error_code = ResponseError::InvalidRequest.code();
+                c.error_message = Some(StrBytes::from_string(format!(
+                    "Unknown coordinator type {} in FindCoordinator request",
+                    request.key_type
+                )));
+            } else if let Err((code, message)) = &created {
+                c.error_code = *code;
+                c.error_message = Some(StrBytes::from_string(message.clone()));
             } else if let Some(b) = leader {
                 c.node_id = BrokerId(b.broker_id);
                 c.host = StrBytes::from_string(b.host.clone());

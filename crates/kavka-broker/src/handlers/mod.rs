@@ -1,6 +1,8 @@
 //! One module per Kafka API: each turns a decoded request into a response by
 //! calling the partition and metadata layers. Nothing here touches a socket.
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod api_versions;
 mod authorized_operations;
 mod configs;
@@ -16,6 +18,7 @@ mod describe_producers;
 pub(crate) mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
+mod end_txn;
 mod errors;
 mod fetch;
 mod find_coordinator;
@@ -31,6 +34,7 @@ mod offset_for_leader_epoch;
 mod partition_reassignments;
 mod produce;
 mod sync_group;
+mod transactions_admin;
 mod txn_offset_commit;
 mod write_txn_markers;
 
@@ -67,6 +71,10 @@ pub(crate) async fn handle(
         // handler to answer with the coordinator error.
         let _ = ctx.state.groups.ensure_topic(ctx.state).await;
     }
+    if writes_txn_state(&body) {
+        // Likewise `__transaction_state`, for a client that asks a broker directly.
+        let _ = ctx.state.txns.ensure_topic(ctx.state).await;
+    }
     let response = match body {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version).await),
@@ -92,7 +100,20 @@ pub(crate) async fn handle(
             ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(init_producer_id::handle(ctx, r).await)
+            ResponseKind::InitProducerId(init_producer_id::handle(ctx, r, version).await)
+        }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(add_partitions_to_txn::handle(ctx, r, version).await)
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(add_offsets_to_txn::handle(ctx, r, version).await)
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(end_txn::handle(ctx, r, version).await),
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(transactions_admin::list(ctx, r))
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(transactions_admin::describe(ctx, r))
         }
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
@@ -189,4 +210,17 @@ fn writes_group_state(body: &RequestKind) -> bool {
             | RequestKind::OffsetDelete(_)
             | RequestKind::ConsumerGroupHeartbeat(_)
     )
+}
+
+/// Requests whose handling may write to `__transaction_state`.
+fn writes_txn_state(body: &RequestKind) -> bool {
+    match body {
+        RequestKind::InitProducerId(r) => {
+            r.transactional_id.as_ref().is_some_and(|t| !t.0.is_empty())
+        }
+        RequestKind::AddPartitionsToTxn(_)
+        | RequestKind::AddOffsetsToTxn(_)
+        | RequestKind::EndTxn(_) => true,
+        _ => false,
+    }
 }

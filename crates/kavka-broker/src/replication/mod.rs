@@ -3,7 +3,7 @@
 //! sends the leaders' ISR changes to the controller. The per-partition decisions
 //! live in `kavka-replica`, driven through [`crate::partition::Partition`].
 
-mod client;
+pub(crate) mod client;
 mod fetcher;
 mod isr;
 
