@@ -3,7 +3,8 @@
 mid-stream and restarted; counts what each one lost and what it processed twice.
 
     delivery_semantics.py --bootstrap H:P [--records 2000] [--kills 3] [--seed 7]
-    delivery_semantics.py --bootstrap H:P,H:P,H:P --kill-broker CMD --restart-broker CMD
+    delivery_semantics.py --bootstrap H:P,H:P,H:P --replication-factor 3 \
+        --kill-broker 'kavka cluster kill {node}' --restart-broker 'kavka cluster start {node}'
 
 The three consumers read the same N numbered records, each in its own group, and
 differ only in when they commit relative to processing:
@@ -18,7 +19,8 @@ differ only in when they commit relative to processing:
 
 With --kill-broker the consumers are not killed; instead a producer with acks=all and
 idempotence writes the records while a broker is killed and restarted, and the check
-is that every acknowledged record is in the log exactly once.
+is that every acknowledged record is in the log exactly once. `{node}` in the commands
+is replaced by the node id of partition 0's leader.
 """
 
 import subprocess
@@ -27,6 +29,7 @@ import threading
 import time
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 import common
 
@@ -158,19 +161,23 @@ def drive_broker_kill(args):
     print(f"delivery_semantics --kill-broker: {args.records} records to {topic} "
           f"(RF {args.replication_factor}, min.insync.replicas=2, acks=all, idempotence)")
 
-    def run(cmd, what):
-        started = time.time()
-        rc = subprocess.run(cmd, shell=True, stdout=sys.stderr).returncode
-        actions.append(f"{what} at record {len(acked) + len(failed)} acknowledged: rc {rc}, "
-                       f"{time.time() - started:.1f} s")
+    # Kill the leader of partition 0, so that the crash always hits a partition leader.
+    md = AdminClient({"bootstrap.servers": args.bootstrap, **common.QUIET}).list_topics(topic, timeout=10)
+    node = md.topics[topic].partitions[0].leader
+
+    def run(cmd, what, sent):
+        started, acknowledged = time.time(), len(acked)
+        rc = subprocess.run(cmd.format(node=node), shell=True, stdout=sys.stderr).returncode
+        actions.append(f"{what} (node {node}) after {sent} records sent, {acknowledged} acknowledged: "
+                       f"exit {rc}, {time.time() - started:.1f} s")
 
     background = []
     for i in range(args.records):
         if i == kill_at:
-            run(args.kill_broker, "broker killed")
+            run(args.kill_broker, "broker killed", i)
         if i == restart_at:
             # Restarting waits for the node; producing goes on meanwhile.
-            t = threading.Thread(target=run, args=(args.restart_broker, "broker restarted"))
+            t = threading.Thread(target=run, args=(args.restart_broker, "broker restarted", i))
             t.start()
             background.append(t)
         producer.produce(topic, key=str(i), value=str(i), on_delivery=report)
