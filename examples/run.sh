@@ -141,22 +141,25 @@ start_reference() {
 start_cluster() {
   local base
   if [[ "$mode" == kavka ]]; then
-    base="$(free_ports 6)"
+    base="$(free_ports 6)" || return 1
     kavka_cluster="$work/cluster"
     echo "run.sh: starting a 3-node Kavka on 127.0.0.1:$base-$((base + 2))" >&2
     "$kavka_bin" cluster --dir "$kavka_cluster" up -n 3 --base-port "$base" --timeout 60 \
       --property default.replication.factor=3 --property min.insync.replicas=2 \
-      --property offsets.topic.replication.factor=3 >&2
+      --property offsets.topic.replication.factor=3 >&2 || return 1
     cluster_bootstrap="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
     kill_cmd="'$kavka_bin' cluster --dir '$kavka_cluster' kill {node}"
     restart_cmd="'$kavka_bin' cluster --dir '$kavka_cluster' start {node}"
   else
-    base="$(free_ports 6)"
+    base="$(free_ports 6)" || return 1
     ref_cluster="$work/kafka-ref-cluster"
     echo "run.sh: starting a 3-node Apache Kafka on 127.0.0.1:$base-$((base + 2))" >&2
-    "$root/compat/kafka-ref-cluster.sh" start --port "$base" --controller-port "$((base + 3))" \
-      --dir "$ref_cluster" --fresh --override min.insync.replicas=2 >&2
-    cluster_bootstrap="$("$root/compat/kafka-ref-cluster.sh" bootstrap --dir "$ref_cluster")"
+    if ! "$root/compat/kafka-ref-cluster.sh" start --port "$base" --controller-port "$((base + 3))" \
+        --dir "$ref_cluster" --fresh --override min.insync.replicas=2 >&2; then
+      grep -h ERROR "$ref_cluster"/node-*/server.log 2>/dev/null | tail -n 5 >&2
+      return 1
+    fi
+    cluster_bootstrap="$("$root/compat/kafka-ref-cluster.sh" bootstrap --dir "$ref_cluster")" || return 1
     kill_cmd="'$root/compat/kafka-ref-cluster.sh' kill {node} --dir '$ref_cluster'"
     restart_cmd="'$root/compat/kafka-ref-cluster.sh' start-node {node} --dir '$ref_cluster'"
   fi
@@ -266,9 +269,13 @@ if wanted broker-kill; then
   else
     # The single node is not needed any more; three nodes on 2 cores are enough load.
     stop_brokers
-    start_cluster
-    check delivery_semantics-kill-broker pass "$py" delivery_semantics.py --bootstrap "$cluster_bootstrap" \
-      --replication-factor 3 --kill-broker "$kill_cmd" --restart-broker "$restart_cmd"
+    if ! start_cluster; then
+      echo "run.sh: the 3-node cluster did not start" >&2
+      failed=$((failed + 1)); results+=("FAILED   delivery_semantics-kill-broker (the 3-node cluster did not start)")
+    else
+      check delivery_semantics-kill-broker pass "$py" delivery_semantics.py --bootstrap "$cluster_bootstrap" \
+        --replication-factor 3 --kill-broker "$kill_cmd" --restart-broker "$restart_cmd"
+    fi
   fi
 fi
 
