@@ -219,6 +219,9 @@ def main():
     if args.kill_broker:
         if not args.restart_broker:
             p.error("--kill-broker needs --restart-broker")
+        if args.replication_factor < 3:
+            # min.insync.replicas=2 must still hold with one broker down.
+            p.error("--kill-broker needs --replication-factor 3 (and three brokers)")
         return drive_broker_kill(args)
     return drive(args)
 
