@@ -228,5 +228,9 @@ def seeded(seed, salt):
 if __name__ == "__main__":
     # run.sh asks: `common.py has-transactions H:P` exits 0 when the broker has them.
     if len(sys.argv) == 3 and sys.argv[1] == "has-transactions":
-        sys.exit(0 if broker_has_transactions(sys.argv[2]) else 1)
+        try:
+            sys.exit(0 if broker_has_transactions(sys.argv[2]) else 1)
+        except (OSError, EOFError, ValueError) as e:
+            print(f"common.py: {sys.argv[2]}: {e}", file=sys.stderr)
+            sys.exit(2)
     sys.exit("usage: common.py has-transactions H:P")

@@ -17,9 +17,10 @@ differ only in when they commit relative to processing:
                  carries the input offsets; a crash aborts both together, so the
                  output read with read_committed has every record once
 
-With --kill-broker the consumers are not killed; instead a producer with acks=all and
-idempotence writes the records while a broker is killed and restarted, and the check
-is that every acknowledged record is in the log exactly once. `{node}` in the commands
+With --kill-broker no consumer is killed; instead a producer with acks=all and
+idempotence writes the records while a broker is killed and restarted, and an
+at-least-once consumer reads meanwhile. The checks: every acknowledged record is in
+the log exactly once, and the consumer saw every one of them. `{node}` in the commands
 is replaced by the node id of partition 0's leader.
 """
 
@@ -67,10 +68,19 @@ def consume(args):
                              "transactional.id": f"{args.group}-txn", **common.QUIET})
         producer.init_transactions(60)
     consumer.subscribe([args.topic])
+    # With --until-sentinels the input is still being written while this runs, so
+    # standing at the end proves nothing; the producer marks each partition's end.
+    partitions = len(consumer.list_topics(args.topic, timeout=10).topics[args.topic].partitions)
+    ended = set()
     while True:
         batch = [m for m in consumer.consume(args.batch, timeout=1.0) if not m.error()]
+        if args.until_sentinels:
+            ended |= {m.partition() for m in batch if m.value() == b"end"}
+            batch = [m for m in batch if m.value() != b"end"]
+            if len(ended) == partitions and not batch:
+                break
         if not batch:
-            if common.caught_up(consumer):
+            if not args.until_sentinels and common.caught_up(consumer):
                 break
             continue
         if args.mode == "at-most-once":
@@ -171,11 +181,27 @@ def drive_broker_kill(args):
         actions.append(f"{what} (node {node}) after {sent} records sent, {acknowledged} acknowledged: "
                        f"exit {rc}, {time.time() - started:.1f} s")
 
-    background = []
-    for i in range(args.records):
-        if i == kill_at:
+    # An at-least-once consumer reads while the broker dies: its group coordinator or
+    # its partitions' leader may be the node that goes.
+    consumer_lines = []
+    consumer = subprocess.Popen(
+        [sys.executable, __file__, "consume", "--bootstrap", args.bootstrap, "--mode", "at-least-once",
+         "--topic", topic, "--group", f"{topic}-reader", "--output", "-", "--until-sentinels",
+         "--work-ms", "0"], stdout=subprocess.PIPE, text=True, bufsize=1)
+    reader = threading.Thread(target=lambda: consumer_lines.extend(consumer.stdout))
+    reader.start()
+
+    # The first record waits for the producer id and metadata, so that the kill lands
+    # in a stream that is flowing, not in the producer's start.
+    producer.produce(topic, key="0", value="0", on_delivery=report)
+    producer.flush(60)
+    background, killed_at = [], None
+    for i in range(1, args.records):
+        # Kill once a third is acknowledged (not merely sent), restart a third later.
+        if killed_at is None and len(acked) >= kill_at:
             run(args.kill_broker, "broker killed", i)
-        if i == restart_at:
+            killed_at = i
+        if killed_at is not None and not background and i - killed_at >= restart_at - kill_at:
             # Restarting waits for the node; producing goes on meanwhile.
             t = threading.Thread(target=run, args=(args.restart_broker, "broker restarted", i))
             t.start()
@@ -183,19 +209,45 @@ def drive_broker_kill(args):
         producer.produce(topic, key=str(i), value=str(i), on_delivery=report)
         producer.poll(0)
         time.sleep(args.work_ms / 1000)
+    if killed_at is None:
+        print("note: acknowledgements lagged; the broker is killed after the last send", file=sys.stderr)
+        run(args.kill_broker, "broker killed", args.records)
+        killed_at = args.records
+    if not background:
+        background.append(threading.Thread(target=run, args=(args.restart_broker, "broker restarted",
+                                                             args.records)))
+        background[0].start()
     remaining = producer.flush(150)
     for t in background:
         t.join()
-    in_log = [int(m.value()) for m in common.read_all(args.bootstrap, topic, timeout=90)]
+    for p in range(args.partitions):
+        producer.produce(topic, value=b"end", partition=p)
+    producer.flush(60)
+    try:
+        consumer.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        consumer.kill()
+        consumer.wait()
+    reader.join()
+    consumed = [int(l[2:]) for l in consumer_lines if l.startswith("P ")]
+    in_log = [int(m.value()) for m in common.read_all(args.bootstrap, topic, timeout=90)
+              if m.value() != b"end"]
     lost_acked, dup = common.count_lost_and_duplicated(acked, in_log)
+    consumer_lost, consumer_dup = common.count_lost_and_duplicated(acked, consumed)
     for a in actions:
         print(f"  {a}")
     print()
-    common.table([[args.records, len(acked), len(failed) + remaining, len(in_log), lost_acked, dup]],
-                 ["produced", "acknowledged", "not acknowledged", "in log", "acked but lost", "duplicated"])
+    common.table([["producer (acks=all, idempotent)", args.records, len(acked), len(failed) + remaining,
+                   len(in_log), lost_acked, dup],
+                  ["consumer (at-least-once)", "-", "-", "-", len(consumed), consumer_lost, consumer_dup]],
+                 ["", "produced", "acknowledged", "not acknowledged", "in log / consumed",
+                  "acked but lost", "duplicated"])
     ok = lost_acked == 0 and dup == 0 and len(acked) > 0
+    consumer_ok = consumer.returncode == 0 and consumer_lost == 0
     print("check: every acknowledged record is in the log once:", "ok" if ok else "FAIL")
-    return 0 if ok else 1
+    print(f"check: the consumer (exit {consumer.returncode}) saw every acknowledged record:",
+          "ok" if consumer_ok else "FAIL")
+    return 0 if ok and consumer_ok else 1
 
 
 def main():
@@ -208,6 +260,7 @@ def main():
         p.add_argument("--output", required=True)
         p.add_argument("--batch", type=int, default=100)
         p.add_argument("--work-ms", type=float, default=1.0)
+        p.add_argument("--until-sentinels", action="store_true")
         return consume(p.parse_args())
     p = common.base_parser(__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=100, help="records per consume() and per commit")
