@@ -275,9 +275,10 @@ if wanted java-eos; then
   elif ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
     echo "run.sh: java and mvn are needed for the Java example" >&2
     failed=$((failed + 1)); results+=("FAILED   java-EosPipeline (no java/mvn)")
+  elif ! mvn -q -B -f "$here/java/pom.xml" compile dependency:build-classpath \
+      -Dmdep.outputFile="$here/java/target/classpath.txt" >&2; then
+    failed=$((failed + 1)); results+=("FAILED   java-EosPipeline (the Maven build failed)")
   else
-    mvn -q -B -f "$here/java/pom.xml" compile dependency:build-classpath \
-      -Dmdep.outputFile="$here/java/target/classpath.txt" >&2
     check java-EosPipeline pass java -cp "$here/java/target/classes:$(cat "$here/java/target/classpath.txt")" \
       -Dorg.slf4j.simpleLogger.defaultLogLevel=error dev.kavka.examples.EosPipeline --bootstrap "$bootstrap"
   fi

@@ -138,8 +138,11 @@ def main():
     if args.no_transactions:
         args.aborted = 0
     elif not common.broker_has_transactions(args.bootstrap):
+        if args.require_transactions:
+            print("eos_pipeline: FAILED: the broker has no transactions (--require-transactions)")
+            return 1
         print("eos_pipeline: SKIPPED (broker has no transactions)")
-        return 0 if not args.require_transactions else 1
+        return 0
     input_topic, output_topic = f"eos-{args.run_id}-input", f"eos-{args.run_id}-output"
     common.create_topics(args.bootstrap, [input_topic, output_topic], args.partitions,
                          args.replication_factor)
