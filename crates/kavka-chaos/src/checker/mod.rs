@@ -103,6 +103,8 @@ impl fmt::Display for Report {
 
 /// Checks every property on `history`.
 pub fn check(history: &History) -> Report {
+    let resolved = resolve_unknown_offsets(history);
+    let history = &resolved;
     let mut anomalies = Vec::new();
     let by_value: HashMap<&[u8], &SendOp> = history
         .sends
@@ -132,6 +134,41 @@ pub fn check(history: &History) -> Report {
             replica_batches: history.replicas.iter().map(|r| r.batches.len()).sum(),
         },
     }
+}
+
+/// librdkafka acknowledges some records without their offset
+/// (`RD_KAFKA_OFFSET_INVALID`, -1001): an idempotent retry whose first attempt
+/// was written after all, which the client learns from the sequence numbers
+/// rather than from the answer. Such a record counts as acknowledged at the
+/// place in its partition where it was read, if it was read there exactly
+/// once; if it was not, it keeps the unknown offset, is found nowhere, and is
+/// reported lost.
+fn resolve_unknown_offsets(history: &History) -> History {
+    let mut places: HashMap<(Partition, &[u8]), Vec<Offset>> = HashMap::new();
+    for r in &history.final_read {
+        places
+            .entry((r.partition, r.value.as_slice()))
+            .or_default()
+            .push(r.offset);
+    }
+    let mut out = history.clone();
+    for s in &mut out.sends {
+        if let SendOutcome::Acked { partition, offset } = s.outcome {
+            if offset >= 0 {
+                continue;
+            }
+            if let Some([only]) = places
+                .get(&(partition, s.value.as_slice()))
+                .map(Vec::as_slice)
+            {
+                s.outcome = SendOutcome::Acked {
+                    partition,
+                    offset: *only,
+                };
+            }
+        }
+    }
+    out
 }
 
 type Place = (Partition, Offset);

@@ -301,3 +301,35 @@ fn the_report_caps_each_kind_and_counts_the_rest() {
     assert!(text.contains("INVALID: 30 anomalies"), "{text}");
     assert!(text.contains("... and 10 more lost"), "{text}");
 }
+
+#[test]
+fn an_ack_without_offset_counts_where_the_record_was_read() {
+    // librdkafka's "persisted, offset unknown" (-1001) after an idempotent retry.
+    let mut h = H::idempotent();
+    h.acked(0, "a", 0, 0)
+        .acked(1, "a", 0, -1001)
+        .acked(2, "a", 0, 2)
+        .read(0, 0, "a", "v0")
+        .read(0, 1, "a", "v1")
+        .read(0, 2, "a", "v2");
+    assert!(h.check().is_valid(), "{}", h.check());
+
+    let mut missing = H::idempotent();
+    missing
+        .acked(0, "a", 0, 0)
+        .acked(1, "a", 0, -1001)
+        .read(0, 0, "a", "v0");
+    assert_eq!(kinds(&missing.check()), vec!["lost"]);
+
+    // Read out of order: the resolved offset takes part in the order checks.
+    let mut late = H::idempotent();
+    late.acked(0, "a", 0, 1)
+        .acked(1, "a", 0, -1001)
+        .read(0, 0, "a", "v1")
+        .read(0, 1, "a", "v0");
+    assert!(
+        kinds(&late.check()).contains(&"key-order"),
+        "{}",
+        late.check()
+    );
+}
