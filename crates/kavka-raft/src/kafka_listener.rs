@@ -52,23 +52,26 @@ pub(crate) enum Protocol {
     Unknown,
 }
 
-/// Looks at the first five bytes without consuming them.
+/// Looks at the first five bytes without consuming them. A peer that sends
+/// fewer and stops (garbage, or a frame cut short) is left to the quorum's own
+/// frame reader after a moment, which closes the connection as it should.
 pub(crate) async fn classify(stream: &TcpStream, wait: Duration) -> Protocol {
+    const PARTIAL_WAIT: Duration = Duration::from_millis(500);
     let deadline = tokio::time::Instant::now() + wait;
+    let mut partial_since: Option<tokio::time::Instant> = None;
     let mut head = [0u8; 5];
     loop {
         let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut head)).await;
         match peeked {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Protocol::Unknown,
             Ok(Ok(n)) if n >= head.len() => return protocol_of(&head),
-            // Part of the head is here; the rest follows shortly.
+            // Part of the head is here; the rest normally follows at once.
             Ok(Ok(_)) => {
-                if tokio::time::timeout_at(deadline, tokio::time::sleep(Duration::from_millis(5)))
-                    .await
-                    .is_err()
-                {
-                    return Protocol::Unknown;
+                let since = *partial_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= PARTIAL_WAIT {
+                    return Protocol::Quorum;
                 }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     }
