@@ -5,7 +5,7 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from common import Log, ReadState, args, key_of, now_ms, pace
+from common import Log, ReadState, args, key_of, now_ms, pace, retrying_async
 
 
 async def produce(a):
@@ -47,8 +47,8 @@ async def consume(a):
         if not parts:
             await asyncio.sleep(0.2)
     tps = [TopicPartition(a["topic"], p) for p in sorted(parts)]
-    ends = {tp.partition: o for tp, o in (await c.end_offsets(tps)).items()}
-    committed = {tp.partition: await c.committed(tp) for tp in tps}
+    ends = {tp.partition: o for tp, o in (await retrying_async(lambda: c.end_offsets(tps))).items()}
+    committed = {tp.partition: await retrying_async(lambda tp=tp: c.committed(tp)) for tp in tps}
     st = ReadState(log, ends, committed, a["max"], a["rate"])
     while not st.finished():
         batch = await c.getmany(timeout_ms=500, max_records=50)

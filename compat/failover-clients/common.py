@@ -50,6 +50,29 @@ def args():
                       max=int(max_records), rate=float(rate), out=out)
 
 
+def retrying(what, tries=20):
+    """Start-up lookups (end offsets, committed offsets) that a coordinator still
+    loading its partition may refuse; not every client retries them itself."""
+    for i in range(tries):
+        try:
+            return what()
+        except Exception:
+            if i == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
+async def retrying_async(what, tries=20):
+    import asyncio
+    for i in range(tries):
+        try:
+            return await what()
+        except Exception:
+            if i == tries - 1:
+                raise
+            await asyncio.sleep(0.5)
+
+
 def pace(t0, n, rate):
     """Seconds to sleep before record n so that records leave at `rate` per second."""
     return max(0.0, t0 + n / rate - time.monotonic())

@@ -3,7 +3,7 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from common import Log, ReadState, args, key_of, now_ms, pace
+from common import Log, ReadState, args, key_of, now_ms, pace, retrying
 
 
 def produce(a):
@@ -48,9 +48,9 @@ def consume(a):
     md = c.list_topics(a["topic"], timeout=30).topics[a["topic"]]
     ends = {}
     for p in md.partitions:
-        ends[p] = c.get_watermark_offsets(TopicPartition(a["topic"], p), timeout=30)[1]
-    committed = {tp.partition: tp.offset
-                 for tp in c.committed([TopicPartition(a["topic"], p) for p in ends], timeout=30)}
+        ends[p] = retrying(lambda: c.get_watermark_offsets(TopicPartition(a["topic"], p), timeout=30)[1])
+    committed = {tp.partition: tp.offset for tp in retrying(
+        lambda: c.committed([TopicPartition(a["topic"], p) for p in ends], timeout=30))}
     st = ReadState(log, ends, committed, a["max"], a["rate"])
     c.subscribe([a["topic"]])
     while not st.finished():

@@ -4,7 +4,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from common import Log, ReadState, args, key_of, now_ms, pace
+from common import Log, ReadState, args, key_of, now_ms, pace, retrying
 
 
 def produce(a):
@@ -38,8 +38,8 @@ def consume(a):
         if not parts:
             time.sleep(0.2)
     tps = [TopicPartition(a["topic"], p) for p in sorted(parts)]
-    ends = {tp.partition: o for tp, o in c.end_offsets(tps).items()}
-    committed = {tp.partition: c.committed(tp) for tp in tps}
+    ends = {tp.partition: o for tp, o in retrying(lambda: c.end_offsets(tps)).items()}
+    committed = {tp.partition: retrying(lambda tp=tp: c.committed(tp)) for tp in tps}
     st = ReadState(log, ends, committed, a["max"], a["rate"])
     c.subscribe([a["topic"]])
     while not st.finished():

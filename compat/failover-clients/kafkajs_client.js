@@ -19,8 +19,23 @@ function client (bootstrap) {
     clientId: 'failover-check',
     brokers: bootstrap.split(','),
     logLevel: logLevel.WARN,
+    // KafkaJS gives up after 5 retries (about 10 s); Kafka takes its session
+    // timeout (9 s) to move a dead node's leadership.
     retry: { retries: 30 }
   })
+}
+
+// Admin calls that a coordinator still loading its partition refuses
+// (NOT_COORDINATOR) and KafkaJS does not retry.
+async function retrying (what) {
+  for (let i = 0; ; i++) {
+    try {
+      return await what()
+    } catch (e) {
+      if (i >= 20) throw e
+      await sleep(500)
+    }
+  }
 }
 
 async function produce ([bootstrap, topic, count, rate, out]) {
@@ -53,22 +68,31 @@ async function produce ([bootstrap, topic, count, rate, out]) {
       const key = Buffer.from(`k${n % KEYS}`)
       batch.push({ n, key, value: Buffer.from(String(n)), partition: partitionOf(key) })
     }
-    try {
-      const res = await producer.send({
-        topic,
-        acks: -1,
-        messages: batch.map(({ key, value, partition }) => ({ key, value, partition }))
-      })
-      const now = Date.now()
-      const next = new Map(res.map((r) => [r.partition, BigInt(r.baseOffset)]))
-      for (const b of batch) {
-        const o = next.get(b.partition)
-        next.set(b.partition, o + 1n)
-        log('ack', b.n, b.partition, o.toString(), now)
-      }
-    } catch (e) {
-      for (const b of batch) log('err', b.n, String(e).replace(/\n/g, ' '))
+    // One send per partition: KafkaJS retries the partitions of a request that
+    // failed and answers only for those, so a send spanning partitions may come
+    // back without the base offset of some. Partitions run side by side, each in
+    // order.
+    const byPartition = new Map()
+    for (const b of batch) {
+      if (!byPartition.has(b.partition)) byPartition.set(b.partition, [])
+      byPartition.get(b.partition).push(b)
     }
+    await Promise.all([...byPartition].map(async ([partition, recs]) => {
+      try {
+        const res = await producer.send({
+          topic,
+          acks: -1,
+          messages: recs.map(({ key, value }) => ({ key, value, partition }))
+        })
+        const now = Date.now()
+        const meta = res.find((r) => r.partition === partition)
+        if (!meta) throw new Error(`no base offset for partition ${partition} in ${JSON.stringify(res)}`)
+        let o = BigInt(meta.baseOffset)
+        for (const b of recs) log('ack', b.n, partition, (o++).toString(), now)
+      } catch (e) {
+        for (const b of recs) log('err', b.n, String(e).replace(/\n/g, ' '))
+      }
+    }))
   }
   await producer.disconnect()
   log('done', `sent=${count}`)
@@ -82,8 +106,8 @@ async function consume ([bootstrap, topic, group, max, rate, out]) {
   const admin = kafka.admin()
   await admin.connect()
   const ends = new Map()
-  for (const o of await admin.fetchTopicOffsets(topic)) ends.set(o.partition, BigInt(o.high))
-  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+  for (const o of await retrying(() => admin.fetchTopicOffsets(topic))) ends.set(o.partition, BigInt(o.high))
+  const [committed] = await retrying(() => admin.fetchOffsets({ groupId: group, topics: [topic] }))
   await admin.disconnect()
   for (const [p, o] of [...ends].sort((a, b) => a[0] - b[0])) log('end', p, o.toString())
   const pos = new Map()

@@ -42,6 +42,8 @@ clients="java,confluent,kafka-python,aiokafka,kafkajs"
 seed="$(( $(date +%s) % 100000 ))"
 rate=200
 seconds=12
+# The group reads slower than the producer wrote, so that its coordinator dies mid-read.
+grate=150
 out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -235,17 +237,21 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
   timeout -k 5 120 "${cmd[@]}" consume "$B" "$topic" "$topic-read" 0 0 "$d/read.log" 2>"$d/read.err" ||
     { rc=$?; say "$c: read-back consumer exited $rc (see $d/read.err)"; }
 
-  # The committing group while its coordinator's node dies.
+  # The committing group while its coordinator's node dies. Its coordinator leads
+  # the group's partition of __consumer_offsets (which the read-back group created);
+  # looked up first, because Kafka's tools take seconds to start.
   group="$topic-group"
   nparts="$(topics --describe --topic __consumer_offsets | sed -n 's/.*PartitionCount: \([0-9]*\).*/\1/p' | head -1)"
+  coord="$(leaders __consumer_offsets | awk -v p="$(java_hash_partition "$group" "${nparts:-50}")" '$1 == p {print $2}')"
   total="$(grep -c '^ack ' "$d/produce.log" || true)"
-  timeout -k 5 180 "${cmd[@]}" consume "$B" "$topic" "$group" $((total * 6 / 10)) "$rate" "$d/group1.log" 2>"$d/group1.err" &
+  timeout -k 5 180 "${cmd[@]}" consume "$B" "$topic" "$group" $((total * 6 / 10)) "$grate" "$d/group1.log" 2>"$d/group1.err" &
   pid=$!
-  local gcheck=1
-  if wait_line "$d/group1.log" 60 rec; then
+  if [[ -n "$coord" ]] && wait_line "$d/group1.log" 60 rec; then
     sleep "$gdelay"
-    # The group exists now: its coordinator leads __consumer_offsets' partition for it.
-    coord="$(leaders __consumer_offsets | awk -v p="$(java_hash_partition "$group" "${nparts:-50}")" '$1 == p {print $2}')"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$c: the group finished reading before its coordinator could be killed: nothing was checked"
+      rc=1
+    fi
     say "$c: group $group: kill -9 its coordinator, node $coord, start it ${rdelay}s later"
     node_kill "$coord"
     gkill_ms="$(ms)"
@@ -259,8 +265,9 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
       { rc=$?; say "$c: resuming group consumer exited $rc (see $d/group2.err)"; }
     echo "group kill at $gkill_ms node $coord" >"$d/group-kill.txt"
   else
-    say "$c: the group read nothing within 60 s (see $d/group1.err)"
+    say "$c: no coordinator found (${coord:-none}) or the group read nothing within 60 s (see $d/group1.err)"
     wait "$pid" || true
+    rc=1
   fi
 
   python3 "$here/check.py" --client "$c" --dir "$d" --idempotent --group \
