@@ -135,7 +135,7 @@ def check_group(d):
             anomalies.append(f"GROUP COMMIT LOST partition {part}: committed {commits[part]} acknowledged, {c2} fetched")
         if c2 > commits.get(part, 0) and c2 > 0:
             anomalies.append(f"GROUP COMMIT AHEAD partition {part}: fetched {c2}, the first process committed {commits.get(part, 0)}")
-    failed = bool(missing) or bool(skipped) or not (done1 and done2) or not ends
+    failed = bool(missing) or bool(skipped) or bool(rewound) or not (done1 and done2) or not ends
     return failed, dict(
         group_records=sum(ends.values()), group_read1=read1,
         group_lost=len(missing), group_reread=sum(n - 1 for n in reads.values() if n > 1),
