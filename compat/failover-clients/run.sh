@@ -194,7 +194,7 @@ results="$out/results.jsonl"
 : >"$results"
 
 run_client() {
-  local c="$1" d="$out/$1" topic="failover-$1-$seed" cmd plan kind kdelay rdelay gdelay
+  local c="$1" d="$out/$1" topic="failover-$1-$seed" cmd kind kdelay rdelay gdelay
   local target leads kill_ms pid spid rc=0 total group coord nparts gkill_ms
   read -r -a cmd <<<"$(client_cmd "$c")"
   mkdir -p "$d"
@@ -209,13 +209,7 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
     [[ $(awk '$2 >= 0' "$d/leaders-before.txt" | wc -l) -eq 3 ]] && break
     sleep 0.2
   done
-  if [[ $kind == leader ]]; then
-    target="$(awk '$1 == 0 {print $2}' "$d/leaders-before.txt")"
-  else
-    target="$(quorum_leader)"
-  fi
-  leads="$(awk -v t="$target" '$2 == t {print $1}' "$d/leaders-before.txt" | paste -sd, -)"
-  say "$c: produce $((rate * seconds)) records to $topic; kill -9 node $target ($kind; leads partitions ${leads:-none}) ${kdelay}s after the first ack, start it ${rdelay}s later"
+  say "$c: produce $((rate * seconds)) records to $topic; kill -9 the $kind ${kdelay}s after the first ack, start it ${rdelay}s later"
 
   timeout -k 5 $((seconds + 150)) "${cmd[@]}" produce "$B" "$topic" $((rate * seconds)) "$rate" "$d/produce.log" 2>"$d/produce.err" &
   pid=$!
@@ -223,6 +217,15 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
     say "$c: no acknowledged record within 60 s"; tail -5 "$d/produce.err" >&2
   fi
   sleep "$kdelay"
+  # Looked up now: leaders move back to their preferred replicas after a restart.
+  leaders "$topic" >"$d/leaders-at-kill.txt"
+  if [[ $kind == leader ]]; then
+    target="$(awk '$1 == 0 {print $2}' "$d/leaders-at-kill.txt")"
+  else
+    target="$(quorum_leader)"
+  fi
+  leads="$(awk -v t="$target" '$2 == t {print $1}' "$d/leaders-at-kill.txt" | paste -sd, -)"
+  say "$c: kill -9 node $target ($kind; leads partitions ${leads:-none})"
   node_kill "$target"
   # Taken once the node is gone: an ack after it, on a partition the node led,
   # came from a new leader.
