@@ -70,8 +70,8 @@ def consume(a):
             # A commit refused while the coordinator moves is retried with the next batch.
             log.line("err", -1, "commit: " + str(e).replace("\n", " "))
         st.throttle()
-    c.close()
     log.line("done", f"read={st.read}")
+    c.close()
     log.close()
 
 

@@ -58,8 +58,8 @@ def consume(a):
         except KafkaError as e:
             log.line("err", -1, "commit: " + repr(e).replace("\n", " "))
         st.throttle()
-    c.close()
     log.line("done", f"read={st.read}")
+    c.close()
     log.close()
 
 

@@ -216,8 +216,9 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
   if ! wait_line "$d/produce.log" 60 ack; then
     say "$c: no acknowledged record within 60 s"; tail -5 "$d/produce.err" >&2
   fi
-  sleep "$kdelay"
+  local t_ack=$SECONDS
   # Looked up now: leaders move back to their preferred replicas after a restart.
+  # Kafka's tools take seconds to start, which count towards the delay.
   leaders "$topic" >"$d/leaders-at-kill.txt"
   if [[ $kind == leader ]]; then
     target="$(awk '$1 == 0 {print $2}' "$d/leaders-at-kill.txt")"
@@ -225,6 +226,11 @@ print(r.choice(["leader", "controller"]), round(r.uniform(2, 6), 1), round(r.uni
     target="$(quorum_leader)"
   fi
   leads="$(awk -v t="$target" '$2 == t {print $1}' "$d/leaders-at-kill.txt" | paste -sd, -)"
+  sleep "$(python3 -c 'import sys; print(max(0.0, float(sys.argv[1]) - int(sys.argv[2])))' "$kdelay" $((SECONDS - t_ack)))"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    say "$c: the producer finished before the kill: nothing was checked"
+    rc=1
+  fi
   say "$c: kill -9 node $target ($kind; leads partitions ${leads:-none})"
   node_kill "$target"
   # Taken once the node is gone: an ack after it, on a partition the node led,
