@@ -199,3 +199,61 @@ async fn abort_by_producer_id_and_kafkas_errors() {
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert_eq!(latest(&mut s, "hang", 1), 2);
 }
+
+/// `kavka consumer-groups --bootstrap-server B ARGS`: its stdout.
+fn consumer_groups(bootstrap: &str, args: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
+        .arg("consumer-groups")
+        .arg("--bootstrap-server")
+        .arg(bootstrap)
+        .args(args.split_whitespace())
+        .output()
+        .expect("run kavka consumer-groups");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Kafka's ConsumerGroupCommand lists log end offsets with the admin client's default
+/// isolation (read_uncommitted): LOG-END-OFFSET and LAG count to the high watermark,
+/// past an open transaction, not to the last stable offset. Apache Kafka 4.4 prints
+/// the same for the same history (checked with its own tool).
+#[tokio::test]
+async fn group_lag_counts_to_the_high_watermark_past_an_open_transaction() {
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    create_topic(&b, "lagged", 1).await;
+    let mut s = connect(broker.port);
+    let (code, _) = produce(
+        &mut s,
+        "lagged",
+        batch(&["a", "b"], Some((4646, 0, 0))),
+        true,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(latest(&mut s, "lagged", 1), 0, "LSO");
+    assert_eq!(latest(&mut s, "lagged", 0), 2, "high watermark");
+
+    consumer_groups(
+        &b,
+        "--group lag-g --topic lagged --reset-offsets --to-earliest --execute",
+    );
+    let row = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .find(|r| r.first().map(String::as_str) == Some("lag-g"))
+            .unwrap_or_else(|| panic!("no row for the group: {out}"))
+    };
+    let out = consumer_groups(&b, "--group lag-g --describe");
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    assert_eq!(row(&out)[3..6], ["0", "2", "2"], "{out}");
+
+    // Once aborted the marker counts too, as it does in Kafka's log end offset.
+    let (code, _, err) = tool(&b, "abort --topic lagged --partition 0 --start-offset 0");
+    assert_eq!(code, 0, "{err}");
+    let out = consumer_groups(&b, "--group lag-g --describe");
+    assert_eq!(row(&out)[3..6], ["0", "3", "3"], "{out}");
+}
