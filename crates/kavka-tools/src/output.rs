@@ -122,7 +122,9 @@ pub fn wrap_justified(text: &str, width: usize) -> String {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for segment in segments {
-        let fits = line.chars().count() + segment.trim_end().chars().count() <= width;
+        // A word fits with the space after it: argparse4j breaks before a word that
+        // would end a line exactly at `width`.
+        let fits = line.chars().count() + segment.chars().count() <= width;
         if !line.is_empty() && !fits {
             lines.push(justify(line.trim_end(), width));
             line.clear();

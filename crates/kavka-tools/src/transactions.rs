@@ -749,6 +749,46 @@ mod tests {
     }
 
     #[test]
+    fn conversion_errors_are_argparse4js() {
+        // As Kafka 4.4's tool prints them (wrapped and justified at 75 columns).
+        let exit = parse(&args(
+            "--bootstrap-server b:9092 abort --topic t --partition 0 --producer-epoch 99999",
+        ))
+        .unwrap_err();
+        assert!(exit.stderr.ends_with(
+            "kafka-transactions.sh: error: argument --producer-epoch:  could not convert\n\
+             '99999' to Short (Value out of range. Value:\"99999\" Radix:10)\n"
+        ));
+        let exit = parse(&args("--bootstrap-server b:9092 list --duration-filter x")).unwrap_err();
+        assert!(exit.stderr.ends_with(
+            "kafka-transactions.sh:  error:   argument   --duration-filter:   could  not\n\
+             convert 'x' to Long (For input string: \"x\")\n"
+        ));
+        // Of two missing required options, argparse4j names the last declared.
+        let exit = parse(&args("--bootstrap-server b:9092 abort")).unwrap_err();
+        assert!(exit
+            .stderr
+            .ends_with("kafka-transactions.sh: error: argument --partition is required\n"));
+    }
+
+    #[test]
+    fn find_hanging_defaults_to_fifteen_minutes() {
+        assert_eq!(
+            parse(&args(
+                "--bootstrap-server b:9092 find-hanging --broker-id 2"
+            ))
+            .unwrap()
+            .command,
+            Command::FindHanging {
+                broker_id: Some(2),
+                max_transaction_timeout_min: 15,
+                topic: None,
+                partition: None
+            }
+        );
+    }
+
+    #[test]
     fn list_and_describe_parse() {
         assert_eq!(
             parse(&args("--bootstrap-server b:9092 list"))
