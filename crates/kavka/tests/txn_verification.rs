@@ -104,59 +104,78 @@ const NOT_ADDED: (i16, Option<&str>) = (48, Some("Partition was not added to the
 #[tokio::test]
 async fn a_transactional_batch_for_a_partition_never_added_is_refused() {
     let broker = TestBroker::start();
-    create_topic(&broker.bootstrap(), "added", 1).await;
-    create_topic(&broker.bootstrap(), "never", 1).await;
-    let mut s = connect(broker.port);
-    let id = "kip890";
+    refused_unless_added(&broker.bootstrap(), broker.port, "").await;
+}
+
+/// The same against Apache Kafka (the oracle): `KAVKA_REFERENCE_PORT=P cargo test
+/// --test txn_verification -- --ignored` with `compat/kafka-ref.sh start --port P`.
+#[tokio::test]
+#[ignore = "needs a running reference Kafka (KAVKA_REFERENCE_PORT)"]
+async fn reference_kafka_refuses_the_same() {
+    let port: u16 = std::env::var("KAVKA_REFERENCE_PORT")
+        .expect("KAVKA_REFERENCE_PORT")
+        .parse()
+        .expect("a port");
+    let suffix = format!("-{}", std::process::id());
+    refused_unless_added(&format!("127.0.0.1:{port}"), port, &suffix).await;
+}
+
+async fn refused_unless_added(bootstrap: &str, port: u16, suffix: &str) {
+    let (added, never) = (format!("added{suffix}"), format!("never{suffix}"));
+    let (added, never) = (added.as_str(), never.as_str());
+    create_topic(bootstrap, added, 1).await;
+    create_topic(bootstrap, never, 1).await;
+    let mut s = connect(port);
+    let id = &format!("kip890{suffix}");
     let producer = init_producer(&mut s, id);
 
     // A producer id the coordinator did not give this transactional id: the
     // coordinator's INVALID_PRODUCER_ID_MAPPING goes to the producer as is.
-    let (code, message) = produce(&mut s, id, "never", batch(&["x"], Some((9999, 0, 0))));
+    let (code, message) = produce(&mut s, id, never, batch(&["x"], Some((9999, 0, 0))));
     assert_eq!((code, message), (49, None));
 
     // The real producer, before AddPartitionsToTxn and after it for another topic.
     let (code, message) = produce(
         &mut s,
         id,
-        "never",
+        never,
         batch(&["x"], Some((producer.0, producer.1, 0))),
     );
     assert_eq!((code, message.as_deref()), NOT_ADDED);
-    assert_eq!(add_partition(&mut s, id, producer, "added"), 0);
+    assert_eq!(add_partition(&mut s, id, producer, added), 0);
     let (code, message) = produce(
         &mut s,
         id,
-        "never",
+        never,
         batch(&["x"], Some((producer.0, producer.1, 0))),
     );
     assert_eq!((code, message.as_deref()), NOT_ADDED);
-    assert_eq!(latest(&mut s, "never", 0), 0, "nothing was written");
+    assert_eq!(latest(&mut s, never, 0), 0, "nothing was written");
 
     // The partition that was added takes the batch, and a second one (the
     // transaction is open there now, no question asked).
     let (code, _) = produce(
         &mut s,
         id,
-        "added",
+        added,
         batch(&["a", "b"], Some((producer.0, producer.1, 0))),
     );
     assert_eq!(code, 0);
     let (code, _) = produce(
         &mut s,
         id,
-        "added",
+        added,
         batch(&["c"], Some((producer.0, producer.1, 2))),
     );
     assert_eq!(code, 0);
-    assert_eq!(latest(&mut s, "added", 1), 0, "open: the LSO waits");
+    assert_eq!(latest(&mut s, added, 1), 0, "open: the LSO waits");
     assert_eq!(end_txn(&mut s, id, producer, true), 0);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while latest(&mut s, "added", 1) != 4 {
+    while latest(&mut s, added, 1) != 4 {
         assert!(Instant::now() < deadline, "the commit marker never came");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(latest(&mut s, "never", 0), 0);
+    assert_eq!(latest(&mut s, never, 0), 0);
 }
 
 #[tokio::test]
