@@ -117,6 +117,9 @@ pub struct TxnSettings {
     pub abort_timed_out_interval_ms: i64,
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`
     pub remove_expired_interval_ms: i64,
+    /// `transaction.partition.verification.enable`: a leader asks the coordinator
+    /// before the first transactional batch of a producer (KIP-890 part 1).
+    pub partition_verification_enable: bool,
 }
 
 /// The broker-wide settings of the log cleaner, Kafka's names and defaults.
@@ -176,6 +179,7 @@ const KNOWN_KEYS: &[&str] = &[
     "transactional.id.expiration.ms",
     "transaction.abort.timed.out.transaction.cleanup.interval.ms",
     "transaction.remove.expired.transaction.cleanup.interval.ms",
+    "transaction.partition.verification.enable",
     "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
@@ -385,6 +389,8 @@ impl BrokerConfig {
                     "transaction.remove.expired.transaction.cleanup.interval.ms",
                     3_600_000,
                 )?,
+                partition_verification_enable: p
+                    .boolean("transaction.partition.verification.enable", true)?,
             },
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
             cluster,
@@ -558,6 +564,7 @@ mod tests {
                 id_expiration_ms: 604_800_000,
                 abort_timed_out_interval_ms: 10_000,
                 remove_expired_interval_ms: 3_600_000,
+                partition_verification_enable: true,
             }
         );
     }

@@ -23,6 +23,7 @@ mod state;
 mod topic_config;
 mod txn_markers;
 mod txn_service;
+mod txn_verify;
 
 pub use config::{BrokerConfig, ConfigError};
 pub use controller_node::ControllerNode;

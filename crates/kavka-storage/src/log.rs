@@ -487,6 +487,14 @@ impl PartitionLog {
         out
     }
 
+    /// Whether `producer_id` has a transaction open on this partition (a
+    /// transactional batch with no marker after it yet).
+    pub fn has_ongoing_transaction(&self, producer_id: i64) -> bool {
+        self.producers
+            .get(producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+    }
+
     /// The producers this partition knows (DescribeProducers).
     pub fn producers(&self) -> Vec<ProducerInfo> {
         self.producers.producer_infos()

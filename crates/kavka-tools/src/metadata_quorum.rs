@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::error::{java_exception, ToolError};
-use crate::output::kafka_uuid;
+use crate::output::{kafka_uuid, wrap_justified};
 use crate::wire::Connection;
 
 const PROG: &str = "kafka-metadata-quorum";
@@ -378,64 +378,6 @@ fn missing_bootstrap() -> Exit {
         MAIN_USAGE,
         "one of the arguments --bootstrap-server --bootstrap-controller is required",
     )
-}
-
-/// Wraps `text` at `width` and justifies every line but the last, as argparse4j
-/// does: lines break after spaces and after a hyphen inside a word, and the spaces
-/// a line lacks are added one per gap, centred on the line's gaps.
-fn wrap_justified(text: &str, width: usize) -> String {
-    // Segments end after a run of spaces, or after a '-' that follows a non-space
-    // and precedes an alphanumeric character.
-    let chars: Vec<char> = text.chars().collect();
-    let mut segments: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        current.push(c);
-        let next = chars.get(i + 1).copied();
-        let after_space = c == ' ' && next != Some(' ');
-        let after_hyphen =
-            c == '-' && i > 0 && chars[i - 1] != ' ' && next.is_some_and(char::is_alphanumeric);
-        if after_space || after_hyphen {
-            segments.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        segments.push(current);
-    }
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for segment in segments {
-        let fits = line.chars().count() + segment.trim_end().chars().count() <= width;
-        if !line.is_empty() && !fits {
-            lines.push(justify(line.trim_end(), width));
-            line.clear();
-        }
-        line.push_str(&segment);
-    }
-    lines.push(line.trim_end().to_string());
-    lines.join("\n")
-}
-
-fn justify(line: &str, width: usize) -> String {
-    let length = line.chars().count();
-    let gaps = line.matches(' ').count();
-    if gaps == 0 || length >= width {
-        return line.to_string();
-    }
-    let extra = width - length;
-    let (each, rest) = (extra / gaps, extra % gaps);
-    let first = (gaps - rest) / 2;
-    let mut out = String::with_capacity(width);
-    let mut gap = 0;
-    for c in line.chars() {
-        out.push(c);
-        if c == ' ' {
-            let more = each + usize::from(gap >= first && gap < first + rest);
-            out.extend(std::iter::repeat_n(' ', more));
-            gap += 1;
-        }
-    }
-    out
 }
 
 /// The cluster id, as `describeCluster` reads it (from the controllers with

@@ -97,6 +97,68 @@ pub fn ids(nodes: &[i32]) -> String {
         .join(",")
 }
 
+/// Wraps `text` at `width` and justifies every line but the last, as argparse4j
+/// does: lines break after spaces and after a hyphen inside a word, and the spaces
+/// a line lacks are added one per gap, centred on the line's gaps.
+pub fn wrap_justified(text: &str, width: usize) -> String {
+    // Segments end after a run of spaces, or after a '-' that follows a non-space
+    // and precedes an alphanumeric character.
+    let chars: Vec<char> = text.chars().collect();
+    let mut segments: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        current.push(c);
+        let next = chars.get(i + 1).copied();
+        let after_space = c == ' ' && next != Some(' ');
+        let after_hyphen =
+            c == '-' && i > 0 && chars[i - 1] != ' ' && next.is_some_and(char::is_alphanumeric);
+        if after_space || after_hyphen {
+            segments.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for segment in segments {
+        // A word fits with the space after it: argparse4j breaks before a word that
+        // would end a line exactly at `width`.
+        let fits = line.chars().count() + segment.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(justify(line.trim_end(), width));
+            line.clear();
+        }
+        line.push_str(&segment);
+    }
+    lines.push(line.trim_end().to_string());
+    lines.join("\n")
+}
+
+/// One line of `wrap_justified`, widened to `width` at its spaces.
+fn justify(line: &str, width: usize) -> String {
+    let length = line.chars().count();
+    let gaps = line.matches(' ').count();
+    if gaps == 0 || length >= width {
+        return line.to_string();
+    }
+    let extra = width - length;
+    let (each, rest) = (extra / gaps, extra % gaps);
+    // Rounded up: "a --b:  c  d e" is how argparse4j spreads two spaces over 7 gaps.
+    let first = (gaps - rest).div_ceil(2);
+    let mut out = String::with_capacity(width);
+    let mut gap = 0;
+    for c in line.chars() {
+        out.push(c);
+        if c == ' ' {
+            let more = each + usize::from(gap >= first && gap < first + rest);
+            out.extend(std::iter::repeat_n(' ', more));
+            gap += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

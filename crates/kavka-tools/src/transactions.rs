@@ -1,8 +1,8 @@
 //! `kafka-transactions`: the transaction coordinators' state. `list` asks every
 //! broker (ListTransactions, API 66), `describe --transactional-id` asks the id's
-//! coordinator (FindCoordinator type 1, DescribeTransactions, API 65); the other
-//! subcommands (`describe-producers`, `abort`, `find-hanging`,
-//! `forceTerminateTransaction`) are not supported yet.
+//! coordinator (FindCoordinator type 1, DescribeTransactions, API 65);
+//! `describe-producers`, `abort` and `find-hanging` work on partitions (see
+//! `producers`). `forceTerminateTransaction` is not supported yet.
 //!
 //! Kafka parses this tool's arguments with argparse4j; its usage and the errors
 //! met most are reproduced here. Tables are Kafka's `prettyPrintTable`: every cell
@@ -17,8 +17,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::error::ToolError;
-use crate::output::java_hashmap_order;
+use crate::output::{java_hashmap_order, wrap_justified};
 use crate::wire::Connection;
+
+mod producers;
 
 const PROG: &str = "kafka-transactions.sh";
 
@@ -101,6 +103,69 @@ const DESCRIBE_HEADERS: [&str; 9] = [
     "TopicPartitions",
 ];
 
+const DESCRIBE_PRODUCERS_USAGE: &str = "usage: kafka-transactions.sh --bootstrap-server host:port
+                             describe-producers [-h]
+                             [--broker-id BROKER_ID] --topic TOPIC
+                             --partition PARTITION";
+
+const DESCRIBE_PRODUCERS_HELP: &str = "
+optional arguments:
+  -h, --help             show this help message and exit
+  --broker-id BROKER_ID  optional broker id to  describe the producer state
+                         on a specific replica
+  --topic TOPIC          topic name
+  --partition PARTITION  partition number";
+
+const ABORT_USAGE: &str = "usage: kafka-transactions.sh --bootstrap-server host:port abort [-h]
+                             --topic TOPIC --partition PARTITION
+                             [--start-offset START_OFFSET]
+                             [--producer-id PRODUCER_ID]
+                             [--producer-epoch PRODUCER_EPOCH]
+                             [--coordinator-epoch COORDINATOR_EPOCH]";
+
+const ABORT_HELP: &str = "
+optional arguments:
+  -h, --help             show this help message and exit
+  --topic TOPIC          topic name
+  --partition PARTITION  partition number
+
+Brokers on versions 3.0 and above:
+  For newer brokers,  only  the  start  offset  of  the  transaction  to be
+  aborted is required
+
+  --start-offset START_OFFSET
+                         start offset of the transaction to abort
+
+Brokers on versions older than 3.0:
+  For older brokers, you must provide all of these arguments
+
+  --producer-id PRODUCER_ID
+                         producer id
+  --producer-epoch PRODUCER_EPOCH
+                         producer epoch
+  --coordinator-epoch COORDINATOR_EPOCH
+                         coordinator epoch";
+
+const FIND_HANGING_USAGE: &str =
+    "usage: kafka-transactions.sh --bootstrap-server host:port find-hanging [-h]
+                             [--broker-id BROKER_ID]
+                             [--max-transaction-timeout MAX_TRANSACTION_TIMEOUT]
+                             [--topic TOPIC] [--partition PARTITION]";
+
+const FIND_HANGING_HELP: &str = "
+optional arguments:
+  -h, --help             show this help message and exit
+  --broker-id BROKER_ID  broker id to search for hanging transactions
+  --max-transaction-timeout MAX_TRANSACTION_TIMEOUT
+                         maximum transaction timeout  in  minutes  to limit
+                         the scope of the search (15 minutes by default)
+  --topic TOPIC          topic name to  limit  search  to  (required  if --
+                         partition is specified)
+  --partition PARTITION  partition number";
+
+/// argparse4j wraps its error messages at this width.
+const WRAP_WIDTH: usize = 75;
+
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Args {
@@ -117,6 +182,25 @@ enum Command {
     Describe {
         transactional_id: String,
     },
+    DescribeProducers {
+        broker_id: Option<i32>,
+        topic: String,
+        partition: i32,
+    },
+    Abort {
+        topic: String,
+        partition: i32,
+        start_offset: Option<i64>,
+        producer_id: Option<i64>,
+        producer_epoch: Option<i16>,
+        coordinator_epoch: Option<i32>,
+    },
+    FindHanging {
+        broker_id: Option<i32>,
+        max_transaction_timeout_min: i32,
+        topic: Option<String>,
+        partition: Option<i32>,
+    },
     Unsupported(String),
 }
 
@@ -129,10 +213,14 @@ struct Exit {
 }
 
 impl Exit {
+    /// argparse4j's error: the usage, then `prog: error: message`, wrapped.
     fn error(usage: &str, message: &str) -> Self {
         Exit {
             stdout: String::new(),
-            stderr: format!("{usage}\n{PROG}: error: {message}\n"),
+            stderr: format!(
+                "{usage}\n{}\n",
+                wrap_justified(&format!("{PROG}: error: {message}"), WRAP_WIDTH)
+            ),
             code: 1,
         }
     }
@@ -207,8 +295,47 @@ fn parse(argv: &[String]) -> Result<Args, Exit> {
     };
     let rest: Vec<&String> = it.collect();
     let command = match command.as_str() {
-        "list" => parse_list(&rest)?,
-        "describe" => parse_describe(&rest)?,
+        "list" => {
+            let mut o = parse_options(&rest, &LIST)?;
+            Command::List {
+                duration_filter: o.long("--duration-filter").unwrap_or(-1),
+                pattern: o.take("--transactional-id-pattern"),
+            }
+        }
+        "describe" => {
+            let mut o = parse_options(&rest, &DESCRIBE)?;
+            Command::Describe {
+                transactional_id: o.take("--transactional-id").unwrap_or_default(),
+            }
+        }
+        "describe-producers" => {
+            let mut o = parse_options(&rest, &DESCRIBE_PRODUCERS)?;
+            Command::DescribeProducers {
+                broker_id: o.int("--broker-id"),
+                topic: o.take("--topic").unwrap_or_default(),
+                partition: o.int("--partition").unwrap_or_default(),
+            }
+        }
+        "abort" => {
+            let mut o = parse_options(&rest, &ABORT)?;
+            Command::Abort {
+                topic: o.take("--topic").unwrap_or_default(),
+                partition: o.int("--partition").unwrap_or_default(),
+                start_offset: o.long("--start-offset"),
+                producer_id: o.long("--producer-id"),
+                producer_epoch: o.short("--producer-epoch"),
+                coordinator_epoch: o.int("--coordinator-epoch"),
+            }
+        }
+        "find-hanging" => {
+            let mut o = parse_options(&rest, &FIND_HANGING)?;
+            Command::FindHanging {
+                broker_id: o.int("--broker-id"),
+                max_transaction_timeout_min: o.int("--max-transaction-timeout").unwrap_or(15),
+                topic: o.take("--topic"),
+                partition: o.int("--partition"),
+            }
+        }
         other => Command::Unsupported(other.to_string()),
     };
     let Some(bootstrap) = bootstrap else {
@@ -220,76 +347,152 @@ fn parse(argv: &[String]) -> Result<Args, Exit> {
     Ok(Args { bootstrap, command })
 }
 
-fn parse_list(rest: &[&String]) -> Result<Command, Exit> {
-    let mut duration_filter = -1;
-    let mut pattern = None;
-    let mut it = rest.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Err(Exit::help(LIST_USAGE, LIST_HELP)),
-            "--duration-filter" => {
-                let value = it.next().ok_or_else(|| {
-                    Exit::error(
-                        LIST_USAGE,
-                        "argument --duration-filter: expected one argument",
-                    )
-                })?;
-                duration_filter = value.parse().map_err(|_| {
-                    Exit::error(
-                        LIST_USAGE,
-                        &format!("argument --duration-filter: could not convert '{value}' to Long"),
-                    )
-                })?;
-            }
-            "--transactional-id-pattern" => {
-                let value = it.next().ok_or_else(|| {
-                    Exit::error(
-                        LIST_USAGE,
-                        "argument --transactional-id-pattern: expected one argument",
-                    )
-                })?;
-                pattern = Some(value.to_string());
-            }
-            other => {
-                return Err(Exit::error(
-                    MAIN_USAGE,
-                    &format!("unrecognized arguments: '{other}'"),
-                ))
-            }
-        }
-    }
-    Ok(Command::List {
-        duration_filter,
-        pattern,
-    })
+/// The Java type argparse4j converts an option's value to.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Str,
+    Short,
+    Int,
+    Long,
 }
 
-fn parse_describe(rest: &[&String]) -> Result<Command, Exit> {
-    let mut id = None;
+impl Kind {
+    /// Checks `value` converts as Java's `valueOf` does; the error is argparse4j's.
+    fn check(self, value: &str) -> Result<(), String> {
+        let (ok, name, an_int) = match self {
+            Kind::Str => return Ok(()),
+            Kind::Short => (
+                value.parse::<i16>().is_ok(),
+                "Short",
+                value.parse::<i32>().is_ok(),
+            ),
+            Kind::Int => (value.parse::<i32>().is_ok(), "Integer", false),
+            Kind::Long => (value.parse::<i64>().is_ok(), "Long", false),
+        };
+        if ok {
+            return Ok(());
+        }
+        // Short.valueOf parses an int first and only then finds it out of range.
+        let why = if an_int {
+            format!("Value out of range. Value:\"{value}\" Radix:10")
+        } else {
+            format!("For input string: \"{value}\"")
+        };
+        Err(format!("could not convert '{value}' to {name} ({why})"))
+    }
+}
+
+/// One subcommand's options, in the order Kafka declares them.
+struct Subcommand {
+    usage: &'static str,
+    help: &'static str,
+    options: &'static [(&'static str, Kind, bool)],
+}
+
+const LIST: Subcommand = Subcommand {
+    usage: LIST_USAGE,
+    help: LIST_HELP,
+    options: &[
+        ("--duration-filter", Kind::Long, false),
+        ("--transactional-id-pattern", Kind::Str, false),
+    ],
+};
+
+const DESCRIBE: Subcommand = Subcommand {
+    usage: DESCRIBE_USAGE,
+    help: DESCRIBE_HELP,
+    options: &[("--transactional-id", Kind::Str, true)],
+};
+
+const DESCRIBE_PRODUCERS: Subcommand = Subcommand {
+    usage: DESCRIBE_PRODUCERS_USAGE,
+    help: DESCRIBE_PRODUCERS_HELP,
+    options: &[
+        ("--broker-id", Kind::Int, false),
+        ("--topic", Kind::Str, true),
+        ("--partition", Kind::Int, true),
+    ],
+};
+
+const ABORT: Subcommand = Subcommand {
+    usage: ABORT_USAGE,
+    help: ABORT_HELP,
+    options: &[
+        ("--topic", Kind::Str, true),
+        ("--partition", Kind::Int, true),
+        ("--start-offset", Kind::Long, false),
+        ("--producer-id", Kind::Long, false),
+        ("--producer-epoch", Kind::Short, false),
+        ("--coordinator-epoch", Kind::Int, false),
+    ],
+};
+
+const FIND_HANGING: Subcommand = Subcommand {
+    usage: FIND_HANGING_USAGE,
+    help: FIND_HANGING_HELP,
+    options: &[
+        ("--broker-id", Kind::Int, false),
+        ("--max-transaction-timeout", Kind::Int, false),
+        ("--topic", Kind::Str, false),
+        ("--partition", Kind::Int, false),
+    ],
+};
+
+/// The values given to a subcommand's options, already checked to convert.
+struct Options(std::collections::HashMap<&'static str, String>);
+
+impl Options {
+    fn take(&mut self, flag: &str) -> Option<String> {
+        self.0.remove(flag)
+    }
+    fn short(&mut self, flag: &str) -> Option<i16> {
+        self.take(flag).and_then(|v| v.parse().ok())
+    }
+    fn int(&mut self, flag: &str) -> Option<i32> {
+        self.take(flag).and_then(|v| v.parse().ok())
+    }
+    fn long(&mut self, flag: &str) -> Option<i64> {
+        self.take(flag).and_then(|v| v.parse().ok())
+    }
+}
+
+/// A subcommand's options as argparse4j reads them: a later value replaces an
+/// earlier one, and of the required options missing, the last declared is named.
+fn parse_options(rest: &[&String], sub: &Subcommand) -> Result<Options, Exit> {
+    let mut values = std::collections::HashMap::new();
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Err(Exit::help(DESCRIBE_USAGE, DESCRIBE_HELP)),
-            "--transactional-id" => {
-                let value = it.next().ok_or_else(|| {
-                    Exit::error(
-                        DESCRIBE_USAGE,
-                        "argument --transactional-id: expected one argument",
-                    )
-                })?;
-                id = Some(value.to_string());
-            }
-            other => {
-                return Err(Exit::error(
-                    MAIN_USAGE,
-                    &format!("unrecognized arguments: '{other}'"),
-                ))
-            }
+        if arg.as_str() == "-h" || arg.as_str() == "--help" {
+            return Err(Exit::help(sub.usage, sub.help));
         }
+        let Some(&(flag, kind, _)) = sub.options.iter().find(|(f, _, _)| *f == arg.as_str()) else {
+            return Err(Exit::error(
+                sub.usage,
+                &format!("unrecognized arguments: '{arg}'"),
+            ));
+        };
+        let value = it.next().ok_or_else(|| {
+            Exit::error(
+                sub.usage,
+                &format!("argument {flag}: expected one argument"),
+            )
+        })?;
+        kind.check(value)
+            .map_err(|why| Exit::error(sub.usage, &format!("argument {flag}: {why}")))?;
+        values.insert(flag, value.to_string());
     }
-    let transactional_id =
-        id.ok_or_else(|| Exit::error(DESCRIBE_USAGE, "argument --transactional-id is required"))?;
-    Ok(Command::Describe { transactional_id })
+    if let Some((flag, _, _)) = sub
+        .options
+        .iter()
+        .rev()
+        .find(|(flag, _, required)| *required && !values.contains_key(flag))
+    {
+        return Err(Exit::error(
+            sub.usage,
+            &format!("argument {flag} is required"),
+        ));
+    }
+    Ok(Options(values))
 }
 
 /// Kafka's `prettyPrintTable`.
@@ -315,6 +518,14 @@ fn pretty_table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Milliseconds since the epoch, as the tools compare with brokers' timestamps.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The command's failure, printed as Kafka's `printErrorAndExit`.
@@ -388,10 +599,7 @@ fn describe(bootstrap: &str, id: &str) -> Result<String, Failure> {
         }
         code => return Err(fail(ToolError::from_code(code, None).to_string())),
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = now_ms();
     let (start, duration) = if t.transaction_start_time_ms >= 0 {
         (
             t.transaction_start_time_ms.to_string(),
@@ -450,6 +658,43 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             pattern,
         } => list(&args.bootstrap, *duration_filter, pattern.as_deref()),
         Command::Describe { transactional_id } => describe(&args.bootstrap, transactional_id),
+        Command::DescribeProducers {
+            broker_id,
+            topic,
+            partition,
+        } => producers::describe_producers(&args.bootstrap, *broker_id, topic, *partition),
+        Command::Abort {
+            topic,
+            partition,
+            start_offset,
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+        } => producers::abort(
+            &args.bootstrap,
+            producers::AbortTarget {
+                topic: topic.clone(),
+                partition: *partition,
+                start_offset: *start_offset,
+                producer_id: *producer_id,
+                producer_epoch: *producer_epoch,
+                coordinator_epoch: *coordinator_epoch,
+            },
+        ),
+        Command::FindHanging {
+            broker_id,
+            max_transaction_timeout_min,
+            topic,
+            partition,
+        } => producers::find_hanging(
+            &args.bootstrap,
+            producers::HangingScope {
+                broker_id: *broker_id,
+                max_transaction_timeout_min: *max_transaction_timeout_min,
+                topic: topic.clone(),
+                partition: *partition,
+            },
+        ),
         Command::Unsupported(name) => Err(Failure(format!(
             "{name} is not supported by Kavka's kafka-transactions"
         ))),
@@ -501,6 +746,46 @@ mod tests {
             .ends_with("kafka-transactions.sh: error: argument --transactional-id is required\n"));
         let exit = parse(&args("--bootstrap-server b:9092")).unwrap_err();
         assert!(exit.stderr.ends_with("error: too few arguments\n"));
+    }
+
+    #[test]
+    fn conversion_errors_are_argparse4js() {
+        // As Kafka 4.4's tool prints them (wrapped and justified at 75 columns).
+        let exit = parse(&args(
+            "--bootstrap-server b:9092 abort --topic t --partition 0 --producer-epoch 99999",
+        ))
+        .unwrap_err();
+        assert!(exit.stderr.ends_with(
+            "kafka-transactions.sh: error: argument --producer-epoch:  could not convert\n\
+             '99999' to Short (Value out of range. Value:\"99999\" Radix:10)\n"
+        ));
+        let exit = parse(&args("--bootstrap-server b:9092 list --duration-filter x")).unwrap_err();
+        assert!(exit.stderr.ends_with(
+            "kafka-transactions.sh:  error:   argument   --duration-filter:   could  not\n\
+             convert 'x' to Long (For input string: \"x\")\n"
+        ));
+        // Of two missing required options, argparse4j names the last declared.
+        let exit = parse(&args("--bootstrap-server b:9092 abort")).unwrap_err();
+        assert!(exit
+            .stderr
+            .ends_with("kafka-transactions.sh: error: argument --partition is required\n"));
+    }
+
+    #[test]
+    fn find_hanging_defaults_to_fifteen_minutes() {
+        assert_eq!(
+            parse(&args(
+                "--bootstrap-server b:9092 find-hanging --broker-id 2"
+            ))
+            .unwrap()
+            .command,
+            Command::FindHanging {
+                broker_id: Some(2),
+                max_transaction_timeout_min: 15,
+                topic: None,
+                partition: None
+            }
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "txn";
+/// These tests write transactional batches from producers no coordinator knows
+/// and end them with their own markers, as a coordinator would: KIP-890
+/// verification, which asks the coordinator first, is off.
+const NO_VERIFICATION: &[&str] = &["transaction.partition.verification.enable=false"];
 
 fn consumer(bs: &str, isolation: &str) -> BaseConsumer {
     let consumer: BaseConsumer = client_config(bs)
@@ -40,7 +44,7 @@ fn values(consumer: &BaseConsumer, wait: Duration) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() {
-    let broker = TestBroker::start();
+    let broker = TestBroker::start_with(NO_VERIFICATION);
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
     let mut s = connect(broker.port);
@@ -173,7 +177,7 @@ async fn read_committed_skips_aborted_records_and_waits_for_open_transactions() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_transaction_survives_kill_nine_and_its_commit_releases_it() {
-    let mut broker = TestBroker::start();
+    let mut broker = TestBroker::start_with(NO_VERIFICATION);
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
     let mut s = connect(broker.port);
@@ -275,7 +279,10 @@ fn offsets_marker(stream: &mut TcpStream, producer_id: i64, epoch: i16, commit: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_offsets_count_only_once_committed_and_survive_a_restart() {
-    let mut broker = TestBroker::start_with(&["offsets.topic.replication.factor=1"]);
+    let mut broker = TestBroker::start_with(&[
+        "offsets.topic.replication.factor=1",
+        "transaction.partition.verification.enable=false",
+    ]);
     let bs = broker.bootstrap();
     create_topic(&bs, TOPIC, 1).await;
     let mut s = connect(broker.port);

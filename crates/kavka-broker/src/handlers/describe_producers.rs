@@ -1,4 +1,4 @@
-//! DescribeProducers (API 61): per partition led here, the producers its log
+//! DescribeProducers (API 61): per partition hosted here (leader or follower), the producers its log
 //! knows — epoch, last sequence and timestamp, coordinator epoch, and where the
 //! open transaction (if any) starts — as `kafka-transactions.sh describe-producers`
 //! shows them.
@@ -30,10 +30,8 @@ pub(crate) fn handle(
                         resp.error_code = ResponseError::UnknownTopicOrPartition.code();
                         return resp;
                     };
-                    if !p.is_leader() {
-                        resp.error_code = ResponseError::NotLeaderOrFollower.code();
-                        return resp;
-                    }
+                    // Followers answer too, from the producer state they replay:
+                    // `describe-producers --broker-id` asks a chosen replica.
                     match p.log(|log| Ok(log.producers())) {
                         Ok(producers) => {
                             resp.active_producers = producers

@@ -2,7 +2,7 @@
 //! calling the partition and metadata layers. Nothing here touches a socket.
 
 mod add_offsets_to_txn;
-mod add_partitions_to_txn;
+pub(crate) mod add_partitions_to_txn;
 mod api_versions;
 mod authorized_operations;
 mod configs;

@@ -60,9 +60,8 @@ pub(crate) async fn handle(
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
             // Transactional batches are checked by the log against the producer's
-            // state (epoch, open transaction); whether the partition was added to
-            // the transaction is the coordinator's business (no KIP-890
-            // verification here).
+            // state (epoch, open transaction); the first one of a transaction on
+            // this partition is verified with the coordinator first (KIP-890).
             let error =
                 (!matches!(acks, -1..=1)).then(|| ResponseError::InvalidRequiredAcks.code());
             let partition = state.replicas.get(&name, data.index);
@@ -85,6 +84,15 @@ pub(crate) async fn handle(
                 }
                 (None, Some(p)) => {
                     let records = data.records.unwrap_or_default();
+                    if let Some(refusal) =
+                        verify_transaction(ctx, request.transactional_id.as_ref(), &p, &records)
+                            .await
+                    {
+                        resp.error_code = refusal.code;
+                        resp.error_message = refusal.message.map(StrBytes::from_string);
+                        partitions.push(resp);
+                        continue;
+                    }
                     let keyless = if compacted {
                         keyless_records(&records)
                     } else {
@@ -199,6 +207,53 @@ fn keyless_records(records: &bytes::Bytes) -> Vec<i32> {
                 .map(|(i, _)| i as i32)
         })
         .collect()
+}
+
+/// KIP-890 part 1: a transactional batch from a producer with no transaction open
+/// on this partition is appended only once its coordinator confirms the partition
+/// was added to the transaction. None: append.
+async fn verify_transaction(
+    ctx: &RequestContext<'_>,
+    transactional_id: Option<&kafka_protocol::messages::TransactionalId>,
+    partition: &crate::partition::Partition,
+    records: &[u8],
+) -> Option<crate::txn_verify::Refusal> {
+    let state = ctx.state;
+    let id = transactional_id?;
+    if !state.config.txn.partition_verification_enable {
+        return None;
+    }
+    let (producer_id, producer_epoch) = transactional_producer(records)?;
+    let ongoing = partition
+        .log(|log| Ok(log.has_ongoing_transaction(producer_id)))
+        // An offline log refuses the append itself.
+        .unwrap_or(true);
+    if ongoing {
+        return None;
+    }
+    crate::txn_verify::verify(
+        state,
+        &id.0,
+        producer_id,
+        producer_epoch,
+        &partition.topic,
+        partition.index,
+    )
+    .await
+    .err()
+}
+
+/// The producer (id, epoch) of the first transactional batch of `records`.
+fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
+    let mut pos = 0;
+    while let Some(rest) = records.get(pos..).filter(|r| !r.is_empty()) {
+        let header = kavka_storage::BatchHeader::parse(rest).ok()?;
+        if header.is_transactional() {
+            return Some((header.producer_id, header.producer_epoch));
+        }
+        pos += header.size();
+    }
+    None
 }
 
 /// Whether any whole batch of `records` is transactional (headers only).
