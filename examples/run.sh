@@ -5,8 +5,8 @@
 #                   [--no-broker-kill] [--only NAME,...]
 #
 #   --bootstrap H:P  a running broker (default: $KAVKA_BOOTSTRAP or 127.0.0.1:9092)
-#   --kavka          start a fresh Kavka ($KAVKA_BIN, else target/release/kavka, else
-#                    target/debug/kavka, built if missing) on a free port in a temp dir;
+#   --kavka          start a fresh Kavka ($KAVKA_BIN, else target/debug/kavka, built
+#                    if missing) on a free port in a temp dir;
 #                    for the broker-kill check also a 3-node `kavka cluster`
 #   --reference      the same with Apache Kafka (compat/kafka-ref.sh, and
 #                    compat/kafka-ref-cluster.sh for the broker-kill check)
@@ -103,8 +103,9 @@ trap 'exit 130' INT TERM
 
 kavka_bin=""
 find_kavka() {
+  # The debug build, as every compat suite uses: it is what `./test.sh` just
+  # built, where a release binary may be left over from an older checkout.
   if [[ -n "${KAVKA_BIN:-}" ]]; then kavka_bin="$KAVKA_BIN"
-  elif [[ -x "$root/target/release/kavka" ]]; then kavka_bin="$root/target/release/kavka"
   else
     kavka_bin="$root/target/debug/kavka"
     [[ -x "$kavka_bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
