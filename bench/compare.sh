@@ -3,7 +3,7 @@
 # Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
 # prints both result tables and the Kavka/Kafka ratios.
 #
-#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster]
+#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster | --txn]
 #
 # --quick       100k records per throughput workload, 5 s latency run, 200 prefill
 #               partitions (with --cluster: also 2 failover trials instead of 5)
@@ -20,6 +20,11 @@
 #               `failover` (kill -9 of the partition leader under an acks=all
 #               producer, node restarted between trials, every acknowledged
 #               record read back)
+# --txn         only the transactional workloads (`kavka-bench txn`: produce in
+#               transactions of 100 records of 100 B, acks=all; read_uncommitted
+#               and read_committed consume of a transactionally written topic);
+#               the default run includes them after `all`. KAFKA_REF_PORT and
+#               KAFKA_REF_DIR fix the reference broker's port and directory
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
@@ -35,6 +40,7 @@ PREFILL=1000
 BUILD=1
 COMPACTION=0
 CLUSTER=0
+TXN_ONLY=0
 TRIALS=5
 LATENCY_SECONDS=10
 for arg in "$@"; do
@@ -43,7 +49,8 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --txn) TXN_ONLY=1 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -60,10 +67,17 @@ KAFKA_CLUSTER_DIR=""
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # A port that is free, and whose successor is free too (Kafka's controller).
+# KAVKA_TEST_PORTS=LO-HI (a range reserved for this run) narrows the choice.
+PORT_LO=20000
+PORT_HI=31999
+if [[ "${KAVKA_TEST_PORTS:-}" =~ ^([0-9]+)-([0-9]+)$ ]]; then
+  PORT_LO="${BASH_REMATCH[1]}"
+  PORT_HI="${BASH_REMATCH[2]}"
+fi
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 12000 ))
+    p=$(( PORT_LO + RANDOM % (PORT_HI - PORT_LO) ))
     if ! port_open "$p" && ! port_open "$((p + 1))"; then
       echo "$p"
       return 0
@@ -234,6 +248,40 @@ if [[ "$COMPACTION" == 1 ]]; then
   exit 0
 fi
 
+if [[ "$TXN_ONLY" == 1 ]]; then
+  port="$(free_port)"
+  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+    --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
+  KAVKA_PID=$!
+  wait_for_port "$port"
+  echo
+  echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
+  "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" \
+    txn "${QUICK[@]}" > /dev/null 2> "$WORK/kavka-bench.err" || true
+  stop_kavka
+  "$BENCH" show "$WORK/kavka.tsv"
+
+  # KAFKA_REF_PORT / KAFKA_REF_DIR: a port (its successor is the controller's)
+  # and directory reserved for this run's reference broker.
+  port="${KAFKA_REF_PORT:-$(free_port)}"
+  kafka_dir="${KAFKA_REF_DIR:-$WORK/kafka}"
+  KAFKA_DIRS+=("$kafka_dir")
+  started="$(compat/kafka-ref.sh start --port "$port" --controller-port "$((port + 1))" \
+    --dir "$kafka_dir" --fresh)"
+  kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+  echo
+  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
+  "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" \
+    txn "${QUICK[@]}" > /dev/null 2> "$WORK/kafka-bench.err" || true
+  compat/kafka-ref.sh stop --dir "$kafka_dir" > /dev/null
+  rm -rf "$kafka_dir/data"
+  "$BENCH" show "$WORK/kafka.tsv"
+  echo
+  echo "## Kavka / Kafka (same run, same machine; > 1 is better for records/s, < 1 for CPU and RSS)"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
+  exit 0
+fi
+
 # --- Kavka -----------------------------------------------------------------
 port="$(free_port)"
 "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
@@ -243,6 +291,7 @@ wait_for_port "$port"
 echo
 echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
 "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" all "${QUICK[@]}" > /dev/null || true
+"$BENCH" --bootstrap "$HOST:$port" --broker-pid "$KAVKA_PID" --out "$WORK/kavka.tsv" txn "${QUICK[@]}" > /dev/null || true
 stop_kavka
 
 port="$(free_port)"
@@ -259,6 +308,7 @@ kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
 echo
 echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
 "$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" all "${QUICK[@]}" > /dev/null || true
+"$BENCH" --bootstrap "$HOST:$port" --broker-pid "$kafka_pid" --out "$WORK/kafka.tsv" txn "${QUICK[@]}" > /dev/null || true
 compat/kafka-ref.sh stop --dir "$WORK/kafka" > /dev/null
 
 # Kafka needs a formatted log dir; kafka-ref.sh formats one (and starts and

@@ -12,7 +12,7 @@ use crate::produce::{produce_records, ProduceSpec};
 use crate::report::Row;
 
 /// Partitions of every benchmark topic.
-const PARTITIONS: i32 = 6;
+pub(crate) const PARTITIONS: i32 = 6;
 
 /// The `consume` workload: prefill (not timed), then time reading everything back.
 pub(crate) fn run(cluster: &Cluster, name: &str, spec: ProduceSpec) -> anyhow::Result<Row> {
@@ -21,34 +21,50 @@ pub(crate) fn run(cluster: &Cluster, name: &str, spec: ProduceSpec) -> anyhow::R
         .context("prefilling the topic")?;
 
     let meter = cluster.meter()?;
+    let (records, bytes, seconds) = read_all(cluster, &topic, spec.records, None, spec.time_limit)?;
+    let usage = meter.finish()?;
+    Ok(Row::new(name)
+        .with_throughput(records, bytes, seconds)
+        .with_usage(usage))
+}
+
+/// Reads `expected` records of `topic` from the beginning of all its partitions
+/// with a consumer on librdkafka's defaults, except `isolation.level` when given
+/// (librdkafka's default is read_committed). Returns records, value bytes and the
+/// seconds from creating the consumer to the last record.
+pub(crate) fn read_all(
+    cluster: &Cluster,
+    topic: &str,
+    expected: u64,
+    isolation_level: Option<&str>,
+    time_limit: Duration,
+) -> anyhow::Result<(u64, u64, f64)> {
     let start = Instant::now();
-    let consumer: BaseConsumer = cluster
-        .client_config()
-        // librdkafka refuses assign() without a group.id; the group is never
-        // joined (no subscribe) and nothing is committed.
+    let mut config = cluster.client_config();
+    // librdkafka refuses assign() without a group.id; the group is never
+    // joined (no subscribe) and nothing is committed.
+    config
         .set("group.id", format!("{topic}-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .context("creating the consumer")?;
+        .set("enable.auto.commit", "false");
+    if let Some(level) = isolation_level {
+        config.set("isolation.level", level);
+    }
+    let consumer: BaseConsumer = config.create().context("creating the consumer")?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         assignment
-            .add_partition_offset(&topic, p, Offset::Beginning)
+            .add_partition_offset(topic, p, Offset::Beginning)
             .context("building the assignment")?;
     }
     consumer
         .assign(&assignment)
         .context("assigning partitions")?;
 
-    let deadline = start + spec.time_limit;
+    let deadline = start + time_limit;
     let (mut records, mut bytes) = (0u64, 0u64);
-    while records < spec.records {
+    while records < expected {
         if Instant::now() > deadline {
-            bail!(
-                "time limit of {:?} reached after {records} of {} records",
-                spec.time_limit,
-                spec.records
-            );
+            bail!("time limit of {time_limit:?} reached after {records} of {expected} records");
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
@@ -59,9 +75,5 @@ pub(crate) fn run(cluster: &Cluster, name: &str, spec: ProduceSpec) -> anyhow::R
             None => {}
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let usage = meter.finish()?;
-    Ok(Row::new(name)
-        .with_throughput(records, bytes, seconds)
-        .with_usage(usage))
+    Ok((records, bytes, start.elapsed().as_secs_f64()))
 }

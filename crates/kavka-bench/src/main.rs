@@ -11,6 +11,7 @@ mod produce;
 mod quorum;
 mod report;
 mod startup;
+mod txn;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -100,6 +101,32 @@ enum Workload {
         seconds: u64,
         #[arg(long, default_value_t = 100)]
         record_size: usize,
+    },
+    /// Transactional produce: one producer with a `transactional.id` sends N
+    /// records of S bytes in transactions of `--per-txn`, committing each.
+    TxnProduce {
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        per_txn: u64,
+    },
+    /// Fill a topic transactionally (not timed), then time a read_uncommitted
+    /// and a read_committed consumer reading it all (two rows).
+    ConsumeCommitted {
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        per_txn: u64,
+    },
+    /// txn-produce and consume-committed, 100 B records, 100 per transaction.
+    Txn {
+        /// 50k records per workload instead of 200k.
+        #[arg(long)]
+        quick: bool,
     },
     /// Cold start to the first answered Metadata request.
     Startup {
@@ -268,7 +295,43 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
         progress(&row);
         row
     };
+    let txn_spec = |records, record_size, per_txn| txn::TxnSpec {
+        records,
+        record_size,
+        per_txn,
+        time_limit,
+    };
+    let txn_produce = |spec: txn::TxnSpec| {
+        let row = txn::run_produce(cluster, spec)
+            .unwrap_or_else(|e| Row::failed(txn::produce_row_name(&spec), &e));
+        progress(&row);
+        row
+    };
+    let txn_consume = |spec: txn::TxnSpec| {
+        let rows = txn::run_consume(cluster, spec);
+        rows.iter().for_each(progress);
+        rows
+    };
     match workload {
+        Workload::TxnProduce {
+            records,
+            record_size,
+            per_txn,
+        } => vec![txn_produce(txn_spec(records, record_size, per_txn))],
+        Workload::ConsumeCommitted {
+            records,
+            record_size,
+            per_txn,
+        } => txn_consume(txn_spec(records, record_size, per_txn)),
+        Workload::Txn { quick } => {
+            // Each transaction costs a few round trips (AddPartitionsToTxn,
+            // EndTxn, the markers), so these sizes are smaller than `all`'s.
+            let records = if quick { 50_000 } else { 200_000 };
+            let spec = txn_spec(records, 100, 100);
+            let mut rows = vec![txn_produce(spec)];
+            rows.extend(txn_consume(spec));
+            rows
+        }
         Workload::Produce {
             records,
             record_size,
