@@ -10,13 +10,15 @@ use crate::history::{BatchBytes, NodeId, Partition, ReplicaDump};
 const LAST_OFFSET_DELTA_AT: usize = 23;
 const LOG_OVERHEAD: usize = 12;
 
-/// Reads `topic`/`partition` from `log_dir`; a missing directory is an empty dump.
+/// Reads `topic`/`partition` from `log_dir`; None when the node has no directory
+/// for it (with more nodes than the replication factor, a node hosts only some
+/// partitions, and is no replica of the others).
 pub fn dump(
     node: NodeId,
     log_dir: &Path,
     topic: &str,
     partition: Partition,
-) -> std::io::Result<ReplicaDump> {
+) -> std::io::Result<Option<ReplicaDump>> {
     let dir = log_dir.join(format!("{topic}-{partition}"));
     let mut files: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
@@ -24,7 +26,7 @@ pub fn dump(
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "log"))
             .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     // Segment names are zero-padded base offsets: name order is offset order.
@@ -33,11 +35,11 @@ pub fn dump(
     for f in files {
         batches.extend(parse(&std::fs::read(&f)?));
     }
-    Ok(ReplicaDump {
+    Ok(Some(ReplicaDump {
         node,
         partition,
         batches,
-    })
+    }))
 }
 
 /// Whole batches in `bytes`; a torn tail (a crash mid-write) is left out.
@@ -95,8 +97,8 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_partition_is_an_empty_dump() {
+    fn a_partition_the_node_does_not_host_is_no_dump() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(dump(1, dir.path(), "t", 0).unwrap().batches.is_empty());
+        assert!(dump(1, dir.path(), "t", 0).unwrap().is_none());
     }
 }

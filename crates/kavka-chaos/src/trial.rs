@@ -126,7 +126,7 @@ pub async fn run(trial: Trial) -> Result<Outcome, HarnessError> {
         for p in 0..w.partitions {
             let dump = segments::dump(node, &cluster.data_dir(node), &w.topic, p)
                 .map_err(|e| HarnessError::Io(format!("dumping node {node}"), e))?;
-            replicas.push(dump);
+            replicas.extend(dump);
         }
     }
     let (sends, commits) = rec.take();

@@ -207,7 +207,7 @@ async fn check_history(
     let mut replicas = Vec::new();
     for &node in c.node_ids() {
         for p in 0..w.partitions {
-            replicas.push(segments::dump(node, &c.data_dir(node), &w.topic, p).unwrap());
+            replicas.extend(segments::dump(node, &c.data_dir(node), &w.topic, p).unwrap());
         }
     }
     let report = check(&History {
