@@ -562,7 +562,11 @@ async fn unclean_election_is_off_by_default_and_the_topic_setting_turns_it_on() 
     c.down().unwrap();
     let dumps: Vec<_> = [1, 2]
         .iter()
-        .map(|&n| segments::dump(n, &c.data_dir(n), topic, 0).unwrap())
+        .map(|&n| {
+            segments::dump(n, &c.data_dir(n), topic, 0)
+                .unwrap()
+                .expect("both nodes host the partition")
+        })
         .collect();
     let bytes = |d: &kavka_chaos::history::ReplicaDump| {
         d.batches
