@@ -9,34 +9,49 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicN
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, CommitPartition, Effects};
+use kavka_metadata::MetadataImage;
 
 use super::RequestContext;
+
+/// Splits the offsets to commit into those of existing partitions and the
+/// (topic, partition) of the others, which Kafka refuses with
+/// UNKNOWN_TOPIC_OR_PARTITION (OffsetCommit and TxnOffsetCommit alike).
+pub(crate) fn split_known(
+    image: &MetadataImage,
+    offsets: impl Iterator<Item = CommitPartition>,
+) -> (Vec<CommitPartition>, Vec<(String, i32)>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for o in offsets {
+        let exists = image
+            .topic(&o.topic)
+            .is_some_and(|t| t.partitions.contains_key(&o.partition));
+        if exists {
+            known.push(o);
+        } else {
+            unknown.push((o.topic, o.partition));
+        }
+    }
+    (known, unknown)
+}
 
 /// Commits offsets for members (generation checked) or standalone consumers.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
-    let image = ctx.state.metadata.image();
-    let mut offsets = Vec::new();
-    let mut unknown = Vec::new();
-    for t in &request.topics {
-        let topic = image.topic(&t.name.0);
-        for p in &t.partitions {
-            // Kafka refuses commits for partitions that do not exist.
-            if topic.is_none_or(|topic| !topic.partitions.contains_key(&p.partition_index)) {
-                unknown.push((t.name.0.to_string(), p.partition_index));
-                continue;
-            }
-            offsets.push(CommitPartition {
+    let (offsets, unknown) = split_known(
+        &ctx.state.metadata.image(),
+        request.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(|p| CommitPartition {
                 topic: t.name.0.to_string(),
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: p.committed_leader_epoch,
                 metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            });
-        }
-    }
+            })
+        }),
+    );
     let attempted: Vec<(String, i32)> = offsets
         .iter()
         .map(|o| (o.topic.clone(), o.partition))

@@ -15,6 +15,7 @@ use kafka_protocol::ResponseError;
 use kavka_group::{error_code, CommitPartition};
 use kavka_storage::StorageError;
 
+use super::offset_commit::split_known;
 use super::RequestContext;
 use crate::group_service::{CoordinatorError, PersistError};
 use crate::partition::PartitionError;
@@ -24,25 +25,18 @@ pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
-    let image = ctx.state.metadata.image();
-    let mut offsets = Vec::new();
-    let mut unknown = Vec::new();
-    for t in &request.topics {
-        let topic = image.topic(&t.name.0);
-        for p in &t.partitions {
-            if topic.is_none_or(|topic| !topic.partitions.contains_key(&p.partition_index)) {
-                unknown.push((t.name.0.to_string(), p.partition_index));
-                continue;
-            }
-            offsets.push(CommitPartition {
+    let (offsets, unknown) = split_known(
+        &ctx.state.metadata.image(),
+        request.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(|p| CommitPartition {
                 topic: t.name.0.to_string(),
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: p.committed_leader_epoch,
                 metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            });
-        }
-    }
+            })
+        }),
+    );
     let attempted: Vec<(String, i32)> = offsets
         .iter()
         .map(|o| (o.topic.clone(), o.partition))
