@@ -405,6 +405,28 @@ PY
   cat "$out_dir/$id.res"
 }
 
+# Tests listed in racy.txt (races inside the test itself, see there) get a second try.
+mapfile -t racy < <(grep -oE '^[0-9]{4}' "$here/racy.txt" 2>/dev/null || true)
+run_with_retry() {
+  local id="$1" r
+  run_one "$id" >/dev/null
+  if grep -q ' FAILED ' "$out_dir/$id.res"; then
+    for r in ${racy[@]+"${racy[@]}"}; do
+      if [[ "${id%%:*}" == "$r" ]]; then
+        local first
+        first="$(cut -d' ' -f4- "$out_dir/$id.res")"
+        mv "$out_dir/$id.log" "$out_dir/$id.first-try.log"
+        run_one "$id" >/dev/null
+        if grep -q ' PASSED ' "$out_dir/$id.res"; then
+          sed -i "s|\$| (second try; the first, a race in the test itself, failed: ${first//|/ })|" "$out_dir/$id.res"
+        fi
+        break
+      fi
+    done
+  fi
+  cat "$out_dir/$id.res"
+}
+
 t_all=$SECONDS
 # Wait only for the test jobs (the Kavka broker is a background child too).
 pids=()
@@ -416,7 +438,7 @@ for n in "${numbers[@]}"; do
     ((${#pids[@]} < jobs)) && break
     sleep 0.2
   done
-  run_one "$n" &
+  run_with_retry "$n" &
   pids+=($!)
 done
 for p in ${pids[@]+"${pids[@]}"}; do wait "$p" 2>/dev/null || true; done
