@@ -43,6 +43,22 @@ pub(crate) struct Refusal {
     pub(crate) message: Option<String>,
 }
 
+impl Refusal {
+    /// The refusal as a producer of this Produce version is answered: Kafka gives
+    /// clients that know TRANSACTION_ABORTABLE (Produce v11+, KIP-890) that error
+    /// where older clients get INVALID_TXN_STATE.
+    pub(crate) fn for_produce_version(self, version: i16) -> Refusal {
+        if version >= 11 && self.code == ResponseError::InvalidTxnState.code() {
+            Refusal {
+                code: ResponseError::TransactionAbortable.code(),
+                message: self.message,
+            }
+        } else {
+            self
+        }
+    }
+}
+
 /// Asks the coordinator of `transactional_id` whether `topic`-`partition` is in the
 /// producer's ongoing transaction. Ok when it is.
 pub(crate) async fn verify(
@@ -220,6 +236,11 @@ mod tests {
             }
         );
         assert_eq!(refusal(ResponseError::ProducerFenced.code()).code, 47);
+        let not_added = refusal(ResponseError::TransactionAbortable.code());
+        assert_eq!(not_added.clone().for_produce_version(10).code, 48);
+        assert_eq!(not_added.for_produce_version(11).code, 120);
+        let fenced = refusal(ResponseError::ProducerFenced.code());
+        assert_eq!(fenced.for_produce_version(11).code, 47);
         let retry = refusal(ResponseError::ConcurrentTransactions.code());
         assert_eq!(retry.code, ResponseError::NotEnoughReplicas.code());
         assert_eq!(

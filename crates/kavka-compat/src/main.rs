@@ -5,6 +5,7 @@
 
 mod proto;
 mod scenarios;
+mod txn;
 mod wire;
 
 use std::collections::BTreeMap;

@@ -46,7 +46,7 @@ pub(crate) struct Obs {
 }
 
 impl Obs {
-    fn put(&mut self, field: impl Into<String>, value: impl ToString) {
+    pub(crate) fn put(&mut self, field: impl Into<String>, value: impl ToString) {
         self.fields.push((field.into(), value.to_string()));
     }
     fn info(&mut self, field: impl Into<String>, value: impl ToString) {
@@ -62,18 +62,19 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn connect(&self) -> Result<Connection> {
+    pub(crate) fn connect(&self) -> Result<Connection> {
         Connection::connect(&self.address)
     }
-    fn name(&self, suffix: &str) -> String {
+    pub(crate) fn name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.tag)
     }
 }
 
 pub(crate) type Scenario = fn(&Ctx, &mut Obs) -> Result<()>;
 
-/// Every scenario, in run order (internal_topics runs after the group scenarios,
-/// which make the brokers create __consumer_offsets).
+/// Every scenario, in run order (internal_topics runs after the group and
+/// transaction scenarios, which make the brokers create __consumer_offsets and
+/// __transaction_state).
 pub(crate) const ALL: &[(&str, Scenario)] = &[
     ("create_topics", create_topics),
     ("delete_topics", delete_topics),
@@ -90,6 +91,7 @@ pub(crate) const ALL: &[(&str, Scenario)] = &[
     ("offset_fetch_unknown", offset_fetch_unknown),
     ("group_cycle", group_cycle),
     ("group_rebalance", group_rebalance),
+    ("transactions", crate::txn::transactions),
     ("internal_topics", internal_topics),
 ];
 
@@ -1260,7 +1262,10 @@ fn internal_topics(ctx: &Ctx, obs: &mut Obs) -> Result<()> {
     obs.put("consumer_offsets.error", code(t.error_code));
     obs.put("consumer_offsets.is_internal", t.is_internal);
     obs.put("consumer_offsets.partitions", t.partitions.len());
+    // The transactions scenario (run before this one) made both create it.
     let t = metadata_topic(&mut c, "__transaction_state", false)?;
     obs.put("transaction_state.error", code(t.error_code));
+    obs.put("transaction_state.is_internal", t.is_internal);
+    obs.put("transaction_state.partitions", t.partitions.len());
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! KIP-890 part 1 on one node: a partition leader asks the transaction coordinator
 //! before the first transactional batch of a producer (AddPartitionsToTxn
 //! verify-only). A batch for a partition never added to the producer's transaction
-//! is refused with INVALID_TXN_STATE and Kafka's message, and nothing is written;
-//! a partition that was added takes the batch, and the transaction commits.
+//! is refused with INVALID_TXN_STATE and Kafka's message (TRANSACTION_ABORTABLE from
+//! Produce v11 on), and nothing is written; a partition that was added takes the
+//! batch, and the transaction commits.
 
 mod common;
 
@@ -24,6 +25,17 @@ fn produce(
     topic: &str,
     records: Bytes,
 ) -> (i16, Option<String>) {
+    produce_version(s, transactional_id, topic, records, 9)
+}
+
+/// [`produce`] at a chosen Produce version.
+fn produce_version(
+    s: &mut TcpStream,
+    transactional_id: &str,
+    topic: &str,
+    records: Bytes,
+    version: i16,
+) -> (i16, Option<String>) {
     let request = ProduceRequest::default()
         .with_transactional_id(Some(TransactionalId(name(transactional_id))))
         .with_acks(-1)
@@ -35,7 +47,7 @@ fn produce(
                     .with_index(0)
                     .with_records(Some(records)),
             ])]);
-    let response: ProduceResponse = raw_call(s, ApiKey::Produce, 9, &request);
+    let response: ProduceResponse = raw_call(s, ApiKey::Produce, version, &request);
     let p = &response.responses[0].partition_responses[0];
     (
         p.error_code,
@@ -150,6 +162,16 @@ async fn refused_unless_added(bootstrap: &str, port: u16, suffix: &str) {
         batch(&["x"], Some((producer.0, producer.1, 0))),
     );
     assert_eq!((code, message.as_deref()), NOT_ADDED);
+    // A client that knows TRANSACTION_ABORTABLE (Produce v11+) gets it instead, as
+    // from Kafka, and aborts rather than failing for good.
+    let (code, _) = produce_version(
+        &mut s,
+        id,
+        never,
+        batch(&["x"], Some((producer.0, producer.1, 0))),
+        11,
+    );
+    assert_eq!(code, 120, "TRANSACTION_ABORTABLE");
     assert_eq!(latest(&mut s, never, 0), 0, "nothing was written");
 
     // The partition that was added takes the batch, and a second one (the

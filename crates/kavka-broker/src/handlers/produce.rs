@@ -88,6 +88,7 @@ pub(crate) async fn handle(
                         verify_transaction(ctx, request.transactional_id.as_ref(), &p, &records)
                             .await
                     {
+                        let refusal = refusal.for_produce_version(version);
                         resp.error_code = refusal.code;
                         resp.error_message = refusal.message.map(StrBytes::from_string);
                         partitions.push(resp);
