@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::partition::{AckWait, Assignment, Partition, PartitionError, ReplicaSignals};
+use crate::partition_watch::{was_woken, Waiter};
 use crate::server::Broker;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -683,5 +684,63 @@ fn isr_changes_go_to_the_queue_and_the_answer_commits_them() {
     assert_eq!(
         to_response(1, moved),
         Err(AlterPartitionError::NewLeaderElected)
+    );
+}
+
+#[tokio::test]
+async fn a_consumer_waiting_on_one_partition_is_not_woken_by_an_append_to_another() {
+    let (dir0, dir1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let p0 = partition(dir0.path(), &assignment(1, &[1], &[1], 0, 1));
+    let p1 = partition(dir1.path(), &assignment(1, &[1], &[1], 0, 1));
+    let waiter = Waiter::new();
+    p0.watch_high_watermark(&waiter);
+    p1.append(one_record("elsewhere"), NOW).unwrap();
+    assert!(
+        !was_woken(&waiter).await,
+        "woken by another partition's append"
+    );
+    p0.append(one_record("here"), NOW).unwrap();
+    assert!(
+        was_woken(&waiter).await,
+        "not woken by its own partition's append"
+    );
+}
+
+#[tokio::test]
+async fn a_follower_waits_for_the_log_end_and_a_consumer_for_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 1));
+    follower_fetch(&p, 2, 0, NOW);
+    let (follower, consumer) = (Waiter::new(), Waiter::new());
+    p.watch_log_end(&follower);
+    p.watch_high_watermark(&consumer);
+    p.append(one_record("a"), NOW).unwrap();
+    assert!(
+        was_woken(&follower).await,
+        "the follower has records to fetch"
+    );
+    assert!(
+        !was_woken(&consumer).await,
+        "nothing new below the high watermark yet"
+    );
+    follower_fetch(&p, 2, 1, NOW + 1);
+    assert_eq!(p.high_watermark(), 1);
+    assert!(was_woken(&consumer).await, "the record is committed now");
+}
+
+#[tokio::test]
+async fn waiting_requests_wake_when_leadership_moves_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 1));
+    let waiter = Waiter::new();
+    p.watch_high_watermark(&waiter);
+    p.apply_assignment(&assignment(1, &[1, 2], &[1, 2], 0, 1), NOW)
+        .unwrap();
+    assert!(!was_woken(&waiter).await, "nothing changed");
+    p.apply_assignment(&assignment(2, &[1, 2], &[1, 2], 1, 1), NOW)
+        .unwrap();
+    assert!(
+        was_woken(&waiter).await,
+        "a consumer of a partition this broker no longer leads must answer now"
     );
 }
