@@ -162,6 +162,24 @@ pub struct Partition {
     signals: Arc<ReplicaSignals>,
     /// Requests long-polling this partition alone.
     watchers: PartitionWatchers,
+    /// The topic settings requests consult, resolved when the metadata changes.
+    settings: Mutex<TopicSettings>,
+}
+
+/// What the produce path needs of a topic's configs, typed and resolved once
+/// per metadata change (the log keeps the rest of its [`LogConfig`] itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TopicSettings {
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub(crate) compacted: bool,
+}
+
+impl TopicSettings {
+    fn of(config: &LogConfig) -> TopicSettings {
+        TopicSettings {
+            compacted: config.cleanup_policy.compact,
+        }
+    }
 }
 
 /// Says in the broker's log what is wrong with the disk, at most once every
@@ -221,6 +239,7 @@ impl Partition {
     ) -> Self {
         let start = log.log_start_offset();
         let hw = stored_hw.map_or(start, |hw| hw.clamp(start, log.log_end_offset()));
+        let settings = TopicSettings::of(log.config());
         Self {
             topic,
             topic_id,
@@ -237,6 +256,7 @@ impl Partition {
             }),
             signals,
             watchers: PartitionWatchers::default(),
+            settings: Mutex::new(settings),
         }
     }
 
@@ -464,11 +484,17 @@ impl Partition {
         }
     }
 
-    /// Applies a changed topic config to the log.
+    /// Applies a changed topic config to the log and to the settings requests read.
     pub fn set_config(&self, config: LogConfig) {
+        *self.settings.lock() = TopicSettings::of(&config);
         if let Some(log) = self.log.lock().as_mut() {
             log.set_config(config);
         }
+    }
+
+    /// The topic settings as of the last metadata change applied.
+    pub(crate) fn settings(&self) -> TopicSettings {
+        *self.settings.lock()
     }
 
     /// Takes the log out for a clean close or deletion; later calls see Offline.

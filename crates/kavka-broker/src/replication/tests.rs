@@ -744,3 +744,21 @@ async fn waiting_requests_wake_when_leadership_moves_away() {
         "a consumer of a partition this broker no longer leads must answer now"
     );
 }
+
+#[test]
+fn topic_settings_follow_each_config_the_metadata_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1], &[1], 0, 1));
+    assert!(!p.settings().compacted);
+    let config = LogConfig {
+        cleanup_policy: kavka_storage::CleanupPolicy::parse("compact,delete"),
+        ..LogConfig::default()
+    };
+    p.set_config(config);
+    assert!(
+        p.settings().compacted,
+        "keyless records must now be refused"
+    );
+    p.set_config(LogConfig::default());
+    assert!(!p.settings().compacted);
+}
