@@ -172,12 +172,15 @@ pub struct Partition {
 pub(crate) struct TopicSettings {
     /// `cleanup.policy` includes `compact`: every record needs a key.
     pub(crate) compacted: bool,
+    /// `flush.messages` is set: an append may fsync before it returns.
+    pub(crate) flushes_on_append: bool,
 }
 
 impl TopicSettings {
     fn of(config: &LogConfig) -> TopicSettings {
         TopicSettings {
             compacted: config.cleanup_policy.compact,
+            flushes_on_append: config.flush_messages.is_some(),
         }
     }
 }
@@ -309,6 +312,33 @@ impl Partition {
         self.append_with(acks, now_ms, deadline_ms, |log, epoch| {
             log.append(records, epoch, now_ms)
         })
+    }
+
+    /// [`Partition::append_records`] for a request handler. When the topic's
+    /// `flush.messages` may fsync inside the append, it runs on the blocking pool,
+    /// so a slow disk holds up this request only, not every connection on the
+    /// async worker thread.
+    pub(crate) async fn append_records_for_request(
+        self: &Arc<Self>,
+        records: Bytes,
+        acks: Acks,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<(AppendInfo, AckWait), PartitionError> {
+        if !self.settings().flushes_on_append {
+            return self.append_records(records, acks, now_ms, deadline_ms);
+        }
+        let p = Arc::clone(self);
+        let appended = tokio::task::spawn_blocking(move || {
+            p.append_records(records, acks, now_ms, deadline_ms)
+        })
+        .await;
+        match appended {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(PartitionError::Offline),
+        }
     }
 
     /// Writes a transaction marker as leader with acks=all (WriteTxnMarkers): the

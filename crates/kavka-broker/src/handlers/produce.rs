@@ -114,7 +114,10 @@ pub(crate) async fn handle(
                         partitions.push(resp);
                         continue;
                     }
-                    match p.append_records(records, replica_acks, now, now + timeout_ms) {
+                    match p
+                        .append_records_for_request(records, replica_acks, now, now + timeout_ms)
+                        .await
+                    {
                         Ok((info, wait)) => {
                             resp.base_offset = info.first_offset;
                             resp.log_append_time_ms = info.log_append_time;

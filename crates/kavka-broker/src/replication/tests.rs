@@ -762,3 +762,22 @@ fn topic_settings_follow_each_config_the_metadata_pushes() {
     p.set_config(LogConfig::default());
     assert!(!p.settings().compacted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_that_fsyncs_still_answers_with_its_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Arc::new(partition(dir.path(), &assignment(1, &[1], &[1], 0, 1)));
+    p.set_config(LogConfig {
+        flush_messages: Some(1),
+        ..LogConfig::default()
+    });
+    for expected in 0..3 {
+        let (info, wait) = p
+            .append_records_for_request(one_record("x"), Acks::All, NOW, NOW + 1000)
+            .await
+            .unwrap();
+        assert_eq!(info.first_offset, expected);
+        assert!(matches!(wait, AckWait::Done(Ok(()))));
+    }
+    assert_eq!(p.high_watermark(), 3);
+}
