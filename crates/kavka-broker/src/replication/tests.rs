@@ -781,3 +781,42 @@ async fn an_append_that_fsyncs_still_answers_with_its_offsets() {
     }
     assert_eq!(p.high_watermark(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_of_a_topic_that_fsyncs_every_record_copies_the_leader() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b1 = Broker::start(broker_config(dirs.0.path(), 1))
+        .await
+        .unwrap();
+    let b2 = Broker::start(broker_config(dirs.1.path(), 2))
+        .await
+        .unwrap();
+    let ports = [b1.local_port().unwrap(), b2.local_port().unwrap()];
+    let (s1, s2) = (b1.state(), b2.state());
+    let mut img = image(Uuid::new_v4(), ports, 1, 0, &[1, 2], 50);
+    img.apply(&MetadataRecord::Config {
+        resource: kavka_metadata::ConfigResource::Topic("t".into()),
+        name: "flush.messages".into(),
+        value: Some("1".into()),
+    })
+    .unwrap();
+    for s in [&s1, &s2] {
+        s.replicas.reconcile(&img, &s.config).unwrap();
+    }
+    let (stop, tasks) = serve(vec![b1, b2]);
+    let p1 = s1.replicas.get("t", 0).unwrap();
+    let p2 = s2.replicas.get("t", 0).unwrap();
+    assert!(p2.settings().flushes_on_append, "the follower fsyncs too");
+    for i in 0..5 {
+        assert_eq!(acks_all(&p1, &format!("v{i}")).await, Ok(()));
+    }
+    until("the follower has the leader's HW", || {
+        p2.high_watermark() == 5
+    })
+    .await;
+    assert_eq!(all_bytes(&p2), all_bytes(&p1), "byte-identical replica");
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
