@@ -58,6 +58,7 @@ use tokio::sync::oneshot;
 
 use crate::config::BrokerConfig;
 use crate::partition::{AckWait, Partition, PartitionError};
+use crate::partition_watch::Waiter;
 use crate::state::{now_ms, BrokerState};
 
 /// The internal topic holding committed offsets and group metadata.
@@ -872,19 +873,21 @@ impl GroupService {
             (out, targets)
         };
         let deadline = tokio::time::Instant::now() + self.write_timeout;
-        let signals = state.replicas.signals();
         for (p, target) in hosted.iter().zip(targets) {
+            // Registered before the check, so a move in between is not missed.
+            let waiter = Waiter::new();
+            p.watch_high_watermark(&waiter);
             loop {
-                let notified = signals.data_changed.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
                 if p.high_watermark() >= target {
                     break;
                 }
                 if !p.is_leader() {
                     return Err(CoordinatorError::NotCoordinator);
                 }
-                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                if tokio::time::timeout_at(deadline, waiter.woken())
+                    .await
+                    .is_err()
+                {
                     return Err(CoordinatorError::NotAvailable);
                 }
             }

@@ -14,6 +14,7 @@ mod log_cleaner;
 pub mod meta_properties;
 mod metadata_store;
 mod partition;
+mod partition_watch;
 mod producer_ids;
 mod quorum_node;
 mod replica_manager;

@@ -25,6 +25,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
+use crate::partition_watch::{PartitionWatchers, Waiter};
+
 /// Why a partition could not serve a request right now.
 #[derive(Debug, thiserror::Error)]
 pub enum PartitionError {
@@ -48,11 +50,10 @@ pub(crate) struct AlterJob {
 }
 
 /// What the hosted partitions share with the tasks around them: one wake-up for
-/// long polls and fetchers, one for role changes, and the queue of ISR changes.
+/// role changes, and the queue of ISR changes. Data changes wake per partition
+/// (`Partition::watchers`), never broker-wide.
 #[derive(Debug)]
 pub(crate) struct ReplicaSignals {
-    /// A log end or high watermark moved somewhere: long-polling fetches re-read.
-    pub(crate) data_changed: Notify,
     /// Some partition became leader, follower or neither: fetchers re-plan.
     pub(crate) roles_changed: Notify,
     alter_tx: mpsc::UnboundedSender<AlterJob>,
@@ -64,7 +65,6 @@ impl ReplicaSignals {
         let (alter_tx, rx) = mpsc::unbounded_channel();
         (
             ReplicaSignals {
-                data_changed: Notify::new(),
                 roles_changed: Notify::new(),
                 alter_tx,
             },
@@ -103,6 +103,13 @@ enum Role {
     None,
     Leader(Box<LeaderState>),
     Follower(FollowerRole),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoleKind {
+    None,
+    Leader,
+    Follower,
 }
 
 #[derive(Debug)]
@@ -153,6 +160,29 @@ pub struct Partition {
     disk_errors: DiskErrorLog,
     replica: Mutex<Replica>,
     signals: Arc<ReplicaSignals>,
+    /// Requests long-polling this partition alone.
+    watchers: PartitionWatchers,
+    /// The topic settings requests consult, resolved when the metadata changes.
+    settings: Mutex<TopicSettings>,
+}
+
+/// What the produce path needs of a topic's configs, typed and resolved once
+/// per metadata change (the log keeps the rest of its [`LogConfig`] itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TopicSettings {
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub(crate) compacted: bool,
+    /// `flush.messages` is set: an append may fsync before it returns.
+    pub(crate) flushes_on_append: bool,
+}
+
+impl TopicSettings {
+    fn of(config: &LogConfig) -> TopicSettings {
+        TopicSettings {
+            compacted: config.cleanup_policy.compact,
+            flushes_on_append: config.flush_messages.is_some(),
+        }
+    }
 }
 
 /// Says in the broker's log what is wrong with the disk, at most once every
@@ -212,6 +242,7 @@ impl Partition {
     ) -> Self {
         let start = log.log_start_offset();
         let hw = stored_hw.map_or(start, |hw| hw.clamp(start, log.log_end_offset()));
+        let settings = TopicSettings::of(log.config());
         Self {
             topic,
             topic_id,
@@ -227,7 +258,23 @@ impl Partition {
                 next_produce_id: 0,
             }),
             signals,
+            watchers: PartitionWatchers::default(),
+            settings: Mutex::new(settings),
         }
+    }
+
+    /// Registers `waiter` to be woken when this partition's high watermark moves
+    /// (consumers, coordinators waiting for replication), or its role or leader
+    /// epoch changes, or its log goes offline.
+    pub(crate) fn watch_high_watermark(&self, waiter: &Arc<Waiter>) {
+        self.watchers.high_watermark.watch(waiter);
+    }
+
+    /// Registers `waiter` to be woken when this partition's log end moves
+    /// (followers' fetches), or its role or leader epoch changes, or its log goes
+    /// offline.
+    pub(crate) fn watch_log_end(&self, waiter: &Arc<Waiter>) {
+        self.watchers.log_end.watch(waiter);
     }
 
     /// Runs `f` on the log (appends, offset lookups, retention, deletion of
@@ -265,6 +312,33 @@ impl Partition {
         self.append_with(acks, now_ms, deadline_ms, |log, epoch| {
             log.append(records, epoch, now_ms)
         })
+    }
+
+    /// [`Partition::append_records`] for a request handler. When the topic's
+    /// `flush.messages` may fsync inside the append, it runs on the blocking pool,
+    /// so a slow disk holds up this request only, not every connection on the
+    /// async worker thread.
+    pub(crate) async fn append_records_for_request(
+        self: &Arc<Self>,
+        records: Bytes,
+        acks: Acks,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<(AppendInfo, AckWait), PartitionError> {
+        if !self.settings().flushes_on_append {
+            return self.append_records(records, acks, now_ms, deadline_ms);
+        }
+        let p = Arc::clone(self);
+        let appended = tokio::task::spawn_blocking(move || {
+            p.append_records(records, acks, now_ms, deadline_ms)
+        })
+        .await;
+        match appended {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(PartitionError::Offline),
+        }
     }
 
     /// Writes a transaction marker as leader with acks=all (WriteTxnMarkers): the
@@ -307,7 +381,7 @@ impl Partition {
         // log, and the HW must be able to pass them.
         let effects = leader.on_leader_append(log_end, now_ms);
         self.apply_leader_effects(waiters, effects);
-        self.signals.data_changed.notify_waiters();
+        self.watchers.log_end.wake();
         let info = match result {
             Ok(info) => info,
             Err(e) => {
@@ -440,11 +514,17 @@ impl Partition {
         }
     }
 
-    /// Applies a changed topic config to the log.
+    /// Applies a changed topic config to the log and to the settings requests read.
     pub fn set_config(&self, config: LogConfig) {
+        *self.settings.lock() = TopicSettings::of(&config);
         if let Some(log) = self.log.lock().as_mut() {
             log.set_config(config);
         }
+    }
+
+    /// The topic settings as of the last metadata change applied.
+    pub(crate) fn settings(&self) -> TopicSettings {
+        *self.settings.lock()
     }
 
     /// Takes the log out for a clean close or deletion; later calls see Offline.
@@ -458,7 +538,11 @@ impl Partition {
             }
             guard.role = Role::None;
         }
-        self.log.lock().take()
+        let log = self.log.lock().take();
+        // Waiting requests answer now (the partition is gone or offline), not at
+        // their max wait.
+        self.watchers.wake_all();
+        log
     }
 
     /// Makes this broker leader, follower or neither as the metadata says
@@ -470,6 +554,27 @@ impl Partition {
         a: &Assignment,
         now_ms: i64,
     ) -> Result<bool, PartitionError> {
+        let before = (self.role_kind(), self.leader_epoch());
+        let result = self.take_assignment(a, now_ms);
+        if (self.role_kind(), self.leader_epoch()) != before {
+            // Requests waiting here answer at once with what the new role or
+            // epoch means for them (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH...).
+            self.watchers.wake_all();
+        }
+        result
+    }
+
+    /// Which role this broker has, without its state.
+    fn role_kind(&self) -> RoleKind {
+        match self.replica.lock().role {
+            Role::None => RoleKind::None,
+            Role::Leader(_) => RoleKind::Leader,
+            Role::Follower(_) => RoleKind::Follower,
+        }
+    }
+
+    /// [`Partition::apply_assignment`] without the wake-up.
+    fn take_assignment(&self, a: &Assignment, now_ms: i64) -> Result<bool, PartitionError> {
         let mut guard = self.replica.lock();
         let Replica { role, waiters, .. } = &mut *guard;
         let update = PartitionUpdate {
@@ -702,7 +807,7 @@ impl Partition {
                     Ok(true)
                 });
                 match appended {
-                    Ok(true) => self.signals.data_changed.notify_waiters(),
+                    Ok(true) => self.watchers.log_end.wake(),
                     Ok(false) => return Ok(true),
                     Err(e) => {
                         if let PartitionError::Storage(s) = &e {
@@ -794,7 +899,7 @@ impl Partition {
             if let Some(log) = self.log.try_lock().as_mut().and_then(|l| l.as_mut()) {
                 log.last_stable_offset(hw);
             }
-            self.signals.data_changed.notify_waiters();
+            self.watchers.high_watermark.wake();
         }
     }
 

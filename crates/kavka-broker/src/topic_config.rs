@@ -225,8 +225,7 @@ pub(crate) fn log_config(
     log
 }
 
-/// One topic config's effective value, resolved without building the whole list
-/// (this runs on every produce).
+/// One topic config's effective value, resolved without building the whole list.
 pub(crate) fn effective_value(
     defaults: &BrokerDefaults<'_>,
     explicit: Option<&BTreeMap<String, String>>,
@@ -247,15 +246,6 @@ pub(crate) fn min_insync_replicas(
     effective_value(defaults, explicit, "min.insync.replicas")
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(defaults.config.min_insync_replicas)
-}
-
-/// Whether the topic is compacted, so every record needs a key.
-pub(crate) fn is_compacted(
-    defaults: &BrokerDefaults<'_>,
-    explicit: Option<&BTreeMap<String, String>>,
-) -> bool {
-    effective_value(defaults, explicit, "cleanup.policy")
-        .is_some_and(|v| v.split(',').any(|p| p.trim() == "compact"))
 }
 
 #[cfg(test)]

@@ -915,6 +915,11 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The settings in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
     /// Replaces the config (topic config changed at runtime).
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;

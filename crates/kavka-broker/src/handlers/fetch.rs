@@ -11,6 +11,7 @@
 //! (LSO) only and get the aborted transactions overlapping the records read;
 //! every answer carries the LSO, for both isolation levels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_response::{
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 
 use super::{leader_epoch_error, partition_error_code, RequestContext};
 use crate::partition::Partition;
+use crate::partition_watch::Waiter;
 use crate::state::now_ms;
 
 /// `isolation_level` 1: only records below the last stable offset, with the
@@ -80,19 +82,52 @@ pub(crate) async fn handle(
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let deadline = Instant::now() + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
-    let signals = ctx.state.replicas.signals();
+    let waiter = Waiter::new();
+    // Registered before the first read, so an append or a high watermark move
+    // between a read and the wait is not missed (the wake is kept until then).
+    if min_bytes > 0 && !wait.is_zero() {
+        watch_partitions(
+            ctx,
+            &request,
+            version,
+            fetcher.replica_id.is_some(),
+            &waiter,
+        );
+    }
     loop {
-        // Register for wake-ups before reading, so an append or a high watermark
-        // move between the read and the wait is not missed.
-        let notified = signals.data_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
         let (response, bytes, errors) = read_once(ctx, &request, version, verdicts.as_deref());
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
             return response;
         }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+        if tokio::time::timeout_at(deadline, waiter.woken())
+            .await
+            .is_err()
+        {
             return read_once(ctx, &request, version, verdicts.as_deref()).0;
+        }
+    }
+}
+
+/// Has `waiter` woken by every partition the request names that this broker
+/// hosts: when its log end moves for a follower, its high watermark for a
+/// consumer (which is also when the last stable offset can move), and on any
+/// role or leader epoch change. A partition not hosted answers at once anyway.
+fn watch_partitions(
+    ctx: &RequestContext<'_>,
+    request: &FetchRequest,
+    version: i16,
+    follower: bool,
+    waiter: &Arc<Waiter>,
+) {
+    for topic in &request.topics {
+        for fp in &topic.partitions {
+            if let (_, Some(p)) = lookup(ctx, topic, fp.partition, version) {
+                if follower {
+                    p.watch_log_end(waiter);
+                } else {
+                    p.watch_high_watermark(waiter);
+                }
+            }
         }
     }
 }
@@ -104,7 +139,7 @@ fn lookup(
     topic: &kafka_protocol::messages::fetch_request::FetchTopic,
     partition: i32,
     version: i16,
-) -> (Option<String>, Option<std::sync::Arc<Partition>>) {
+) -> (Option<String>, Option<Arc<Partition>>) {
     let state = ctx.state;
     if version >= 13 {
         let image = state.metadata.image();

@@ -9,13 +9,11 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::ResponseError;
-use kavka_metadata::ConfigResource;
 use kavka_replica::{Acks, ReplicaError};
 
 use super::{partition_error_code, RequestContext};
 use crate::partition::{AckWait, PartitionError};
 use crate::state::now_ms;
-use crate::topic_config::{is_compacted, BrokerDefaults};
 
 /// Appends every partition's records; returns None for acks=0, which gets no answer.
 pub(crate) async fn handle(
@@ -48,10 +46,6 @@ pub(crate) async fn handle(
             let t = image.topic(&name);
             (name, t)
         };
-        let explicit =
-            topic_image.and_then(|t| image.configs(&ConfigResource::Topic(t.name.clone())));
-        let defaults = BrokerDefaults::new(&state.config, &image);
-        let compacted = topic_image.is_some() && is_compacted(&defaults, explicit);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let mut resp = PartitionProduceResponse::default()
@@ -94,7 +88,7 @@ pub(crate) async fn handle(
                         partitions.push(resp);
                         continue;
                     }
-                    let keyless = if compacted {
+                    let keyless = if p.settings().compacted {
                         keyless_records(&records)
                     } else {
                         vec![]
@@ -121,7 +115,10 @@ pub(crate) async fn handle(
                         partitions.push(resp);
                         continue;
                     }
-                    match p.append_records(records, replica_acks, now, now + timeout_ms) {
+                    match p
+                        .append_records_for_request(records, replica_acks, now, now + timeout_ms)
+                        .await
+                    {
                         Ok((info, wait)) => {
                             resp.base_offset = info.first_offset;
                             resp.log_append_time_ms = info.log_append_time;

@@ -299,6 +299,29 @@ async fn fetch_round(
         }
     }
     let now = now_ms();
+    // As on the leader: a follower append to a `flush.messages` topic may fsync,
+    // which must not hold up the connections sharing this async worker.
+    let forced_flush = fetches
+        .iter()
+        .any(|(planned, _, _)| planned.partition.settings().flushes_on_append);
+    if !forced_flush {
+        return Ok(apply_answers(fetches, answers, now));
+    }
+    match tokio::task::spawn_blocking(move || apply_answers(fetches, answers, now)).await {
+        Ok(backoff) => Ok(backoff),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => Ok(true),
+    }
+}
+
+/// Hands each partition the leader's answer for it (appending, truncating);
+/// returns true to back off.
+fn apply_answers(
+    fetches: Vec<(Planned, Option<i32>, i64)>,
+    mut answers: HashMap<(uuid::Uuid, i32), LeaderAnswer>,
+    now: i64,
+) -> bool {
     let mut backoff = false;
     for (planned, _, _) in fetches {
         let p = &planned.partition;
@@ -314,7 +337,7 @@ async fn fetch_round(
             }
         }
     }
-    Ok(backoff)
+    backoff
 }
 
 /// A replica's Fetch at `version`: who is fetching goes in `replica_state` from

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::partition::{AckWait, Assignment, Partition, PartitionError, ReplicaSignals};
+use crate::partition_watch::{was_woken, Waiter};
 use crate::server::Broker;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -684,4 +685,138 @@ fn isr_changes_go_to_the_queue_and_the_answer_commits_them() {
         to_response(1, moved),
         Err(AlterPartitionError::NewLeaderElected)
     );
+}
+
+#[tokio::test]
+async fn a_consumer_waiting_on_one_partition_is_not_woken_by_an_append_to_another() {
+    let (dir0, dir1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let p0 = partition(dir0.path(), &assignment(1, &[1], &[1], 0, 1));
+    let p1 = partition(dir1.path(), &assignment(1, &[1], &[1], 0, 1));
+    let waiter = Waiter::new();
+    p0.watch_high_watermark(&waiter);
+    p1.append(one_record("elsewhere"), NOW).unwrap();
+    assert!(
+        !was_woken(&waiter).await,
+        "woken by another partition's append"
+    );
+    p0.append(one_record("here"), NOW).unwrap();
+    assert!(
+        was_woken(&waiter).await,
+        "not woken by its own partition's append"
+    );
+}
+
+#[tokio::test]
+async fn a_follower_waits_for_the_log_end_and_a_consumer_for_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 1));
+    follower_fetch(&p, 2, 0, NOW);
+    let (follower, consumer) = (Waiter::new(), Waiter::new());
+    p.watch_log_end(&follower);
+    p.watch_high_watermark(&consumer);
+    p.append(one_record("a"), NOW).unwrap();
+    assert!(
+        was_woken(&follower).await,
+        "the follower has records to fetch"
+    );
+    assert!(
+        !was_woken(&consumer).await,
+        "nothing new below the high watermark yet"
+    );
+    follower_fetch(&p, 2, 1, NOW + 1);
+    assert_eq!(p.high_watermark(), 1);
+    assert!(was_woken(&consumer).await, "the record is committed now");
+}
+
+#[tokio::test]
+async fn waiting_requests_wake_when_leadership_moves_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 1));
+    let waiter = Waiter::new();
+    p.watch_high_watermark(&waiter);
+    p.apply_assignment(&assignment(1, &[1, 2], &[1, 2], 0, 1), NOW)
+        .unwrap();
+    assert!(!was_woken(&waiter).await, "nothing changed");
+    p.apply_assignment(&assignment(2, &[1, 2], &[1, 2], 1, 1), NOW)
+        .unwrap();
+    assert!(
+        was_woken(&waiter).await,
+        "a consumer of a partition this broker no longer leads must answer now"
+    );
+}
+
+#[test]
+fn topic_settings_follow_each_config_the_metadata_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = partition(dir.path(), &assignment(1, &[1], &[1], 0, 1));
+    assert!(!p.settings().compacted);
+    let config = LogConfig {
+        cleanup_policy: kavka_storage::CleanupPolicy::parse("compact,delete"),
+        ..LogConfig::default()
+    };
+    p.set_config(config);
+    assert!(
+        p.settings().compacted,
+        "keyless records must now be refused"
+    );
+    p.set_config(LogConfig::default());
+    assert!(!p.settings().compacted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_that_fsyncs_still_answers_with_its_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Arc::new(partition(dir.path(), &assignment(1, &[1], &[1], 0, 1)));
+    p.set_config(LogConfig {
+        flush_messages: Some(1),
+        ..LogConfig::default()
+    });
+    for expected in 0..3 {
+        let (info, wait) = p
+            .append_records_for_request(one_record("x"), Acks::All, NOW, NOW + 1000)
+            .await
+            .unwrap();
+        assert_eq!(info.first_offset, expected);
+        assert!(matches!(wait, AckWait::Done(Ok(()))));
+    }
+    assert_eq!(p.high_watermark(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_of_a_topic_that_fsyncs_every_record_copies_the_leader() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b1 = Broker::start(broker_config(dirs.0.path(), 1))
+        .await
+        .unwrap();
+    let b2 = Broker::start(broker_config(dirs.1.path(), 2))
+        .await
+        .unwrap();
+    let ports = [b1.local_port().unwrap(), b2.local_port().unwrap()];
+    let (s1, s2) = (b1.state(), b2.state());
+    let mut img = image(Uuid::new_v4(), ports, 1, 0, &[1, 2], 50);
+    img.apply(&MetadataRecord::Config {
+        resource: kavka_metadata::ConfigResource::Topic("t".into()),
+        name: "flush.messages".into(),
+        value: Some("1".into()),
+    })
+    .unwrap();
+    for s in [&s1, &s2] {
+        s.replicas.reconcile(&img, &s.config).unwrap();
+    }
+    let (stop, tasks) = serve(vec![b1, b2]);
+    let p1 = s1.replicas.get("t", 0).unwrap();
+    let p2 = s2.replicas.get("t", 0).unwrap();
+    assert!(p2.settings().flushes_on_append, "the follower fsyncs too");
+    for i in 0..5 {
+        assert_eq!(acks_all(&p1, &format!("v{i}")).await, Ok(()));
+    }
+    until("the follower has the leader's HW", || {
+        p2.high_watermark() == 5
+    })
+    .await;
+    assert_eq!(all_bytes(&p2), all_bytes(&p1), "byte-identical replica");
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
 }
