@@ -1,65 +1,49 @@
-//! The coordinator runtime: drives the pure [`GroupCoordinator`] state machine,
-//! persists what it decides to `__consumer_offsets`, and hands deferred
-//! JoinGroup/SyncGroup answers back to the waiting connections. It follows Kafka's
-//! `CoordinatorRuntime` in three ways:
+//! The group coordinator's service: drives the pure [`GroupCoordinator`] state
+//! machine on the coordinator runtime (`coordinator_runtime`), which serves the
+//! groups of the `__consumer_offsets` partitions this broker leads, persists what
+//! the state machine decides and answers once it is replicated. What is the group
+//! coordinator's own lives here: deferred JoinGroup/SyncGroup answers handed back
+//! to the waiting connections, steps whose records span several partitions, and
+//! what a failed write leaves in memory.
 //!
-//! **Ownership follows leadership.** This broker coordinates exactly the groups whose
-//! `__consumer_offsets` partition it leads. After every metadata image is applied
-//! ([`GroupService::follow_leadership`]), a partition newly led is *loaded*: its log is
-//! replayed, up to its log end as Kafka's loader does, into a separate coordinator
-//! (so the other partitions keep being served) whose groups are then adopted; until
-//! then its groups answer COORDINATOR_LOAD_IN_PROGRESS. A partition no longer led, or
-//! led in a new leader epoch (leadership went away and came back, and the log may
-//! have been truncated meanwhile), is *unloaded*: its groups leave memory and a
-//! JoinGroup/SyncGroup waiting in one is answered NOT_COORDINATOR. Any request for a
-//! group not owned gets NOT_COORDINATOR, so the client looks the coordinator up
-//! again. Timers act only on groups in memory, which are the owned ones.
-//!
-//! **Writes wait for replication.** The state machine steps and its records are
-//! appended under the service lock, as acks=all (refused before anything is written
-//! when the ISR is below `min.insync.replicas`; Kafka appends with acks=1 and would
-//! only time out later, with the same COORDINATOR_NOT_AVAILABLE). The answers that
-//! depend on those records are held back, without the lock, until the partition's
-//! high watermark passes them or `offsets.commit.timeout.ms` runs out. Errors map as
-//! Kafka's `CoordinatorOperationExceptionHelper` maps them: a timeout or too few
-//! replicas is COORDINATOR_NOT_AVAILABLE (OffsetCommit included), lost leadership is
-//! NOT_COORDINATOR.
+//! **Errors** map as Kafka's `CoordinatorOperationExceptionHelper` maps them: a
+//! timeout or too few replicas is COORDINATOR_NOT_AVAILABLE (OffsetCommit
+//! included), lost leadership is NOT_COORDINATOR.
 //!
 //! **What a failed write leaves in memory.** An append that fails writes nothing, so
 //! the change is undone (`save_groups`/`restore_groups`), as Kafka reverts to its last
 //! written offset. A write that was appended but not replicated in time is *not*
 //! undone, as in Kafka: the records are in the leader's log and are committed once
 //! the followers catch up, and if they never are it is because leadership moved, which
-//! unloads the partition and drops the state with it. The difference from Kafka: its
-//! reads (OffsetFetch, DescribeGroups) see only the state at the high watermark, held
-//! in timeline snapshots; here they see the latest state, so a commit waiting for
-//! replication can be read before it is acknowledged.
+//! unloads the partition and drops the state with it. Reads that must not show an
+//! unreplicated change (OffsetFetch, DescribeGroups) go through
+//! [`GroupService::read_replicated`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+mod shard;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use indexmap::IndexMap;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{
-    partition_for_group, Completion, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator,
-    GroupError, GroupResponse, JoinGroupResponse, PartitionResult, RequestId, SavedGroups,
-    SyncGroupResponse, TopicId, TopicInfo, TopicLookup, TxnOffsetCommitRequest,
+    partition_for_group, CoordinatorRecord, Effects, GroupConfig, GroupCoordinator, GroupError,
+    GroupResponse, JoinGroupResponse, PartitionResult, RequestId, SavedGroups, SyncGroupResponse,
+    TopicId, TopicInfo, TopicLookup, TxnOffsetCommitRequest,
 };
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::MetadataImage;
-use kavka_replica::{Acks, ReplicaError};
-use parking_lot::Mutex;
+use kavka_replica::Acks;
 use tokio::sync::oneshot;
 
 use crate::config::BrokerConfig;
-use crate::partition::{AckWait, Partition, PartitionError};
-use crate::partition_watch::Waiter;
+use crate::coordinator_runtime::{
+    CoordinatorRuntime, Entry, HostedLogs, LoadJob, Ownership, OwnershipError, ReadError,
+    Replication, ReplicationWait, Session, WriteError,
+};
+use crate::partition::Partition;
 use crate::state::{now_ms, BrokerState};
+use shard::GroupShard;
 
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -91,59 +75,13 @@ impl TopicLookup for ImageTopics<'_> {
     }
 }
 
-struct Inner {
-    coordinator: GroupCoordinator,
-    pending: HashMap<RequestId, oneshot::Sender<GroupResponse>>,
-    next_request: u64,
-    /// The `__consumer_offsets` partitions this broker leads, by index.
-    shards: BTreeMap<i32, Shard>,
-    next_load: u64,
-    /// Transaction markers (producer id, commit?) replicated on a partition while
-    /// it loads: the replay may have read its log before them, so they are
-    /// applied again once its groups are adopted (no offsets can be committed in
-    /// between, so a second application changes nothing the first did not).
-    markers_while_loading: BTreeMap<i32, Vec<(i64, bool)>>,
-}
+type GroupRuntime = CoordinatorRuntime<GroupShard, Partition>;
+type GroupSession<'a> = Session<'a, GroupShard, Partition>;
 
-/// A led `__consumer_offsets` partition (Kafka's coordinator shard).
-#[derive(Debug, Clone)]
-enum Shard {
-    /// Being replayed; `load` tells this load from a later one.
-    Loading { epoch: i32, load: u64 },
-    /// Loaded: its groups are in the coordinator and served while `partition`
-    /// is still led here in `epoch`.
-    Active {
-        epoch: i32,
-        partition: Arc<Partition>,
-    },
-}
-
-impl Shard {
-    fn epoch(&self) -> i32 {
-        match self {
-            Shard::Loading { epoch, .. } | Shard::Active { epoch, .. } => *epoch,
-        }
-    }
-
-    fn is_load(&self, job: &LoadJob) -> bool {
-        matches!(self, Shard::Loading { epoch, load } if *epoch == job.epoch && *load == job.load)
-    }
-}
-
-/// A partition to replay, from [`GroupService::follow_leadership`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LoadJob {
-    partition: i32,
-    epoch: i32,
-    load: u64,
-}
-
-/// One per broker; every group operation goes through its lock, so the state
-/// machine sees requests one at a time and records are written in that order.
+/// One per broker; every group operation goes through its runtime's lock, so the
+/// state machine sees requests one at a time and records are written in that order.
 pub(crate) struct GroupService {
-    inner: Mutex<Inner>,
-    partitions: i32,
-    write_timeout: Duration,
+    runtime: GroupRuntime,
 }
 
 impl std::fmt::Debug for GroupService {
@@ -152,19 +90,17 @@ impl std::fmt::Debug for GroupService {
     }
 }
 
+fn logs(state: &BrokerState) -> HostedLogs<'_> {
+    HostedLogs::new(&state.replicas, OFFSETS_TOPIC)
+}
+
 /// Why group state could not be persisted.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PersistError {
     #[error("cannot create {OFFSETS_TOPIC}: {0}")]
     CreateTopic(String),
-    #[error("{OFFSETS_TOPIC} partition {0} is not hosted here")]
-    NotHosted(i32),
-    #[error("cannot encode group records: {0}")]
-    Encode(String),
-    #[error("cannot append to {OFFSETS_TOPIC}: {0}")]
-    Append(#[source] PartitionError),
-    #[error("group records not replicated: {0}")]
-    NotReplicated(#[source] ReplicaError),
+    #[error("{OFFSETS_TOPIC}: {0}")]
+    Write(#[from] WriteError),
 }
 
 /// A failed persist: why, and which partitions got nothing.
@@ -179,12 +115,7 @@ impl PersistError {
     /// again; anything else is retriable where it is.
     pub(crate) fn group_error(&self) -> GroupError {
         match self {
-            PersistError::NotHosted(_)
-            | PersistError::Append(PartitionError::Offline)
-            | PersistError::Append(PartitionError::Replica(ReplicaError::NotLeaderOrFollower))
-            | PersistError::NotReplicated(ReplicaError::NotLeaderOrFollower) => {
-                GroupError::NotCoordinator
-            }
+            PersistError::Write(e) if e.lost_leadership() => GroupError::NotCoordinator,
             _ => GroupError::CoordinatorNotAvailable,
         }
     }
@@ -210,6 +141,15 @@ pub(crate) enum CoordinatorError {
     Persist(#[from] PersistError),
 }
 
+impl From<OwnershipError> for CoordinatorError {
+    fn from(e: OwnershipError) -> Self {
+        match e {
+            OwnershipError::NotCoordinator => CoordinatorError::NotCoordinator,
+            OwnershipError::LoadInProgress => CoordinatorError::LoadInProgress,
+        }
+    }
+}
+
 impl CoordinatorError {
     /// The Kafka error code.
     pub(crate) fn code(&self) -> i16 {
@@ -224,22 +164,22 @@ impl CoordinatorError {
 
 /// The groups as a read sees them: the coordinator plus who owns what.
 pub(crate) struct OwnedGroups<'a> {
-    inner: &'a Inner,
+    shard: &'a GroupShard,
+    ownership: &'a Ownership<Partition>,
     partitions: i32,
 }
 
 impl OwnedGroups<'_> {
     /// Ok when this broker serves `group` now.
     pub(crate) fn check(&self, group: &str) -> Result<(), CoordinatorError> {
-        check_owned(&self.inner.shards, self.partitions, group)
+        Ok(self
+            .ownership
+            .check(partition_for_group(group, self.partitions))?)
     }
 
     /// True while some led partition is still being loaded.
     pub(crate) fn loading(&self) -> bool {
-        self.inner
-            .shards
-            .values()
-            .any(|s| matches!(s, Shard::Loading { .. }))
+        self.ownership.any_loading()
     }
 
     /// `ids` split into those served here and those refused, with why.
@@ -257,54 +197,39 @@ impl OwnedGroups<'_> {
 
     /// The coordinator, holding only owned groups.
     pub(crate) fn coordinator(&self) -> &GroupCoordinator {
-        &self.inner.coordinator
-    }
-}
-
-fn check_owned(
-    shards: &BTreeMap<i32, Shard>,
-    partitions: i32,
-    group: &str,
-) -> Result<(), CoordinatorError> {
-    match shards.get(&partition_for_group(group, partitions)) {
-        // The role itself is asked too: between a metadata image taking the
-        // leadership away and the unload that follows it, nothing is served.
-        Some(Shard::Active { epoch, partition }) if partition.leadership() == Some(*epoch) => {
-            Ok(())
-        }
-        Some(Shard::Active { .. }) => Err(CoordinatorError::NotCoordinator),
-        Some(Shard::Loading { .. }) => Err(CoordinatorError::LoadInProgress),
-        None => Err(CoordinatorError::NotCoordinator),
+        &self.shard.coordinator
     }
 }
 
 /// Appended records not yet known replicated, and the answers that wait for them.
 #[must_use]
-pub(crate) struct Delivery {
-    waits: Vec<(Arc<Partition>, AckWait)>,
-    deadline: tokio::time::Instant,
+struct Delivery {
+    replication: Replication,
     answers: Vec<(oneshot::Sender<GroupResponse>, GroupResponse)>,
+}
+
+/// `response` as the answer to a request whose records failed with `e`.
+fn failed_answer(e: GroupError, response: &GroupResponse) -> GroupResponse {
+    match response {
+        GroupResponse::Join(r) => GroupResponse::Join(JoinGroupResponse::error(e, &r.member_id)),
+        GroupResponse::Sync(_) => GroupResponse::Sync(SyncGroupResponse::error(e)),
+    }
 }
 
 impl Delivery {
     fn is_empty(&self) -> bool {
-        self.waits.is_empty() && self.answers.is_empty()
+        self.replication.is_empty() && self.answers.is_empty()
     }
 
     /// Waits until every record is replicated (or the deadline), then answers:
     /// as decided when they are, else with the error, in each answer's own shape.
     async fn run(self) -> Result<(), PersistError> {
-        let result = wait_replicated(self.waits, self.deadline).await;
+        let result = self.replication.wait().await.map_err(PersistError::from);
         let failed = result.as_ref().err().map(PersistError::group_error);
         for (tx, response) in self.answers {
-            let response = match (failed, response) {
-                (None, r) => r,
-                (Some(e), GroupResponse::Join(r)) => {
-                    GroupResponse::Join(JoinGroupResponse::error(e, &r.member_id))
-                }
-                (Some(e), GroupResponse::Sync(_)) => {
-                    GroupResponse::Sync(SyncGroupResponse::error(e))
-                }
+            let response = match failed {
+                None => response,
+                Some(e) => failed_answer(e, &response),
             };
             // The connection may have gone away; nothing to do then.
             let _ = tx.send(response);
@@ -322,140 +247,6 @@ impl Delivery {
     }
 }
 
-/// Waits for each append's high-watermark wait; the first failure ends the wait
-/// and gives up the rest.
-pub(crate) async fn wait_replicated(
-    waits: Vec<(Arc<Partition>, AckWait)>,
-    deadline: tokio::time::Instant,
-) -> Result<(), PersistError> {
-    let mut result = Ok(());
-    for (p, wait) in waits {
-        match wait {
-            AckWait::Done(done) => {
-                if let (Ok(()), Err(e)) = (&result, done) {
-                    result = Err(PersistError::NotReplicated(e));
-                }
-            }
-            AckWait::Pending(id, rx) => {
-                if result.is_err() {
-                    p.abandon_produce(id, now_ms());
-                    continue;
-                }
-                result = match tokio::time::timeout_at(deadline, rx).await {
-                    Ok(Ok(done)) => done.map_err(PersistError::NotReplicated),
-                    // The partition dropped the wait: its log closed under it.
-                    Ok(Err(_)) => Err(PersistError::NotReplicated(
-                        ReplicaError::NotLeaderOrFollower,
-                    )),
-                    Err(_) => {
-                        p.abandon_produce(id, now_ms());
-                        Err(PersistError::NotReplicated(ReplicaError::RequestTimedOut))
-                    }
-                };
-            }
-        }
-    }
-    result
-}
-
-/// How a partition replay ended.
-struct Replayed {
-    records: usize,
-    /// Each JSON-form key seen, and whether its latest record is live.
-    legacy: BTreeMap<Bytes, bool>,
-}
-
-/// Replays one `__consumer_offsets` partition into `into`, from its log start to its
-/// log end (not only the high watermark: as in Kafka's loader, a new leader's log is
-/// the truth its followers converge to).
-fn replay_partition(
-    p: &Partition,
-    into: &mut GroupCoordinator,
-    now: i64,
-) -> Result<Replayed, PartitionError> {
-    let mut replayed = Replayed {
-        records: 0,
-        legacy: BTreeMap::new(),
-    };
-    let mut offset = p.log_start_offset();
-    loop {
-        let data = p.read_for_follower(offset, 1 << 20)?;
-        if data.records.is_empty() {
-            break;
-        }
-        let mut buf = data.records;
-        let mut next = offset;
-        while !buf.is_empty() {
-            // The batch's last offset, not its last record's: compaction leaves
-            // batches whose last records (or all records) are gone.
-            if let Ok(header) = kavka_storage::BatchHeader::parse(&buf) {
-                next = next.max(header.last_offset().saturating_add(1));
-            }
-            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
-                break;
-            };
-            for r in set.records {
-                next = next.max(r.offset + 1);
-                if r.offset < offset {
-                    continue;
-                }
-                if r.control {
-                    // A transaction marker: the producer's pending offsets apply
-                    // (COMMIT) or go (ABORT). Other control records mean nothing here.
-                    if let Some(commit) = r.key.as_deref().and_then(marker_commits) {
-                        into.complete_txn(r.producer_id, commit, |_| true);
-                    }
-                    continue;
-                }
-                let Some(key) = r.key else { continue };
-                if r.transactional {
-                    match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
-                        Ok(records) => {
-                            for record in records {
-                                into.replay_txn_offset(r.producer_id, record, now);
-                            }
-                            replayed.records += 1;
-                        }
-                        Err(e) => {
-                            tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable transactional group record")
-                        }
-                    }
-                    continue;
-                }
-                if CoordinatorRecord::is_legacy_key(&key) {
-                    replayed.legacy.insert(key.clone(), r.value.is_some());
-                }
-                match CoordinatorRecord::decode_stored(&key, r.value.as_deref()) {
-                    Ok(records) => {
-                        for record in records {
-                            into.replay(record, now);
-                        }
-                        replayed.records += 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable group record")
-                    }
-                }
-            }
-        }
-        if next <= offset {
-            break;
-        }
-        offset = next;
-    }
-    Ok(replayed)
-}
-
-/// What a control record's key says of a transaction marker: Some(true) for
-/// COMMIT, Some(false) for ABORT (key version 0, then the type).
-fn marker_commits(key: &[u8]) -> Option<bool> {
-    match key {
-        [0, 0, 0, 0] => Some(false),
-        [0, 0, 0, 1] => Some(true),
-        _ => None,
-    }
-}
-
 impl GroupService {
     pub(crate) fn new(config: &BrokerConfig) -> Self {
         let group_config = GroupConfig {
@@ -469,190 +260,35 @@ impl GroupService {
         };
         // Member ids must not repeat across restarts, so the seed changes each start.
         let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        let partitions = config.offsets_topic_num_partitions;
         Self {
-            inner: Mutex::new(Inner {
-                coordinator: GroupCoordinator::new(group_config, seed),
-                pending: HashMap::new(),
-                next_request: 0,
-                shards: BTreeMap::new(),
-                next_load: 0,
-                markers_while_loading: BTreeMap::new(),
-            }),
-            partitions: config.offsets_topic_num_partitions,
-            write_timeout: Duration::from_millis(
-                u64::try_from(config.offsets_commit_timeout_ms).unwrap_or(5000),
+            runtime: CoordinatorRuntime::new(
+                GroupShard::new(GroupCoordinator::new(group_config, seed), partitions),
+                OFFSETS_TOPIC,
+                partitions,
+                Duration::from_millis(
+                    u64::try_from(config.offsets_commit_timeout_ms).unwrap_or(5000),
+                ),
             ),
         }
     }
 
-    /// Brings ownership in line with the `__consumer_offsets` partitions this
-    /// broker leads now (call after each metadata image is applied to the
-    /// partitions): unloads those no longer led (or led in another epoch) at once,
-    /// and returns the newly led ones, marked loading, for [`Self::load`].
-    pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<LoadJob> {
-        let mut inner = self.inner.lock();
-        // Read under the service lock, so two callers cannot apply views of the
-        // roles in the opposite order from the one they saw them in.
-        let led: BTreeMap<i32, i32> = (0..self.partitions)
-            .filter_map(|i| {
-                let epoch = state.replicas.get(OFFSETS_TOPIC, i)?.leadership()?;
-                Some((i, epoch))
-            })
-            .collect();
-        let stale: Vec<i32> = inner
-            .shards
-            .iter()
-            .filter(|(i, shard)| led.get(i) != Some(&shard.epoch()))
-            .map(|(i, _)| *i)
-            .collect();
-        for partition in stale {
-            self.unload(&mut inner, partition);
-        }
-        let mut jobs = Vec::new();
-        for (partition, epoch) in led {
-            if inner.shards.contains_key(&partition) {
-                continue;
-            }
-            inner.next_load += 1;
-            let load = inner.next_load;
-            inner
-                .shards
-                .insert(partition, Shard::Loading { epoch, load });
-            // Markers seen during an earlier, abandoned load are in the log this
-            // load replays.
-            inner.markers_while_loading.remove(&partition);
-            jobs.push(LoadJob {
-                partition,
-                epoch,
-                load,
-            });
-        }
-        jobs
+    fn partition_of(&self, group: &str) -> i32 {
+        partition_for_group(group, self.runtime.partitions())
     }
 
-    /// Drops the groups of a partition no longer led; waiting joins and syncs
-    /// in them are answered NOT_COORDINATOR.
-    fn unload(&self, inner: &mut Inner, partition: i32) {
-        let was = inner.shards.remove(&partition);
-        let partitions = self.partitions;
-        let effects = inner
-            .coordinator
-            .unload_groups(|group| partition_for_group(group, partitions) == partition);
-        let answers = self.take_answers(inner, effects.completions);
-        for (tx, response) in answers {
-            let _ = tx.send(response);
-        }
-        let (epoch, loaded) = match was {
-            Some(Shard::Active { epoch, .. }) => (epoch, true),
-            Some(Shard::Loading { epoch, .. }) => (epoch, false),
-            None => (-1, false),
-        };
-        tracing::info!(
-            partition,
-            leader_epoch = epoch,
-            loaded,
-            "{OFFSETS_TOPIC} partition no longer led here in that epoch: its groups unloaded"
-        );
+    /// Brings ownership in line with the `__consumer_offsets` partitions this
+    /// broker leads now (see the runtime's `follow_leadership`); waiting joins and
+    /// syncs in groups unloaded are answered NOT_COORDINATOR.
+    pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<LoadJob> {
+        self.runtime.follow_leadership(&logs(state))
     }
 
     /// Replays a newly led partition (blocking: reads its whole log) and starts
     /// serving its groups, unless leadership changed meanwhile. A partition that
-    /// still holds live records in Kavka's former JSON form is then rewritten
-    /// (see [`Self::migrate`]).
+    /// still holds live records in Kavka's former JSON form is then rewritten.
     pub(crate) fn load(&self, state: &BrokerState, job: LoadJob) {
-        let started = std::time::Instant::now();
-        let mut loader = self.inner.lock().coordinator.loader();
-        let partition = state.replicas.get(OFFSETS_TOPIC, job.partition);
-        let replayed = match &partition {
-            Some(p) => replay_partition(p, &mut loader, now_ms()),
-            None => Err(PartitionError::Offline),
-        };
-        let mut inner = self.inner.lock();
-        let late_markers = inner
-            .markers_while_loading
-            .remove(&job.partition)
-            .unwrap_or_default();
-        if !inner
-            .shards
-            .get(&job.partition)
-            .is_some_and(|s| s.is_load(&job))
-        {
-            // Unloaded or reloaded meanwhile; the newer decision stands.
-            return;
-        }
-        let replayed = match (replayed, partition) {
-            (Ok(r), Some(p)) if p.leadership() == Some(job.epoch) => (r, p),
-            // Leadership moved while replaying: the unload that follows it finds
-            // nothing to drop, and the next load starts afresh.
-            (Ok(_), _) => {
-                inner.shards.remove(&job.partition);
-                return;
-            }
-            (Err(e), _) => {
-                // Like Kafka's FAILED shard: nothing served from a partial replay;
-                // the next leadership change tries again.
-                inner.shards.remove(&job.partition);
-                tracing::error!(partition = job.partition, error = %e, "cannot load {OFFSETS_TOPIC} partition; its groups are not served here");
-                return;
-            }
-        };
-        let (replayed, partition) = replayed;
-        for (producer_id, commit) in late_markers {
-            loader.complete_txn(producer_id, commit, |_| true);
-        }
-        inner.coordinator.adopt_groups(loader);
-        inner.shards.insert(
-            job.partition,
-            Shard::Active {
-                epoch: job.epoch,
-                partition,
-            },
-        );
-        tracing::info!(
-            partition = job.partition,
-            leader_epoch = job.epoch,
-            records = replayed.records,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "loaded consumer groups and offsets of {OFFSETS_TOPIC} partition"
-        );
-        if replayed.legacy.values().any(|live| *live) {
-            if let Err(e) = self.migrate(&inner.coordinator, state, job.partition, replayed.legacy)
-            {
-                tracing::error!(partition = job.partition, error = %e, "{OFFSETS_TOPIC} partition not rewritten in Kafka's format; its JSON-form records are still read");
-            }
-        }
-    }
-
-    /// Rewrites a partition loaded from JSON-form records in Kafka's format: a
-    /// tombstone under every JSON key (so compaction drops them, and a later Kafka-form
-    /// tombstone cannot leave an old JSON record behind to resurrect), then the
-    /// current state of the partition's groups as Kafka records. Replaying the log
-    /// again gives the same state, and no JSON key is live any more, so this runs
-    /// once per partition. Written with acks=1: it only restates what the log says,
-    /// so if it is lost with a leader change the next leader rewrites again.
-    fn migrate(
-        &self,
-        coordinator: &GroupCoordinator,
-        state: &BrokerState,
-        partition: i32,
-        legacy_keys: BTreeMap<Bytes, bool>,
-    ) -> Result<(), PersistError> {
-        let mut entries: Vec<(Bytes, Option<Bytes>)> =
-            legacy_keys.into_keys().map(|k| (k, None)).collect();
-        let snapshot = coordinator
-            .snapshot_records(|group| partition_for_group(group, self.partitions) == partition);
-        let groups = snapshot.len();
-        entries.extend(snapshot.iter().map(|r| {
-            let (k, v) = r.encode();
-            (Bytes::from(k), v.map(Bytes::from))
-        }));
-        self.append(state, partition, entries, Acks::Leader)?;
-        tracing::info!(
-            partition,
-            records = groups,
-            "rewrote {OFFSETS_TOPIC} partition from Kavka's former JSON records into Kafka's format"
-        );
-        Ok(())
+        self.runtime.load(&logs(state), job);
     }
 
     /// Runs a deferred call (join or sync) on `group_id`: registers a waiter, applies
@@ -668,19 +304,17 @@ impl GroupService {
         call: impl FnOnce(&mut GroupCoordinator, RequestId, i64) -> Effects,
     ) -> Result<GroupResponse, CoordinatorError> {
         let (rx, delivery) = {
-            let mut inner = self.inner.lock();
-            check_owned(&inner.shards, self.partitions, group_id)?;
-            inner.next_request += 1;
-            let id = RequestId(inner.next_request);
-            let (tx, rx) = oneshot::channel();
-            inner.pending.insert(id, tx);
-            let saved = inner.coordinator.save_groups([group_id]);
-            let effects = call(&mut inner.coordinator, id, now_ms());
-            match self.persist(state, &effects.records) {
-                Ok(waits) => (rx, self.hold(&mut inner, waits, effects.completions)),
+            let mut session = self.runtime.lock();
+            session.check(self.partition_of(group_id))?;
+            let (id, rx) = session.shard_mut().register();
+            let coordinator = &mut session.shard_mut().coordinator;
+            let saved = coordinator.save_groups([group_id]);
+            let effects = call(coordinator, id, now_ms());
+            match self.persist(state, &session, &effects.records, None) {
+                Ok(waits) => (rx, self.hold(&mut session, waits, effects)),
                 Err(failure) => {
-                    self.undo(&mut inner, saved, &effects.records, &failure);
-                    inner.pending.remove(&id);
+                    self.undo(&mut session, saved, &effects.records, &failure);
+                    session.shard_mut().forget(id);
                     return Err(failure.error.into());
                 }
             }
@@ -701,68 +335,59 @@ impl GroupService {
         call: impl FnOnce(&mut GroupCoordinator, i64) -> (T, Effects),
     ) -> Result<T, CoordinatorError> {
         let (out, delivery) = {
-            let mut inner = self.inner.lock();
+            let mut session = self.runtime.lock();
             for group in group_ids {
-                check_owned(&inner.shards, self.partitions, group)?;
+                session.check(self.partition_of(group))?;
             }
-            let saved = inner.coordinator.save_groups(group_ids.iter().copied());
-            let (out, effects) = call(&mut inner.coordinator, now_ms());
-            match self.persist(state, &effects.records) {
-                Ok(waits) => (out, self.hold(&mut inner, waits, effects.completions)),
+            let coordinator = &mut session.shard_mut().coordinator;
+            let saved = coordinator.save_groups(group_ids.iter().copied());
+            let (out, effects) = call(coordinator, now_ms());
+            match self.persist(state, &session, &effects.records, None) {
+                Ok(waits) => (out, self.hold(&mut session, waits, effects)),
                 Err(failure) => {
-                    self.undo(&mut inner, saved, &effects.records, &failure);
+                    self.undo(&mut session, saved, &effects.records, &failure);
                     return Err(failure.error.into());
                 }
             }
         };
+        Self::deliver(delivery).await?;
+        Ok(out)
+    }
+
+    /// Waits for a delivery on its own task and returns its outcome.
+    async fn deliver(delivery: Delivery) -> Result<(), CoordinatorError> {
         if let Some(task) = delivery.spawn() {
             match task.await {
                 Ok(result) => result?,
                 Err(_) => return Err(CoordinatorError::NotAvailable),
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// Takes the senders of `completions` out of the pending map, to answer once
-    /// `waits` are replicated.
+    /// Takes the senders of what `effects` completed out of the pending map, to
+    /// answer once `waits` are replicated.
     fn hold(
         &self,
-        inner: &mut Inner,
-        waits: Vec<(Arc<Partition>, AckWait)>,
-        completions: Vec<Completion>,
+        session: &mut GroupSession<'_>,
+        waits: Vec<ReplicationWait>,
+        effects: Effects,
     ) -> Delivery {
         Delivery {
-            waits,
-            deadline: tokio::time::Instant::now() + self.write_timeout,
-            answers: self.take_answers(inner, completions),
+            replication: session.replication(waits),
+            answers: session.shard_mut().take_answers(effects.completions),
         }
-    }
-
-    fn take_answers(
-        &self,
-        inner: &mut Inner,
-        completions: Vec<Completion>,
-    ) -> Vec<(oneshot::Sender<GroupResponse>, GroupResponse)> {
-        completions
-            .into_iter()
-            .filter_map(|c| Some((inner.pending.remove(&c.request)?, c.response)))
-            .collect()
     }
 
     /// Puts back the groups whose records did not reach `__consumer_offsets`.
     fn undo(
         &self,
-        inner: &mut Inner,
+        session: &mut GroupSession<'_>,
         saved: SavedGroups,
         records: &[CoordinatorRecord],
         failure: &PersistFailure,
     ) {
-        let lost = |group: &str| {
-            failure
-                .unwritten
-                .contains(&partition_for_group(group, self.partitions))
-        };
+        let lost = |group: &str| failure.unwritten.contains(&self.partition_of(group));
         for r in records.iter().filter(|r| lost(r.group_id())) {
             if !saved.covers(r.group_id()) {
                 // A call touched a group its caller did not name: a bug, and the
@@ -774,24 +399,21 @@ impl GroupService {
             }
         }
         tracing::warn!(error = %failure.error, "group change not persisted; undone");
-        inner.coordinator.restore_groups(saved, lost);
+        session.shard_mut().coordinator.restore_groups(saved, lost);
     }
 
     /// A transaction marker for `producer_id` was replicated on `__consumer_offsets`
     /// partition `partition`: its pending transactional offset commits become
     /// committed offsets (COMMIT) or are dropped (ABORT).
     pub(crate) fn complete_txn_offsets(&self, partition: i32, producer_id: i64, commit: bool) {
-        let partitions = self.partitions;
-        let mut inner = self.inner.lock();
-        if matches!(inner.shards.get(&partition), Some(Shard::Loading { .. })) {
-            inner
-                .markers_while_loading
-                .entry(partition)
-                .or_default()
-                .push((producer_id, commit));
+        let partitions = self.runtime.partitions();
+        let mut session = self.runtime.lock();
+        let (shard, ownership) = session.parts();
+        if ownership.is_loading(partition) {
+            shard.marker_while_loading(partition, producer_id, commit);
             return;
         }
-        inner
+        shard
             .coordinator
             .complete_txn(producer_id, commit, |group| {
                 partition_for_group(group, partitions) == partition
@@ -811,120 +433,86 @@ impl GroupService {
         let group_id = request.group_id.clone();
         let producer = (request.producer_id, request.producer_epoch);
         let (out, delivery) = {
-            let mut inner = self.inner.lock();
-            check_owned(&inner.shards, self.partitions, &group_id)?;
-            let saved = inner.coordinator.save_groups([group_id.as_str()]);
-            let (results, records) = inner.coordinator.txn_commit_offsets(request, now_ms());
-            match self.persist_as(state, &records, Some(producer)) {
-                Ok(waits) => (results, self.hold(&mut inner, waits, Vec::new())),
+            let mut session = self.runtime.lock();
+            session.check(self.partition_of(&group_id))?;
+            let coordinator = &mut session.shard_mut().coordinator;
+            let saved = coordinator.save_groups([group_id.as_str()]);
+            let (results, records) = coordinator.txn_commit_offsets(request, now_ms());
+            match self.persist(state, &session, &records, Some(producer)) {
+                Ok(waits) => (results, self.hold(&mut session, waits, Effects::default())),
                 Err(failure) => {
-                    self.undo(&mut inner, saved, &records, &failure);
+                    self.undo(&mut session, saved, &records, &failure);
                     return Err(failure.error.into());
                 }
             }
         };
-        if let Some(task) = delivery.spawn() {
-            match task.await {
-                Ok(result) => result?,
-                Err(_) => return Err(CoordinatorError::NotAvailable),
-            }
-        }
+        Self::deliver(delivery).await?;
         Ok(out)
     }
 
     /// Read-only access for describe/list/fetch calls: the coordinator holds only
     /// owned groups; [`OwnedGroups::check`] says whether one group is served here.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&OwnedGroups<'_>) -> T) -> T {
-        let inner = self.inner.lock();
-        f(&OwnedGroups {
-            inner: &inner,
-            partitions: self.partitions,
+        let partitions = self.runtime.partitions();
+        self.runtime.read(|shard, ownership| {
+            f(&OwnedGroups {
+                shard,
+                ownership,
+                partitions,
+            })
         })
     }
 
     /// Like [`Self::read`], but the answer waits until every record appended to
     /// the `__consumer_offsets` partitions of `groups` before the read is
     /// replicated: a committed offset or a member is shown only once it would
-    /// survive a failover of the coordinator, as Kafka's coordinators read at the
-    /// last committed offset. With a single replica there is nothing to wait for.
+    /// survive a failover of the coordinator.
     pub(crate) async fn read_replicated<T>(
         &self,
         state: &BrokerState,
         groups: &[&str],
         f: impl FnOnce(&OwnedGroups<'_>) -> T,
     ) -> Result<T, CoordinatorError> {
-        let partitions: BTreeSet<i32> = groups
-            .iter()
-            .map(|g| partition_for_group(g, self.partitions))
-            .collect();
-        let hosted: Vec<Arc<Partition>> = partitions
-            .into_iter()
-            .filter_map(|p| state.replicas.get(OFFSETS_TOPIC, p))
-            .collect();
-        // The log ends are taken under the lock the writers append under, so the
-        // read reflects no record beyond them.
-        let (out, targets) = {
-            let inner = self.inner.lock();
-            let targets: Vec<i64> = hosted.iter().map(|p| p.log_end_offset()).collect();
-            let out = f(&OwnedGroups {
-                inner: &inner,
-                partitions: self.partitions,
-            });
-            (out, targets)
-        };
-        let deadline = tokio::time::Instant::now() + self.write_timeout;
-        for (p, target) in hosted.iter().zip(targets) {
-            // Registered before the check, so a move in between is not missed.
-            let waiter = Waiter::new();
-            p.watch_high_watermark(&waiter);
-            loop {
-                if p.high_watermark() >= target {
-                    break;
-                }
-                if !p.is_leader() {
-                    return Err(CoordinatorError::NotCoordinator);
-                }
-                if tokio::time::timeout_at(deadline, waiter.woken())
-                    .await
-                    .is_err()
-                {
-                    return Err(CoordinatorError::NotAvailable);
-                }
-            }
-        }
-        Ok(out)
+        let partitions: BTreeSet<i32> = groups.iter().map(|g| self.partition_of(g)).collect();
+        let count = self.runtime.partitions();
+        self.runtime
+            .read_replicated(&logs(state), partitions, |shard, ownership| {
+                f(&OwnedGroups {
+                    shard,
+                    ownership,
+                    partitions: count,
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                ReadError::NotCoordinator => CoordinatorError::NotCoordinator,
+                ReadError::NotAvailable => CoordinatorError::NotAvailable,
+            })
     }
 
     /// Advances timers: session expiry, join phase ends, offset expiry. Only owned
     /// groups are in memory, so only they are acted on.
     pub(crate) fn tick(&self, state: &BrokerState) {
         let delivery = {
-            let mut inner = self.inner.lock();
-            let effects = inner.coordinator.tick(now_ms());
+            let mut session = self.runtime.lock();
+            let effects = session.shard_mut().coordinator.tick(now_ms());
             // Timer effects are expirations and rebalances that time itself
             // decides. They are not undone on a failed append: the next tick decides
             // them again, and a restart replays the last persisted state, from which
             // the same expirations follow. What they completed is answered with the
             // error, so those members retry.
-            let (waits, failed) = match self.persist(state, &effects.records) {
+            let (waits, failed) = match self.persist(state, &session, &effects.records, None) {
                 Ok(waits) => (waits, None),
                 Err(failure) => {
                     tracing::error!(error = %failure.error, "group state not persisted");
                     (Vec::new(), Some(failure.error))
                 }
             };
-            let mut delivery = self.hold(&mut inner, waits, effects.completions);
+            let mut delivery = self.hold(&mut session, waits, effects);
             if let Some(e) = failed {
                 let code = e.group_error();
                 for (_, response) in &mut delivery.answers {
-                    *response = match response {
-                        GroupResponse::Join(r) => {
-                            GroupResponse::Join(JoinGroupResponse::error(code, &r.member_id))
-                        }
-                        GroupResponse::Sync(_) => {
-                            GroupResponse::Sync(SyncGroupResponse::error(code))
-                        }
-                    };
+                    *response = failed_answer(code, response);
                 }
             }
             delivery
@@ -934,87 +522,44 @@ impl GroupService {
     }
 
     /// Appends records to their groups' partitions of `__consumer_offsets`, one
-    /// batch per partition, in partition order, as acks=all; returns the waits for
-    /// their replication. On failure says which partitions were not written (the
-    /// failed one and every one after it).
+    /// batch per partition, in partition order, as acks=all (in transactional
+    /// batches of `producer` (id, epoch) when given); returns the waits for their
+    /// replication. On failure says which partitions were not written (the failed
+    /// one and every one after it).
     fn persist(
         &self,
         state: &BrokerState,
-        records: &[CoordinatorRecord],
-    ) -> Result<Vec<(Arc<Partition>, AckWait)>, PersistFailure> {
-        self.persist_as(state, records, None)
-    }
-
-    /// `persist`, in transactional batches of `producer` (id, epoch) when given.
-    fn persist_as(
-        &self,
-        state: &BrokerState,
+        session: &GroupSession<'_>,
         records: &[CoordinatorRecord],
         producer: Option<(i64, i16)>,
-    ) -> Result<Vec<(Arc<Partition>, AckWait)>, PersistFailure> {
+    ) -> Result<Vec<ReplicationWait>, PersistFailure> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
+        let mut by_partition: BTreeMap<i32, Vec<Entry>> = BTreeMap::new();
         for r in records {
             let (key, value) = r.encode();
-            let partition = partition_for_group(r.group_id(), self.partitions);
             by_partition
-                .entry(partition)
+                .entry(self.partition_of(r.group_id()))
                 .or_default()
                 .push((Bytes::from(key), value.map(Bytes::from)));
         }
         let all = || by_partition.keys().copied().collect::<BTreeSet<i32>>();
         let unwritten_from = |partition: i32| all().split_off(&partition);
+        let logs = logs(state);
         let mut waits = Vec::new();
         for (&partition, entries) in &by_partition {
-            match self.append_as(state, partition, entries.clone(), Acks::All, producer) {
-                Ok(wait) => waits.push(wait),
+            match session.append(&logs, partition, entries.clone(), Acks::All, producer) {
+                Ok(appended) => waits.push(appended.wait),
                 Err(error) => {
                     return Err(PersistFailure {
-                        error,
+                        error: error.into(),
                         unwritten: unwritten_from(partition),
                     })
                 }
             }
         }
         Ok(waits)
-    }
-
-    /// Appends (key, value) records to one partition of `__consumer_offsets` as one
-    /// batch, as Kafka's coordinator does (uncompressed, no producer id), so a step's
-    /// records land together.
-    fn append(
-        &self,
-        state: &BrokerState,
-        partition: i32,
-        entries: Vec<(Bytes, Option<Bytes>)>,
-        acks: Acks,
-    ) -> Result<(Arc<Partition>, AckWait), PersistError> {
-        self.append_as(state, partition, entries, acks, None)
-    }
-
-    /// `append`; with `producer` (id, epoch) the batch is a transactional one of
-    /// that producer, as Kafka writes a TxnOffsetCommit, without sequences.
-    fn append_as(
-        &self,
-        state: &BrokerState,
-        partition: i32,
-        entries: Vec<(Bytes, Option<Bytes>)>,
-        acks: Acks,
-        producer: Option<(i64, i16)>,
-    ) -> Result<(Arc<Partition>, AckWait), PersistError> {
-        let buf = coordinator_batch(entries, now_ms(), producer).map_err(PersistError::Encode)?;
-        let p = state
-            .replicas
-            .get(OFFSETS_TOPIC, partition)
-            .ok_or(PersistError::NotHosted(partition))?;
-        let now = now_ms();
-        let timeout_ms = i64::try_from(self.write_timeout.as_millis()).unwrap_or(i64::MAX);
-        let (_, wait) = p
-            .append_records(buf, acks, now, now.saturating_add(timeout_ms))
-            .map_err(PersistError::Append)?;
-        Ok((p, wait))
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does, and waits (a
@@ -1026,17 +571,14 @@ impl GroupService {
             return Ok(());
         }
         self.create_topic(state).await?;
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while self.read(|g| g.loading()) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        self.runtime.settle_loads(Duration::from_secs(5)).await;
         Ok(())
     }
 
     async fn create_topic(&self, state: &BrokerState) -> Result<(), PersistError> {
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
-            num_partitions: self.partitions,
+            num_partitions: self.runtime.partitions(),
             replication_factor: offsets_replication_factor(state),
             assignments: None,
             // Kafka's GroupCoordinatorService sets these three as topic configs.
@@ -1059,53 +601,6 @@ impl GroupService {
             .await
             .map_err(|e| PersistError::CreateTopic(e.to_string()))
     }
-}
-
-/// (key, value) records as one batch the way Kafka's coordinators write them
-/// (uncompressed, records numbered from 0; a producer's only for TxnOffsetCommit), so a step's records
-/// land together. Shared by the group and the transaction coordinator.
-pub(crate) fn coordinator_batch(
-    entries: Vec<(Bytes, Option<Bytes>)>,
-    now: i64,
-    producer: Option<(i64, i16)>,
-) -> Result<Bytes, String> {
-    let list: Vec<Record> = entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: producer.is_some(),
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: producer.map_or(-1, |p| p.0),
-            producer_epoch: producer.map_or(-1, |p| p.1),
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // Kafka numbers a coordinator batch's records from 0 (with no producer
-            // id); the encoder also needs consecutive sequences to keep one batch.
-            // A transactional batch carries none (-1), so the log checks its
-            // epoch but no sequence.
-            sequence: match producer {
-                Some(_) => -1,
-                None => i32::try_from(i).unwrap_or(i32::MAX),
-            },
-            timestamp: now,
-            key: Some(key),
-            value,
-            headers: IndexMap::new(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        list.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(buf.freeze())
 }
 
 /// `offsets.topic.replication.factor`: as configured; when not configured, Kafka's

@@ -1,28 +1,22 @@
-//! The transaction coordinator's runtime: drives the pure [`TxnCoordinator`] for
-//! the transactional ids whose `__transaction_state` partition this broker leads,
-//! persists what it decides there, and keeps the markers of decided transactions
-//! going out until they are written (`txn_markers.rs` sends them).
-//!
-//! It mirrors [`crate::group_service::GroupService`]'s runtime rather than sharing
-//! one with it (a shared `CoordinatorRuntime` is the next step): ownership follows
-//! leadership after every metadata image (a partition newly led is replayed from
-//! its log before its ids are served, COORDINATOR_LOAD_IN_PROGRESS meanwhile; one
-//! no longer led, or led in a new epoch, is dropped, NOT_COORDINATOR from then on);
-//! every change is appended as acks=all under the service lock and answered only
-//! once the high watermark passes it; an append that fails puts the id back as it
-//! was. The batch format and the replication wait are the group coordinator's.
+//! The transaction coordinator's service: drives the pure [`TxnCoordinator`] on
+//! the coordinator runtime (`coordinator_runtime`), which serves the transactional
+//! ids whose `__transaction_state` partition this broker leads (replayed before
+//! they are served, dropped when leadership moves), appends every change as
+//! acks=all under its lock and answers only once the high watermark passes it; an
+//! append that fails puts the id back as it was. What is the transaction
+//! coordinator's own lives here: the markers of decided transactions, kept going
+//! out until they are written (`txn_markers.rs` sends them), and its timers.
 //!
 //! Markers go out only after the Prepare record is replicated, so a coordinator that
 //! fails over never leaves markers in partitions for a decision its successor does
 //! not know; a successor that loads a Prepare* state sends its markers again (the
 //! partitions take a marker twice without harm).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod shard;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::ResponseError;
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_replica::Acks;
@@ -30,13 +24,17 @@ use kavka_txn::{
     partition_for_transactional_id, MarkerJob, TopicPartition, TxnConfig, TxnCoordinator, TxnError,
     TxnRecord,
 };
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
-use crate::group_service::{coordinator_batch, wait_replicated, PersistError};
-use crate::partition::{AckWait, Partition, PartitionError};
+use crate::coordinator_runtime::{
+    Appended, CoordinatorRuntime, HostedLogs, LoadJob, OwnershipError, Replication, Session,
+    WriteError,
+};
+use crate::partition::Partition;
 use crate::state::{now_ms, BrokerState};
+pub(crate) use shard::PendingMarkers;
+use shard::TxnShard;
 
 /// The internal topic holding the transaction coordinators' state.
 pub(crate) const TXN_TOPIC: &str = "__transaction_state";
@@ -67,10 +65,22 @@ impl TxnServiceError {
     }
 }
 
-fn persist_error(e: &PersistError) -> TxnServiceError {
-    match e.group_error() {
-        kavka_group::GroupError::NotCoordinator => TxnServiceError::NotCoordinator,
-        _ => TxnServiceError::NotAvailable(e.to_string()),
+impl From<OwnershipError> for TxnServiceError {
+    fn from(e: OwnershipError) -> Self {
+        match e {
+            OwnershipError::NotCoordinator => TxnServiceError::NotCoordinator,
+            OwnershipError::LoadInProgress => TxnServiceError::LoadInProgress,
+        }
+    }
+}
+
+impl From<WriteError> for TxnServiceError {
+    fn from(e: WriteError) -> Self {
+        if e.lost_leadership() {
+            TxnServiceError::NotCoordinator
+        } else {
+            TxnServiceError::NotAvailable(e.to_string())
+        }
     }
 }
 
@@ -91,75 +101,15 @@ impl<T> Step<T> {
     }
 }
 
-/// A led `__transaction_state` partition.
-#[derive(Debug, Clone)]
-enum Shard {
-    Loading {
-        epoch: i32,
-        load: u64,
-    },
-    Active {
-        epoch: i32,
-        partition: Arc<Partition>,
-    },
-}
+type TxnSession<'a> = Session<'a, TxnShard, Partition>;
 
-impl Shard {
-    fn epoch(&self) -> i32 {
-        match self {
-            Shard::Loading { epoch, .. } | Shard::Active { epoch, .. } => *epoch,
-        }
-    }
-}
-
-/// A partition to replay, from [`TxnService::follow_leadership`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TxnLoadJob {
-    partition: i32,
-    epoch: i32,
-    load: u64,
-}
-
-/// Markers still to be written for one decided transaction.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingMarkers {
-    pub(crate) job: MarkerJob,
-    /// The leader epoch of the id's `__transaction_state` partition: the
-    /// coordinator epoch the markers carry.
-    pub(crate) coordinator_epoch: i32,
-    pub(crate) remaining: BTreeSet<TopicPartition>,
-    /// The Prepare record's partition and offset: markers go out only once the
-    /// high watermark has passed it. None after a load (the log is the truth).
-    gate: Option<(Arc<Partition>, i64)>,
-}
-
-impl PendingMarkers {
-    fn ready(&self) -> bool {
-        self.gate
-            .as_ref()
-            .is_none_or(|(p, offset)| p.high_watermark() > *offset)
-    }
-}
-
-struct Inner {
-    coordinator: TxnCoordinator,
-    shards: BTreeMap<i32, Shard>,
-    next_load: u64,
-    /// By transactional id.
-    markers: BTreeMap<String, PendingMarkers>,
-    last_abort_check: i64,
-    last_expire_check: i64,
-}
-
-/// One per broker; every transactional change goes through its lock.
+/// One per broker; every transactional change goes through its runtime's lock.
 pub(crate) struct TxnService {
-    inner: Mutex<Inner>,
-    partitions: i32,
-    write_timeout: Duration,
+    runtime: CoordinatorRuntime<TxnShard, Partition>,
     abort_interval_ms: i64,
     expire_interval_ms: i64,
     /// Wakes the marker channel when markers are waiting.
-    pub(crate) markers_waiting: Notify,
+    pub(crate) markers_waiting: Arc<Notify>,
 }
 
 impl std::fmt::Debug for TxnService {
@@ -168,89 +118,71 @@ impl std::fmt::Debug for TxnService {
     }
 }
 
-/// A change appended, not yet known replicated.
-#[must_use]
-pub(crate) struct Written {
-    wait: Option<(Arc<Partition>, AckWait)>,
-    deadline: tokio::time::Instant,
+fn logs(state: &BrokerState) -> HostedLogs<'_> {
+    HostedLogs::new(&state.replicas, TXN_TOPIC)
 }
 
-impl Written {
-    fn none() -> Self {
-        Written {
-            wait: None,
-            deadline: tokio::time::Instant::now(),
-        }
-    }
+/// A change appended, not yet known replicated.
+#[must_use]
+pub(crate) struct Written(Replication);
 
+impl Written {
     /// Waits until the high watermark passes the record.
     pub(crate) async fn replicated(self) -> Result<(), TxnServiceError> {
-        match self.wait {
-            None => Ok(()),
-            Some(w) => wait_replicated(vec![w], self.deadline)
-                .await
-                .map_err(|e| persist_error(&e)),
-        }
+        Ok(self.0.wait().await?)
     }
 }
 
 impl TxnService {
     pub(crate) fn new(config: &BrokerConfig) -> Self {
-        let now = now_ms();
+        let partitions = config.txn.state_log_num_partitions;
+        let markers_waiting = Arc::new(Notify::new());
+        let coordinator = TxnCoordinator::new(TxnConfig {
+            max_timeout_ms: config.txn.max_timeout_ms,
+            id_expiration_ms: config.txn.id_expiration_ms,
+        });
         TxnService {
-            inner: Mutex::new(Inner {
-                coordinator: TxnCoordinator::new(TxnConfig {
-                    max_timeout_ms: config.txn.max_timeout_ms,
-                    id_expiration_ms: config.txn.id_expiration_ms,
-                }),
-                shards: BTreeMap::new(),
-                next_load: 0,
-                markers: BTreeMap::new(),
-                last_abort_check: now,
-                last_expire_check: now,
-            }),
-            partitions: config.txn.state_log_num_partitions,
-            write_timeout: Duration::from_millis(
-                u64::try_from(config.offsets_commit_timeout_ms).unwrap_or(5000),
+            runtime: CoordinatorRuntime::new(
+                TxnShard::new(
+                    coordinator,
+                    partitions,
+                    now_ms(),
+                    Arc::clone(&markers_waiting),
+                ),
+                TXN_TOPIC,
+                partitions,
+                Duration::from_millis(
+                    u64::try_from(config.offsets_commit_timeout_ms).unwrap_or(5000),
+                ),
             ),
             abort_interval_ms: config.txn.abort_timed_out_interval_ms,
             expire_interval_ms: config.txn.remove_expired_interval_ms,
-            markers_waiting: Notify::new(),
+            markers_waiting,
         }
     }
 
     /// `transaction.state.log.num.partitions`
     pub(crate) fn partitions(&self) -> i32 {
-        self.partitions
+        self.runtime.partitions()
     }
 
-    fn check_owned(&self, inner: &Inner, transactional_id: &str) -> Result<(), TxnServiceError> {
-        match inner.shards.get(&partition_for_transactional_id(
-            transactional_id,
-            self.partitions,
-        )) {
-            Some(Shard::Active { epoch, partition }) if partition.leadership() == Some(*epoch) => {
-                Ok(())
-            }
-            Some(Shard::Loading { .. }) => Err(TxnServiceError::LoadInProgress),
-            _ => Err(TxnServiceError::NotCoordinator),
-        }
+    fn partition_of(&self, transactional_id: &str) -> i32 {
+        partition_for_transactional_id(transactional_id, self.runtime.partitions())
     }
 
     /// Ok when this broker coordinates `transactional_id` now.
     pub(crate) fn owns(&self, transactional_id: &str) -> Result<(), TxnServiceError> {
-        self.check_owned(&self.inner.lock(), transactional_id)
+        let partition = self.partition_of(transactional_id);
+        Ok(self
+            .runtime
+            .read(|_, ownership| ownership.check(partition))?)
     }
 
     /// Read access to the coordinator (holding only owned ids), and whether some
     /// led partition is still loading.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&TxnCoordinator, bool) -> T) -> T {
-        let inner = self.inner.lock();
-        let loading = inner
-            .shards
-            .values()
-            .any(|s| matches!(s, Shard::Loading { .. }));
-        f(&inner.coordinator, loading)
+        self.runtime
+            .read(|shard, ownership| f(&shard.coordinator, ownership.any_loading()))
     }
 
     /// Steps the coordinator for one id: checks ownership, applies `call`, and
@@ -263,69 +195,55 @@ impl TxnService {
         transactional_id: &str,
         call: impl FnOnce(&mut TxnCoordinator, i64) -> Result<Step<T>, TxnError>,
     ) -> Result<(T, Written), TxnServiceError> {
-        let mut inner = self.inner.lock();
-        self.check_owned(&inner, transactional_id)?;
-        let saved = inner.coordinator.save(transactional_id);
-        let step = call(&mut inner.coordinator, now_ms())?;
+        let mut session = self.runtime.lock();
+        session.check(self.partition_of(transactional_id))?;
+        let coordinator = &mut session.shard_mut().coordinator;
+        let saved = coordinator.save(transactional_id);
+        let step = call(coordinator, now_ms())?;
         let Some(record) = step.record else {
-            return Ok((step.out, Written::none()));
+            return Ok((step.out, Written(Replication::none())));
         };
-        match self.append(state, &record, Acks::All) {
-            Ok((p, offset, wait)) => {
+        match self.append(state, &session, &record) {
+            Ok(appended) => {
                 if let Some(job) = step.markers {
-                    self.queue_markers(&mut inner, job, Some((p.clone(), offset)));
+                    self.queue_markers(&mut session, job, (appended.log, appended.last_offset));
                 }
-                Ok((step.out, self.written((p, wait))))
+                Ok((step.out, Written(session.replication(vec![appended.wait]))))
             }
             Err(e) => {
                 tracing::warn!(transactional_id, error = %e, "transaction state not persisted; undone");
-                inner.coordinator.restore(saved);
-                Err(persist_error(&e))
+                session.shard_mut().coordinator.restore(saved);
+                Err(e.into())
             }
         }
     }
 
-    fn written(&self, wait: (Arc<Partition>, AckWait)) -> Written {
-        Written {
-            wait: Some(wait),
-            deadline: tokio::time::Instant::now() + self.write_timeout,
-        }
-    }
-
-    /// Hands a decided transaction's markers to the marker channel.
+    /// Hands a decided transaction's markers to the marker channel, to go out once
+    /// the Prepare record at `gate` is replicated.
     fn queue_markers(
         &self,
-        inner: &mut Inner,
+        session: &mut TxnSession<'_>,
         job: MarkerJob,
-        gate: Option<(Arc<Partition>, i64)>,
+        gate: (Arc<Partition>, i64),
     ) {
-        let partition = partition_for_transactional_id(&job.transactional_id, self.partitions);
-        let Some(Shard::Active { epoch, .. }) = inner.shards.get(&partition) else {
+        let partition = self.partition_of(&job.transactional_id);
+        let Some(epoch) = session.ownership().active_epoch(partition) else {
             return;
         };
-        let coordinator_epoch = *epoch;
-        inner.markers.insert(
-            job.transactional_id.clone(),
-            PendingMarkers {
-                remaining: job.partitions.clone(),
-                job,
-                coordinator_epoch,
-                gate,
-            },
-        );
-        self.markers_waiting.notify_one();
+        session.shard_mut().queue_markers(job, epoch, Some(gate));
     }
 
     /// Every transaction with markers (or its completion) still to write.
     pub(crate) fn pending_markers(&self) -> (Vec<PendingMarkers>, bool) {
-        let inner = self.inner.lock();
-        let ready = inner
-            .markers
-            .values()
-            .filter(|m| m.ready())
-            .cloned()
-            .collect();
-        (ready, !inner.markers.is_empty())
+        self.runtime.read(|shard, _| {
+            let ready = shard
+                .markers
+                .values()
+                .filter(|m| m.ready())
+                .cloned()
+                .collect();
+            (ready, !shard.markers.is_empty())
+        })
     }
 
     /// Records markers written (or partitions gone); once a transaction has none
@@ -338,8 +256,8 @@ impl TxnService {
         producer_epoch: i16,
         done: &[TopicPartition],
     ) {
-        let mut inner = self.inner.lock();
-        let Some(pending) = inner.markers.get_mut(transactional_id) else {
+        let mut session = self.runtime.lock();
+        let Some(pending) = session.shard_mut().markers.get_mut(transactional_id) else {
             return;
         };
         if pending.job.producer_epoch != producer_epoch {
@@ -352,23 +270,24 @@ impl TxnService {
             return;
         }
         let job = pending.job.clone();
-        if self.check_owned(&inner, transactional_id).is_err() {
-            inner.markers.remove(transactional_id);
+        if session.check(self.partition_of(transactional_id)).is_err() {
+            session.shard_mut().markers.remove(transactional_id);
             return;
         }
-        let saved = inner.coordinator.save(transactional_id);
-        let Some(record) = inner.coordinator.complete(
+        let shard = session.shard_mut();
+        let saved = shard.coordinator.save(transactional_id);
+        let Some(record) = shard.coordinator.complete(
             transactional_id,
             job.producer_id,
             job.producer_epoch,
             now_ms(),
         ) else {
-            inner.markers.remove(transactional_id);
+            shard.markers.remove(transactional_id);
             return;
         };
-        match self.append(state, &record, Acks::All) {
+        match self.append(state, &session, &record) {
             Ok(_) => {
-                inner.markers.remove(transactional_id);
+                session.shard_mut().markers.remove(transactional_id);
                 tracing::debug!(
                     transactional_id,
                     commit = job.commit,
@@ -377,7 +296,7 @@ impl TxnService {
             }
             Err(e) => {
                 tracing::warn!(transactional_id, error = %e, "transaction completion not persisted; retrying");
-                inner.coordinator.restore(saved);
+                session.shard_mut().coordinator.restore(saved);
             }
         }
     }
@@ -388,160 +307,76 @@ impl TxnService {
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
     pub(crate) fn tick(&self, state: &BrokerState) {
         let now = now_ms();
-        {
-            let mut inner = self.inner.lock();
-            if now - inner.last_abort_check >= self.abort_interval_ms {
-                inner.last_abort_check = now;
-                for id in inner.coordinator.timed_out(now) {
-                    if self.check_owned(&inner, &id).is_err() {
-                        continue;
+        let mut session = self.runtime.lock();
+        if now - session.shard().last_abort_check >= self.abort_interval_ms {
+            session.shard_mut().last_abort_check = now;
+            for id in session.shard().coordinator.timed_out(now) {
+                if session.check(self.partition_of(&id)).is_err() {
+                    continue;
+                }
+                let coordinator = &mut session.shard_mut().coordinator;
+                let saved = coordinator.save(&id);
+                let Some((record, job)) = coordinator.abort_timed_out(&id, now) else {
+                    continue;
+                };
+                match self.append(state, &session, &record) {
+                    Ok(appended) => {
+                        tracing::info!(transactional_id = %id, "aborting a transaction past its timeout; its producer is fenced");
+                        self.queue_markers(&mut session, job, (appended.log, appended.last_offset));
                     }
-                    let saved = inner.coordinator.save(&id);
-                    let Some((record, job)) = inner.coordinator.abort_timed_out(&id, now) else {
-                        continue;
-                    };
-                    match self.append(state, &record, Acks::All) {
-                        Ok((p, offset, _)) => {
-                            tracing::info!(transactional_id = %id, "aborting a transaction past its timeout; its producer is fenced");
-                            self.queue_markers(&mut inner, job, Some((p, offset)));
-                        }
-                        Err(e) => {
-                            tracing::warn!(transactional_id = %id, error = %e, "cannot abort timed-out transaction now");
-                            inner.coordinator.restore(saved);
-                        }
+                    Err(e) => {
+                        tracing::warn!(transactional_id = %id, error = %e, "cannot abort timed-out transaction now");
+                        session.shard_mut().coordinator.restore(saved);
                     }
                 }
             }
-            if now - inner.last_expire_check >= self.expire_interval_ms {
-                inner.last_expire_check = now;
-                let before = inner.coordinator.clone();
-                for record in inner.coordinator.expire_ids(now) {
-                    if self.check_owned(&inner, &record.transactional_id).is_err() {
-                        continue;
-                    }
-                    if let Err(e) = self.append(state, &record, Acks::All) {
-                        tracing::warn!(transactional_id = %record.transactional_id, error = %e, "cannot remove expired transactional id now");
-                        let saved = before.save(&record.transactional_id);
-                        inner.coordinator.restore(saved);
-                    }
+        }
+        if now - session.shard().last_expire_check >= self.expire_interval_ms {
+            session.shard_mut().last_expire_check = now;
+            let before = session.shard().coordinator.clone();
+            for record in session.shard_mut().coordinator.expire_ids(now) {
+                if session
+                    .check(self.partition_of(&record.transactional_id))
+                    .is_err()
+                {
+                    continue;
+                }
+                if let Err(e) = self.append(state, &session, &record) {
+                    tracing::warn!(transactional_id = %record.transactional_id, error = %e, "cannot remove expired transactional id now");
+                    let saved = before.save(&record.transactional_id);
+                    session.shard_mut().coordinator.restore(saved);
                 }
             }
         }
     }
 
-    /// Appends one record to its id's partition of `__transaction_state`.
+    /// Appends one record to its id's partition of `__transaction_state`, acks=all.
     fn append(
         &self,
         state: &BrokerState,
+        session: &TxnSession<'_>,
         record: &TxnRecord,
-        acks: Acks,
-    ) -> Result<(Arc<Partition>, i64, AckWait), PersistError> {
-        let partition = partition_for_transactional_id(&record.transactional_id, self.partitions);
+    ) -> Result<Appended<Partition>, WriteError> {
         let (key, value) = record.encode();
-        let now = now_ms();
-        let batch = coordinator_batch(vec![(Bytes::from(key), value.map(Bytes::from))], now, None)
-            .map_err(PersistError::Encode)?;
-        let p = state
-            .replicas
-            .get(TXN_TOPIC, partition)
-            .ok_or(PersistError::NotHosted(partition))?;
-        let timeout_ms = i64::try_from(self.write_timeout.as_millis()).unwrap_or(i64::MAX);
-        let (info, wait) = p
-            .append_records(batch, acks, now, now.saturating_add(timeout_ms))
-            .map_err(PersistError::Append)?;
-        Ok((p, info.last_offset, wait))
+        session.append(
+            &logs(state),
+            self.partition_of(&record.transactional_id),
+            vec![(key.into(), value.map(Into::into))],
+            Acks::All,
+            None,
+        )
     }
 
     /// Brings ownership in line with the `__transaction_state` partitions led now;
     /// returns the newly led ones, marked loading, for [`Self::load`].
-    pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<TxnLoadJob> {
-        let mut inner = self.inner.lock();
-        let led: BTreeMap<i32, i32> = (0..self.partitions)
-            .filter_map(|i| Some((i, state.replicas.get(TXN_TOPIC, i)?.leadership()?)))
-            .collect();
-        let stale: Vec<i32> = inner
-            .shards
-            .iter()
-            .filter(|(i, shard)| led.get(i) != Some(&shard.epoch()))
-            .map(|(i, _)| *i)
-            .collect();
-        for partition in stale {
-            inner.shards.remove(&partition);
-            let partitions = self.partitions;
-            let of_partition =
-                |id: &str| partition_for_transactional_id(id, partitions) == partition;
-            inner.coordinator.unload(of_partition);
-            inner.markers.retain(|id, _| !of_partition(id));
-            tracing::info!(
-                partition,
-                "{TXN_TOPIC} partition no longer led here in that epoch: its transactional ids unloaded"
-            );
-        }
-        let mut jobs = Vec::new();
-        for (partition, epoch) in led {
-            if inner.shards.contains_key(&partition) {
-                continue;
-            }
-            inner.next_load += 1;
-            let load = inner.next_load;
-            inner
-                .shards
-                .insert(partition, Shard::Loading { epoch, load });
-            jobs.push(TxnLoadJob {
-                partition,
-                epoch,
-                load,
-            });
-        }
-        jobs
+    pub(crate) fn follow_leadership(&self, state: &BrokerState) -> Vec<LoadJob> {
+        self.runtime.follow_leadership(&logs(state))
     }
 
     /// Replays a newly led partition (blocking) and serves its ids; transactions
     /// it finds decided but not complete get their markers sent again.
-    pub(crate) fn load(&self, state: &BrokerState, job: TxnLoadJob) {
-        let mut loader = self.inner.lock().coordinator.loader();
-        let partition = state.replicas.get(TXN_TOPIC, job.partition);
-        let replayed = match &partition {
-            Some(p) => replay(p, &mut loader),
-            None => Err(PartitionError::Offline),
-        };
-        let mut inner = self.inner.lock();
-        let current = matches!(inner.shards.get(&job.partition),
-            Some(Shard::Loading { epoch, load }) if *epoch == job.epoch && *load == job.load);
-        if !current {
-            return;
-        }
-        let (records, partition) = match (replayed, partition) {
-            (Ok(n), Some(p)) if p.leadership() == Some(job.epoch) => (n, p),
-            (Ok(_), _) => {
-                inner.shards.remove(&job.partition);
-                return;
-            }
-            (Err(e), _) => {
-                inner.shards.remove(&job.partition);
-                tracing::error!(partition = job.partition, error = %e, "cannot load {TXN_TOPIC} partition; its transactional ids are not served here");
-                return;
-            }
-        };
-        let pending = loader.pending_markers();
-        inner.coordinator.adopt(loader);
-        inner.shards.insert(
-            job.partition,
-            Shard::Active {
-                epoch: job.epoch,
-                partition,
-            },
-        );
-        for markers in &pending {
-            self.queue_markers(&mut inner, markers.clone(), None);
-        }
-        tracing::info!(
-            partition = job.partition,
-            leader_epoch = job.epoch,
-            records,
-            unfinished = pending.len(),
-            "loaded transaction state of {TXN_TOPIC} partition"
-        );
+    pub(crate) fn load(&self, state: &BrokerState, job: LoadJob) {
+        self.runtime.load(&logs(state), job);
     }
 
     /// Creates `__transaction_state` on first use, as Kafka does.
@@ -552,7 +387,7 @@ impl TxnService {
         let rf = self.replication_factor(state)?;
         let topic = NewTopic {
             name: TXN_TOPIC.to_string(),
-            num_partitions: self.partitions,
+            num_partitions: self.runtime.partitions(),
             replication_factor: rf,
             assignments: None,
             // Kafka's TransactionStateManager sets these as topic configs.
@@ -590,10 +425,7 @@ impl TxnService {
             })
             .await
             .map_err(|e| TxnServiceError::NotAvailable(e.to_string()))?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.read(|_, loading| loading) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.runtime.settle_loads(Duration::from_secs(5)).await;
         Ok(())
     }
 
@@ -620,47 +452,4 @@ impl TxnService {
         }
         Ok(configured)
     }
-}
-
-/// Replays one `__transaction_state` partition from its log start to its log end.
-fn replay(p: &Partition, into: &mut TxnCoordinator) -> Result<usize, PartitionError> {
-    let mut records = 0;
-    let mut offset = p.log_start_offset();
-    loop {
-        let data = p.read_for_follower(offset, 1 << 20)?;
-        if data.records.is_empty() {
-            break;
-        }
-        let mut buf = data.records;
-        let mut next = offset;
-        while !buf.is_empty() {
-            if let Ok(header) = kavka_storage::BatchHeader::parse(&buf) {
-                next = next.max(header.last_offset().saturating_add(1));
-            }
-            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
-                break;
-            };
-            for r in set.records {
-                next = next.max(r.offset + 1);
-                if r.offset < offset || r.control {
-                    continue;
-                }
-                let Some(key) = r.key else { continue };
-                match TxnRecord::decode(&key, r.value.as_deref()) {
-                    Ok(record) => {
-                        into.replay(record);
-                        records += 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable transaction record")
-                    }
-                }
-            }
-        }
-        if next <= offset {
-            break;
-        }
-        offset = next;
-    }
-    Ok(records)
 }

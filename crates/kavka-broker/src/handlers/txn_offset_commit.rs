@@ -17,6 +17,7 @@ use kavka_storage::StorageError;
 
 use super::offset_commit::split_known;
 use super::RequestContext;
+use crate::coordinator_runtime::WriteError;
 use crate::group_service::{CoordinatorError, PersistError};
 use crate::partition::PartitionError;
 
@@ -95,7 +96,9 @@ pub(crate) async fn handle(
 /// a write outside the transaction); everything else is the coordinator's error.
 fn failure_code(e: &CoordinatorError) -> i16 {
     match e {
-        CoordinatorError::Persist(PersistError::Append(PartitionError::Storage(s))) => match s {
+        CoordinatorError::Persist(PersistError::Write(WriteError::Append(
+            PartitionError::Storage(s),
+        ))) => match s {
             StorageError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
             StorageError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
             _ => e.code(),
