@@ -2,7 +2,7 @@
 //! default) under a light produce load spread over all of them: every record
 //! goes to the next partition in turn. Figures: acknowledgement latency
 //! (acks=all, librdkafka defaults otherwise), broker CPU and peak RSS over the
-//! timed phase.
+//! timed phase, after one untimed record to every partition.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -90,6 +90,30 @@ pub(crate) fn run(cluster: &Cluster, spec: ManyPartitionsSpec) -> anyhow::Result
         .collect();
     let total = spec.rate * spec.duration.as_secs_f64().ceil() as u64;
     let value = payload(100);
+    // Untimed: one record to every partition, so the producer has every
+    // topic's metadata and a connection before the clock starts.
+    for (topic, partition) in &targets {
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now()))
+            .partition(*partition)
+            .payload(&value[..]);
+        loop {
+            match producer.send::<(), [u8]>(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => return Err(e).context("sending a warm-up record"),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .context("waiting for the warm-up records")?;
+    if let Ok(mut l) = producer.context().latencies.lock() {
+        l.clear();
+    }
 
     let meter = cluster.meter()?;
     let start = Instant::now();

@@ -68,6 +68,8 @@ pub(crate) struct FrameLimits<'a> {
 
 /// Bytes read per system call when no bigger frame is known to be coming.
 const READ_CHUNK: usize = 8 * 1024;
+/// At most this much room is made ahead for the rest of a frame.
+const READ_AHEAD: usize = 1024 * 1024;
 /// Answers gathered before one write; a bigger answer is written on its own.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -238,7 +240,9 @@ pub(crate) async fn serve_frames<A: Answer>(
                         _ = stopped(&mut stop) => return,
                     });
                 }
-                inbound.reserve((4 + size).saturating_sub(inbound.len()));
+                // Grown as the frame arrives, not at once: a client that only
+                // announces a large frame does not get its size allocated.
+                inbound.reserve((4 + size).saturating_sub(inbound.len()).min(READ_AHEAD));
             }
             None if inbound.is_empty() => {
                 inbound = BytesMut::new();
