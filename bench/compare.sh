@@ -3,7 +3,7 @@
 # Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
 # prints both result tables and the Kavka/Kafka ratios.
 #
-#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster | --txn]
+#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster | --txn | --scale]
 #
 # --quick       100k records per throughput workload, 5 s latency run, 200 prefill
 #               partitions (with --cluster: also 2 failover trials instead of 5)
@@ -25,6 +25,14 @@
 #               and read_committed consume of a transactionally written topic);
 #               the default run includes them after `all`. KAFKA_REF_PORT and
 #               KAFKA_REF_DIR fix the reference broker's port and directory
+# --scale       only `idle-connections` (5,000 connections that asked ApiVersions
+#               once and stay silent, beside a producer/consumer pair at 5,000
+#               records/s acks=all for 10 s: broker RSS per idle connection and
+#               the pair's latency; --quick: 1,000 connections, 5 s),
+#               `many-partitions` (1,000 topics x 10 partitions, 2,000 records/s
+#               of 100 B acks=all spread over all of them for 10 s; --quick: 100
+#               topics) and `consume` of 1 M records of 100 B with librdkafka's
+#               defaults (--quick: 100k). KAFKA_REF_PORT / KAFKA_REF_DIR as for --txn
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
@@ -41,16 +49,22 @@ BUILD=1
 COMPACTION=0
 CLUSTER=0
 TXN_ONLY=0
+SCALE_ONLY=0
+IDLE_CONNECTIONS=5000
+MANY_TOPICS=1000
+CONSUME_RECORDS=1000000
 TRIALS=5
 LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
-    --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5 ;;
+    --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
+      IDLE_CONNECTIONS=1000; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
     --txn) TXN_ONLY=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --scale) SCALE_ONLY=1 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -244,6 +258,47 @@ if [[ "$COMPACTION" == 1 ]]; then
   "$BENCH" show "$WORK/kafka.tsv"
   echo
   echo "## Kavka / Kafka (same run, same machine; > 1 is better for MB/s, < 1 for latency)"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
+  exit 0
+fi
+
+if [[ "$SCALE_ONLY" == 1 ]]; then
+  scale_workloads() { # bootstrap pid out err
+    "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" idle-connections \
+      --connections "$IDLE_CONNECTIONS" --rate 5000 --seconds "$LATENCY_SECONDS" \
+      > /dev/null 2> "$4" || true
+    "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" consume \
+      --records "$CONSUME_RECORDS" --record-size 100 > /dev/null 2>> "$4" || true
+    # Last: its 10,000 partitions stay on the broker.
+    "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" many-partitions \
+      --topics "$MANY_TOPICS" --partitions 10 --rate 2000 --seconds "$LATENCY_SECONDS" \
+      > /dev/null 2>> "$4" || true
+  }
+  port="$(free_port)"
+  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+    --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
+  KAVKA_PID=$!
+  wait_for_port "$port"
+  echo
+  echo "## Kavka (pid $KAVKA_PID, $HOST:$port)"
+  scale_workloads "$HOST:$port" "$KAVKA_PID" "$WORK/kavka.tsv" "$WORK/kavka-bench.err"
+  stop_kavka
+  "$BENCH" show "$WORK/kavka.tsv"
+
+  port="${KAFKA_REF_PORT:-$(free_port)}"
+  kafka_dir="${KAFKA_REF_DIR:-$WORK/kafka}"
+  KAFKA_DIRS+=("$kafka_dir")
+  started="$(compat/kafka-ref.sh start --port "$port" --controller-port "$((port + 1))" \
+    --dir "$kafka_dir" --fresh)"
+  kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+  echo
+  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, $HOST:$port)"
+  scale_workloads "$HOST:$port" "$kafka_pid" "$WORK/kafka.tsv" "$WORK/kafka-bench.err"
+  compat/kafka-ref.sh stop --dir "$kafka_dir" > /dev/null
+  rm -rf "$kafka_dir/data"
+  "$BENCH" show "$WORK/kafka.tsv"
+  echo
+  echo "## Kavka / Kafka (same run, same machine; > 1 is better for records/s, < 1 for RSS and latency)"
   "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
   exit 0
 fi

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::cluster::Cluster;
@@ -15,13 +17,27 @@ use crate::report::Row;
 pub(crate) const PARTITIONS: i32 = 6;
 
 /// The `consume` workload: prefill (not timed), then time reading everything back.
-pub(crate) fn run(cluster: &Cluster, name: &str, spec: ProduceSpec) -> anyhow::Result<Row> {
+/// `consumer_config` overrides librdkafka defaults of the timed consumer
+/// (e.g. `debug=fetch` or `fetch.queue.backoff.ms=0`, to study the client).
+pub(crate) fn run(
+    cluster: &Cluster,
+    name: &str,
+    spec: ProduceSpec,
+    consumer_config: &[(String, String)],
+) -> anyhow::Result<Row> {
     let topic = cluster.fresh_topic("consume", PARTITIONS)?;
     produce_records(cluster, &topic, ProduceSpec { acks: "1", ..spec })
         .context("prefilling the topic")?;
 
     let meter = cluster.meter()?;
-    let (records, bytes, seconds) = read_all(cluster, &topic, spec.records, None, spec.time_limit)?;
+    let (records, bytes, seconds) = read_all(
+        cluster,
+        &topic,
+        spec.records,
+        None,
+        consumer_config,
+        spec.time_limit,
+    )?;
     let usage = meter.finish()?;
     Ok(Row::new(name)
         .with_throughput(records, bytes, seconds)
@@ -37,6 +53,7 @@ pub(crate) fn read_all(
     topic: &str,
     expected: u64,
     isolation_level: Option<&str>,
+    consumer_config: &[(String, String)],
     time_limit: Duration,
 ) -> anyhow::Result<(u64, u64, f64)> {
     let start = Instant::now();
@@ -49,7 +66,15 @@ pub(crate) fn read_all(
     if let Some(level) = isolation_level {
         config.set("isolation.level", level);
     }
-    let consumer: BaseConsumer = config.create().context("creating the consumer")?;
+    for (key, value) in consumer_config {
+        config.set(key, value);
+        if key == "debug" {
+            config.set_log_level(RDKafkaLogLevel::Debug);
+        }
+    }
+    let consumer: BaseConsumer<StderrLog> = config
+        .create_with_context(StderrLog(start))
+        .context("creating the consumer")?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         assignment
@@ -77,3 +102,18 @@ pub(crate) fn read_all(
     }
     Ok((records, bytes, start.elapsed().as_secs_f64()))
 }
+
+/// librdkafka's log lines (all of them with `debug=fetch`) on stderr, with the
+/// seconds since the consumer was created, to see where a read waits.
+struct StderrLog(Instant);
+
+impl ClientContext for StderrLog {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        eprintln!(
+            "{:>8.3} {level:?} {fac}: {log_message}",
+            self.0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+impl ConsumerContext for StderrLog {}

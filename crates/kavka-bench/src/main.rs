@@ -6,7 +6,9 @@ mod cluster;
 mod compaction;
 mod consume;
 mod failover;
+mod idle_connections;
 mod latency;
+mod many_partitions;
 mod produce;
 mod quorum;
 mod report;
@@ -92,6 +94,10 @@ enum Workload {
         records: u64,
         #[arg(long, default_value_t = 100)]
         record_size: usize,
+        /// A librdkafka setting for the timed consumer (repeatable), e.g.
+        /// `debug=fetch`; the row name then lists it.
+        #[arg(long = "consumer-config", value_name = "KEY=VALUE")]
+        consumer_config: Vec<String>,
     },
     /// End-to-end latency at a fixed rate (acks=all).
     Latency {
@@ -101,6 +107,32 @@ enum Workload {
         seconds: u64,
         #[arg(long, default_value_t = 100)]
         record_size: usize,
+    },
+    /// N idle connections (each asked ApiVersions once) beside a busy
+    /// producer/consumer pair: the broker's RSS per idle connection and the
+    /// pair's end-to-end latency. Needs one `--broker-pid`.
+    IdleConnections {
+        #[arg(long, default_value_t = 5_000)]
+        connections: usize,
+        /// Records per second of the busy pair (100 B, acks=all).
+        #[arg(long, default_value_t = 5_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// T topics of P partitions (10,000 partitions) with a light acks=all
+    /// produce load spread over all of them: acknowledgement latency, broker
+    /// CPU and RSS.
+    ManyPartitions {
+        #[arg(long, default_value_t = 1_000)]
+        topics: u32,
+        #[arg(long, default_value_t = 10)]
+        partitions: i32,
+        /// Records per second over all partitions (100 B each).
+        #[arg(long, default_value_t = 2_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// Transactional produce: one producer with a `transactional.id` sends N
     /// records of S bytes in transactions of `--per-txn`, committing each.
@@ -279,14 +311,15 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
         progress(&row);
         row
     };
-    let consume = |name: &str, records, record_size| {
+    let consume = |name: &str, records, record_size, config: &[(String, String)]| {
         let spec = ProduceSpec {
             records,
             record_size,
             acks: "1",
             time_limit,
         };
-        let row = consume::run(cluster, name, spec).unwrap_or_else(|e| Row::failed(name, &e));
+        let row =
+            consume::run(cluster, name, spec, config).unwrap_or_else(|e| Row::failed(name, &e));
         progress(&row);
         row
     };
@@ -343,12 +376,17 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
         Workload::Consume {
             records,
             record_size,
+            consumer_config,
         } => {
-            vec![consume(
-                &format!("consume {record_size} B"),
-                records,
-                record_size,
-            )]
+            let config = match parse_settings(&consumer_config, "--consumer-config") {
+                Ok(c) => c,
+                Err(e) => return vec![Row::failed("consume", &e)],
+            };
+            let mut name = format!("consume {record_size} B");
+            if !consumer_config.is_empty() {
+                name = format!("{name}, {}", consumer_config.join(" "));
+            }
+            vec![consume(&name, records, record_size, &config)]
         }
         Workload::Latency {
             rate,
@@ -361,6 +399,41 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
                 record_size,
             };
             vec![latency(&format!("latency {rate}/s acks=all"), spec)]
+        }
+        Workload::IdleConnections {
+            connections,
+            rate,
+            seconds,
+        } => {
+            let spec = idle_connections::IdleSpec {
+                connections,
+                busy: LatencySpec {
+                    rate,
+                    duration: Duration::from_secs(seconds),
+                    record_size: 100,
+                },
+                time_limit,
+            };
+            let rows = idle_connections::run(cluster, spec);
+            rows.iter().for_each(progress);
+            rows
+        }
+        Workload::ManyPartitions {
+            topics,
+            partitions,
+            rate,
+            seconds,
+        } => {
+            let spec = many_partitions::ManyPartitionsSpec {
+                topics,
+                partitions,
+                rate,
+                duration: Duration::from_secs(seconds),
+            };
+            let row = many_partitions::run(cluster, spec)
+                .unwrap_or_else(|e| Row::failed(many_partitions::row_name(&spec), &e));
+            progress(&row);
+            vec![row]
         }
         Workload::Startup {
             start_cmd,
@@ -387,7 +460,7 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
                 produce("produce 100 B acks=1", small, 100, "1"),
                 produce("produce 100 B acks=all", small, 100, "all"),
                 produce("produce 1 KiB acks=all", large, 1024, "all"),
-                consume("consume 100 B", small, 100),
+                consume("consume 100 B", small, 100, &[]),
                 latency(
                     &format!("latency {rate}/s acks=all"),
                     LatencySpec {
@@ -431,17 +504,7 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
             trial_timeout,
             producer_config,
         } => {
-            let producer_config = match producer_config
-                .iter()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or_else(|| {
-                            anyhow::anyhow!("--producer-config {kv}: expected KEY=VALUE")
-                        })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()
-            {
+            let producer_config = match parse_settings(&producer_config, "--producer-config") {
                 Ok(c) => c,
                 Err(e) => return vec![Row::failed("failover", &e)],
             };
@@ -464,6 +527,18 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
         }
         Workload::Compare { .. } | Workload::Show { .. } => Vec::new(),
     }
+}
+
+/// `KEY=VALUE` client settings from a repeatable flag.
+fn parse_settings(settings: &[String], flag: &str) -> anyhow::Result<Vec<(String, String)>> {
+    settings
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("{flag} {kv}: expected KEY=VALUE"))
+        })
+        .collect()
 }
 
 /// One line on stderr per finished workload, so a long run shows progress.

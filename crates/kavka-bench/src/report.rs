@@ -40,6 +40,8 @@ pub(crate) struct Row {
     pub(crate) acked: Option<f64>,
     /// Failover: acknowledged records not found when reading the log back.
     pub(crate) lost: Option<f64>,
+    /// Idle connections: the broker's RSS growth per connection held open, KiB.
+    pub(crate) kib_per_connection: Option<f64>,
 }
 
 impl Row {
@@ -150,10 +152,16 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
     let mut out = String::new();
     let throughput: Vec<&Row> = rows
         .iter()
-        .filter(|r| !r.is_latency() && !r.is_startup() && !r.is_failover())
+        .filter(|r| {
+            !r.is_latency() && !r.is_startup() && !r.is_failover() && r.kib_per_connection.is_none()
+        })
         .collect();
     let latency: Vec<&Row> = rows.iter().filter(|r| r.is_latency()).collect();
     let startup: Vec<&Row> = rows.iter().filter(|r| r.is_startup()).collect();
+    let connections: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.kib_per_connection.is_some())
+        .collect();
     let failover: Vec<&Row> = rows.iter().filter(|r| r.is_failover()).collect();
     let nodes = rows.iter().any(|r| !r.node_cpu_s.is_empty());
     let (node_head, node_rule) = if nodes {
@@ -234,6 +242,17 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
             };
         }
     }
+    if !connections.is_empty() {
+        out.push_str("\n| workload | broker RSS KiB per idle connection |\n| --- | ---: |\n");
+        for r in connections {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                r.workload,
+                cell(r.kib_per_connection, 1)
+            );
+        }
+    }
     if !startup.is_empty() {
         out.push_str("\n| workload | ms to first Metadata response |\n| --- | ---: |\n");
         for r in startup {
@@ -275,10 +294,12 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
 
 const TSV_HEADER: &str =
     "workload\trecords_per_s\tmb_per_s\tbroker_cpu_s\tclient_cpu_s\tbroker_peak_rss_mib\tp50_ms\tp99_ms\tp999_ms\tmax_ms\tstartup_ms\tfailure\
-     \tnode_cpu_s\tnode_rss_mib\tfailover_ms\tmax_gap_ms\tkill_cmd_ms\trecovery_ms\tacked\tlost";
+     \tnode_cpu_s\tnode_rss_mib\tfailover_ms\tmax_gap_ms\tkill_cmd_ms\trecovery_ms\tacked\tlost\tkib_per_connection";
 /// Fields of a row written before the cluster columns existed.
 const OLD_FIELDS: usize = 12;
-const FIELDS: usize = 20;
+/// Fields of a row written before the connection column existed.
+const CLUSTER_FIELDS: usize = 20;
+const FIELDS: usize = 21;
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -345,6 +366,7 @@ fn tsv_line(r: &Row) -> String {
         num(r.recovery_ms),
         num(r.acked),
         num(r.lost),
+        num(r.kib_per_connection),
     ]
     .join("\t")
 }
@@ -362,9 +384,9 @@ pub(crate) fn read_tsv(path: &Path) -> anyhow::Result<Vec<Row>> {
 
 fn parse_line(line: &str) -> anyhow::Result<Row> {
     let f: Vec<&str> = line.split('\t').collect();
-    if f.len() != FIELDS && f.len() != OLD_FIELDS {
+    if ![FIELDS, CLUSTER_FIELDS, OLD_FIELDS].contains(&f.len()) {
         anyhow::bail!(
-            "expected {FIELDS} (or {OLD_FIELDS}) fields, found {}",
+            "expected {FIELDS} (or {CLUSTER_FIELDS} or {OLD_FIELDS}) fields, found {}",
             f.len()
         );
     }
@@ -391,6 +413,7 @@ fn parse_line(line: &str) -> anyhow::Result<Row> {
         recovery_ms: num(17),
         acked: num(18),
         lost: num(19),
+        kib_per_connection: num(20),
     })
 }
 
@@ -439,6 +462,31 @@ pub(crate) fn ratio_table(a_name: &str, a: &[Row], b_name: &str, b: &[Row]) -> S
             ratio(ra.p999_ms, rb.p999_ms),
             ratio(ra.startup_ms, rb.startup_ms),
         );
+    }
+    let connections: Vec<(f64, f64, &str)> = a
+        .iter()
+        .filter_map(|ra| {
+            let rb = b.iter().find(|rb| rb.workload == ra.workload)?;
+            Some((
+                ra.kib_per_connection?,
+                rb.kib_per_connection?,
+                ra.workload.as_str(),
+            ))
+        })
+        .collect();
+    if !connections.is_empty() {
+        let _ = write!(
+            out,
+            "\n| workload ({a_name} / {b_name}) | RSS per idle connection |\n| --- | ---: |\n"
+        );
+        for (x, y, workload) in connections {
+            let ratio = if y > 0.0 {
+                significant(x / y)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "| {workload} | {ratio} |");
+        }
     }
     let failover: Vec<(&Row, &Row)> = a
         .iter()
@@ -509,6 +557,17 @@ mod tests {
         assert_eq!(back.lost, Some(0.0));
         assert_eq!(back.recovery_ms, None);
         assert!(back.failure.is_none());
+    }
+
+    #[test]
+    fn the_connection_column_survives_the_tsv_round_trip() {
+        let row = Row {
+            kib_per_connection: Some(4.5),
+            ..Row::new("idle connections 5000")
+        };
+        let back = parse_line(&tsv_line(&row)).unwrap();
+        assert_eq!(back.kib_per_connection, Some(4.5));
+        assert!(markdown(&[back]).contains("| idle connections 5000 | 4.5 |"));
     }
 
     #[test]

@@ -262,7 +262,7 @@ fn probe(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Sends one request (header v1, non-flexible) and decodes its response (header v0).
-fn round_trip<Req: Encodable, Resp: Decodable>(
+pub(crate) fn round_trip<Req: Encodable, Resp: Decodable>(
     stream: &mut TcpStream,
     key: ApiKey,
     version: i16,

@@ -198,6 +198,7 @@ pub(crate) fn run_consume(cluster: &Cluster, spec: TxnSpec) -> Vec<Row> {
                     &topic,
                     spec.records,
                     Some(isolation.as_str()),
+                    &[],
                     spec.time_limit,
                 )?;
                 let usage = meter.finish()?;

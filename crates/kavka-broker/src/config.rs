@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod cluster;
+mod connections;
 mod security;
 
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
+pub use connections::ConnectionSettings;
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -76,6 +78,8 @@ pub struct BrokerConfig {
     pub message_max_bytes: u32,
     pub message_timestamp_type: String,
     pub socket_request_max_bytes: usize,
+    /// Connection and request limits of the client listener.
+    pub connections: ConnectionSettings,
     pub retention_check_interval_ms: u64,
     pub min_insync_replicas: i32,
     pub offsets_topic_num_partitions: i32,
@@ -244,7 +248,9 @@ impl BrokerConfig {
             return Err(ConfigError::UnsupportedSecurity(insecure));
         }
         for key in raw.keys() {
-            if !KNOWN_KEYS.contains(&key.as_str()) && !cluster::CLUSTER_KEYS.contains(&key.as_str())
+            if !KNOWN_KEYS.contains(&key.as_str())
+                && !cluster::CLUSTER_KEYS.contains(&key.as_str())
+                && !connections::CONNECTION_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -327,6 +333,7 @@ impl BrokerConfig {
                 "must be CreateTime or LogAppendTime",
             ));
         }
+        let socket_request_max_bytes = positive(&p, "socket.request.max.bytes", 104_857_600)?;
         let config = Self {
             node_id,
             listener,
@@ -345,7 +352,8 @@ impl BrokerConfig {
             flush_ms: (flush_ms > 0).then_some(flush_ms),
             message_max_bytes: positive(&p, "message.max.bytes", 1_048_588)?,
             message_timestamp_type: timestamp_type,
-            socket_request_max_bytes: positive(&p, "socket.request.max.bytes", 104_857_600)?,
+            socket_request_max_bytes,
+            connections: ConnectionSettings::parse(&p, socket_request_max_bytes)?,
             retention_check_interval_ms: positive(&p, "log.retention.check.interval.ms", 300_000)?,
             min_insync_replicas: positive(&p, "min.insync.replicas", 1)?,
             offsets_topic_num_partitions: positive(&p, "offsets.topic.num.partitions", 50)?,

@@ -1,18 +1,25 @@
 //! One client connection: frames in, responses out in request order. Requests on
 //! a connection are handled one at a time (as Apache Kafka does), which keeps
 //! responses ordered; a long-polling fetch only holds up its own connection.
+//! Each request holds a place in the broker's [`RequestQueue`] from being read
+//! until its handling starts, and its bytes until answered; an idle connection
+//! holds no buffers.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::ResponseKind;
 use kavka_wire::{decode_request, encode_response, frame_length, DecodedRequest, FrameCheck};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
+use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::state::BrokerState;
 
 /// What becomes of one request.
@@ -48,15 +55,52 @@ impl Answer for BrokerAnswers {
     }
 }
 
-/// Serves one client connection until the peer closes it, it misbehaves, or shutdown.
+/// How one connection is held to the broker's limits.
+pub(crate) struct FrameLimits<'a> {
+    /// `socket.request.max.bytes`.
+    pub max_frame: usize,
+    /// `connections.max.idle.ms`; `None`: never closed for being idle.
+    pub idle: Option<Duration>,
+    /// The broker-wide request queue; `None`: unbounded (the controller listener).
+    pub queue: Option<&'a RequestQueue>,
+    /// Where an idle close is counted.
+    pub stats: Option<&'a ConnectionStats>,
+}
+
+/// Bytes read per system call when no bigger frame is known to be coming.
+const READ_CHUNK: usize = 8 * 1024;
+/// At most this much room is made ahead for the rest of a frame.
+const READ_AHEAD: usize = 1024 * 1024;
+/// Answers gathered before one write; a bigger answer is written on its own.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Serves one client connection until the peer closes it, it misbehaves, it
+/// stays idle for `connections.max.idle.ms`, or shutdown. `slot` is its place
+/// under the connection quotas, given back when this returns.
 pub(crate) async fn serve_connection(
     state: Arc<BrokerState>,
     socket: TcpStream,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
+    slot: ConnectionSlot,
 ) {
-    let max_frame = state.config.socket_request_max_bytes;
-    serve_frames(&BrokerAnswers(state), socket, peer, max_frame, Some(stop)).await;
+    let limits = FrameLimits {
+        max_frame: state.config.socket_request_max_bytes,
+        idle: Some(Duration::from_millis(
+            state.config.connections.connections_max_idle_ms,
+        )),
+        queue: Some(&state.requests),
+        stats: Some(&slot.quotas().stats),
+    };
+    serve_frames(
+        &BrokerAnswers(state.clone()),
+        socket,
+        peer,
+        &limits,
+        Some(stop),
+    )
+    .await;
+    drop(slot);
 }
 
 /// Resolves when `stop` changes; never, without one.
@@ -69,23 +113,53 @@ async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
     }
 }
 
+/// Room in the request queue for a frame of `size` bytes; none without a queue.
+async fn reserve_bytes<'a>(limits: &FrameLimits<'a>, size: usize) -> Option<BytesPermit<'a>> {
+    match limits.queue {
+        Some(q) => Some(q.reserve_bytes(size).await),
+        None => None,
+    }
+}
+
+/// A place in the request queue; none without a queue.
+async fn enqueue<'a>(limits: &FrameLimits<'a>) -> Option<RequestPermit<'a>> {
+    match limits.queue {
+        Some(q) => q.enqueue().await,
+        None => None,
+    }
+}
+
+/// The size a partly read frame announces, once its prefix is here.
+fn announced_size(buf: &[u8]) -> Option<usize> {
+    let prefix = buf.get(..4)?;
+    usize::try_from(i32::from_be_bytes([
+        prefix[0], prefix[1], prefix[2], prefix[3],
+    ]))
+    .ok()
+}
+
 /// The request loop of a Kafka-protocol connection: frames in, `answers`'
-/// responses out in request order.
+/// responses out in request order. Requests are read only while the request
+/// queue has room, so a full queue holds clients back through TCP.
 pub(crate) async fn serve_frames<A: Answer>(
     answers: &A,
     socket: TcpStream,
     peer: SocketAddr,
-    max_frame: usize,
+    limits: &FrameLimits<'_>,
     mut stop: Option<watch::Receiver<bool>>,
 ) {
-    let (mut reader, writer) = socket.into_split();
-    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let (reader, mut writer) = socket.into_split();
+    // Both buffers stay unallocated while the connection is idle, so thousands
+    // of idle clients cost the broker no buffer memory.
+    let mut inbound = BytesMut::new();
+    let mut outbound: Vec<u8> = Vec::new();
+    // The queue's room for the frame being read, taken once its size is known.
+    let mut reading: Option<Option<BytesPermit<'_>>> = None;
     loop {
-        // Answer every whole frame already buffered before flushing, so pipelined
+        // Answer every whole frame already buffered before writing, so pipelined
         // requests share one write.
         loop {
-            let size = match frame_length(&buf, max_frame) {
+            let size = match frame_length(&inbound, limits.max_frame) {
                 Ok(FrameCheck::Complete(size)) => size,
                 Ok(FrameCheck::Incomplete) => break,
                 Err(e) => {
@@ -93,8 +167,19 @@ pub(crate) async fn serve_frames<A: Answer>(
                     return;
                 }
             };
-            buf.advance(4);
-            let frame = buf.split_to(size).freeze();
+            let held = match reading.take() {
+                Some(held) => held,
+                None => tokio::select! {
+                    held = reserve_bytes(limits, size) => held,
+                    _ = stopped(&mut stop) => return,
+                },
+            };
+            let queued = tokio::select! {
+                queued = enqueue(limits) => queued,
+                _ = stopped(&mut stop) => return,
+            };
+            inbound.advance(4);
+            let frame = inbound.split_to(size).freeze();
             let request = match decode_request(frame) {
                 Ok(r) => r,
                 Err(e) => {
@@ -102,11 +187,20 @@ pub(crate) async fn serve_frames<A: Answer>(
                     return;
                 }
             };
+            // Handling starts now (there is no handler pool to wait for), so the
+            // request leaves the queue, as Kafka's does when a handler thread takes
+            // it: a long-polling Fetch or a JoinGroup waiting for its group must not
+            // hold a place, or 500 of them would stall every other request. Its
+            // bytes stay counted until it is answered.
+            drop(queued);
             let api_key = request.api_key;
             let version = request.version;
             let correlation_id = request.header.correlation_id;
+            // Boxed: the handlers' state lives on the heap only while a request
+            // is in progress, not in every idle connection's task.
+            let answering = Box::pin(answers.answer(request, peer));
             let response = tokio::select! {
-                r = answers.answer(request, peer) => r,
+                r = answering => r,
                 _ = stopped(&mut stop) => return,
             };
             let response = match response {
@@ -121,22 +215,73 @@ pub(crate) async fn serve_frames<A: Answer>(
                     return;
                 }
             };
-            if writer.write_all(&bytes).await.is_err() {
-                return;
+            drop(response);
+            drop(held);
+            if outbound.len() + bytes.len() > WRITE_BATCH && !outbound.is_empty() {
+                if writer.write_all(&outbound).await.is_err() {
+                    return;
+                }
+                outbound.clear();
+            }
+            if bytes.len() >= WRITE_BATCH {
+                if writer.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            } else {
+                outbound.extend_from_slice(&bytes);
             }
         }
-        if writer.flush().await.is_err() {
-            return;
+        if !outbound.is_empty() {
+            if writer.write_all(&outbound).await.is_err() {
+                return;
+            }
+            outbound.clear();
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 * 1024);
+        match announced_size(&inbound) {
+            // Part of a frame is here: make room for all of it, counted against
+            // the queue's bytes before it is read.
+            Some(size) => {
+                if reading.is_none() {
+                    reading = Some(tokio::select! {
+                        held = reserve_bytes(limits, size) => held,
+                        _ = stopped(&mut stop) => return,
+                    });
+                }
+                // Grown as the frame arrives, not at once: a client that only
+                // announces a large frame does not get its size allocated.
+                inbound.reserve((4 + size).saturating_sub(inbound.len()).min(READ_AHEAD));
+            }
+            None if inbound.is_empty() => {
+                inbound = BytesMut::new();
+                outbound = Vec::new();
+            }
+            None => {}
         }
+        let idle = async {
+            match limits.idle {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            read = reader.read_buf(&mut buf) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            },
+            ready = reader.readable() => if ready.is_err() { return },
+            _ = idle => {
+                tracing::debug!(%peer, "closing connection idle for connections.max.idle.ms");
+                if let Some(stats) = limits.stats {
+                    stats.closed_idle_total.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
             _ = stopped(&mut stop) => return,
+        }
+        if inbound.capacity() - inbound.len() < READ_CHUNK / 8 {
+            inbound.reserve(READ_CHUNK);
+        }
+        match reader.try_read_buf(&mut inbound) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
         }
     }
 }

@@ -23,7 +23,7 @@ use kavka_wire::DecodedRequest;
 use tokio::net::TcpStream;
 
 use crate::config::BrokerConfig;
-use crate::connection::{serve_frames, Answer, Reply};
+use crate::connection::{serve_frames, Answer, FrameLimits, Reply};
 use crate::controller::ControllerClient;
 use crate::handlers::describe_cluster::{wrong_endpoint_type, ENDPOINT_CONTROLLERS};
 use crate::handlers::describe_quorum::{self, QuorumEndpoint};
@@ -164,8 +164,13 @@ impl KafkaConnectionHandler for ControllerApis {
         let apis = self.clone();
         Box::pin(async move {
             let _ = stream.set_nodelay(true);
-            let max_frame = apis.0.max_frame;
-            serve_frames(&apis, stream, peer, max_frame, None).await;
+            let limits = FrameLimits {
+                max_frame: apis.0.max_frame,
+                idle: None,
+                queue: None,
+                stats: None,
+            };
+            serve_frames(&apis, stream, peer, &limits, None).await;
         })
     }
 }

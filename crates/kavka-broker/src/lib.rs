@@ -4,6 +4,7 @@
 
 pub mod config;
 mod connection;
+pub mod connection_quotas;
 pub mod controller;
 mod controller_apis;
 mod controller_node;
@@ -20,6 +21,7 @@ mod producer_ids;
 mod quorum_node;
 mod replica_manager;
 mod replication;
+pub mod request_queue;
 mod server;
 mod state;
 mod topic_config;

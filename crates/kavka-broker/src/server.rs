@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::connection::serve_connection;
+use crate::connection_quotas::ConnectionQuotas;
 use crate::log_cleaner::LogCleaner;
 use crate::state::{now_ms, BrokerState, StartError};
 
@@ -83,15 +84,29 @@ impl Broker {
             "Kavka broker started"
         );
         tokio::pin!(shutdown);
+        let quotas = self.state.connections.clone();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
+                // At max.connections nothing is accepted until one closes; the
+                // clients wait in the kernel's accept queue, as with Kafka.
+                accepted = accept_in_quota(&self.listener, &quotas) => match accepted {
                     Ok((socket, peer)) => {
+                        let slot = match quotas.admit(peer.ip()) {
+                            Ok(slot) => slot,
+                            Err(too_many) => {
+                                tracing::info!(
+                                    "Rejected connection from {}, address already has the configured maximum of {} connections.",
+                                    too_many.ip, too_many.max
+                                );
+                                drop(socket);
+                                continue;
+                            }
+                        };
                         let _ = socket.set_nodelay(true);
                         let state = self.state.clone();
                         let stop = stop_rx.clone();
-                        tasks.spawn(async move { serve_connection(state, socket, peer, stop).await });
+                        tasks.spawn(serve_connection(state, socket, peer, stop, slot));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -125,6 +140,15 @@ impl Broker {
         }
         tracing::info!("shut down cleanly");
     }
+}
+
+/// Waits for room under `max.connections`, then accepts the next connection.
+async fn accept_in_quota(
+    listener: &TcpListener,
+    quotas: &ConnectionQuotas,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    quotas.wait_for_slot().await;
+    listener.accept().await
 }
 
 /// Kafka's controlled shutdown: tells the controller this broker is going, so it

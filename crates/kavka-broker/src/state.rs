@@ -9,6 +9,7 @@ use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 use kavka_storage::durable::{self, StateFileError};
 
 use crate::config::BrokerConfig;
+use crate::connection_quotas::ConnectionQuotas;
 use crate::controller::{
     ControllerCallError, ControllerClient, ControllerService, HeartbeatAnswer,
 };
@@ -18,6 +19,7 @@ use crate::metadata_store::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
 use crate::quorum_node;
 use crate::replica_manager::ReplicaManager;
+use crate::request_queue::RequestQueue;
 use crate::txn_service::TxnService;
 use uuid::Uuid;
 
@@ -74,6 +76,10 @@ pub struct BrokerState {
     incarnation_id: Uuid,
     /// The controller beside this node's quorum member, if it is a controller.
     pub(crate) controller_service: Option<Arc<ControllerService>>,
+    /// Connection counts and limits of the client listener.
+    pub connections: Arc<ConnectionQuotas>,
+    /// Requests read and not yet answered, and their bytes.
+    pub requests: RequestQueue,
 }
 
 impl BrokerState {
@@ -99,6 +105,14 @@ impl BrokerState {
             broker_epoch: AtomicI64::new(-1),
             incarnation_id: Uuid::new_v4(),
             controller_service: node.controller.clone(),
+            connections: ConnectionQuotas::new(
+                config_for_groups
+                    .cluster
+                    .broker_listener()
+                    .map_or("PLAINTEXT", |l| l.name.as_str()),
+                config_for_groups.connections.clone(),
+            ),
+            requests: RequestQueue::new(&config_for_groups.connections),
         });
         state.format_cluster().await?;
         state.register().await;
