@@ -142,6 +142,15 @@ pub(crate) enum ClusterError {
         log: PathBuf,
         tail: String,
     },
+    #[error("node {id} listed {seen} of the cluster's {expected} brokers after {secs} s; last lines of {}:\n{tail}", log.display())]
+    NotAllRegistered {
+        id: i32,
+        seen: usize,
+        expected: usize,
+        secs: u64,
+        log: PathBuf,
+        tail: String,
+    },
     #[error(
         "node {id} did not exit within {secs} s of SIGTERM; `kavka cluster kill {id}` ends it"
     )]

@@ -207,6 +207,35 @@ pub(crate) fn wait_ready(
     }
 }
 
+/// Waits until `node`'s Metadata lists `expected` brokers: every node registered
+/// and unfenced in the metadata this node has applied. Until then a client's
+/// CreateTopics with the full replication factor could be refused by this node.
+pub(crate) fn wait_all_registered(
+    node: &NodeState,
+    expected: usize,
+    timeout: Duration,
+) -> Result<(), ClusterError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], node.client_port));
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = metadata_brokers(addr).unwrap_or(0);
+        if seen >= expected {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ClusterError::NotAllRegistered {
+                id: node.id,
+                seen,
+                expected,
+                secs: timeout.as_secs(),
+                log: node.log.clone(),
+                tail: log_tail(&node.log, LOG_TAIL_LINES),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const LOG_TAIL_LINES: usize = 15;
 
 /// The last `n` lines of a node's log (empty if it cannot be read).
@@ -214,6 +243,45 @@ pub(crate) fn log_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The number of brokers a Metadata v1 request (no topics) lists.
+pub(crate) fn metadata_brokers(addr: SocketAddr) -> std::io::Result<usize> {
+    const METADATA: i16 = 3;
+    const CORRELATION_ID: i32 = 0x4b41_564d;
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let timeout = Duration::from_secs(1);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let client_id = b"kavka-cluster";
+    let mut body = Vec::with_capacity(32);
+    body.extend_from_slice(&METADATA.to_be_bytes());
+    body.extend_from_slice(&1i16.to_be_bytes());
+    body.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    body.extend_from_slice(&(client_id.len() as i16).to_be_bytes());
+    body.extend_from_slice(client_id);
+    body.extend_from_slice(&0i32.to_be_bytes()); // an empty topic list: brokers only
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame)?;
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size)?;
+    let size = usize::try_from(i32::from_be_bytes(size)).map_err(|_| bad("negative size"))?;
+    if size > 1 << 20 {
+        return Err(bad("Metadata answer too large"));
+    }
+    let mut answer = vec![0u8; size];
+    stream.read_exact(&mut answer)?;
+    // correlation id, then the brokers array's length.
+    let head = answer
+        .get(..8)
+        .ok_or_else(|| bad("short Metadata answer"))?;
+    if i32::from_be_bytes([head[0], head[1], head[2], head[3]]) != CORRELATION_ID {
+        return Err(bad("answer to another request"));
+    }
+    let brokers = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    usize::try_from(brokers).map_err(|_| bad("negative broker count"))
 }
 
 /// One ApiVersions v0 round trip: proves the node parses Kafka requests, not just

@@ -99,6 +99,16 @@ pub(crate) fn up(dir: &Path, opts: UpOptions) -> Result<(), ClusterError> {
             return Err(e);
         }
     }
+    // Up means formed: every node lists every broker, so the first CreateTopics
+    // with the cluster's full replication factor is placed, whichever node takes it.
+    let expected = state.nodes.len();
+    for i in 0..state.nodes.len() {
+        let node = state.nodes[i].clone();
+        if let Err(e) = process::wait_all_registered(&node, expected, opts.timeout) {
+            stop_started(dir, &mut state, &mut children);
+            return Err(e);
+        }
+    }
     println!(
         "Kavka cluster of {} node{} is up (cluster id {}, in {}).",
         state.nodes.len(),
