@@ -30,6 +30,7 @@ mod log;
 mod producer_state;
 mod recovery;
 mod segment;
+mod segment_file;
 mod txn_index;
 mod txn_marker;
 
@@ -41,5 +42,6 @@ pub use log::{
     LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
 };
 pub use producer_state::ProducerInfo;
+pub use segment_file::{open_segment_files, set_segment_file_budget};
 pub use txn_index::AbortedTxn;
 pub use txn_marker::TxnMarker;
