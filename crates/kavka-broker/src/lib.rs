@@ -7,6 +7,7 @@ mod connection;
 pub mod controller;
 mod controller_apis;
 mod controller_node;
+pub mod descriptors;
 mod group_service;
 mod handlers;
 mod hw_checkpoint;

@@ -12,6 +12,7 @@ use crate::config::BrokerConfig;
 use crate::controller::{
     ControllerCallError, ControllerClient, ControllerService, HeartbeatAnswer,
 };
+use crate::descriptors::{self, DescriptorBudget};
 use crate::group_service::GroupService;
 use crate::meta_properties::{MetaProperties, META_PROPERTIES_FILE};
 use crate::metadata_store::MetadataStore;
@@ -74,6 +75,8 @@ pub struct BrokerState {
     incarnation_id: Uuid,
     /// The controller beside this node's quorum member, if it is a controller.
     pub(crate) controller_service: Option<Arc<ControllerService>>,
+    /// The open-file limit and what partitions may use of it.
+    pub descriptors: DescriptorBudget,
 }
 
 impl BrokerState {
@@ -81,6 +84,12 @@ impl BrokerState {
     /// active controller and opens the partition logs the metadata assigns here.
     /// Returns once the controller has unfenced this broker.
     pub async fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+        let descriptors = DescriptorBudget::new(descriptors::raise_open_file_limit());
+        // Reads of old segments keep their files open only while partitions stay
+        // within their share; past it they open a file per read.
+        kavka_storage::set_segment_file_budget(
+            usize::try_from(descriptors.max_partitions()).unwrap_or(usize::MAX),
+        );
         let cluster_id = open_cluster_id(&config).await?;
         let dir = config.log_dir.clone();
         let producer_ids = blocking(move || Ok(ProducerIdManager::open(&dir)?)).await?;
@@ -99,6 +108,7 @@ impl BrokerState {
             broker_epoch: AtomicI64::new(-1),
             incarnation_id: Uuid::new_v4(),
             controller_service: node.controller.clone(),
+            descriptors,
         });
         state.format_cluster().await?;
         state.register().await;

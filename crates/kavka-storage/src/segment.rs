@@ -72,9 +72,9 @@ pub(crate) struct LogSegment {
 /// the ones after it.
 fn append_entries(path: &Path, on_disk_bytes: u64, entries: &[u8], sync: bool) -> io::Result<()> {
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    let written =
-        file.write_all(entries)
-            .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+    let written = file
+        .write_all(entries)
+        .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
     if written.is_err() {
         let _ = file.set_len(on_disk_bytes);
     }

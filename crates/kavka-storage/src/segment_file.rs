@@ -121,6 +121,7 @@ impl SegmentFile {
         Ok(std::fs::metadata(&self.path)?.len())
     }
 
+    #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.handle.get().is_some()
     }
