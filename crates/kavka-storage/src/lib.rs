@@ -9,7 +9,8 @@
 //! (and `.txnindex` once a transaction aborted there) per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
 //! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
 //! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
-//! `segment` and `index` (one segment and its sparse indexes), `txn_index` (aborted
+//! `segment` and `index` (one segment and its sparse indexes), `segment_file` (a
+//! segment's descriptor, opened on use and closed when idle), `txn_index` (aborted
 //! transactions) and `txn_marker` (COMMIT/ABORT control batches), `producer_state` and
 //! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
 //! (what to trust at open), `log` (`PartitionLog`, tying them together), `cleaner`
