@@ -254,11 +254,22 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
         }
     }
     if !startup.is_empty() {
-        out.push_str("\n| workload | ms to first Metadata response |\n| --- | ---: |\n");
+        out.push_str("\n| workload | ms to first Metadata response | broker peak RSS MiB then |\n| --- | ---: | ---: |\n");
         for r in startup {
             let _ = match &r.failure {
-                Some(e) => writeln!(out, "| {} | failed: {} |", r.workload, e.replace('|', "/")),
-                None => writeln!(out, "| {} | {} |", r.workload, cell(r.startup_ms, 0)),
+                Some(e) => writeln!(
+                    out,
+                    "| {} | failed: {} | |",
+                    r.workload,
+                    e.replace('|', "/")
+                ),
+                None => writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    r.workload,
+                    cell(r.startup_ms, 0),
+                    cell(r.broker_peak_rss_mib, 0)
+                ),
             };
         }
     }

@@ -46,6 +46,7 @@ pub(crate) fn run(cluster: &Cluster, spec: &StartupSpec) -> Vec<Row> {
     };
     let mut row = Row::new("startup (empty)");
     row.startup_ms = Some(first.ready_after.as_secs_f64() * 1e3);
+    row.broker_peak_rss_mib = peak_rss_mib(first.child.id());
     rows.push(row);
     let Some(partitions) = spec.prefill_partitions else {
         rows.extend(
@@ -67,6 +68,7 @@ pub(crate) fn run(cluster: &Cluster, spec: &StartupSpec) -> Vec<Row> {
         Ok(again) => {
             let mut row = Row::new(label.clone());
             row.startup_ms = Some(again.ready_after.as_secs_f64() * 1e3);
+            row.broker_peak_rss_mib = peak_rss_mib(again.child.id());
             rows.push(row);
             if let Err(e) = again.stop(spec) {
                 rows.push(Row::failed(format!("{label} stop"), &e));
@@ -75,6 +77,20 @@ pub(crate) fn run(cluster: &Cluster, spec: &StartupSpec) -> Vec<Row> {
         Err(e) => rows.push(Row::failed(label, &e)),
     }
     rows
+}
+
+/// The peak resident set (VmHWM) of `pid` so far, in MiB: the broker's when the
+/// start command `exec`s it.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 fn resolve(bootstrap: &str) -> anyhow::Result<SocketAddr> {

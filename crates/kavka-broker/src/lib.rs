@@ -9,6 +9,7 @@ pub mod controller;
 mod controller_apis;
 mod controller_node;
 mod coordinator_runtime;
+pub mod descriptors;
 mod group_service;
 mod handlers;
 mod hw_checkpoint;

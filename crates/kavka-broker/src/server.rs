@@ -253,6 +253,8 @@ async fn group_timers(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) 
 async fn maintenance(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
     let retention_every = state.config.retention_check_interval_ms.max(1000);
     let mut last_retention = now_ms();
+    let mut last_descriptor_check = now_ms();
+    let mut last_descriptor_warning: Option<i64> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -264,10 +266,18 @@ async fn maintenance(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
         if run_retention {
             last_retention = now_ms();
         }
+        let check_descriptors = now_ms() - last_descriptor_check >= DESCRIPTOR_CHECK_MS;
+        if check_descriptors {
+            last_descriptor_check = now_ms();
+        }
+        let swept = state.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = now_ms();
             for p in state.replicas.all() {
                 let result = p.log(|log| {
+                    if check_descriptors {
+                        log.close_idle_files();
+                    }
                     log.maybe_roll(now)?;
                     log.flush(false, now)?;
                     if run_retention {
@@ -284,5 +294,42 @@ async fn maintenance(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
             }
         })
         .await;
+        if check_descriptors {
+            check_descriptor_use(&swept, &mut last_descriptor_warning);
+        }
     }
+}
+
+/// How often idle segment files are closed and descriptor use is checked. A file
+/// untouched for one whole period is closed at the next.
+const DESCRIPTOR_CHECK_MS: i64 = 10_000;
+/// While near the limit, the warning repeats at most this often.
+const DESCRIPTOR_WARNING_EVERY_MS: i64 = 60_000;
+
+/// Counts the open descriptors and warns when they near the process limit.
+fn check_descriptor_use(state: &BrokerState, last_warning: &mut Option<i64>) {
+    let open = match crate::descriptors::count_open() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot count open descriptors");
+            return;
+        }
+    };
+    let budget = &state.descriptors;
+    if !budget.observe(open) {
+        *last_warning = None;
+        return;
+    }
+    let now = now_ms();
+    if last_warning.is_some_and(|at| now - at < DESCRIPTOR_WARNING_EVERY_MS) {
+        return;
+    }
+    *last_warning = Some(now);
+    tracing::warn!(
+        open_descriptors = open,
+        open_file_limit = budget.limit,
+        segment_files = kavka_storage::open_segment_files(),
+        hosted_partitions = state.replicas.all().len(),
+        "open descriptors near the process limit (RLIMIT_NOFILE); raise the limit before creating more partitions"
+    );
 }

@@ -13,6 +13,7 @@ use crate::connection_quotas::ConnectionQuotas;
 use crate::controller::{
     ControllerCallError, ControllerClient, ControllerService, HeartbeatAnswer,
 };
+use crate::descriptors::{self, DescriptorBudget};
 use crate::group_service::GroupService;
 use crate::meta_properties::{MetaProperties, META_PROPERTIES_FILE};
 use crate::metadata_store::MetadataStore;
@@ -80,6 +81,8 @@ pub struct BrokerState {
     pub connections: Arc<ConnectionQuotas>,
     /// Requests read and not yet answered, and their bytes.
     pub requests: RequestQueue,
+    /// The open-file limit and what partitions may use of it.
+    pub descriptors: DescriptorBudget,
 }
 
 impl BrokerState {
@@ -87,6 +90,12 @@ impl BrokerState {
     /// active controller and opens the partition logs the metadata assigns here.
     /// Returns once the controller has unfenced this broker.
     pub async fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+        let descriptors = DescriptorBudget::new(descriptors::raise_open_file_limit());
+        // Reads of old segments keep their files open only while partitions stay
+        // within their share; past it they open a file per read.
+        kavka_storage::set_segment_file_budget(
+            usize::try_from(descriptors.max_partitions()).unwrap_or(usize::MAX),
+        );
         let cluster_id = open_cluster_id(&config).await?;
         let dir = config.log_dir.clone();
         let producer_ids = blocking(move || Ok(ProducerIdManager::open(&dir)?)).await?;
@@ -113,6 +122,7 @@ impl BrokerState {
                 config_for_groups.connections.clone(),
             ),
             requests: RequestQueue::new(&config_for_groups.connections),
+            descriptors,
         });
         state.format_cluster().await?;
         state.register().await;

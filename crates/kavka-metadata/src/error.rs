@@ -17,6 +17,10 @@ pub enum MetadataError {
     InvalidReplicaAssignment(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// A change the broker's own limits forbid (Kavka: partitions past what the
+    /// open-file limit allows): POLICY_VIOLATION.
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("metadata log: {0}")]
     Log(String),
     /// No active controller could take the change now (an election, a lost
@@ -43,6 +47,7 @@ impl MetadataError {
             41 => Self::NotController(message),
             7 => Self::Timeout(message),
             56 => Self::Log(message),
+            44 => Self::PolicyViolation(message),
             _ => Self::InvalidRequest(message),
         }
     }
@@ -58,6 +63,7 @@ impl MetadataError {
             Self::InvalidConfig(_) => 40,
             Self::InvalidReplicaAssignment(_) => 39,
             Self::InvalidRequest(_) => 42,
+            Self::PolicyViolation(_) => 44,
             Self::Log(_) => 56,
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,

@@ -59,9 +59,17 @@ impl OffsetIndex {
         self.entries.push(entry);
     }
 
-    #[cfg(test)]
     pub(crate) fn entries(&self) -> &[OffsetEntry] {
         &self.entries
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes the entries take in the file.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        (self.entries.len() * OFFSET_ENTRY_LEN) as u64
     }
 
     pub(crate) fn last(&self) -> Option<OffsetEntry> {
@@ -113,9 +121,17 @@ impl TimeIndex {
         out
     }
 
-    #[cfg(test)]
     pub(crate) fn entries(&self) -> &[TimeEntry] {
         &self.entries
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes the entries take in the file.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        (self.entries.len() * TIME_ENTRY_LEN) as u64
     }
 
     pub(crate) fn last(&self) -> Option<TimeEntry> {

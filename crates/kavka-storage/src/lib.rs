@@ -9,7 +9,8 @@
 //! (and `.txnindex` once a transaction aborted there) per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
 //! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
 //! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
-//! `segment` and `index` (one segment and its sparse indexes), `txn_index` (aborted
+//! `segment` and `index` (one segment and its sparse indexes), `segment_file` (a
+//! segment's descriptor, opened on use and closed when idle), `txn_index` (aborted
 //! transactions) and `txn_marker` (COMMIT/ABORT control batches), `producer_state` and
 //! `epoch_cache` (pure state machines), `checkpoint` (atomic small files), `recovery`
 //! (what to trust at open), `log` (`PartitionLog`, tying them together), `cleaner`
@@ -30,6 +31,7 @@ mod log;
 mod producer_state;
 mod recovery;
 mod segment;
+mod segment_file;
 mod txn_index;
 mod txn_marker;
 
@@ -41,5 +43,6 @@ pub use log::{
     LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
 };
 pub use producer_state::ProducerInfo;
+pub use segment_file::{open_segment_files, set_segment_file_budget};
 pub use txn_index::AbortedTxn;
 pub use txn_marker::TxnMarker;

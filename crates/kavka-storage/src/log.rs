@@ -920,6 +920,16 @@ impl PartitionLog {
         &self.config
     }
 
+    /// Closes the segment files nobody read or wrote since the previous call, so
+    /// an idle partition holds no descriptor; returns how many were closed.
+    pub fn close_idle_files(&mut self) -> usize {
+        self.segments
+            .iter_mut()
+            .map(LogSegment::close_if_idle)
+            .filter(|closed| *closed)
+            .count()
+    }
+
     /// Replaces the config (topic config changed at runtime).
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;

@@ -1,15 +1,20 @@
 //! One log segment: the `.log` file of batches plus its sparse `.index` and
 //! `.timeindex`, named by the segment's base offset.
+//!
+//! The indexes live in memory; their files hold no descriptor. New entries are
+//! written to them when the segment is flushed, sealed or closed: the recovery
+//! point only moves after a flush, and recovery rebuilds the indexes of every
+//! segment past it, so an index file is trusted only once it was written whole.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 
 use crate::batch::{validate_stored_batch, BatchHeader};
 use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::segment_file::SegmentFile;
 use crate::txn_index::{AbortedTxn, TxnIndex};
 use crate::{StorageError, BATCH_HEADER_LEN};
 
@@ -41,12 +46,14 @@ pub(crate) struct RecoveryOutcome {
 #[derive(Debug)]
 pub(crate) struct LogSegment {
     base_offset: i64,
-    log_path: PathBuf,
     index_path: PathBuf,
     time_index_path: PathBuf,
-    log: File,
-    index_file: File,
-    time_index_file: File,
+    log: SegmentFile,
+    /// Entries of each index already in its file; the rest are written at flush.
+    offset_entries_on_disk: usize,
+    time_entries_on_disk: usize,
+    /// Bytes written (log or indexes) since the last fsync.
+    unsynced: bool,
     size: u64,
     next_offset: i64,
     offset_index: OffsetIndex,
@@ -60,26 +67,32 @@ pub(crate) struct LogSegment {
     txn_index: TxnIndex,
 }
 
-fn open_append(path: &Path, truncate: bool) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)?;
-    if truncate {
-        file.set_len(0)?;
+/// Appends `entries` (already encoded) to the index file at `path`, of which
+/// `on_disk_bytes` are valid; a failed write is cut back so no torn entry shifts
+/// the ones after it.
+fn append_entries(path: &Path, on_disk_bytes: u64, entries: &[u8], sync: bool) -> io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let written = file
+        .write_all(entries)
+        .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+    if written.is_err() {
+        let _ = file.set_len(on_disk_bytes);
     }
-    Ok(file)
+    written
 }
 
-/// Appends one index entry, or leaves the file as it was when that fails.
-fn append_entry(file: &mut File, path: &Path, entry: &[u8]) {
-    let before = file.metadata().map(|m| m.len());
-    if let Err(e) = file.write_all(entry) {
-        tracing::warn!(index = %path.display(), error = %e, "index entry not written");
-        if let Ok(len) = before {
-            let _ = file.set_len(len);
+/// Cuts an index file to the entries that decoded, so later entries are
+/// appended after valid ones.
+fn trim_index_file(path: &Path, valid_bytes: u64) -> io::Result<()> {
+    match fs::metadata(path) {
+        Ok(m) if m.len() > valid_bytes => {
+            tracing::warn!(index = %path.display(), valid = valid_bytes, size = m.len(), "dropping stale index entries");
+            OpenOptions::new()
+                .write(true)
+                .open(path)?
+                .set_len(valid_bytes)
         }
+        _ => Ok(()),
     }
 }
 
@@ -99,9 +112,14 @@ impl LogSegment {
         let log_path = dir.join(name(LOG_SUFFIX));
         let index_path = dir.join(name(INDEX_SUFFIX));
         let time_index_path = dir.join(name(TIME_INDEX_SUFFIX));
-        let log = open_append(&log_path, fresh)?;
-        let index_file = open_append(&index_path, fresh)?;
-        let time_index_file = open_append(&time_index_path, fresh)?;
+        let log = if fresh {
+            // Empty index files exist from the start, as Kafka's do.
+            fs::write(&index_path, [])?;
+            fs::write(&time_index_path, [])?;
+            SegmentFile::create(log_path)?
+        } else {
+            SegmentFile::new(log_path)
+        };
         let txn_index_path = dir.join(name(TXN_INDEX_SUFFIX));
         let txn_index = if fresh && !extra.is_empty() {
             // The cleaner's output always has one, to be renamed into place.
@@ -121,12 +139,12 @@ impl LogSegment {
         }
         Ok(Self {
             base_offset,
-            log_path,
             index_path,
             time_index_path,
             log,
-            index_file,
-            time_index_file,
+            offset_entries_on_disk: 0,
+            time_entries_on_disk: 0,
+            unsynced: false,
             size: 0,
             next_offset: base_offset,
             offset_index: OffsetIndex::default(),
@@ -159,9 +177,13 @@ impl LogSegment {
     /// the batch headers after the last index entry, so opening stays cheap.
     pub(crate) fn load(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
         let mut seg = Self::open_files(dir, base_offset, false)?;
-        seg.size = seg.log.metadata()?.len();
-        seg.offset_index = OffsetIndex::decode(&fs::read(&seg.index_path)?, seg.size);
-        seg.time_index = TimeIndex::decode(&fs::read(&seg.time_index_path)?);
+        seg.size = seg.log.len()?;
+        seg.offset_index = OffsetIndex::decode(&read_index(&seg.index_path)?, seg.size);
+        seg.time_index = TimeIndex::decode(&read_index(&seg.time_index_path)?);
+        seg.offset_entries_on_disk = seg.offset_index.len();
+        seg.time_entries_on_disk = seg.time_index.len();
+        trim_index_file(&seg.index_path, seg.offset_index.disk_bytes())?;
+        trim_index_file(&seg.time_index_path, seg.time_index.disk_bytes())?;
         if let Some(last) = seg.time_index.last() {
             seg.max_timestamp = last.timestamp;
             seg.offset_of_max_timestamp = base_offset + i64::from(last.relative_offset);
@@ -175,7 +197,7 @@ impl LogSegment {
         // Bytes no header accounts for would be served as garbage: cut them.
         if pos < seg.size {
             tracing::warn!(
-                segment = %seg.log_path.display(),
+                segment = %seg.log.path().display(),
                 valid = pos,
                 size = seg.size,
                 "clean segment has trailing bytes, truncating"
@@ -184,6 +206,8 @@ impl LogSegment {
             seg.size = pos;
         }
         seg.bytes_since_last_index = seg.size - start;
+        // Opening a partition holds no descriptor: the first read or write opens it.
+        seg.log.close();
         Ok(seg)
     }
 
@@ -197,7 +221,7 @@ impl LogSegment {
         on_batch: &mut dyn FnMut(&BatchHeader),
     ) -> Result<(Self, RecoveryOutcome), StorageError> {
         let mut seg = Self::open_files(dir, base_offset, false)?;
-        let file_len = seg.log.metadata()?.len();
+        let file_len = seg.log.len()?;
         let mut buf = Vec::new();
         let mut pos = 0u64;
         let mut new_offsets = Vec::new();
@@ -225,18 +249,22 @@ impl LogSegment {
         let truncated_bytes = file_len - pos;
         if truncated_bytes > 0 {
             tracing::warn!(
-                segment = %seg.log_path.display(),
+                segment = %seg.log.path().display(),
                 valid = pos,
                 size = file_len,
                 "truncating torn or corrupt tail during recovery"
             );
             seg.log.set_len(pos)?;
         }
+        // The data came from before the crash, perhaps never fsynced: the next
+        // flush must sync it before the recovery point passes it.
+        seg.unsynced = true;
         seg.rewrite_index_files(&new_offsets, &new_times)?;
         // Aborts whose markers the crash took away; replaying the producer state
         // re-adds any marker the index missed.
         let next = seg.next_offset;
         seg.txn_index.truncate_to(next)?;
+        seg.log.close();
         Ok((seg, RecoveryOutcome { truncated_bytes }))
     }
 
@@ -250,10 +278,35 @@ impl LogSegment {
             .flat_map(|e| OffsetIndex::encode(*e))
             .collect();
         let time_bytes: Vec<u8> = times.iter().flat_map(|e| TimeIndex::encode(*e)).collect();
-        self.index_file.set_len(0)?;
-        self.index_file.write_all(&offset_bytes)?;
-        self.time_index_file.set_len(0)?;
-        self.time_index_file.write_all(&time_bytes)?;
+        fs::write(&self.index_path, offset_bytes)?;
+        fs::write(&self.time_index_path, time_bytes)?;
+        self.offset_entries_on_disk = offsets.len();
+        self.time_entries_on_disk = times.len();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Writes the index entries made since the last call to their files.
+    fn persist_indexes(&mut self, sync: bool) -> Result<(), StorageError> {
+        let offsets = &self.offset_index.entries()
+            [self.offset_entries_on_disk.min(self.offset_index.len())..];
+        if !offsets.is_empty() || sync {
+            let bytes: Vec<u8> = offsets
+                .iter()
+                .flat_map(|e| OffsetIndex::encode(*e))
+                .collect();
+            let on_disk = (self.offset_entries_on_disk * crate::index::OFFSET_ENTRY_LEN) as u64;
+            append_entries(&self.index_path, on_disk, &bytes, sync)?;
+            self.offset_entries_on_disk = self.offset_index.len();
+        }
+        let times =
+            &self.time_index.entries()[self.time_entries_on_disk.min(self.time_index.len())..];
+        if !times.is_empty() || sync {
+            let bytes: Vec<u8> = times.iter().flat_map(|e| TimeIndex::encode(*e)).collect();
+            let on_disk = (self.time_entries_on_disk * crate::index::TIME_ENTRY_LEN) as u64;
+            append_entries(&self.time_index_path, on_disk, &bytes, sync)?;
+            self.time_entries_on_disk = self.time_index.len();
+        }
         Ok(())
     }
 
@@ -316,31 +369,16 @@ impl LogSegment {
         now_ms: i64,
     ) -> Result<(), StorageError> {
         let position = self.size;
-        if let Err(e) = self.log.write_all(batch) {
+        self.unsynced = true;
+        if let Err(e) = self.log.append(batch) {
             // Leave no partial batch behind for the next append to follow.
             let _ = self.log.set_len(position);
             return Err(e.into());
         }
         self.size += batch.len() as u64;
         self.first_append_ms.get_or_insert(now_ms);
-        let (offset_entry, time_entry) = self.track(position, header, index_interval_bytes);
-        // The batch is in the log; an index entry that cannot be written only makes
-        // the sparse index sparser, so the append stands. A torn entry would shift
-        // every later one, so the file is cut back to whole entries.
-        if let Some(e) = offset_entry {
-            append_entry(
-                &mut self.index_file,
-                &self.index_path,
-                &OffsetIndex::encode(e),
-            );
-        }
-        if let Some(e) = time_entry {
-            append_entry(
-                &mut self.time_index_file,
-                &self.time_index_path,
-                &TimeIndex::encode(e),
-            );
-        }
+        // The new index entries reach their files at the next flush.
+        self.track(position, header, index_interval_bytes);
         Ok(())
     }
 
@@ -504,31 +542,44 @@ impl LogSegment {
     /// Called when the segment stops being active: records its final max timestamp
     /// in the time index (so a clean open knows it) and fsyncs everything.
     pub(crate) fn seal(&mut self) -> Result<(), StorageError> {
-        if let Some(e) = self.maybe_time_entry() {
-            self.time_index_file.write_all(&TimeIndex::encode(e))?;
-        }
-        self.flush()
+        self.maybe_time_entry();
+        self.unsynced = true;
+        self.flush()?;
+        // Writes are over; a read reopens it.
+        self.log.close();
+        Ok(())
     }
 
-    /// fsyncs the data and both indexes.
-    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+    /// Writes the pending index entries and fsyncs the data and indexes, when
+    /// anything was written since the last time.
+    pub(crate) fn flush(&mut self) -> Result<(), StorageError> {
+        if !self.unsynced {
+            return Ok(());
+        }
         self.log.sync_data()?;
-        self.index_file.sync_data()?;
-        self.time_index_file.sync_data()?;
+        self.persist_indexes(true)?;
         self.txn_index.flush()?;
+        self.unsynced = false;
         Ok(())
+    }
+
+    /// Closes the `.log` descriptor if nothing used it since the last call.
+    pub(crate) fn close_if_idle(&mut self) -> bool {
+        self.log.close_if_idle()
     }
 
     /// Removes the segment's files.
     pub(crate) fn delete(self) -> Result<(), StorageError> {
         let Self {
-            log_path,
+            log,
             index_path,
             time_index_path,
             txn_index,
             ..
         } = self;
         let txn_index_path = txn_index.path().to_path_buf();
+        let log_path = log.path().to_path_buf();
+        drop(log);
         for path in [log_path, index_path, time_index_path, txn_index_path] {
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
@@ -540,7 +591,7 @@ impl LogSegment {
 
     /// Path of the `.log` file, for the cleaner to read without the log's lock.
     pub(crate) fn log_path(&self) -> &Path {
-        &self.log_path
+        self.log.path()
     }
 
     /// Max timestamp of the first batch, -1 when empty (for `max.compaction.lag.ms`).
@@ -578,5 +629,13 @@ impl LogSegment {
     /// When this process first appended here, starting the clock if unknown.
     pub(crate) fn first_append_ms(&mut self, now_ms: i64) -> i64 {
         *self.first_append_ms.get_or_insert(now_ms)
+    }
+}
+
+/// An index file's bytes; a missing file is an empty index (Kafka recreates them).
+fn read_index(path: &Path) -> io::Result<Vec<u8>> {
+    match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        other => other,
     }
 }

@@ -14,6 +14,7 @@ pub(crate) async fn handle(
 ) -> CreatePartitionsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
+    let node = state.config.node_id;
     let mut results = Vec::new();
     for t in request.topics {
         results.push({
@@ -23,30 +24,16 @@ pub(crate) async fn handle(
                     .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
                     .collect()
             });
+            let decide = |image: &kavka_metadata::MetadataImage| {
+                let records =
+                    create_partitions(image, &name, t.count, assignments.clone(), &brokers)?;
+                state.descriptors.admit_records(image, node, &records)?;
+                Ok((records, ()))
+            };
             let outcome = if request.validate_only {
-                create_partitions(
-                    &state.metadata.image(),
-                    &name,
-                    t.count,
-                    assignments,
-                    &brokers,
-                )
-                .map(|_| ())
+                decide(&state.metadata.image()).map(|_| ())
             } else {
-                state
-                    .commit(|image| {
-                        Ok((
-                            create_partitions(
-                                image,
-                                &name,
-                                t.count,
-                                assignments.clone(),
-                                &brokers,
-                            )?,
-                            (),
-                        ))
-                    })
-                    .await
+                state.commit(decide).await
             };
             let mut result = CreatePartitionsTopicResult::default().with_name(t.name);
             if let Err(e) = outcome {

@@ -22,6 +22,7 @@ pub(crate) async fn handle(
 ) -> CreateTopicsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
+    let node = state.config.node_id;
     let mut results = Vec::new();
     for t in request.topics {
         results.push({
@@ -51,11 +52,16 @@ pub(crate) async fn handle(
             let outcome = if let Err(e) = assignments {
                 Err(e)
             } else if request.validate_only {
-                create_topic(&state.metadata.image(), &new, &brokers)
+                let image = state.metadata.image();
+                create_topic(&image, &new, &brokers).and_then(|records| {
+                    state.descriptors.admit_records(&image, node, &records)?;
+                    Ok(records)
+                })
             } else {
                 state
                     .commit(|image| {
                         let records = create_topic(image, &new, &brokers)?;
+                        state.descriptors.admit_records(image, node, &records)?;
                         Ok((records.clone(), records))
                     })
                     .await

@@ -111,7 +111,11 @@ async fn auto_create(
             if image.topic(name).is_some() {
                 return Ok((vec![], ()));
             }
-            Ok((create_topic(image, &topic, &brokers)?, ()))
+            let records = create_topic(image, &topic, &brokers)?;
+            state
+                .descriptors
+                .admit_records(image, state.config.node_id, &records)?;
+            Ok((records, ()))
         })
         .await
     {

@@ -29,6 +29,8 @@ pub struct TestBroker {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     extra: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) the broker runs under, via prlimit(1).
+    open_file_limit: Option<u64>,
 }
 
 /// A base port with `n` free ports after it, in `KAVKA_TEST_PORTS` (default
@@ -84,9 +86,32 @@ impl TestBroker {
             dir,
             _tmp: Some(tmp),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            open_file_limit: None,
         };
         b.spawn();
         b
+    }
+
+    /// Starts a broker whose open-file limit (soft and hard) is `limit`, as an
+    /// operator's `ulimit -n` would set it; restarts keep it.
+    pub fn start_with_open_file_limit(limit: u64, extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut b = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            _tmp: Some(tmp),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            open_file_limit: Some(limit),
+        };
+        b.spawn();
+        b
+    }
+
+    /// What the broker wrote to its log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
     }
 
     pub fn start() -> Self {
@@ -94,7 +119,17 @@ impl TestBroker {
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kavka"));
+        // prlimit sets the limit, then execs the broker: the PID stays the broker's.
+        let mut cmd = match self.open_file_limit {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_kavka"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_kavka")),
+        };
         cmd.arg("broker")
             .arg("--override")
             .arg(format!("listeners=PLAINTEXT://127.0.0.1:{}", self.port))
