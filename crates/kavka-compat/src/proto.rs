@@ -227,11 +227,23 @@ pub(crate) fn fetch(
     partition: i32,
     offset: i64,
 ) -> Result<PartitionData> {
+    fetch_isolated(conn, topic, partition, offset, 0)
+}
+
+/// [`fetch`] at an isolation level: 0 read_uncommitted, 1 read_committed.
+pub(crate) fn fetch_isolated(
+    conn: &mut Connection,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    isolation: i8,
+) -> Result<PartitionData> {
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(0)
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
+        .with_isolation_level(isolation)
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(vec![FetchTopic::default()
@@ -257,18 +269,31 @@ pub(crate) fn fetch(
 
 /// Offsets of the records in a fetched record set, as "0,1,2".
 pub(crate) fn record_offsets(records: &Option<Bytes>) -> String {
-    let Some(bytes) = records else {
+    if records.is_none() {
         return "null".to_string();
+    }
+    let offsets: Vec<String> = decoded(records)
+        .iter()
+        .map(|r| r.offset.to_string())
+        .collect();
+    offsets.join(",")
+}
+
+/// Every record of a fetched record set, control records included, up to the
+/// first batch that does not decode (a partial batch at the end).
+pub(crate) fn decoded(records: &Option<Bytes>) -> Vec<Record> {
+    let Some(bytes) = records else {
+        return Vec::new();
     };
     let mut buf = bytes.clone();
-    let mut offsets = Vec::new();
+    let mut out = Vec::new();
     while buf.len() >= 61 {
         match RecordBatchDecoder::decode(&mut buf) {
-            Ok(set) => offsets.extend(set.records.iter().map(|r| r.offset.to_string())),
+            Ok(set) => out.extend(set.records),
             Err(_) => break,
         }
     }
-    offsets.join(",")
+    out
 }
 
 /// Per batch of a fetched record set: "base_offset:count:compression:timestamp_type".
@@ -291,18 +316,7 @@ pub(crate) fn batch_summaries(records: &Option<Bytes>) -> Result<Vec<String>> {
 
 /// Timestamps of the records in a fetched record set, as "1000,1001".
 pub(crate) fn record_timestamps(records: &Option<Bytes>) -> Vec<i64> {
-    let Some(bytes) = records else {
-        return Vec::new();
-    };
-    let mut buf = bytes.clone();
-    let mut out = Vec::new();
-    while buf.len() >= 61 {
-        match RecordBatchDecoder::decode(&mut buf) {
-            Ok(set) => out.extend(set.records.iter().map(|r| r.timestamp)),
-            Err(_) => break,
-        }
-    }
-    out
+    decoded(records).iter().map(|r| r.timestamp).collect()
 }
 
 /// ListOffsets for one partition at `timestamp` (-2 earliest, -1 latest, -3 max timestamp).

@@ -13,20 +13,19 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, BrokerId, DescribeTransactionsRequest, EndTxnRequest, FetchRequest,
+    AddPartitionsToTxnRequest, BrokerId, DescribeTransactionsRequest, EndTxnRequest,
     FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, ListTransactionsRequest,
     ProduceRequest, ProducerId, TransactionalId,
 };
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use crate::proto::{code, create_ready, s, topic_name};
+use crate::proto::{code, create_ready, decoded, fetch_isolated, s, topic_name};
 use crate::scenarios::{Ctx, Obs};
 use crate::wire::Connection;
 
@@ -385,30 +384,7 @@ fn produce_txn_version(
 
 /// Fetch partition 0 from `offset` with isolation level 0 (uncommitted) or 1.
 fn fetch(c: &mut Connection, topic: &str, isolation: i8, offset: i64) -> Result<PartitionData> {
-    let request = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_isolation_level(isolation)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(topic_name(topic))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_current_leader_epoch(-1)
-                .with_fetch_offset(offset)
-                .with_last_fetched_epoch(-1)
-                .with_log_start_offset(-1)
-                .with_partition_max_bytes(1 << 20)])]);
-    let response = c.send(request, crate::proto::FETCH_CAP)?;
-    response
-        .responses
-        .into_iter()
-        .flat_map(|t| t.partitions)
-        .next()
-        .ok_or_else(|| anyhow!("Fetch answered no partition"))
+    fetch_isolated(c, topic, 0, offset, isolation)
 }
 
 /// Fetch until the last stable offset reaches the high watermark (the markers
@@ -489,7 +465,7 @@ fn listed_state(c: &mut Connection, txn_id: &str) -> Result<String> {
 
 /// Offsets of the data records (not control records) in a record set: "0,1,2".
 fn data_offsets(records: &Option<Bytes>) -> String {
-    batches(records)
+    decoded(records)
         .into_iter()
         .filter(|r| !r.control)
         .map(|r| r.offset.to_string())
@@ -499,7 +475,7 @@ fn data_offsets(records: &Option<Bytes>) -> String {
 
 /// The control records in a record set: "offset:ABORT|COMMIT".
 fn control_records(records: &Option<Bytes>) -> String {
-    batches(records)
+    decoded(records)
         .into_iter()
         .filter(|r| r.control)
         .map(|r| {
@@ -513,19 +489,4 @@ fn control_records(records: &Option<Bytes>) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn batches(records: &Option<Bytes>) -> Vec<Record> {
-    let Some(bytes) = records else {
-        return Vec::new();
-    };
-    let mut buf = bytes.clone();
-    let mut out = Vec::new();
-    while buf.len() >= 61 {
-        match RecordBatchDecoder::decode(&mut buf) {
-            Ok(set) => out.extend(set.records),
-            Err(_) => break,
-        }
-    }
-    out
 }
