@@ -195,7 +195,6 @@ fn rebalance_rows(
     join_start_ns: u64,
     join_usage: crate::broker_stats::Usage,
 ) -> (Row, Row) {
-
     let errors: u64 = results.iter().map(|r| r.errors).sum();
     if errors > 0 {
         eprintln!("kavka-bench: groups: {errors} consumer errors polled in all");
@@ -302,7 +301,9 @@ fn poll_members(
                 if !done[i] && fully_assigned(members, spec.partitions) {
                     done[i] = true;
                     pending -= 1;
-                    result.rebalance_ns.push(started[i].elapsed().as_nanos() as u64);
+                    result
+                        .rebalance_ns
+                        .push(started[i].elapsed().as_nanos() as u64);
                     result.last_done_ns = shared.epoch.elapsed().as_nanos() as u64;
                     shared.groups_done.fetch_add(1, Ordering::Relaxed);
                 }
