@@ -55,7 +55,7 @@ CLUSTER=0
 TXN_ONLY=0
 SCALE_ONLY=0
 IDLE_CONNECTIONS=5000
-GROUPS=200
+CONSUMER_GROUPS=200
 MANY_TOPICS=1000
 CONSUME_RECORDS=1000000
 TRIALS=5
@@ -63,7 +63,7 @@ LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
-      IDLE_CONNECTIONS=1000; GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
+      IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
@@ -275,7 +275,7 @@ if [[ "$SCALE_ONLY" == 1 ]]; then
     "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" consume \
       --records "$CONSUME_RECORDS" --record-size 100 > /dev/null 2>> "$4" || true
     "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" groups \
-      --groups "$GROUPS" --members 2 --partitions 6 --rate 100 --seconds "$LATENCY_SECONDS" \
+      --groups "$CONSUMER_GROUPS" --members 2 --partitions 6 --rate 100 --seconds "$LATENCY_SECONDS" \
       > /dev/null 2>> "$4" || true
     # Last: its 10,000 partitions stay on the broker.
     "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" many-partitions \
