@@ -103,7 +103,8 @@ fn run_inner(cluster: &Cluster, spec: GroupsSpec, names: &[String; 3]) -> anyhow
     });
     let pollers = POLLERS.min(spec.groups);
     // Every poller and the main thread meet once all consumers exist, so
-    // creating them (threads, bootstrap connections) is not timed.
+    // creating them (librdkafka's threads) is not timed; their first
+    // connections open in the background and may still be under way.
     let start = Arc::new(Barrier::new(pollers + 1));
     let mut handles = Vec::with_capacity(pollers);
     for t in 0..pollers {
