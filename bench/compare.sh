@@ -32,7 +32,11 @@
 #               `many-partitions` (1,000 topics x 10 partitions, 2,000 records/s
 #               of 100 B acks=all spread over all of them for 10 s; --quick: 100
 #               topics) and `consume` of 1 M records of 100 B with librdkafka's
-#               defaults (--quick: 100k). KAFKA_REF_PORT / KAFKA_REF_DIR as for --txn
+#               defaults (--quick: 100k), `groups` (200 consumer groups x 2
+#               members on one 6-partition topic: rebalance time per group and
+#               in total, then end-to-end latency of 100 records/s in every
+#               group for 10 s; --quick: 50 groups, 5 s). KAFKA_REF_PORT /
+#               KAFKA_REF_DIR as for --txn
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
@@ -51,6 +55,7 @@ CLUSTER=0
 TXN_ONLY=0
 SCALE_ONLY=0
 IDLE_CONNECTIONS=5000
+CONSUMER_GROUPS=200
 MANY_TOPICS=1000
 CONSUME_RECORDS=1000000
 TRIALS=5
@@ -58,7 +63,7 @@ LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
-      IDLE_CONNECTIONS=1000; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
+      IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
@@ -269,6 +274,9 @@ if [[ "$SCALE_ONLY" == 1 ]]; then
       > /dev/null 2> "$4" || true
     "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" consume \
       --records "$CONSUME_RECORDS" --record-size 100 > /dev/null 2>> "$4" || true
+    "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" groups \
+      --groups "$CONSUMER_GROUPS" --members 2 --partitions 6 --rate 100 --seconds "$LATENCY_SECONDS" \
+      > /dev/null 2>> "$4" || true
     # Last: its 10,000 partitions stay on the broker.
     "$BENCH" --bootstrap "$1" --broker-pid "$2" --out "$3" many-partitions \
       --topics "$MANY_TOPICS" --partitions 10 --rate 2000 --seconds "$LATENCY_SECONDS" \

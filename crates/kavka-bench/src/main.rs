@@ -6,6 +6,7 @@ mod cluster;
 mod compaction;
 mod consume;
 mod failover;
+mod groups;
 mod idle_connections;
 mod latency;
 mod many_partitions;
@@ -131,6 +132,24 @@ enum Workload {
         /// Records per second over all partitions (100 B each).
         #[arg(long, default_value_t = 2_000)]
         rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// G consumer groups of M members on one topic: time from subscribing to
+    /// every group fully assigned (per group and in total), then the
+    /// end-to-end latency of a light acks=all producer's records in every
+    /// group. The rebalance phase is bounded by `--time-limit`.
+    Groups {
+        #[arg(long, default_value_t = 200)]
+        groups: usize,
+        #[arg(long, default_value_t = 2)]
+        members: usize,
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+        /// Records per second of the producer (100 B); each group reads them all.
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        /// Seconds of the timed latency phase (after 2 s of warm-up).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
@@ -434,6 +453,25 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
                 .unwrap_or_else(|e| Row::failed(many_partitions::row_name(&spec), &e));
             progress(&row);
             vec![row]
+        }
+        Workload::Groups {
+            groups,
+            members,
+            partitions,
+            rate,
+            seconds,
+        } => {
+            let spec = groups::GroupsSpec {
+                groups,
+                members,
+                partitions,
+                rate,
+                duration: Duration::from_secs(seconds),
+                time_limit,
+            };
+            let rows = groups::run(cluster, spec);
+            rows.iter().for_each(progress);
+            rows
         }
         Workload::Startup {
             start_cmd,
