@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
+use crate::security::Session;
 use crate::state::BrokerState;
 
 /// What becomes of one request.
@@ -38,15 +39,19 @@ pub(crate) trait Answer {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply;
 }
 
-/// A broker's answers: every API Kavka serves.
-struct BrokerAnswers(Arc<BrokerState>);
+/// A broker's answers: every API Kavka serves, to one connection's session.
+struct BrokerAnswers {
+    state: Arc<BrokerState>,
+    session: Session,
+}
 
 impl Answer for BrokerAnswers {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
         let ctx = RequestContext {
-            state: &self.0,
+            state: &self.state,
             peer,
             client_id: request.header.client_id.clone(),
+            session: &self.session,
         };
         match handle(&ctx, request).await {
             Some(response) => Reply::Send(response),
@@ -92,8 +97,19 @@ pub(crate) async fn serve_connection(
         queue: Some(&state.requests),
         stats: Some(&slot.quotas().stats),
     };
+    // The one listener served so far is PLAINTEXT: the connection is anonymous.
+    let listener = state
+        .config
+        .cluster
+        .broker_listener()
+        .map(|l| l.name.clone())
+        .unwrap_or_default();
+    let session = Session::anonymous(listener);
     serve_frames(
-        &BrokerAnswers(state.clone()),
+        &BrokerAnswers {
+            state: state.clone(),
+            session,
+        },
         socket,
         peer,
         &limits,

@@ -23,6 +23,7 @@ mod quorum_node;
 mod replica_manager;
 mod replication;
 pub mod request_queue;
+pub mod security;
 mod server;
 mod state;
 mod topic_config;

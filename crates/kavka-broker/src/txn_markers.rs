@@ -29,6 +29,7 @@ use tokio::sync::watch;
 
 use crate::handlers::{self, RequestContext};
 use crate::replication::client::LeaderConnection;
+use crate::security::Session;
 use crate::state::BrokerState;
 use crate::txn_service::PendingMarkers;
 
@@ -182,10 +183,12 @@ async fn in_process(
     state: &BrokerState,
     request: WriteTxnMarkersRequest,
 ) -> Option<WriteTxnMarkersResponse> {
+    let session = Session::internal();
     let ctx = RequestContext {
         state,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
         client_id: Some(StrBytes::from_static_str("txn-marker-channel")),
+        session: &session,
     };
     let header = RequestHeader::default()
         .with_request_api_key(ApiKey::WriteTxnMarkers as i16)

@@ -26,6 +26,7 @@ use kavka_txn::partition_for_transactional_id;
 
 use crate::handlers::{self, RequestContext};
 use crate::replication::client::LeaderConnection;
+use crate::security::Session;
 use crate::state::BrokerState;
 use crate::txn_service::TXN_TOPIC;
 
@@ -179,10 +180,12 @@ async fn in_process(
     state: &BrokerState,
     request: AddPartitionsToTxnRequest,
 ) -> Result<AddPartitionsToTxnResponse, i16> {
+    let session = Session::internal();
     let ctx = RequestContext {
         state,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
         client_id: Some(StrBytes::from_static_str("txn-verification")),
+        session: &session,
     };
     Ok(handlers::add_partitions_to_txn::handle(&ctx, request, VERIFY_VERSION).await)
 }

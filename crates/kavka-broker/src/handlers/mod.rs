@@ -44,6 +44,7 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use kavka_wire::DecodedRequest;
 
+use crate::security::Session;
 use crate::state::BrokerState;
 
 pub(crate) use errors::{leader_epoch_error, partition_error_code};
@@ -54,6 +55,9 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) peer: SocketAddr,
     /// Kept as the header's bytes: only group joins need it as a String.
     pub(crate) client_id: Option<StrBytes>,
+    /// Who the connection authenticated as; read by authorization and quotas.
+    #[allow(dead_code)] // until authorization lands
+    pub(crate) session: &'a Session,
 }
 
 /// Handles a request; None means no response is sent (Produce with acks=0).
