@@ -100,6 +100,11 @@ pub struct BrokerConfig {
     pub cleaner: CleanerSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
+    /// The cluster id a fresh data directory is formatted with: the container
+    /// images' `CLUSTER_ID` variable (Bitnami's `KAFKA_KRAFT_CLUSTER_ID`), which
+    /// their entrypoints pass to `kafka-storage format`. A formatted directory
+    /// keeps the id it has.
+    pub initial_cluster_id: Option<String>,
 }
 
 /// The transaction coordinator's settings, Kafka's names and defaults.
@@ -233,12 +238,20 @@ impl BrokerConfig {
                 .ok_or_else(|| ConfigError::BadOverride(o.clone()))?;
             raw.insert(k.trim().to_string(), v.trim().to_string());
         }
+        let mut initial_cluster_id = None;
         for (k, v) in env {
-            if let Some(key) = env_key(&k) {
+            if CLUSTER_ID_VARS.contains(&k.as_str()) {
+                let id = v.trim();
+                if !id.is_empty() {
+                    initial_cluster_id = Some(id.to_string());
+                }
+            } else if let Some(key) = env_key(&k) {
                 raw.insert(key, v);
             }
         }
-        Self::from_properties(raw)
+        let mut config = Self::from_properties(raw)?;
+        config.initial_cluster_id = initial_cluster_id;
+        Ok(config)
     }
 
     /// Builds a config from resolved properties, applying Kafka's defaults.
@@ -335,6 +348,7 @@ impl BrokerConfig {
         }
         let socket_request_max_bytes = positive(&p, "socket.request.max.bytes", 104_857_600)?;
         let config = Self {
+            initial_cluster_id: None,
             node_id,
             listener,
             advertised,
@@ -483,11 +497,19 @@ fn refuse_unsupported_layout(cluster: &ClusterSettings) -> Result<(), ConfigErro
     Ok(())
 }
 
-/// `KAFKA_LOG_DIRS` → `log.dirs`, the official container images' convention.
-/// `KAFKA_` variables that are not configs (paths, JVM options) are skipped.
+/// Environment variables the container images read as the cluster id to format
+/// a fresh directory with (Apache's and Confluent's, then Bitnami's).
+const CLUSTER_ID_VARS: &[&str] = &["CLUSTER_ID", "KAFKA_KRAFT_CLUSTER_ID"];
+
+/// `KAFKA_LOG_DIRS` → `log.dirs`, the official container images' convention;
+/// Bitnami's `KAFKA_CFG_LOG_DIRS` too. `KAFKA_` variables that are not configs
+/// (paths, JVM options, image switches) are skipped.
 fn env_key(var: &str) -> Option<String> {
     let rest = var.strip_prefix("KAFKA_")?;
+    // No Kafka property starts with `cfg.`, so Bitnami's prefix can be dropped.
+    let rest = rest.strip_prefix("CFG_").unwrap_or(rest);
     const NOT_CONFIGS: &[&str] = &[
+        "ENABLE_KRAFT",
         "HEAP_OPTS",
         "OPTS",
         "JVM_PERFORMANCE_OPTS",
@@ -550,6 +572,20 @@ mod tests {
             &o,
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn container_cluster_id_is_kept_for_formatting_not_as_a_property() {
+        let c = load(&[], &[("CLUSTER_ID", "4L6g3nShT-eMCtK--X86sw")]).unwrap();
+        assert_eq!(
+            c.initial_cluster_id.as_deref(),
+            Some("4L6g3nShT-eMCtK--X86sw")
+        );
+        assert!(!c.raw.contains_key("cluster.id"));
+        let c = load(&[], &[("KAFKA_KRAFT_CLUSTER_ID", "abc")]).unwrap();
+        assert_eq!(c.initial_cluster_id.as_deref(), Some("abc"));
+        assert!(c.raw.is_empty(), "{:?}", c.raw);
+        assert_eq!(load(&[], &[]).unwrap().initial_cluster_id, None);
     }
 
     #[test]
@@ -702,6 +738,11 @@ mod tests {
     fn env_names_map_to_dotted_keys() {
         assert_eq!(env_key("KAFKA_LOG_DIRS").as_deref(), Some("log.dirs"));
         assert_eq!(env_key("KAFKA_HEAP_OPTS"), None);
+        assert_eq!(
+            env_key("KAFKA_CFG_NUM_PARTITIONS").as_deref(),
+            Some("num.partitions")
+        );
+        assert_eq!(env_key("KAFKA_ENABLE_KRAFT"), None);
         assert_eq!(env_key("PATH"), None);
     }
 

@@ -316,13 +316,14 @@ pub(crate) async fn open_cluster_id(config: &BrokerConfig) -> Result<String, Sta
     let multi_node = quorum_node::is_multi_node(config);
     let node_id = config.node_id;
     let voters = config.cluster.voters.clone();
+    let initial = config.initial_cluster_id.clone();
     blocking(move || {
         let io_err = |source| StartError::LogDir {
             path: dir.display().to_string(),
             source,
         };
         durable::create_dir_all_durably(&dir).map_err(io_err)?;
-        load_or_create_cluster_id(&dir, node_id, multi_node, &voters)
+        load_or_create_cluster_id(&dir, node_id, multi_node, &voters, initial.as_deref())
     })
     .await
 }
@@ -334,12 +335,14 @@ pub(crate) async fn open_cluster_id(config: &BrokerConfig) -> Result<String, Sta
 /// An unformatted node of a multi-node cluster takes its cluster id from the
 /// voters it was given, so nodes started with the same `controller.quorum.voters`
 /// and no `kafka-storage format` step still agree on one cluster; a node alone
-/// gets a random id, as before.
+/// gets a random id, as before. An `initial` id (the container images'
+/// `CLUSTER_ID`) is what a fresh directory gets instead.
 fn load_or_create_cluster_id(
     dir: &Path,
     node_id: i32,
     multi_node: bool,
     voters: &[crate::config::Voter],
+    initial: Option<&str>,
 ) -> Result<String, StartError> {
     if let Some(meta) = MetaProperties::read(dir)? {
         if let Some(stored) = meta.node_id.filter(|&n| n != node_id) {
@@ -349,10 +352,21 @@ fn load_or_create_cluster_id(
                 configured: node_id,
             });
         }
+        if let Some(asked) = initial.filter(|&id| id != meta.cluster_id) {
+            // As the images' `kafka-storage format --ignore-formatted` does.
+            tracing::warn!(
+                dir = %dir.display(),
+                stored = %meta.cluster_id,
+                asked,
+                "data directory already formatted: keeping its cluster id, not CLUSTER_ID"
+            );
+        }
         return Ok(meta.cluster_id);
     }
     let mut meta = MetaProperties::new_cluster(node_id);
-    if multi_node {
+    if let Some(id) = initial {
+        meta.cluster_id = id.to_string();
+    } else if multi_node {
         meta.cluster_id = crate::meta_properties::cluster_id_for_voters(voters);
     }
     meta.write(dir).map_err(|source| StartError::LogDir {
@@ -360,4 +374,23 @@ fn load_or_create_cluster_id(
         source,
     })?;
     Ok(meta.cluster_id)
+}
+
+#[cfg(test)]
+mod cluster_id_tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_directory_takes_the_given_id_and_a_formatted_one_keeps_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first =
+            load_or_create_cluster_id(dir.path(), 1, true, &[], Some("given-id")).expect("fresh");
+        assert_eq!(first, "given-id");
+        let again = load_or_create_cluster_id(dir.path(), 1, true, &[], Some("other-id"))
+            .expect("formatted");
+        assert_eq!(again, "given-id");
+        let other = tempfile::tempdir().expect("tempdir");
+        let random = load_or_create_cluster_id(other.path(), 1, false, &[], None).expect("fresh");
+        assert_ne!(random, "given-id");
+    }
 }

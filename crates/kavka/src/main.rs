@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use kavka_broker::{Broker, BrokerConfig, ControllerNode};
 
 mod cluster;
+mod link_tools;
 mod storage_tool;
 
 #[derive(Parser)]
@@ -33,6 +34,11 @@ enum Command {
     },
     /// A local cluster of node processes: up, status, stop, kill, pause, resume, down.
     Cluster(cluster::ClusterArgs),
+    /// Create Kafka's script names (kafka-topics.sh, ...) in DIR as links to this binary.
+    LinkTools {
+        /// The directory for the links, e.g. /opt/kafka/bin.
+        dir: PathBuf,
+    },
 }
 
 /// A command-line tool whose output goes into a pipe that closes early
@@ -73,6 +79,13 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Broker { config, overrides } => run_broker(config, overrides),
+        Command::LinkTools { dir } => {
+            let exe = std::env::current_exe().context("cannot find this program's path")?;
+            for link in link_tools::link_tools(&dir, &exe)? {
+                println!("{}", link.display());
+            }
+            Ok(())
+        }
         Command::Cluster(args) => {
             // Each cluster error already says what to do; a backtrace would bury it.
             if let Err(e) = cluster::run(args) {
