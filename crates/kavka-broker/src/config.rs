@@ -501,6 +501,12 @@ fn refuse_unsupported_layout(cluster: &ClusterSettings) -> Result<(), ConfigErro
 /// a fresh directory with (Apache's and Confluent's, then Bitnami's).
 const CLUSTER_ID_VARS: &[&str] = &["CLUSTER_ID", "KAFKA_KRAFT_CLUSTER_ID"];
 
+/// Whether the broker reads environment variable `var` (a property or the
+/// cluster id), so tools that start brokers know what to keep from them.
+pub fn is_broker_env_var(var: &str) -> bool {
+    CLUSTER_ID_VARS.contains(&var) || env_key(var).is_some()
+}
+
 /// `KAFKA_LOG_DIRS` → `log.dirs`, the official container images' convention;
 /// Bitnami's `KAFKA_CFG_LOG_DIRS` too. `KAFKA_` variables that are not configs
 /// (paths, JVM options, image switches) are skipped.
@@ -743,6 +749,9 @@ mod tests {
             Some("num.partitions")
         );
         assert_eq!(env_key("KAFKA_ENABLE_KRAFT"), None);
+        assert!(is_broker_env_var("CLUSTER_ID"));
+        assert!(is_broker_env_var("KAFKA_NUM_PARTITIONS"));
+        assert!(!is_broker_env_var("KAFKA_HEAP_OPTS"));
         assert_eq!(env_key("PATH"), None);
     }
 

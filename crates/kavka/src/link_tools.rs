@@ -13,7 +13,7 @@ pub(crate) fn tool_names() -> Vec<&'static str> {
         .iter()
         .map(|(tool, _)| tool.kafka_name())
         .collect();
-    names.push("kafka-storage");
+    names.push(crate::storage_tool::NAME);
     names
 }
 

@@ -107,7 +107,7 @@ fn run_tool_if_asked() -> Option<i32> {
     }
     let mut peek = std::env::args_os().skip(1);
     if peek.next().is_some_and(|a| a == "storage") {
-        let argv = std::iter::once("kafka-storage".into())
+        let argv = std::iter::once(storage_tool::NAME.into())
             .chain(peek)
             .collect();
         return Some(storage_tool::main(argv));
@@ -148,7 +148,7 @@ fn is_storage_tool(argv0: &std::ffi::OsStr) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    name.strip_suffix(".sh").unwrap_or(name) == "kafka-storage"
+    name.strip_suffix(".sh").unwrap_or(name) == storage_tool::NAME
 }
 
 /// Resolves on SIGINT or SIGTERM.

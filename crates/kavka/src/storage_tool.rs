@@ -15,8 +15,11 @@ use kavka_broker::BrokerConfig;
 /// The metadata version Kavka reports, as Apache Kafka 4.4 does by default.
 const METADATA_VERSION: &str = "4.4-IV2";
 
+/// Kafka's script name for this tool, without `.sh`.
+pub(crate) const NAME: &str = "kafka-storage";
+
 #[derive(Parser)]
-#[command(name = "kafka-storage", about = "The Kafka storage tool.")]
+#[command(name = NAME, about = "The Kafka storage tool.")]
 struct StorageCli {
     #[command(subcommand)]
     command: StorageCommand,

@@ -162,12 +162,12 @@ pub(crate) fn spawn(binary: &Path, node: &NodeState) -> Result<Child, ClusterErr
         .map_err(|e| io_err("starting the broker", e))
 }
 
-/// Removes `KAFKA_*` variables: the broker reads them as properties (the container
-/// images' convention), and one left in a developer's shell would silently
-/// override every node's `server.properties`.
+/// Removes the variables a broker reads (`KAFKA_*` as properties, `CLUSTER_ID`;
+/// the container images' conventions): one left in a developer's shell would
+/// silently override every node's `server.properties`.
 pub(crate) fn without_kafka_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("KAFKA_") {
+        if kavka_broker::config::is_broker_env_var(&key.to_string_lossy()) {
             cmd.env_remove(key);
         }
     }
