@@ -12,11 +12,11 @@ use crate::cleaner::plan::{self, RangeSettings, SegmentInfo};
 use crate::cleaner::{self, CleanableRange, CleanedLog, CleaningTask};
 use crate::durable::{self, StateFileError};
 use crate::epoch_cache::LeaderEpochCache;
+use crate::log_dir::{LogDirShutdown, CLEAN_SHUTDOWN_FILE};
 use crate::producer_state::{
     check_marker, check_sequence, check_txn_data, ProducerEntry, ProducerInfo, ProducerSnapshot,
     ProducerStateManager, SequenceCheck,
 };
-use crate::log_dir::{LogDirShutdown, CLEAN_SHUTDOWN_FILE};
 use crate::recovery::{self, DirListing};
 use crate::segment::{LogSegment, MAX_RELATIVE_OFFSET, MAX_SEGMENT_BYTES};
 use crate::txn_index::{self, AbortedTxn};

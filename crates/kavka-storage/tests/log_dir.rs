@@ -75,7 +75,10 @@ fn a_crash_after_a_clean_restart_is_recovered() {
     }
     mark_clean_shutdown(root.path()).unwrap();
     for dir in &dirs {
-        assert!(!dir.join(CLEAN_SHUTDOWN_FILE).exists(), "no marker per partition");
+        assert!(
+            !dir.join(CLEAN_SHUTDOWN_FILE).exists(),
+            "no marker per partition"
+        );
     }
 
     // A clean restart, more writes, then a crash that tears the tail.
@@ -90,7 +93,11 @@ fn a_crash_after_a_clean_restart_is_recovered() {
     }
 
     let start = take_clean_shutdown_marker(root.path()).unwrap();
-    assert_eq!(start, LogDirShutdown::Unclean, "the marker went at the start");
+    assert_eq!(
+        start,
+        LogDirShutdown::Unclean,
+        "the marker went at the start"
+    );
     let expected: Vec<String> = (0..30).map(|i| format!("v{i}")).collect();
     for dir in &dirs {
         let mut log = PartitionLog::open_in_log_dir(dir, small_config(), start).unwrap();
@@ -105,8 +112,8 @@ fn a_crash_after_a_clean_restart_is_recovered() {
 fn a_clean_stop_is_trusted_without_a_scan() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("t-0");
-    let mut log = PartitionLog::open_in_log_dir(&dir, small_config(), LogDirShutdown::Unclean)
-        .unwrap();
+    let mut log =
+        PartitionLog::open_in_log_dir(&dir, small_config(), LogDirShutdown::Unclean).unwrap();
     append(&mut log, 0, 5);
     log.close_in_log_dir().unwrap();
     mark_clean_shutdown(root.path()).unwrap();
@@ -130,10 +137,17 @@ fn a_partition_marker_written_before_the_change_still_opens_clean_once() {
     append_batch_with_bad_crc(&dir);
 
     let start = take_clean_shutdown_marker(root.path()).unwrap();
-    assert_eq!(start, LogDirShutdown::Unclean, "no marker for the directory");
+    assert_eq!(
+        start,
+        LogDirShutdown::Unclean,
+        "no marker for the directory"
+    );
     let mut log = PartitionLog::open_in_log_dir(&dir, small_config(), start).unwrap();
     assert_eq!(log.log_end_offset(), 6, "trusted as clean, as before");
-    assert!(!dir.join(CLEAN_SHUTDOWN_FILE).exists(), "the marker counts once");
+    assert!(
+        !dir.join(CLEAN_SHUTDOWN_FILE).exists(),
+        "the marker counts once"
+    );
     log.truncate_to(5).unwrap();
     append(&mut log, 5, 1);
     drop(log);
@@ -150,8 +164,8 @@ fn a_partition_marker_written_before_the_change_still_opens_clean_once() {
 fn producer_state_survives_a_clean_stop_of_the_directory() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("t-0");
-    let mut log = PartitionLog::open_in_log_dir(&dir, small_config(), LogDirShutdown::Unclean)
-        .unwrap();
+    let mut log =
+        PartitionLog::open_in_log_dir(&dir, small_config(), LogDirShutdown::Unclean).unwrap();
     let first = log
         .append(common::idempotent(&["a"], (7, 0, 0)), 0, NOW)
         .unwrap();
