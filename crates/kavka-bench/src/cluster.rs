@@ -152,37 +152,50 @@ impl Cluster {
     /// has a leader and all its replicas in the ISR, so no timed phase starts
     /// while followers are still catching up.
     pub(crate) fn create_topics(&self, names: &[String], partitions: i32) -> anyhow::Result<()> {
+        self.create_many_topics(names, partitions, names.len())
+    }
+
+    /// Creates `names`, `per_request` topics to a CreateTopics request, then waits
+    /// until every partition has its leader and replicas, over one connection.
+    pub(crate) fn create_many_topics(
+        &self,
+        names: &[String],
+        partitions: i32,
+        per_request: usize,
+    ) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = self
             .client_config()
             .create()
             .context("creating the admin client")?;
-        let topics: Vec<NewTopic> = names
-            .iter()
-            .map(|n| {
-                NewTopic::new(
-                    n,
-                    partitions,
-                    TopicReplication::Fixed(self.replication_factor),
-                )
-            })
-            .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = self
-            .runtime
-            .block_on(admin.create_topics(&topics, &options))
-            .context("CreateTopics request failed")?;
-        for r in results {
-            if let Err((topic, code)) = r {
-                bail!("creating topic {topic}: {code}");
+        for chunk in names.chunks(per_request.max(1)) {
+            let topics: Vec<NewTopic> = chunk
+                .iter()
+                .map(|n| {
+                    NewTopic::new(
+                        n,
+                        partitions,
+                        TopicReplication::Fixed(self.replication_factor),
+                    )
+                })
+                .collect();
+            let results = self
+                .runtime
+                .block_on(admin.create_topics(&topics, &options))
+                .context("CreateTopics request failed")?;
+            for r in results {
+                if let Err((topic, code)) = r {
+                    bail!("creating topic {topic}: {code}");
+                }
             }
         }
+        let client = self.metadata_client()?;
         for name in names {
-            self.wait_for_leaders(name, partitions)?;
+            self.wait_fully_replicated(&client, name, partitions, TOPIC_READY_TIMEOUT)?;
         }
         Ok(())
     }
 
-    /// A client for Metadata requests only.
     pub(crate) fn metadata_client(&self) -> anyhow::Result<BaseConsumer> {
         self.client_config()
             .create()

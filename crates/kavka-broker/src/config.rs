@@ -94,6 +94,9 @@ pub struct BrokerConfig {
     /// The transaction coordinator's settings (`transaction.*`).
     pub txn: TxnSettings,
     pub delete_topic_enable: bool,
+    /// `num.recovery.threads.per.data.dir`: threads that open the logs at start
+    /// and close them at a clean stop.
+    pub num_recovery_threads_per_data_dir: usize,
     /// Roles, quorum, named listeners and replication settings.
     pub cluster: ClusterSettings,
     /// The log cleaner's settings (`log.cleaner.*`).
@@ -415,6 +418,12 @@ impl BrokerConfig {
                     .boolean("transaction.partition.verification.enable", true)?,
             },
             delete_topic_enable: p.boolean("delete.topic.enable", true)?,
+            // Kafka 4's default (KIP-1030).
+            num_recovery_threads_per_data_dir: positive(
+                &p,
+                "num.recovery.threads.per.data.dir",
+                2,
+            )?,
             cluster,
             cleaner: CleanerSettings {
                 enable: p.boolean("log.cleaner.enable", true)?,
@@ -785,6 +794,8 @@ mod tests {
         assert_eq!(c.cleaner.io_max_bytes_per_second, 1_048_576.0);
         assert_eq!(c.cleaner.dedupe_buffer_size, 1_000_000);
         assert!(load(&["log.cleaner.threads=0"], &[]).is_err());
+        assert_eq!(load(&[], &[]).unwrap().num_recovery_threads_per_data_dir, 2);
+        assert!(load(&["num.recovery.threads.per.data.dir=0"], &[]).is_err());
         assert!(load(&["log.cleaner.io.max.bytes.per.second=-1"], &[]).is_err());
     }
 }

@@ -14,6 +14,7 @@ mod group_service;
 mod handlers;
 mod hw_checkpoint;
 mod log_cleaner;
+mod log_loader;
 pub mod meta_properties;
 mod metadata_store;
 mod partition;

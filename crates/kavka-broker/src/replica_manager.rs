@@ -3,18 +3,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kavka_metadata::{ConfigResource, MetadataImage, PartitionImage};
 use kavka_replica::{BrokerStatus, ReplicaConfig};
-use kavka_storage::{PartitionLog, StorageError};
+use kavka_storage::log_dir::{self, LogDirShutdown};
+use kavka_storage::StorageError;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::hw_checkpoint::{self, HighWatermarks};
+use crate::log_loader::{self, OpenJob};
 use crate::partition::{AlterJob, Assignment, Partition, ReplicaSignals};
 use crate::state::now_ms;
 use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
@@ -44,6 +46,9 @@ pub struct ReplicaManager {
     /// High watermarks: as read from the checkpoint at the first reconcile (for
     /// partitions opened from then on), and as last written.
     hw_checkpoint: Mutex<HwCheckpointState>,
+    /// `num.recovery.threads.per.data.dir`, as of the last image applied, for
+    /// the clean stop.
+    recovery_threads: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +67,7 @@ impl Default for ReplicaManager {
             alter_rx: Mutex::new(Some(rx)),
             local_broker_epoch: AtomicI64::new(-1),
             hw_checkpoint: Mutex::default(),
+            recovery_threads: AtomicUsize::new(1),
         }
     }
 }
@@ -157,6 +163,15 @@ impl ReplicaManager {
         let stored = cp
             .stored
             .get_or_insert_with(|| hw_checkpoint::read(&config.log_dir));
+        let threads = config.num_recovery_threads_per_data_dir;
+        self.recovery_threads.store(threads, Ordering::Relaxed);
+        // The log directory's clean-shutdown marker vouches only for the logs as
+        // the last stop left them: it is taken (and removed) by the first image,
+        // which opens them all; a log opened later is recovered as after a crash.
+        let shutdown = match hosted.applied {
+            None => log_dir::take_clean_shutdown_marker(&config.log_dir)?,
+            Some(_) => LogDirShutdown::Unclean,
+        };
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
@@ -179,7 +194,32 @@ impl ReplicaManager {
             }
         }
 
+        // Every log this image newly places here, opened together on the
+        // recovery threads (a start opens thousands).
+        let mut jobs = Vec::new();
+        for topic in image.topics() {
+            let present = topics.get(&topic.name);
+            let mut log_cfg = None;
+            for (&index, p) in &topic.partitions {
+                if !p.replicas.contains(&node) || present.is_some_and(|h| h.contains_key(&index)) {
+                    continue;
+                }
+                let config_for = || {
+                    let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
+                    log_config(&BrokerDefaults::new(config, image), explicit)
+                };
+                jobs.push(OpenJob {
+                    topic: topic.name.clone(),
+                    index,
+                    dir: partition_dir(&config.log_dir, &topic.name, index),
+                    config: log_cfg.get_or_insert_with(config_for).clone(),
+                });
+            }
+        }
+        let mut opened = log_loader::open_logs(jobs, threads, shutdown)?;
+
         let now = now_ms();
+        let mut roles = Vec::new();
         for topic in image.topics() {
             let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
             let defaults = BrokerDefaults::new(config, image);
@@ -214,8 +254,13 @@ impl ReplicaManager {
                         existing.clone()
                     }
                     None => {
-                        let dir = partition_dir(&config.log_dir, &topic.name, index);
-                        let log = PartitionLog::open(&dir, log_cfg.clone())?;
+                        let Some(log) = opened.remove(&(topic.name.clone(), index)) else {
+                            // Only if this loop and the one above disagreed.
+                            return Err(StorageError::Io(std::io::Error::other(format!(
+                                "log of {}-{index} was not opened",
+                                topic.name
+                            ))));
+                        };
                         let created = Arc::new(Partition::new(
                             topic.name.clone(),
                             topic.topic_id,
@@ -229,12 +274,20 @@ impl ReplicaManager {
                     }
                 };
                 let a = assignment(image, p, node, local_epoch, &brokers, replica_cfg);
-                // A role that cannot be taken (the epoch checkpoint not written) keeps
-                // the old one; the next image tries again. The image itself stands.
-                if let Err(e) = partition.apply_assignment(&a, now) {
-                    tracing::error!(topic = %topic.name, partition = index, error = %e, "cannot apply the partition's new role");
-                }
+                roles.push((partition, a));
             }
+        }
+        // On the recovery threads too: a new leader epoch is written durably to
+        // each partition's checkpoint, and a restart gives every partition one.
+        let applied = log_loader::run_on_threads(roles, threads, |(partition, a)| {
+            // A role that cannot be taken (the epoch checkpoint not written) keeps
+            // the old one; the next image tries again. The image itself stands.
+            if let Err(e) = partition.apply_assignment(&a, now) {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "cannot apply the partition's new role");
+            }
+        });
+        if let Err(e) = applied {
+            tracing::error!(error = %e, "cannot apply the partitions' new roles");
         }
         topics.retain(|_, parts| !parts.is_empty());
         if hosted.applied.is_none() {
@@ -271,15 +324,38 @@ impl ReplicaManager {
         }
     }
 
-    /// Closes every log cleanly so the next start skips recovery.
+    /// Closes every log, on the recovery threads, and when all closed without
+    /// error marks the log directory clean (one file-system sync, then Kafka's
+    /// marker), so the next start trusts every log without scanning or fsyncing.
     pub fn close_all(&self) {
         self.checkpoint_high_watermarks();
-        for p in self.all() {
-            if let Some(log) = p.take_log() {
-                if let Err(e) = log.close() {
-                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing log failed");
-                }
+        let logs: Vec<_> = self
+            .all()
+            .into_iter()
+            .filter_map(|p| p.take_log().map(|log| (p, log)))
+            .collect();
+        let threads = self.recovery_threads.load(Ordering::Relaxed);
+        let closed = log_loader::run_on_threads(logs, threads, |(p, log)| {
+            log.close_in_log_dir()
+                .map_err(|e| tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing log failed"))
+                .is_ok()
+        });
+        let all_closed = match closed {
+            Ok(results) => results.iter().all(|ok| *ok),
+            Err(e) => {
+                tracing::error!(error = %e, "closing the logs failed");
+                false
             }
+        };
+        let Some(dir) = self.hw_checkpoint.lock().log_dir.clone() else {
+            return;
+        };
+        if !all_closed {
+            tracing::warn!("not every log closed cleanly; the next start recovers them");
+            return;
+        }
+        if let Err(e) = log_dir::mark_clean_shutdown(&dir) {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot mark the log directory clean; the next start recovers every log");
         }
     }
 }

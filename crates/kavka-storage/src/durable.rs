@@ -26,6 +26,17 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     sync_parent(path)
 }
 
+/// Replaces `path` with `data` by a rename, like [`write_atomic`] but without any
+/// fsync: only for a caller that makes the whole file system durable afterwards
+/// (a clean stop, `log_dir::mark_clean_shutdown`) and for a file whose loss in a
+/// crash before that costs nothing but work (the producer snapshot, rebuilt from
+/// the log when damaged).
+pub fn write_replace_unsynced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    fs::write(&tmp, data)?;
+    fs::rename(&tmp, path)
+}
+
 /// Removes `path` (if present) and makes the removal durable.
 pub fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {

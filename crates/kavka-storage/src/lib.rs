@@ -7,8 +7,9 @@
 //!
 //! A partition directory holds `<base offset, 20 digits>.log` / `.index` / `.timeindex`
 //! (and `.txnindex` once a transaction aborted there) per segment, plus small crash-safe files: `log-start-offset`, `recovery-point`,
-//! `leader-epoch-checkpoint`, `producer-state.json`, and `.kafka_cleanshutdown` while
-//! the log is closed cleanly. Modules: `batch` (header parse, validation, rewriting),
+//! `leader-epoch-checkpoint`, `producer-state.json` (and `.kafka_cleanshutdown` while a
+//! log used on its own is closed cleanly; a broker keeps one marker for the whole log
+//! directory, `log_dir`). Modules: `batch` (header parse, validation, rewriting),
 //! `segment` and `index` (one segment and its sparse indexes), `segment_file` (a
 //! segment's descriptor, opened on use and closed when idle), `txn_index` (aborted
 //! transactions) and `txn_marker` (COMMIT/ABORT control batches), `producer_state` and
@@ -28,6 +29,7 @@ mod epoch_cache;
 mod error;
 mod index;
 mod log;
+pub mod log_dir;
 mod producer_state;
 mod recovery;
 mod segment;
@@ -39,9 +41,10 @@ pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
 pub use log::{
-    AppendInfo, FetchData, PartitionLog, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH_FILE,
-    LOG_START_OFFSET_FILE, PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
+    AppendInfo, FetchData, PartitionLog, LEADER_EPOCH_FILE, LOG_START_OFFSET_FILE,
+    PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
 };
+pub use log_dir::{LogDirShutdown, CLEAN_SHUTDOWN_FILE};
 pub use producer_state::ProducerInfo;
 pub use segment_file::{open_segment_files, set_segment_file_budget};
 pub use txn_index::AbortedTxn;

@@ -12,18 +12,17 @@ use crate::cleaner::plan::{self, RangeSettings, SegmentInfo};
 use crate::cleaner::{self, CleanableRange, CleanedLog, CleaningTask};
 use crate::durable::{self, StateFileError};
 use crate::epoch_cache::LeaderEpochCache;
+use crate::log_dir::{LogDirShutdown, CLEAN_SHUTDOWN_FILE};
 use crate::producer_state::{
     check_marker, check_sequence, check_txn_data, ProducerEntry, ProducerInfo, ProducerSnapshot,
     ProducerStateManager, SequenceCheck,
 };
-use crate::recovery;
+use crate::recovery::{self, DirListing};
 use crate::segment::{LogSegment, MAX_RELATIVE_OFFSET, MAX_SEGMENT_BYTES};
 use crate::txn_index::{self, AbortedTxn};
 use crate::txn_marker::{encode_marker_batch, parse_marker, TxnMarker};
 use crate::{LogConfig, StorageError, TimestampType};
 
-/// Written by `close`; its presence at open means every file can be trusted.
-pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// The persisted log start offset (moved by retention and DeleteRecords).
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 /// Offset below which all data was fsynced; crash recovery scans only after it.
@@ -43,6 +42,9 @@ pub struct PartitionLog {
     log_start_offset: i64,
     epochs: LeaderEpochCache,
     producers: ProducerStateManager,
+    /// Offset of the producer snapshot on disk, if one was read or written: a
+    /// clean stop writes a new one only when the log moved past it.
+    snapshot_offset: Option<i64>,
     unflushed_records: u64,
     last_flush_ms: Option<i64>,
     /// Bumped whenever closed segments are removed or replaced (retention,
@@ -78,36 +80,60 @@ pub struct FetchData {
 }
 
 impl PartitionLog {
-    /// Opens (creating if missing) the partition directory. Recovers after a crash:
-    /// scans segments written since the last clean shutdown, keeps every complete valid
-    /// batch, truncates a torn tail, rebuilds indexes, reloads producer state.
+    /// Opens (creating if missing) a partition directory used on its own. Recovers
+    /// after a crash: scans segments written since the last clean shutdown, keeps
+    /// every complete valid batch, truncates a torn tail, rebuilds indexes, reloads
+    /// producer state. Only the partition's own marker (written by [`Self::close`])
+    /// counts as a clean shutdown.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Self, StorageError> {
-        durable::create_dir_all_durably(dir)?;
-        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-        let clean = marker.exists();
+        Self::open_in_log_dir(dir, config, LogDirShutdown::Unclean)
+    }
+
+    /// Opens a partition of a log directory whose start found it `shutdown`
+    /// (`log_dir::take_clean_shutdown_marker`). After a clean stop every file is
+    /// trusted: nothing is scanned past the index files and nothing is fsynced.
+    /// Otherwise, as [`Self::open`], the segments past the recovery point are
+    /// scanned. A marker in the partition directory itself (written by `close`,
+    /// and by Kavka before it kept one per log directory) also counts as clean, and
+    /// is removed durably.
+    pub fn open_in_log_dir(
+        dir: &Path,
+        config: LogConfig,
+        shutdown: LogDirShutdown,
+    ) -> Result<Self, StorageError> {
+        let mut listing = DirListing::read(dir)?;
+        if listing.has_cleaner_leftovers() {
+            // A cleaner swap interrupted by a crash is finished (or its output
+            // dropped) before the segments are listed, so they are one consistent set.
+            cleaner::swap::recover(dir)?;
+            listing = DirListing::read(dir)?;
+        }
+        let own_marker = listing.has(CLEAN_SHUTDOWN_FILE);
+        let clean = own_marker || shutdown == LogDirShutdown::Clean;
         let recovery_point = if clean {
             i64::MAX
         } else {
-            checkpoint::read_offset(&dir.join(RECOVERY_POINT_FILE))?.unwrap_or(i64::MIN)
+            read_offset_if(&listing, dir, RECOVERY_POINT_FILE)?.unwrap_or(i64::MIN)
         };
         let epoch_path = dir.join(LEADER_EPOCH_FILE);
-        let stored_epochs = match checkpoint::read_optional(&epoch_path)? {
-            Some(text) => LeaderEpochCache::decode(&text)
-                .map_err(|reason| StateFileError::corrupt(&epoch_path, reason))?,
-            None => LeaderEpochCache::default(),
+        let stored_epochs = match listing.has(LEADER_EPOCH_FILE) {
+            true => match checkpoint::read_optional(&epoch_path)? {
+                Some(text) => LeaderEpochCache::decode(&text)
+                    .map_err(|reason| StateFileError::corrupt(&epoch_path, reason))?,
+                None => LeaderEpochCache::default(),
+            },
+            false => LeaderEpochCache::default(),
         };
         let mut epochs = stored_epochs.clone();
-        // A cleaner swap interrupted by a crash is finished (or its output dropped)
-        // before the segments are listed, so they are listed as one consistent set.
-        cleaner::swap::recover(dir)?;
         let mut segments = recovery::load_segments(
             dir,
+            &listing,
             clean,
             recovery_point,
             config.index_interval_bytes,
             &mut epochs,
         )?;
-        let stored_start = checkpoint::read_offset(&dir.join(LOG_START_OFFSET_FILE))?;
+        let stored_start = read_offset_if(&listing, dir, LOG_START_OFFSET_FILE)?;
         if segments.is_empty() {
             segments.push(LogSegment::create(dir, stored_start.unwrap_or(0).max(0))?);
         }
@@ -126,6 +152,7 @@ impl PartitionLog {
             log_start_offset,
             epochs,
             producers: ProducerStateManager::default(),
+            snapshot_offset: None,
             unflushed_records: 0,
             last_flush_ms: None,
             generation: 0,
@@ -133,21 +160,26 @@ impl PartitionLog {
         if log.epochs != stored_epochs {
             log.write_epochs()?;
         }
-        log.load_producer_state()?;
-        if clean {
+        log.load_producer_state(listing.has(PRODUCER_STATE_FILE))?;
+        if own_marker {
             // Durably: a marker that came back after a crash would make the next
             // open trust files the crash may have torn.
-            durable::remove_durably(&marker)?;
+            durable::remove_durably(&dir.join(CLEAN_SHUTDOWN_FILE))?;
         }
         Ok(log)
     }
 
-    /// Loads the producer snapshot and replays the batch headers written after it.
-    fn load_producer_state(&mut self) -> Result<(), StorageError> {
+    /// Loads the producer snapshot (when the directory may hold one) and replays
+    /// the batch headers written after it.
+    fn load_producer_state(&mut self, snapshot_may_exist: bool) -> Result<(), StorageError> {
         let log_end = self.log_end_offset();
         let first_base = self.segments.first().map_or(0, LogSegment::base_offset);
         let snapshot_path = self.dir.join(PRODUCER_STATE_FILE);
-        let snapshot = checkpoint::read_optional(&snapshot_path)?
+        let stored = match snapshot_may_exist {
+            true => checkpoint::read_optional(&snapshot_path)?,
+            false => None,
+        };
+        let snapshot = stored
             .and_then(
                 |text| match serde_json::from_str::<ProducerSnapshot>(&text) {
                     Ok(s) => Some(s),
@@ -165,6 +197,7 @@ impl PartitionLog {
         let replay_from = match snapshot {
             Some(s) => {
                 let offset = s.offset;
+                self.snapshot_offset = Some(offset);
                 self.producers = ProducerStateManager::from_snapshot(s);
                 offset
             }
@@ -853,7 +886,7 @@ impl PartitionLog {
                 .segments
                 .splice(
                     first..first + manifest.old_bases.len(),
-                    [LogSegment::load(&self.dir, manifest.new_base)?],
+                    [LogSegment::load(&self.dir, manifest.new_base, true)?],
                 )
                 .collect();
             // Their files are gone already; dropping closes the handles.
@@ -881,7 +914,7 @@ impl PartitionLog {
             .segment_position(manifest.new_base)
             .filter(|first| first + manifest.old_bases.len() <= self.segments.len());
         if let Some(first) = position {
-            let reloaded = LogSegment::load(&self.dir, manifest.new_base)?;
+            let reloaded = LogSegment::load(&self.dir, manifest.new_base, true)?;
             self.segments
                 .splice(first..first + manifest.old_bases.len(), [reloaded]);
         }
@@ -935,12 +968,33 @@ impl PartitionLog {
         self.config = config;
     }
 
-    /// Flushes everything and records a clean shutdown so the next open skips recovery.
+    /// Flushes everything and records a clean shutdown in the partition directory
+    /// so the next [`Self::open`] skips recovery (a log used on its own; a broker
+    /// closes its logs with [`Self::close_in_log_dir`]).
     pub fn close(mut self) -> Result<(), StorageError> {
         let now = self.last_flush_ms.unwrap_or(0);
         self.flush_now(now)?;
         self.write_producer_snapshot()?;
         checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        Ok(())
+    }
+
+    /// Closes the log as one of all the logs of a log directory stopping cleanly:
+    /// writes what is pending (index entries; a producer snapshot when the log
+    /// moved past the last one) without an fsync of its own and writes no marker.
+    /// The caller then makes the file system durable once and marks the whole
+    /// directory clean (`log_dir::mark_clean_shutdown`); until it has, a crash
+    /// leaves an unclean directory, recovered as usual. A partition nothing was
+    /// written to since it was opened or flushed costs no write at all.
+    pub fn close_in_log_dir(mut self) -> Result<(), StorageError> {
+        self.active_mut()?.write_pending()?;
+        let log_end = self.log_end_offset();
+        if self.snapshot_offset != Some(log_end) {
+            let json = self.snapshot_json()?;
+            // Its loss in a crash before the sync is harmless: a damaged snapshot
+            // is rebuilt from the log.
+            durable::write_replace_unsynced(&self.dir.join(PRODUCER_STATE_FILE), &json)?;
+        }
         Ok(())
     }
 
@@ -1003,7 +1057,8 @@ impl PartitionLog {
         // Rebuilt from the log, as Kafka reloads from a snapshot: a truncated marker
         // reopens its transaction, a truncated first batch forgets one.
         self.producers.clear();
-        self.load_producer_state()?;
+        self.snapshot_offset = None;
+        self.load_producer_state(true)?;
         self.write_producer_snapshot()?;
         checkpoint::write_offset(&self.dir.join(RECOVERY_POINT_FILE), log_end)?;
         Ok(())
@@ -1060,12 +1115,16 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn write_producer_snapshot(&self) -> Result<(), StorageError> {
-        let snapshot = self.producers.snapshot(self.log_end_offset());
-        let json = serde_json::to_vec(&snapshot)
-            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+    fn write_producer_snapshot(&mut self) -> Result<(), StorageError> {
+        let json = self.snapshot_json()?;
         checkpoint::write_atomic(&self.dir.join(PRODUCER_STATE_FILE), &json)?;
+        self.snapshot_offset = Some(self.log_end_offset());
         Ok(())
+    }
+
+    fn snapshot_json(&self) -> Result<Vec<u8>, StorageError> {
+        let snapshot = self.producers.snapshot(self.log_end_offset());
+        serde_json::to_vec(&snapshot).map_err(|e| StorageError::Io(std::io::Error::other(e)))
     }
 
     fn write_epochs(&self) -> Result<(), StorageError> {
@@ -1076,6 +1135,18 @@ impl PartitionLog {
         checkpoint::write_offset(&self.dir.join(LOG_START_OFFSET_FILE), self.log_start_offset)?;
         Ok(())
     }
+}
+
+/// A one-offset state file, read only when the directory listing has it.
+fn read_offset_if(
+    listing: &DirListing,
+    dir: &Path,
+    name: &str,
+) -> Result<Option<i64>, StorageError> {
+    if !listing.has(name) {
+        return Ok(None);
+    }
+    Ok(checkpoint::read_offset(&dir.join(name))?)
 }
 
 fn write_epoch_file(dir: &Path, epochs: &LeaderEpochCache) -> Result<(), StorageError> {

@@ -81,32 +81,32 @@ fn append_entries(path: &Path, on_disk_bytes: u64, entries: &[u8], sync: bool) -
     written
 }
 
-/// Cuts an index file to the entries that decoded, so later entries are
-/// appended after valid ones.
-fn trim_index_file(path: &Path, valid_bytes: u64) -> io::Result<()> {
-    match fs::metadata(path) {
-        Ok(m) if m.len() > valid_bytes => {
-            tracing::warn!(index = %path.display(), valid = valid_bytes, size = m.len(), "dropping stale index entries");
-            OpenOptions::new()
-                .write(true)
-                .open(path)?
-                .set_len(valid_bytes)
-        }
-        _ => Ok(()),
+/// Cuts an index file of `len` bytes to the entries that decoded, so later
+/// entries are appended after valid ones.
+fn trim_index_file(path: &Path, len: u64, valid_bytes: u64) -> io::Result<()> {
+    if len <= valid_bytes {
+        return Ok(());
     }
+    tracing::warn!(index = %path.display(), valid = valid_bytes, size = len, "dropping stale index entries");
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(valid_bytes)
 }
 
 impl LogSegment {
     fn open_files(dir: &Path, base_offset: i64, fresh: bool) -> Result<Self, StorageError> {
-        Self::open_named(dir, base_offset, fresh, "")
+        Self::open_named(dir, base_offset, fresh, "", true)
     }
 
     /// Opens the three files, their names ending in `extra` after the usual suffix.
+    /// `may_have_txn_index` false: the directory listing showed none, skip the read.
     fn open_named(
         dir: &Path,
         base_offset: i64,
         fresh: bool,
         extra: &str,
+        may_have_txn_index: bool,
     ) -> Result<Self, StorageError> {
         let name = |suffix: &str| format!("{}{extra}", file_name(base_offset, suffix));
         let log_path = dir.join(name(LOG_SUFFIX));
@@ -131,7 +131,11 @@ impl LogSegment {
                     _ => {}
                 }
             }
-            TxnIndex::load(txn_index_path)?
+            if may_have_txn_index {
+                TxnIndex::load(txn_index_path)?
+            } else {
+                TxnIndex::absent(txn_index_path)
+            }
         };
         if fresh {
             // The new files' directory entries must survive a crash like their data.
@@ -170,20 +174,36 @@ impl LogSegment {
             base_offset,
             true,
             &format!(".{}", crate::cleaner::CLEANED_SUFFIX),
+            true,
         )
     }
 
     /// Opens a segment after a clean shutdown: trusts the index files and only reads
     /// the batch headers after the last index entry, so opening stays cheap.
-    pub(crate) fn load(dir: &Path, base_offset: i64) -> Result<Self, StorageError> {
-        let mut seg = Self::open_files(dir, base_offset, false)?;
+    /// `has_txn_index`: whether the directory listing showed a `.txnindex`.
+    pub(crate) fn load(
+        dir: &Path,
+        base_offset: i64,
+        has_txn_index: bool,
+    ) -> Result<Self, StorageError> {
+        let mut seg = Self::open_named(dir, base_offset, false, "", has_txn_index)?;
         seg.size = seg.log.len()?;
-        seg.offset_index = OffsetIndex::decode(&read_index(&seg.index_path)?, seg.size);
-        seg.time_index = TimeIndex::decode(&read_index(&seg.time_index_path)?);
+        let offset_bytes = read_index(&seg.index_path)?;
+        let time_bytes = read_index(&seg.time_index_path)?;
+        seg.offset_index = OffsetIndex::decode(&offset_bytes, seg.size);
+        seg.time_index = TimeIndex::decode(&time_bytes);
         seg.offset_entries_on_disk = seg.offset_index.len();
         seg.time_entries_on_disk = seg.time_index.len();
-        trim_index_file(&seg.index_path, seg.offset_index.disk_bytes())?;
-        trim_index_file(&seg.time_index_path, seg.time_index.disk_bytes())?;
+        trim_index_file(
+            &seg.index_path,
+            offset_bytes.len() as u64,
+            seg.offset_index.disk_bytes(),
+        )?;
+        trim_index_file(
+            &seg.time_index_path,
+            time_bytes.len() as u64,
+            seg.time_index.disk_bytes(),
+        )?;
         if let Some(last) = seg.time_index.last() {
             seg.max_timestamp = last.timestamp;
             seg.offset_of_max_timestamp = base_offset + i64::from(last.relative_offset);
@@ -561,6 +581,17 @@ impl LogSegment {
         self.txn_index.flush()?;
         self.unsynced = false;
         Ok(())
+    }
+
+    /// Writes the pending index entries to their files without an fsync, for a
+    /// clean stop that syncs the whole file system once afterwards. Returns
+    /// whether anything was written since the last fsync (and so needs that sync).
+    pub(crate) fn write_pending(&mut self) -> Result<bool, StorageError> {
+        if !self.unsynced {
+            return Ok(false);
+        }
+        self.persist_indexes(false)?;
+        Ok(true)
     }
 
     /// Closes the `.log` descriptor if nothing used it since the last call.

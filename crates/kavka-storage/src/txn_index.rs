@@ -88,6 +88,14 @@ impl TxnIndex {
         Ok(Self { path, entries })
     }
 
+    /// The index of a segment whose directory listing had no such file.
+    pub(crate) fn absent(path: PathBuf) -> Self {
+        Self {
+            path,
+            entries: Vec::new(),
+        }
+    }
+
     /// An empty index whose file exists (the cleaner's output must have one to
     /// rename into place).
     pub(crate) fn create(path: PathBuf) -> io::Result<Self> {

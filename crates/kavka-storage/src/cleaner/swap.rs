@@ -157,6 +157,11 @@ pub(crate) fn discard_cleaned(dir: &Path, base: i64) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether a file name is a swap manifest or a cleaner's `.cleaned` output.
+pub(crate) fn is_swap_file(name: &str) -> bool {
+    name.ends_with(&format!(".{MANIFEST_SUFFIX}")) || name.ends_with(&format!(".{CLEANED_SUFFIX}"))
+}
+
 /// Finishes every committed swap in `dir` and deletes uncommitted cleaner output.
 /// Runs before the segments are listed at open. Returns how many swaps it finished.
 pub(crate) fn recover(dir: &Path) -> io::Result<usize> {
