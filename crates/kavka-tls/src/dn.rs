@@ -107,7 +107,7 @@ fn decode_string(tag: u8, value: &[u8]) -> Option<String> {
         0x14 | 0x1b => Some(value.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE.
         0x1e => {
-            if value.len() % 2 != 0 {
+            if !value.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = value
