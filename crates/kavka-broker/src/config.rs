@@ -672,7 +672,7 @@ mod tests {
         let err = load(
             &[
                 "listeners=SASL_SSL://127.0.0.1:9093",
-                "ssl.keystore.location=/etc/kafka/ks.jks",
+                "sasl.enabled.mechanisms=PLAIN",
             ],
             &[],
         )
@@ -680,7 +680,7 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("listeners"), "{message}");
         assert!(message.contains("SASL_SSL"), "{message}");
-        assert!(message.contains("ssl.keystore.location"), "{message}");
+        assert!(message.contains("sasl.enabled.mechanisms"), "{message}");
         let env = load(&[], &[("KAFKA_AUTHORIZER_CLASS_NAME", "x.Authorizer")]).unwrap_err();
         assert!(env.to_string().contains("authorizer.class.name"));
     }
