@@ -3,7 +3,7 @@
 # Apache Kafka (compat/kafka-ref.sh), one after the other on this machine, and
 # prints both result tables and the Kavka/Kafka ratios.
 #
-#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster | --txn | --scale]
+#   bench/compare.sh [--quick] [--no-build] [--compaction | --cluster | --txn | --scale | --tls]
 #
 # --quick       100k records per throughput workload, 5 s latency run, 200 prefill
 #               partitions (with --cluster: also 2 failover trials instead of 5)
@@ -37,6 +37,11 @@
 #               in total, then end-to-end latency of 100 records/s in every
 #               group for 10 s; --quick: 50 groups, 5 s). KAFKA_REF_PORT /
 #               KAFKA_REF_DIR as for --txn
+# --tls         each broker with a PLAINTEXT and an SSL listener (one PKCS12 key
+#               store made with openssl for this run): produce (acks 1 and all)
+#               and consume of 300k records of 1,000 B over each (--quick: 50k);
+#               the TLS/plaintext ratio per broker, then Kavka/Kafka over TLS.
+#               KAFKA_REF_PORT / KAFKA_REF_DIR as for --txn
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
 # stopped, by PID (Kafka through kafka-ref.sh / kafka-ref-cluster.sh, which
@@ -54,6 +59,8 @@ COMPACTION=0
 CLUSTER=0
 TXN_ONLY=0
 SCALE_ONLY=0
+TLS=0
+TLS_RECORDS=300000
 IDLE_CONNECTIONS=5000
 CONSUMER_GROUPS=200
 MANY_TOPICS=1000
@@ -63,13 +70,15 @@ LATENCY_SECONDS=10
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
-      IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000 ;;
+      IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000
+      TLS_RECORDS=50000 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
     --txn) TXN_ONLY=1 ;;
     --scale) SCALE_ONLY=1 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    --tls) TLS=1 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -308,6 +317,87 @@ if [[ "$SCALE_ONLY" == 1 ]]; then
   echo
   echo "## Kavka / Kafka (same run, same machine; > 1 is better for records/s, < 1 for RSS and latency)"
   "$BENCH" compare --a-name Kavka "$WORK/kavka.tsv" --b-name Kafka "$WORK/kafka.tsv"
+  exit 0
+fi
+
+if [[ "$TLS" == 1 ]]; then
+  # Certificates for this run only (openssl CLI), in the run's directory: a CA, and
+  # a broker certificate for 127.0.0.1/localhost in a PKCS12 key store that both
+  # brokers read; clients trust the CA's PEM.
+  tls="$WORK/tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=compare CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=broker" \
+    -keyout "$tls/broker.key" -out "$tls/broker.csr" 2> /dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$tls/san.ext" -out "$tls/broker.pem" 2> /dev/null
+  openssl pkcs12 -export -inkey "$tls/broker.key" -in "$tls/broker.pem" -certfile "$tls/ca.pem" \
+    -name broker -passout pass:compare -out "$tls/broker.p12"
+  ssl_props=(
+    "ssl.keystore.type=PKCS12" "ssl.keystore.location=$tls/broker.p12"
+    "ssl.keystore.password=compare" "ssl.key.password=compare"
+    "ssl.truststore.type=PEM" "ssl.truststore.location=$tls/ca.pem"
+  )
+  client_tls=(--client-config security.protocol=ssl --client-config "ssl.ca.location=$tls/ca.pem")
+  tls_workloads() { # name plain-bootstrap ssl-bootstrap pid
+    local name=$1
+    for mode in plain tls; do
+      local bootstrap=$2 extra=()
+      if [[ $mode == tls ]]; then bootstrap=$3; extra=("${client_tls[@]}"); fi
+      for acks in 1 all; do
+        "$BENCH" --bootstrap "$bootstrap" --broker-pid "$4" "${extra[@]}" \
+          --out "$WORK/$name-$mode.tsv" produce --records "$TLS_RECORDS" --record-size 1000 --acks "$acks" \
+          > /dev/null 2>> "$WORK/$name-bench.err" || true
+      done
+      "$BENCH" --bootstrap "$bootstrap" --broker-pid "$4" "${extra[@]}" \
+        --out "$WORK/$name-$mode.tsv" consume --records "$TLS_RECORDS" --record-size 1000 \
+        > /dev/null 2>> "$WORK/$name-bench.err" || true
+    done
+  }
+  port="$(free_port)"
+  ssl_port="$(free_port)"
+  overrides=()
+  for p in "${ssl_props[@]}"; do overrides+=(--override "$p"); done
+  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port" \
+    --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL" "${overrides[@]}" \
+    --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
+  KAVKA_PID=$!
+  wait_for_port "$port"
+  wait_for_port "$ssl_port"
+  echo
+  echo "## Kavka (pid $KAVKA_PID, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port)"
+  tls_workloads kavka "$HOST:$port" "$HOST:$ssl_port" "$KAVKA_PID"
+  stop_kavka
+  "$BENCH" compare --a-name TLS "$WORK/kavka-tls.tsv" --b-name plaintext "$WORK/kavka-plain.tsv"
+
+  port="${KAFKA_REF_PORT:-$(free_port)}"
+  ssl_port="$(free_port)"
+  kafka_dir="${KAFKA_REF_DIR:-$WORK/kafka}"
+  KAFKA_DIRS+=("$kafka_dir")
+  overrides=()
+  for p in "${ssl_props[@]}"; do overrides+=(--override "$p"); done
+  started="$(compat/kafka-ref.sh start --port "$port" --controller-port "$((port + 1))" \
+    --dir "$kafka_dir" --fresh \
+    --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port,CONTROLLER://$HOST:$((port + 1))" \
+    --override "advertised.listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port" \
+    --override "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL" \
+    "${overrides[@]}")"
+  kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+  echo
+  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port)"
+  tls_workloads kafka "$HOST:$port" "$HOST:$ssl_port" "$kafka_pid"
+  compat/kafka-ref.sh stop --dir "$kafka_dir" > /dev/null
+  rm -rf "$kafka_dir/data"
+  "$BENCH" compare --a-name TLS "$WORK/kafka-tls.tsv" --b-name plaintext "$WORK/kafka-plain.tsv"
+
+  echo
+  echo "## Over TLS: Kavka / Kafka (same run, same machine; > 1 is better for records/s, < 1 for CPU and RSS)"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka-tls.tsv" --b-name Kafka "$WORK/kafka-tls.tsv"
+  echo
+  echo "## Plaintext: Kavka / Kafka"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka-plain.tsv" --b-name Kafka "$WORK/kafka-plain.tsv"
   exit 0
 fi
 

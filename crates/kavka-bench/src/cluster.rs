@@ -19,6 +19,8 @@ const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Shared settings of a benchmark run.
 pub(crate) struct Cluster {
     pub(crate) bootstrap: String,
+    /// `--client-config` settings, applied to every client.
+    pub(crate) client_settings: Vec<(String, String)>,
     /// The broker processes (one per node of a cluster) sampled in /proc.
     pub(crate) broker_pids: Vec<u32>,
     /// Replication factor of every topic a workload creates.
@@ -58,6 +60,7 @@ impl Cluster {
             .context("building the tokio runtime")?;
         Ok(Self {
             bootstrap,
+            client_settings: Vec::new(),
             broker_pids,
             replication_factor,
             ticks_per_second,
@@ -69,6 +72,9 @@ impl Cluster {
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in &self.client_settings {
+            c.set(k, v);
+        }
         c
     }
 

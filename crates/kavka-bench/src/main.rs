@@ -55,6 +55,11 @@ struct Cli {
     /// Append every result row to this TSV file (for `compare`).
     #[arg(long, global = true, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// A librdkafka setting for every client the workloads make (repeatable),
+    /// e.g. `security.protocol=ssl` and `ssl.ca.location=ca.pem` to measure
+    /// over TLS.
+    #[arg(long = "client-config", global = true, value_name = "KEY=VALUE")]
+    client_config: Vec<String>,
     /// Upper bound on any one timed phase, in seconds.
     #[arg(long, global = true, default_value_t = 300)]
     time_limit: u64,
@@ -289,12 +294,20 @@ fn main() -> anyhow::Result<()> {
     if cli.replication_factor < 1 {
         anyhow::bail!("--replication-factor must be at least 1");
     }
-    let cluster = Cluster::new(
+    let mut client_settings = Vec::new();
+    for kv in &cli.client_config {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--client-config {kv}: expected KEY=VALUE"))?;
+        client_settings.push((k.to_string(), v.to_string()));
+    }
+    let mut cluster = Cluster::new(
         cli.bootstrap.clone(),
         cli.broker_pid.clone(),
         cli.replication_factor,
         ticks,
     )?;
+    cluster.client_settings = client_settings;
     let limit = Duration::from_secs(cli.time_limit);
     let mut rows = run(&cluster, cli.command, limit);
     if cli.replication_factor > 1 {

@@ -108,6 +108,8 @@ pub struct BrokerConfig {
     /// their entrypoints pass to `kafka-storage format`. A formatted directory
     /// keeps the id it has.
     pub initial_cluster_id: Option<String>,
+    /// TLS for connections to other brokers, when the inter-broker listener is SSL.
+    pub inter_broker_tls: Option<crate::security::inter_broker::InterBrokerTls>,
 }
 
 /// The transaction coordinator's settings, Kafka's names and defaults.
@@ -257,6 +259,43 @@ impl BrokerConfig {
         Ok(config)
     }
 
+    /// The client listeners a broker serves: the inter-broker one first (its
+    /// address as resolved in `listener`), then every other non-controller one.
+    pub fn served_listeners(&self) -> Vec<NamedListener> {
+        let primary = self.cluster.broker_listener().cloned();
+        let mut served: Vec<NamedListener> = Vec::new();
+        if let Some(mut p) = primary.clone() {
+            p.host = self.listener.host.clone();
+            p.port = self.listener.port;
+            served.push(p);
+        }
+        for l in &self.cluster.listeners {
+            let is_primary = primary.as_ref().is_some_and(|p| p.name == l.name);
+            if !is_primary && !self.cluster.controller_listener_names.contains(&l.name) {
+                served.push(l.clone());
+            }
+        }
+        served
+    }
+
+    /// The address this broker tells clients of `listener` to use (Kafka answers
+    /// Metadata with the advertised address of the listener the request came in on).
+    pub fn advertised_for(&self, listener: &str) -> Endpoint {
+        if self
+            .cluster
+            .broker_listener()
+            .is_some_and(|l| l.name == listener)
+        {
+            return self.advertised.clone();
+        }
+        crate::security::listener::advertised_for(
+            &self.cluster.advertised_listeners,
+            &self.cluster.listeners,
+            listener,
+        )
+        .unwrap_or_else(|| self.advertised.clone())
+    }
+
     /// Builds a config from resolved properties, applying Kafka's defaults.
     pub fn from_properties(raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let insecure = security::unsupported_security_settings(&raw);
@@ -267,6 +306,7 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
+                && !security::is_known_ssl_key(key)
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -278,6 +318,20 @@ impl BrokerConfig {
         };
         let cluster = ClusterSettings::parse(&p, node_id)?;
         refuse_unsupported_layout(&cluster)?;
+        // Each TLS listener's settings, checked before any file is read.
+        for l in cluster
+            .listeners
+            .iter()
+            .filter(|l| l.protocol.ends_with("SSL"))
+        {
+            crate::security::listener::listener_ssl_settings(&raw, &l.name).map_err(|e| {
+                ConfigError::Invalid {
+                    key: format!("listener {}", l.name),
+                    value: l.protocol.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
         // A dedicated controller (process.roles=controller) serves no clients: its
         // only listener is the controller's, which is what it binds and names.
         let own_listener = if cluster.is_controller_only() {
@@ -350,6 +404,14 @@ impl BrokerConfig {
             ));
         }
         let socket_request_max_bytes = positive(&p, "socket.request.max.bytes", 104_857_600)?;
+        let inter_broker_tls = crate::security::inter_broker::InterBrokerTls::for_cluster(
+            &raw, &cluster,
+        )
+        .map_err(|e| ConfigError::Invalid {
+            key: "inter.broker.listener.name".into(),
+            value: cluster.inter_broker_listener_name.clone(),
+            reason: e.to_string(),
+        })?;
         let config = Self {
             initial_cluster_id: None,
             node_id,
@@ -438,6 +500,7 @@ impl BrokerConfig {
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
             raw,
+            inter_broker_tls,
         };
         Ok(config)
     }
@@ -660,7 +723,7 @@ mod tests {
         let err = load(
             &[
                 "listeners=SASL_SSL://127.0.0.1:9093",
-                "ssl.keystore.location=/etc/kafka/ks.jks",
+                "sasl.enabled.mechanisms=PLAIN",
             ],
             &[],
         )
@@ -668,7 +731,7 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("listeners"), "{message}");
         assert!(message.contains("SASL_SSL"), "{message}");
-        assert!(message.contains("ssl.keystore.location"), "{message}");
+        assert!(message.contains("sasl.enabled.mechanisms"), "{message}");
         let env = load(&[], &[("KAFKA_AUTHORIZER_CLASS_NAME", "x.Authorizer")]).unwrap_err();
         assert!(env.to_string().contains("authorizer.class.name"));
     }

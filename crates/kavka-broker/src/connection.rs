@@ -13,15 +13,16 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::ResponseKind;
 use kavka_wire::{decode_request, encode_response, frame_length, DecodedRequest, FrameCheck};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
-use crate::security::Session;
+use crate::security::handshake::{looks_like_tls, secure};
+use crate::security::{ListenerSecurity, Session};
 use crate::state::BrokerState;
+use crate::stream::ClientStream;
 
 /// What becomes of one request.
 // Moved once per request; boxing the response would allocate for every answer.
@@ -72,8 +73,6 @@ pub(crate) struct FrameLimits<'a> {
     pub stats: Option<&'a ConnectionStats>,
 }
 
-/// Bytes read per system call when no bigger frame is known to be coming.
-const READ_CHUNK: usize = 8 * 1024;
 /// At most this much room is made ahead for the rest of a frame.
 const READ_AHEAD: usize = 1024 * 1024;
 /// Answers gathered before one write; a bigger answer is written on its own.
@@ -81,13 +80,15 @@ const WRITE_BATCH: usize = 64 * 1024;
 
 /// Serves one client connection until the peer closes it, it misbehaves, it
 /// stays idle for `connections.max.idle.ms`, or shutdown. `slot` is its place
-/// under the connection quotas, given back when this returns.
+/// under the connection quotas, given back when this returns. The listener's
+/// security step (TLS handshake, principal) comes first.
 pub(crate) async fn serve_connection(
     state: Arc<BrokerState>,
     socket: TcpStream,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
     slot: ConnectionSlot,
+    listener: Arc<ListenerSecurity>,
 ) {
     let limits = FrameLimits {
         max_frame: state.config.socket_request_max_bytes,
@@ -97,20 +98,16 @@ pub(crate) async fn serve_connection(
         queue: Some(&state.requests),
         stats: Some(&slot.quotas().stats),
     };
-    // The one listener served so far is PLAINTEXT: the connection is anonymous.
-    let listener = state
-        .config
-        .cluster
-        .broker_listener()
-        .map(|l| l.name.clone())
-        .unwrap_or_default();
-    let session = Session::anonymous(listener);
+    let handshake_timeout = Duration::from_millis(state.config.connections.connections_max_idle_ms);
+    let Some((stream, session)) = secure(socket, peer, &listener, handshake_timeout).await else {
+        return;
+    };
     serve_frames(
         &BrokerAnswers {
             state: state.clone(),
             session,
         },
-        socket,
+        stream,
         peer,
         &limits,
         Some(stop),
@@ -159,12 +156,11 @@ fn announced_size(buf: &[u8]) -> Option<usize> {
 /// queue has room, so a full queue holds clients back through TCP.
 pub(crate) async fn serve_frames<A: Answer>(
     answers: &A,
-    socket: TcpStream,
+    mut stream: ClientStream,
     peer: SocketAddr,
     limits: &FrameLimits<'_>,
     mut stop: Option<watch::Receiver<bool>>,
 ) {
-    let (reader, mut writer) = socket.into_split();
     // Both buffers stay unallocated while the connection is idle, so thousands
     // of idle clients cost the broker no buffer memory.
     let mut inbound = BytesMut::new();
@@ -178,6 +174,10 @@ pub(crate) async fn serve_frames<A: Answer>(
             let size = match frame_length(&inbound, limits.max_frame) {
                 Ok(FrameCheck::Complete(size)) => size,
                 Ok(FrameCheck::Incomplete) => break,
+                Err(_) if looks_like_tls(&inbound) => {
+                    tracing::info!(%peer, "closing connection: a TLS handshake on a plaintext listener (a client configured for SSL?)");
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "closing connection");
                     return;
@@ -234,13 +234,13 @@ pub(crate) async fn serve_frames<A: Answer>(
             drop(response);
             drop(held);
             if outbound.len() + bytes.len() > WRITE_BATCH && !outbound.is_empty() {
-                if writer.write_all(&outbound).await.is_err() {
+                if stream.send(&outbound).await.is_err() {
                     return;
                 }
                 outbound.clear();
             }
             if bytes.len() >= WRITE_BATCH {
-                if writer.write_all(&bytes).await.is_err() {
+                if stream.send(&bytes).await.is_err() {
                     return;
                 }
             } else {
@@ -248,7 +248,7 @@ pub(crate) async fn serve_frames<A: Answer>(
             }
         }
         if !outbound.is_empty() {
-            if writer.write_all(&outbound).await.is_err() {
+            if stream.send(&outbound).await.is_err() {
                 return;
             }
             outbound.clear();
@@ -279,8 +279,8 @@ pub(crate) async fn serve_frames<A: Answer>(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            ready = reader.readable() => if ready.is_err() { return },
+        let read = tokio::select! {
+            read = stream.read_some(&mut inbound) => read,
             _ = idle => {
                 tracing::debug!(%peer, "closing connection idle for connections.max.idle.ms");
                 if let Some(stats) = limits.stats {
@@ -289,15 +289,10 @@ pub(crate) async fn serve_frames<A: Answer>(
                 return;
             }
             _ = stopped(&mut stop) => return,
-        }
-        if inbound.capacity() - inbound.len() < READ_CHUNK / 8 {
-            inbound.reserve(READ_CHUNK);
-        }
-        match reader.try_read_buf(&mut inbound) {
-            Ok(0) => return,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::connection::{serve_frames, Answer, FrameLimits, Reply};
 use crate::controller::ControllerClient;
 use crate::handlers::describe_cluster::{wrong_endpoint_type, ENDPOINT_CONTROLLERS};
 use crate::handlers::describe_quorum::{self, QuorumEndpoint};
+use crate::stream::ClientStream;
 
 /// The APIs a controller listener serves.
 const CONTROLLER_APIS: &[ApiKey] = &[
@@ -170,7 +171,7 @@ impl KafkaConnectionHandler for ControllerApis {
                 queue: None,
                 stats: None,
             };
-            serve_frames(&apis, stream, peer, &limits, None).await;
+            serve_frames(&apis, ClientStream::Plain(stream), peer, &limits, None).await;
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod request_queue;
 pub mod security;
 mod server;
 mod state;
+mod stream;
 mod topic_config;
 mod txn_markers;
 mod txn_service;

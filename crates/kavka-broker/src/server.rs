@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+
+use crate::security::ListenerSecurity;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -17,32 +19,49 @@ use crate::state::{now_ms, BrokerState, StartError};
 /// A running broker.
 pub struct Broker {
     state: Arc<BrokerState>,
-    listener: TcpListener,
+    /// Every client listener, the first one the primary (`local_port`).
+    listeners: Vec<BoundListener>,
+}
+
+/// A bound socket and what its listener asks of connections.
+struct BoundListener {
+    socket: TcpListener,
+    security: Arc<ListenerSecurity>,
 }
 
 impl Broker {
-    /// Opens storage and binds the listener; nothing is served until [`Broker::run`].
+    /// Opens storage and binds the listeners; nothing is served until [`Broker::run`].
     pub async fn start(config: crate::config::BrokerConfig) -> Result<Self, StartError> {
-        let host = if config.listener.host.is_empty() {
-            "0.0.0.0".to_string()
-        } else {
-            config.listener.host.clone()
-        };
-        let address = format!("{host}:{}", config.listener.port);
-        // Bind before touching the disk so a port clash fails fast and harmlessly.
-        let listener = TcpListener::bind(&address)
-            .await
-            .map_err(|source| StartError::Bind {
-                address: address.clone(),
-                source,
-            })?;
+        let mut listeners = Vec::new();
+        for named in config.served_listeners() {
+            // TLS stores are read before anything binds: a bad path fails the start.
+            let security = ListenerSecurity::build(&config.raw, &named)
+                .map_err(|e| StartError::Listener(e.to_string()))?;
+            let host = if named.host.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                named.host.clone()
+            };
+            let address = format!("{host}:{}", named.port);
+            // Bind before touching the disk so a port clash fails fast and harmlessly.
+            let socket = TcpListener::bind(&address)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: address.clone(),
+                    source,
+                })?;
+            listeners.push(BoundListener { socket, security });
+        }
         let state = BrokerState::open(config).await?;
-        Ok(Self { state, listener })
+        Ok(Self { state, listeners })
     }
 
-    /// The port actually bound (useful when configured as 0).
+    /// The port actually bound by the first listener (useful when configured as 0).
     pub fn local_port(&self) -> Option<u16> {
-        self.listener.local_addr().ok().map(|a| a.port())
+        self.listeners
+            .first()
+            .and_then(|l| l.socket.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// Shared state, for embedding and tests.
@@ -77,6 +96,14 @@ impl Broker {
         ));
         // Its own threads, off the runtime: cleaning is long, blocking file work.
         let cleaner = LogCleaner::start(self.state.clone());
+        for l in &self.listeners {
+            tracing::info!(
+                listener = %l.security.name,
+                protocol = %l.security.protocol,
+                address = ?l.socket.local_addr().ok(),
+                "listening"
+            );
+        }
         tracing::info!(
             port = self.local_port(),
             cluster_id = %self.state.cluster_id,
@@ -90,7 +117,7 @@ impl Broker {
                 _ = &mut shutdown => break,
                 // At max.connections nothing is accepted until one closes; the
                 // clients wait in the kernel's accept queue, as with Kafka.
-                accepted = accept_in_quota(&self.listener, &quotas) => match accepted {
+                (accepted, from) = accept_in_quota(&self.listeners, &quotas) => match accepted {
                     Ok((socket, peer)) => {
                         let slot = match quotas.admit(peer.ip()) {
                             Ok(slot) => slot,
@@ -106,7 +133,8 @@ impl Broker {
                         let _ = socket.set_nodelay(true);
                         let state = self.state.clone();
                         let stop = stop_rx.clone();
-                        tasks.spawn(serve_connection(state, socket, peer, stop, slot));
+                        let listener = self.listeners[from].security.clone();
+                        tasks.spawn(serve_connection(state, socket, peer, stop, slot, listener));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -142,13 +170,25 @@ impl Broker {
     }
 }
 
-/// Waits for room under `max.connections`, then accepts the next connection.
+/// Waits for room under `max.connections`, then accepts the next connection on
+/// any listener; also says which one.
 async fn accept_in_quota(
-    listener: &TcpListener,
+    listeners: &[BoundListener],
     quotas: &ConnectionQuotas,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+) -> (
+    std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>,
+    usize,
+) {
     quotas.wait_for_slot().await;
-    listener.accept().await
+    std::future::poll_fn(|cx| {
+        for (i, l) in listeners.iter().enumerate() {
+            if let std::task::Poll::Ready(accepted) = l.socket.poll_accept(cx) {
+                return std::task::Poll::Ready((accepted, i));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Kafka's controlled shutdown: tells the controller this broker is going, so it

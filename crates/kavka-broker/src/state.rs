@@ -43,6 +43,9 @@ pub enum StartError {
     },
     #[error(transparent)]
     StateFile(#[from] StateFileError),
+    /// A listener's security settings cannot be used (TLS stores, mapping rules).
+    #[error("{0}")]
+    Listener(String),
     #[error("metadata quorum: {0}")]
     Quorum(String),
     #[error(

@@ -232,6 +232,7 @@ async fn remote(
                 state.config.node_id,
                 CONNECT_TIMEOUT,
                 16 << 20,
+                state.config.inter_broker_tls.as_ref(),
             )
             .await
             {

@@ -28,18 +28,22 @@ fn java_only(key: &str) -> bool {
         )
 }
 
-/// An rdkafka configuration for `bootstrap` with the user's properties on top.
-pub(crate) fn client_config(bootstrap: &str, props: &Props) -> ClientConfig {
+/// An rdkafka configuration for `bootstrap` with the user's properties on top,
+/// Java's TLS properties translated to librdkafka's (see `tls`).
+pub(crate) fn client_config(bootstrap: &str, props: &Props) -> Result<ClientConfig, ToolError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
         .set("log_level", "3");
     for (k, v) in props.iter() {
-        if !java_only(k) {
+        if !java_only(k) && !crate::tls::JAVA_ONLY_SSL_KEYS.contains(&k) {
             config.set(k, v);
         }
     }
-    config
+    for (k, v) in crate::tls::librdkafka_properties(props)? {
+        config.set(k, v);
+    }
+    Ok(config)
 }
 
 /// Creates a client, dropping (with a warning) properties librdkafka does not know, as

@@ -235,7 +235,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             "Command must include exactly one action: --describe, --alter",
         ));
     }
-    let mut conn = match Connection::bootstrap(&bootstrap) {
+    let connected = crate::wire::use_command_config(args.command_config.as_deref())
+        .and_then(|()| Connection::bootstrap(&bootstrap));
+    let mut conn = match connected {
         Ok(c) => c,
         Err(e) => return Ok(fail(&e)),
     };

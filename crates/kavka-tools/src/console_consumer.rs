@@ -289,7 +289,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     }
     props.set("enable.partition.eof", "false");
 
-    match Connection::bootstrap(&bootstrap) {
+    match crate::wire::use_client_properties(&props)
+        .and_then(|()| Connection::bootstrap(&bootstrap))
+    {
         Err(e) => {
             eprintln!("ERROR {e}");
             return Ok(1);
@@ -310,7 +312,7 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         .build()?;
     // The stream consumer spawns its wake-up task on the runtime it is created in.
     let _entered = runtime.enter();
-    let consumer: StreamConsumer = create(client_config(&bootstrap, &props))?;
+    let consumer: StreamConsumer = create(client_config(&bootstrap, &props)?)?;
     match (&args.topic, args.partition) {
         (Some(topic), Some(partition)) => {
             let mut tpl = TopicPartitionList::new();

@@ -262,11 +262,13 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     props.merge(&Props::from_pairs(&args.producer_property)?);
     props.merge(&Props::from_pairs(&args.command_property)?);
 
-    if let Err(e) = Connection::bootstrap(&bootstrap) {
+    if let Err(e) =
+        crate::wire::use_client_properties(&props).and_then(|()| Connection::bootstrap(&bootstrap))
+    {
         eprintln!("ERROR {e}");
         return Ok(1);
     }
-    let producer: FutureProducer = create(client_config(&bootstrap, &props))?;
+    let producer: FutureProducer = create(client_config(&bootstrap, &props)?)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -146,7 +146,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             "One of the reset scopes should be defined: --all-topics, --topic.",
         ));
     }
-    let mut conn = match Connection::bootstrap(&bootstrap) {
+    let connected = crate::wire::use_command_config(args.command_config.as_deref())
+        .and_then(|()| Connection::bootstrap(&bootstrap));
+    let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
             println!("\nError: Executing consumer group command failed due to {e}");

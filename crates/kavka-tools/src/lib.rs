@@ -20,6 +20,7 @@ pub mod output;
 mod partition_report;
 pub mod props;
 mod reassign_partitions;
+mod tls;
 mod topics;
 mod transactions;
 mod wire;

@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use kavka_tls::tokio_rustls::rustls;
 
 use bytes::{Buf, BufMut, BytesMut};
 use kafka_protocol::messages::{
@@ -22,9 +25,36 @@ use crate::error::ToolError;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The TLS config of this tool run (`security.protocol=SSL` in its client
+/// properties), for every broker it connects to: a tool run talks to one
+/// cluster with one set of client properties, as Kafka's tools make one admin
+/// client from `--command-config`.
+static TLS: RwLock<Option<Arc<rustls::ClientConfig>>> = RwLock::new(None);
+
+/// Takes the TLS settings (if any) of the tool's client properties.
+pub(crate) fn use_client_properties(props: &crate::props::Props) -> Result<(), ToolError> {
+    let config = crate::tls::wire_config(props)?;
+    if let Ok(mut slot) = TLS.write() {
+        *slot = config;
+    }
+    Ok(())
+}
+
+/// Reads `--command-config` (if given) for its TLS settings.
+pub(crate) fn use_command_config(file: Option<&std::path::Path>) -> Result<(), ToolError> {
+    match file {
+        Some(path) => use_client_properties(&crate::props::Props::load(path)?),
+        None => Ok(()),
+    }
+}
+
+/// A connection's bytes: plain TCP or TLS.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// One connection to one broker, with the API versions it advertised.
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     correlation_id: i32,
     versions: HashMap<i16, (i16, i16)>,
     /// "host:port" this connection goes to.
@@ -62,6 +92,26 @@ impl Connection {
             .set_write_timeout(Some(IO_TIMEOUT))
             .map_err(|_| unreachable())?;
         stream.set_nodelay(true).map_err(|_| unreachable())?;
+        let tls = TLS.read().ok().and_then(|t| t.clone());
+        let stream: Box<dyn Stream> = match tls {
+            None => Box::new(stream),
+            Some(config) => {
+                let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|_| unreachable())?;
+                let mut session = rustls::ClientConnection::new(config, name)
+                    .map_err(|e| ToolError::Protocol(format!("TLS with {address}: {e}")))?;
+                let mut socket = stream;
+                // The handshake now, so a refused certificate is reported as such.
+                while session.is_handshaking() {
+                    session.complete_io(&mut socket).map_err(|e| {
+                        ToolError::Protocol(format!("SSL handshake with {address} failed: {e}"))
+                    })?;
+                }
+                Box::new(rustls::StreamOwned::new(session, socket))
+            }
+        };
         let mut conn = Self {
             stream,
             correlation_id: 0,
@@ -155,6 +205,7 @@ impl Connection {
         frame.extend_from_slice(&body);
         let lost = |_| ToolError::Disconnected(self.address.clone());
         self.stream.write_all(&frame).map_err(lost)?;
+        self.stream.flush().map_err(lost)?;
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).map_err(lost)?;
         let size = usize::try_from(i32::from_be_bytes(size))

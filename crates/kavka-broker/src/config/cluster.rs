@@ -86,6 +86,7 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "replica.fetch.backoff.ms",
     "num.replica.fetchers",
     "metadata.log.dir",
+    "security.inter.broker.protocol",
 ];
 
 impl ClusterSettings {
@@ -160,6 +161,12 @@ impl ClusterSettings {
         let inter_broker_listener_name = p
             .get("inter.broker.listener.name")
             .map(str::to_string)
+            // Kafka's older way: the listener named like the protocol.
+            .or_else(|| {
+                p.get("security.inter.broker.protocol")
+                    .map(|v| v.trim().to_ascii_uppercase())
+                    .filter(|name| listeners.iter().any(|l| &l.name == name))
+            })
             .or_else(|| {
                 listeners
                     .iter()

@@ -2,17 +2,21 @@
 //!
 //! A user moving a secured Kafka `server.properties` over must never end up with a
 //! broker that serves the same port in plaintext, unauthenticated and unauthorized.
-//! So a non-PLAINTEXT listener, an authorizer, or any TLS/SASL setting stops the start
-//! with one message naming every such setting; other unknown keys stay warnings.
+//! So a SASL listener, an authorizer, or any SASL setting stops the start with one
+//! message naming every such setting; other unknown keys stay warnings. TLS
+//! (SSL listeners, `ssl.*`) is served (see `security::listener`).
 
 use std::collections::BTreeMap;
 
 use super::cluster::{list, protocol_map};
 
-/// Keys that only make sense with TLS, SASL or an authorizer, matched by prefix.
-/// (`listener.name.<name>.ssl.*` and `.sasl.*`/`.<mechanism>.sasl.*` are caught
-/// by [`is_listener_security_key`].)
-const SECURITY_PREFIXES: &[&str] = &["ssl.", "sasl."];
+/// Keys that only make sense with SASL, matched by prefix.
+/// (`listener.name.<name>.sasl.*`/`.<mechanism>.sasl.*` are caught by
+/// [`is_listener_security_key`].)
+const SECURITY_PREFIXES: &[&str] = &["sasl."];
+
+/// Protocols Kavka's listeners serve.
+const SERVED_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL"];
 
 /// Whole keys that ask for authentication or authorization.
 const SECURITY_KEYS: &[&str] = &[
@@ -65,11 +69,20 @@ pub(crate) fn unsupported_security_settings(
                 None if controller_names.contains(&name) => "PLAINTEXT".to_string(),
                 None => continue,
             };
-            if protocol != "PLAINTEXT" {
+            if controller_names.contains(&name) && protocol != "PLAINTEXT" {
+                // The quorum's connections carry no TLS yet.
                 found.push(UnsupportedSetting {
                     key: key.to_string(),
                     reason: format!(
-                        "listener {listener} uses {protocol}; Kavka serves only PLAINTEXT so far"
+                        "controller listener {listener} uses {protocol}; Kavka's controller \
+                         listeners serve PLAINTEXT only so far"
+                    ),
+                });
+            } else if !SERVED_PROTOCOLS.contains(&protocol.as_str()) {
+                found.push(UnsupportedSetting {
+                    key: key.to_string(),
+                    reason: format!(
+                        "listener {listener} uses {protocol}; Kavka serves PLAINTEXT and SSL so far"
                     ),
                 });
             }
@@ -82,16 +95,17 @@ pub(crate) fn unsupported_security_settings(
         let reason = if key == "authorizer.class.name" {
             "Kavka has no authorizer yet; it would serve every topic to everyone"
         } else if key == "security.inter.broker.protocol" {
-            if value.trim().eq_ignore_ascii_case("PLAINTEXT") {
+            let protocol = value.trim().to_ascii_uppercase();
+            if SERVED_PROTOCOLS.contains(&protocol.as_str()) {
                 continue;
             }
-            "Kavka serves only PLAINTEXT so far"
+            "Kavka serves PLAINTEXT and SSL so far"
         } else if SECURITY_KEYS.contains(&key.as_str()) {
             "Kavka has no authentication or authorization yet"
         } else if SECURITY_PREFIXES.iter().any(|p| key.starts_with(p))
             || is_listener_security_key(key)
         {
-            "Kavka has no TLS or SASL yet"
+            "Kavka has no SASL yet"
         } else {
             continue;
         };
@@ -114,10 +128,18 @@ fn is_listener_security_key(key: &str) -> bool {
     let Some(setting) = parts.next() else {
         return false;
     };
-    setting.starts_with("ssl.")
-        || setting.starts_with("sasl.")
+    setting.starts_with("sasl.")
         || setting.contains(".sasl.")
         || setting.starts_with("connections.max.reauth.ms")
+}
+
+/// `ssl.*` keys Kavka reads, also as `listener.name.<listener>.ssl.*`.
+pub(crate) fn is_known_ssl_key(key: &str) -> bool {
+    let setting = match key.strip_prefix("listener.name.") {
+        Some(rest) => rest.split_once('.').map_or("", |(_, s)| s),
+        None => key,
+    };
+    kavka_tls::SSL_KEYS.contains(&setting)
 }
 
 #[cfg(test)]
@@ -170,8 +192,6 @@ mod tests {
         for key in [
             "listeners",
             "sasl.enabled.mechanisms",
-            "ssl.keystore.location",
-            "ssl.keystore.password",
             "authorizer.class.name",
             "super.users",
         ] {
@@ -183,14 +203,36 @@ mod tests {
     }
 
     #[test]
-    fn named_listener_mapped_to_ssl_is_refused() {
+    fn ssl_listeners_and_settings_are_served_sasl_ones_refused() {
+        assert!(keys(&[
+            ("listeners", "PLAINTEXT://:9092,INTERNAL://:9093"),
+            (
+                "listener.security.protocol.map",
+                "INTERNAL:SSL,PLAINTEXT:PLAINTEXT"
+            ),
+            ("ssl.keystore.location", "/etc/kafka/ks.p12"),
+            ("listener.name.internal.ssl.client.auth", "required"),
+            ("security.inter.broker.protocol", "SSL"),
+        ])
+        .is_empty());
         assert_eq!(
             keys(&[
                 ("listeners", "INTERNAL://:9092"),
-                ("listener.security.protocol.map", "INTERNAL:SSL"),
+                ("listener.security.protocol.map", "INTERNAL:SASL_SSL"),
             ]),
             vec!["listeners".to_string()]
         );
+        assert_eq!(
+            keys(&[
+                ("listeners", "SSL://:9092,CONTROLLER://:9093"),
+                ("controller.listener.names", "CONTROLLER"),
+                ("listener.security.protocol.map", "CONTROLLER:SSL,SSL:SSL"),
+            ]),
+            vec!["listeners".to_string()]
+        );
+        assert!(is_known_ssl_key("ssl.truststore.location"));
+        assert!(is_known_ssl_key("listener.name.internal.ssl.keystore.type"));
+        assert!(!is_known_ssl_key("ssl.keystore.locaton"));
         assert!(keys(&[
             ("listeners", "INTERNAL://:9092"),
             ("listener.security.protocol.map", "INTERNAL:PLAINTEXT"),
@@ -207,16 +249,12 @@ mod tests {
             )]),
             vec!["listener.name.external.plain.sasl.jaas.config".to_string()]
         );
-        assert_eq!(
-            keys(&[("listener.name.internal.ssl.keystore.location", "/x")]),
-            vec!["listener.name.internal.ssl.keystore.location".to_string()]
-        );
     }
 
     #[test]
-    fn ssl_inter_broker_protocol_is_refused() {
+    fn sasl_inter_broker_protocol_is_refused() {
         assert_eq!(
-            keys(&[("security.inter.broker.protocol", "SSL")]),
+            keys(&[("security.inter.broker.protocol", "SASL_SSL")]),
             vec!["security.inter.broker.protocol".to_string()]
         );
     }

@@ -113,10 +113,13 @@ pub(crate) fn describe(
                         .into_iter()
                         .filter(|(k, _, _)| wanted(k))
                         .map(|(k, v, source)| {
-                            let value = StrBytes::from_string(v);
+                            // Passwords and keys are never sent back, as in Kafka.
+                            let sensitive = crate::security::listener::is_sensitive_config(&k);
+                            let value = (!sensitive).then(|| StrBytes::from_string(v));
                             let mut entry = DescribeConfigsResourceResult::default()
                                 .with_name(StrBytes::from_string(k.clone()))
-                                .with_value(Some(value.clone()))
+                                .with_value(value.clone())
+                                .with_is_sensitive(sensitive)
                                 .with_config_source(source as i8)
                                 .with_read_only(
                                     kavka_metadata::topic_config::dynamic_broker_config(&k)
@@ -125,7 +128,7 @@ pub(crate) fn describe(
                             if request.include_synonyms {
                                 entry.synonyms = vec![DescribeConfigsSynonym::default()
                                     .with_name(StrBytes::from_string(k))
-                                    .with_value(Some(value))
+                                    .with_value(value)
                                     .with_source(source as i8)];
                             }
                             entry

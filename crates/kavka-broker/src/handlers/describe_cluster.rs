@@ -1,5 +1,6 @@
 //! DescribeCluster: the cluster id, controller and brokers (admin clients).
 
+use crate::security::listener::broker_address;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -62,10 +63,11 @@ pub(crate) fn handle(
         .brokers()
         .filter(|b| !b.fenced)
         .map(|b| {
+            let (host, port) = broker_address(&state.config, &ctx.session.listener, b);
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
+                .with_host(StrBytes::from_string(host))
+                .with_port(port)
                 .with_rack(b.rack.clone().map(StrBytes::from_string))
         })
         .collect();

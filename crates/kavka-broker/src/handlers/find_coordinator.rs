@@ -2,6 +2,7 @@
 //! `__consumer_offsets` partition, a transactional id's the leader of its
 //! `__transaction_state` partition.
 
+use crate::security::listener::broker_address;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -71,9 +72,10 @@ pub(crate) async fn handle(
                 c.error_code = *code;
                 c.error_message = Some(StrBytes::from_string(message.clone()));
             } else if let Some(b) = leader {
+                let (host, port) = broker_address(&state.config, &ctx.session.listener, b);
                 c.node_id = BrokerId(b.broker_id);
-                c.host = StrBytes::from_string(b.host.clone());
-                c.port = b.port;
+                c.host = StrBytes::from_string(host);
+                c.port = port;
             } else {
                 // The partition has no leader right now (a failover): retry.
                 c.error_code = ResponseError::CoordinatorNotAvailable.code();

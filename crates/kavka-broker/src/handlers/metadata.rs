@@ -1,6 +1,7 @@
 //! Metadata: brokers, topics and partition leaders; auto-creates topics that a
 //! client asks for when `auto.create.topics.enable` allows.
 
+use crate::security::listener::broker_address;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::metadata_response::{
@@ -84,7 +85,7 @@ pub(crate) async fn handle(
         }
     };
     MetadataResponse::default()
-        .with_brokers(brokers(&image))
+        .with_brokers(brokers(ctx, &image))
         .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(topics)
@@ -131,15 +132,16 @@ async fn auto_create(
 }
 
 /// The brokers clients may talk to: registered and not fenced, as Kafka lists them.
-fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+fn brokers(ctx: &RequestContext<'_>, image: &MetadataImage) -> Vec<MetadataResponseBroker> {
     image
         .brokers()
         .filter(|b| !b.fenced)
         .map(|b| {
+            let (host, port) = broker_address(&ctx.state.config, &ctx.session.listener, b);
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
+                .with_host(StrBytes::from_string(host))
+                .with_port(port)
                 .with_rack(b.rack.clone().map(StrBytes::from_string))
         })
         .collect()

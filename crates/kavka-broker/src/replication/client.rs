@@ -13,8 +13,14 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::security::inter_broker::InterBrokerTls;
+
+/// The connection's bytes: plain TCP, or TLS to an SSL inter-broker listener.
+trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send + Sync + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + std::fmt::Debug> PeerStream for T {}
 
 /// Why a call to the leader failed; the fetcher drops the connection and backs off.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +39,7 @@ pub(crate) enum ClientError {
 /// A connection to a partition leader.
 #[derive(Debug)]
 pub(crate) struct LeaderConnection {
-    stream: TcpStream,
+    stream: Box<dyn PeerStream>,
     address: String,
     correlation_id: i32,
     client_id: StrBytes,
@@ -55,13 +61,15 @@ pub(crate) fn pick_version(leader: Option<(i16, i16)>, ours: RangeInclusive<i16>
 }
 
 impl LeaderConnection {
-    /// Connects and asks the leader's API versions, within `timeout` each.
+    /// Connects (with TLS when `tls` is given) and asks the leader's API
+    /// versions, within `timeout` each.
     pub(crate) async fn connect(
         host: &str,
         port: u16,
         node_id: i32,
         timeout: Duration,
         max_response_bytes: usize,
+        tls: Option<&InterBrokerTls>,
     ) -> Result<Self, ClientError> {
         let address = format!("{host}:{port}");
         let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
@@ -72,6 +80,18 @@ impl LeaderConnection {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn PeerStream> = match tls {
+            None => Box::new(stream),
+            Some(tls) => Box::new(
+                tokio::time::timeout(timeout, tls.connect(host, stream))
+                    .await
+                    .map_err(|_| ClientError::Timeout(address.clone()))?
+                    .map_err(|source| ClientError::Io {
+                        address: address.clone(),
+                        source,
+                    })?,
+            ),
+        };
         let mut connection = Self {
             stream,
             address,
@@ -169,6 +189,11 @@ impl LeaderConnection {
         frame.extend_from_slice(&body);
         self.stream
             .write_all(&frame)
+            .await
+            .map_err(|source| self.io(source))?;
+        // TLS holds records until flushed; plain TCP flushes at once.
+        self.stream
+            .flush()
             .await
             .map_err(|source| self.io(source))?;
         let mut size = [0u8; 4];
@@ -270,7 +295,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let leader = tokio::spawn(old_leader(listener));
         let timeout = Duration::from_secs(5);
-        let c = LeaderConnection::connect("127.0.0.1", port, 2, timeout, 1 << 20)
+        let c = LeaderConnection::connect("127.0.0.1", port, 2, timeout, 1 << 20, None)
             .await
             .unwrap();
         assert_eq!(c.version_for(ApiKey::Fetch, 13..=17).unwrap(), 14);

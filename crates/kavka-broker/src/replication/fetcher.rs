@@ -193,8 +193,15 @@ async fn run_fetcher(state: Arc<BrokerState>, key: LeaderKey, mut stop: watch::R
                     .unwrap_or(usize::MAX)
                     .saturating_mul(fetches.len().max(1))
                     .saturating_add(1 << 20);
-                match LeaderConnection::connect(&host, port, node, SOCKET_TIMEOUT, max_response)
-                    .await
+                match LeaderConnection::connect(
+                    &host,
+                    port,
+                    node,
+                    SOCKET_TIMEOUT,
+                    max_response,
+                    state.config.inter_broker_tls.as_ref(),
+                )
+                .await
                 {
                     Ok(c) => connection.insert(c),
                     Err(e) => {

@@ -503,7 +503,7 @@ async fn fetch_list_offsets_and_epochs_answer_by_role_on_the_wire() {
                     .with_last_fetched_epoch(-1)
                     .with_partition_max_bytes(1 << 20)])])
     };
-    let mut c1 = LeaderConnection::connect("127.0.0.1", ports[0], 9, timeout, 1 << 24)
+    let mut c1 = LeaderConnection::connect("127.0.0.1", ports[0], 9, timeout, 1 << 24, None)
         .await
         .unwrap();
     // A leader of this version: the newest Fetch the fetcher speaks.
@@ -561,7 +561,7 @@ async fn fetch_list_offsets_and_epochs_answer_by_role_on_the_wire() {
     // The follower broker serves no consumer (KIP-392 follower fetching is not
     // implemented), and answers no ListOffsets for it.
     let (stop2, tasks2) = serve(vec![b2]);
-    let mut c2 = LeaderConnection::connect("127.0.0.1", ports[1], 9, timeout, 1 << 24)
+    let mut c2 = LeaderConnection::connect("127.0.0.1", ports[1], 9, timeout, 1 << 24, None)
         .await
         .unwrap();
     let consumer = c2.call(&fetch(-1, 3, 0), 15, timeout).await.unwrap();

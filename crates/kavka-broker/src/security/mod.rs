@@ -6,9 +6,15 @@
 //! produce verification) carry [`Session::internal`], which authorization lets
 //! through, as Kafka lets its own inter-broker principal through.
 
+pub mod handshake;
+pub mod inter_broker;
+pub mod listener;
 mod principal;
+mod protocol;
 
+pub use listener::{ListenerError, ListenerSecurity};
 pub use principal::KafkaPrincipal;
+pub use protocol::SecurityProtocol;
 
 /// What one connection proved about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +24,17 @@ pub struct Session {
     pub listener: String,
     /// Set only for requests the broker makes to itself.
     pub internal: bool,
+}
+
+impl Session {
+    /// A connection whose TLS handshake proved `principal` (a client certificate).
+    pub fn authenticated(principal: KafkaPrincipal, listener: impl Into<String>) -> Self {
+        Self {
+            principal,
+            listener: listener.into(),
+            internal: false,
+        }
+    }
 }
 
 impl Session {

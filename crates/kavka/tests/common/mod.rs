@@ -55,7 +55,7 @@ pub fn free_port_block(n: u16) -> u16 {
 /// A free port in `KAVKA_TEST_PORTS` (default 20000-31999: below Linux's ephemeral
 /// range, 32768+, so an outgoing connection of some other test cannot take it
 /// between this check and the broker's bind).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let (lo, hi) = kavka_chaos::cluster::port_range().expect("KAVKA_TEST_PORTS");
     let span = u64::from(hi - lo) + 1;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,6 +116,23 @@ impl TestBroker {
 
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// Starts a broker whose first listener is on `port` (e.g. when `extra`
+    /// names more listeners in `listeners=` that include it).
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut b = Self {
+            child: None,
+            port,
+            dir,
+            _tmp: Some(tmp),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            open_file_limit: None,
+        };
+        b.spawn();
+        b
     }
 
     fn spawn(&mut self) {
