@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 mod cluster;
 mod connections;
+mod sasl;
 mod security;
 
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use sasl::ListenerSasl;
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -98,6 +100,8 @@ pub struct BrokerConfig {
     pub cluster: ClusterSettings,
     /// The log cleaner's settings (`log.cleaner.*`).
     pub cleaner: CleanerSettings,
+    /// The client listener's SASL settings; None when it does not use SASL.
+    pub sasl: Option<std::sync::Arc<ListenerSasl>>,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
 }
@@ -251,6 +255,9 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
+                && !sasl::SASL_KEYS.contains(&key.as_str())
+                && !(key.starts_with("listener.name.")
+                    && (key.contains(".sasl.") || key.ends_with(".connections.max.reauth.ms")))
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -282,6 +289,21 @@ impl BrokerConfig {
                 })
             }
         };
+        let sasl = match cluster.broker_listener() {
+            Some(l) if !cluster.is_controller_only() => {
+                sasl::parse(&raw, l)?.map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
+        if sasl.is_some() && cluster.voters.iter().any(|v| v.id != node_id) {
+            // Replica fetchers and transaction markers reach other brokers through
+            // this listener, and Kavka's inter-broker client does not log in yet.
+            return Err(ConfigError::UnsupportedClusterLayout(
+                "a SASL client listener on a node of a multi-node cluster: inter-broker \
+                 connections cannot authenticate yet; use SASL on single-node brokers"
+                    .into(),
+            ));
+        }
         let advertised = match cluster
             .advertised_listeners
             .iter()
@@ -414,6 +436,7 @@ impl BrokerConfig {
                 )?,
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
+            sasl,
             raw,
         };
         Ok(config)

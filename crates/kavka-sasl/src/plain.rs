@@ -10,8 +10,15 @@ use subtle::ConstantTimeEq;
 use crate::{AuthError, ServerStep};
 
 /// The users a PLAIN listener accepts: name → password.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PlainUsers(BTreeMap<String, String>);
+
+impl std::fmt::Debug for PlainUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: a logged config must never show a password.
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl PlainUsers {
     pub fn new(users: BTreeMap<String, String>) -> Self {

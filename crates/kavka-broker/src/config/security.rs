@@ -2,8 +2,9 @@
 //!
 //! A user moving a secured Kafka `server.properties` over must never end up with a
 //! broker that serves the same port in plaintext, unauthenticated and unauthorized.
-//! So a non-PLAINTEXT listener, an authorizer, or any TLS/SASL setting stops the start
-//! with one message naming every such setting; other unknown keys stay warnings.
+//! So a listener that is neither PLAINTEXT nor SASL_PLAINTEXT, an authorizer, or any
+//! TLS setting or SASL setting beyond PLAIN/SCRAM (`sasl.rs`) stops the start with
+//! one message naming every such setting; other unknown keys stay warnings.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,6 @@ const SECURITY_KEYS: &[&str] = &[
     "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "security.inter.broker.protocol",
-    "connections.max.reauth.ms",
     "delegation.token.secret.key",
     "delegation.token.master.key",
 ];
@@ -65,11 +65,11 @@ pub(crate) fn unsupported_security_settings(
                 None if controller_names.contains(&name) => "PLAINTEXT".to_string(),
                 None => continue,
             };
-            if protocol != "PLAINTEXT" {
+            if protocol != "PLAINTEXT" && protocol != "SASL_PLAINTEXT" {
                 found.push(UnsupportedSetting {
                     key: key.to_string(),
                     reason: format!(
-                        "listener {listener} uses {protocol}; Kavka serves only PLAINTEXT so far"
+                        "listener {listener} uses {protocol}; Kavka serves only PLAINTEXT and SASL_PLAINTEXT so far"
                     ),
                 });
             }
@@ -82,16 +82,19 @@ pub(crate) fn unsupported_security_settings(
         let reason = if key == "authorizer.class.name" {
             "Kavka has no authorizer yet; it would serve every topic to everyone"
         } else if key == "security.inter.broker.protocol" {
-            if value.trim().eq_ignore_ascii_case("PLAINTEXT") {
+            let v = value.trim();
+            if v.eq_ignore_ascii_case("PLAINTEXT") || v.eq_ignore_ascii_case("SASL_PLAINTEXT") {
                 continue;
             }
-            "Kavka serves only PLAINTEXT so far"
+            "Kavka serves only PLAINTEXT and SASL_PLAINTEXT so far"
+        } else if is_served_sasl_key(key) {
+            continue;
         } else if SECURITY_KEYS.contains(&key.as_str()) {
             "Kavka has no authentication or authorization yet"
         } else if SECURITY_PREFIXES.iter().any(|p| key.starts_with(p))
             || is_listener_security_key(key)
         {
-            "Kavka has no TLS or SASL yet"
+            "Kavka has no TLS yet, and of SASL only PLAIN and SCRAM"
         } else {
             continue;
         };
@@ -101,6 +104,34 @@ pub(crate) fn unsupported_security_settings(
         });
     }
     found
+}
+
+/// SASL settings Kavka serves (`sasl.rs`): the enabled mechanisms, PLAIN and
+/// SCRAM JAAS configs, and session lifetimes (KIP-368).
+fn is_served_sasl_key(key: &str) -> bool {
+    if matches!(
+        key,
+        "sasl.enabled.mechanisms"
+            | "sasl.jaas.config"
+            | "sasl.mechanism.inter.broker.protocol"
+            | "connections.max.reauth.ms"
+    ) {
+        return true;
+    }
+    let Some(rest) = key.strip_prefix("listener.name.") else {
+        return false;
+    };
+    let Some((_listener, setting)) = rest.split_once('.') else {
+        return false;
+    };
+    matches!(
+        setting,
+        "sasl.enabled.mechanisms"
+            | "connections.max.reauth.ms"
+            | "plain.sasl.jaas.config"
+            | "scram-sha-256.sasl.jaas.config"
+            | "scram-sha-512.sasl.jaas.config"
+    )
 }
 
 /// `listener.name.<listener>.ssl.*`, `listener.name.<listener>.sasl.*` and
@@ -158,7 +189,7 @@ mod tests {
     fn secured_kafka_config_names_every_setting() {
         let found = keys(&[
             ("listeners", "SASL_SSL://127.0.0.1:9093"),
-            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("sasl.oauthbearer.jwks.endpoint.url", "https://x"),
             ("ssl.keystore.location", "/etc/kafka/ks.jks"),
             ("ssl.keystore.password", "secret"),
             (
@@ -169,7 +200,7 @@ mod tests {
         ]);
         for key in [
             "listeners",
-            "sasl.enabled.mechanisms",
+            "sasl.oauthbearer.jwks.endpoint.url",
             "ssl.keystore.location",
             "ssl.keystore.password",
             "authorizer.class.name",
@@ -199,13 +230,36 @@ mod tests {
     }
 
     #[test]
-    fn per_listener_sasl_settings_are_refused() {
-        assert_eq!(
-            keys(&[(
-                "listener.name.external.plain.sasl.jaas.config",
+    fn sasl_plain_and_scram_settings_are_served_others_refused() {
+        assert!(keys(&[
+            ("listeners", "SASL_PLAINTEXT://:9092"),
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+            (
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config",
                 "org.apache.kafka.common.security.plain.PlainLoginModule required;"
-            )]),
-            vec!["listener.name.external.plain.sasl.jaas.config".to_string()]
+            ),
+            (
+                "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            ("listener.name.sasl_plaintext.connections.max.reauth.ms", "60000"),
+            ("security.inter.broker.protocol", "SASL_PLAINTEXT"),
+        ])
+        .is_empty());
+        assert_eq!(
+            keys(&[
+                ("listeners", "SASL_SSL://:9092"),
+                ("sasl.kerberos.service.name", "kafka"),
+                (
+                    "listener.name.external.gssapi.sasl.jaas.config",
+                    "com.sun.security.auth.module.Krb5LoginModule required;"
+                ),
+            ]),
+            vec![
+                "listeners".to_string(),
+                "listener.name.external.gssapi.sasl.jaas.config".to_string(),
+                "sasl.kerberos.service.name".to_string()
+            ]
         );
         assert_eq!(
             keys(&[("listener.name.internal.ssl.keystore.location", "/x")]),

@@ -7,6 +7,7 @@
 //! through, as Kafka lets its own inter-broker principal through.
 
 mod principal;
+pub(crate) mod sasl;
 
 pub use principal::KafkaPrincipal;
 
