@@ -198,8 +198,7 @@ mod tests {
     #[test]
     fn upsert_describe_delete_round_trip() {
         let mut image = MetadataImage::default();
-        let (records, results) =
-            alter_scram_credentials(&image, &[], &[upsert("alice", 1, 8192)]);
+        let (records, results) = alter_scram_credentials(&image, &[], &[upsert("alice", 1, 8192)]);
         assert_eq!(results, vec![("alice".to_string(), None)]);
         apply(&mut image, &records);
         assert_eq!(image.scram_credential("alice", 1).unwrap().iterations, 8192);

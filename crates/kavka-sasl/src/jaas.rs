@@ -312,7 +312,16 @@ mod tests {
 
     #[test]
     fn arbitrary_text_never_panics() {
-        for s in ["\"", "'\\", "/", "/*", "=", ";;", "m r\u{1F600}=\"\\", "é required;"] {
+        for s in [
+            "\"",
+            "'\\",
+            "/",
+            "/*",
+            "=",
+            ";;",
+            "m r\u{1F600}=\"\\",
+            "é required;",
+        ] {
             let _ = parse(s);
         }
     }

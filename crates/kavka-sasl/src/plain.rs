@@ -139,7 +139,10 @@ mod tests {
             "Invalid SASL/PLAIN response: expected 3 tokens, got 4",
         );
         fails_with(b"\0\0pw", "Authentication failed: username not specified");
-        fails_with(b"\0alice\0", "Authentication failed: password not specified");
+        fails_with(
+            b"\0alice\0",
+            "Authentication failed: password not specified",
+        );
         fails_with(
             b"bob\0alice\0alice-secret",
             "Authentication failed: Client requested an authorization id that is different from username",

@@ -298,6 +298,8 @@ enum ServerState {
 pub struct ScramServer {
     mechanism: ScramMechanism,
     state: ServerState,
+    /// The user the client named, kept for the audit log of a failure.
+    claimed: Option<String>,
 }
 
 impl ScramServer {
@@ -305,15 +307,13 @@ impl ScramServer {
         Self {
             mechanism,
             state: ServerState::AwaitingFirst,
+            claimed: None,
         }
     }
 
     /// The user the client named in its first message, once it sent one.
     pub fn claimed_user(&self) -> Option<&str> {
-        match &self.state {
-            ServerState::AwaitingFinal { first, .. } => Some(&first.user),
-            _ => None,
-        }
+        self.claimed.as_deref()
     }
 
     /// Evaluates the client's next message. `lookup` finds a user's credential
@@ -327,6 +327,7 @@ impl ScramServer {
         match std::mem::replace(&mut self.state, ServerState::Done) {
             ServerState::AwaitingFirst => {
                 let first = ClientFirst::parse(message)?;
+                self.claimed = Some(first.user.clone());
                 let credential = lookup(&first.user).ok_or_else(|| {
                     AuthError::Hidden(format!("Invalid user credentials for '{}'", first.user))
                 })?;
@@ -428,7 +429,8 @@ impl ScramClient {
 
     /// Answers the server's first message with the client proof.
     pub fn final_message(&mut self, server_first: &[u8]) -> Result<Vec<u8>, AuthError> {
-        let text = std::str::from_utf8(server_first).map_err(|_| invalid("server first message"))?;
+        let text =
+            std::str::from_utf8(server_first).map_err(|_| invalid("server first message"))?;
         let mut nonce = None;
         let mut salt = None;
         let mut iterations = None;
@@ -461,7 +463,8 @@ impl ScramClient {
 
     /// Checks the server's final message: the server proved it knows the credential.
     pub fn verify_server_final(&self, server_final: &[u8]) -> Result<(), AuthError> {
-        let text = std::str::from_utf8(server_final).map_err(|_| invalid("server final message"))?;
+        let text =
+            std::str::from_utf8(server_final).map_err(|_| invalid("server final message"))?;
         if let Some(e) = text.strip_prefix("e=") {
             return Err(AuthError::Visible(format!("SCRAM error: {e}")));
         }
@@ -510,7 +513,10 @@ mod tests {
     fn both_mechanisms_authenticate_the_right_password_only() {
         for m in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
             let cred = ScramCredential::from_password(m, "alice-secret", 4096).unwrap();
-            assert_eq!(exchange(m, &cred, "alice", "alice-secret").unwrap(), "alice");
+            assert_eq!(
+                exchange(m, &cred, "alice", "alice-secret").unwrap(),
+                "alice"
+            );
             let wrong = exchange(m, &cred, "alice", "guess").unwrap_err();
             let unknown = exchange(m, &cred, "bob", "alice-secret").unwrap_err();
             // Both are hidden behind the same generic message.

@@ -34,6 +34,10 @@ pub(crate) fn client_config(bootstrap: &str, props: &Props) -> ClientConfig {
     config
         .set("bootstrap.servers", bootstrap)
         .set("log_level", "3");
+    // Java's `sasl.jaas.config` means nothing to librdkafka: its user and
+    // password become `sasl.username`/`sasl.password`. A malformed one is left
+    // for librdkafka to refuse by name.
+    let props = crate::sasl_login::for_librdkafka(props).unwrap_or_else(|_| props.clone());
     for (k, v) in props.iter() {
         if !java_only(k) {
             config.set(k, v);

@@ -20,8 +20,10 @@ pub mod output;
 mod partition_report;
 pub mod props;
 mod reassign_partitions;
+mod sasl_login;
 mod topics;
 mod transactions;
+mod user_scram;
 mod wire;
 
 pub use error::ToolError;

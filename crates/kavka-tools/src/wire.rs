@@ -44,6 +44,18 @@ impl Connection {
         Err(last.unwrap_or_else(|| ToolError::Unreachable(servers.to_string())))
     }
 
+    /// Like [`Connection::bootstrap`], logging in with `login` when given.
+    pub(crate) fn bootstrap_as(
+        servers: &str,
+        login: Option<&crate::sasl_login::SaslLogin>,
+    ) -> Result<Self, ToolError> {
+        let mut conn = Self::bootstrap(servers)?;
+        if let Some(login) = login {
+            login.authenticate(&mut conn)?;
+        }
+        Ok(conn)
+    }
+
     /// Connects to `host:port` and negotiates API versions.
     pub(crate) fn connect(address: &str) -> Result<Self, ToolError> {
         let unreachable = || ToolError::Unreachable(address.to_string());

@@ -113,7 +113,8 @@ pub(super) fn parse(
                 ),
             ));
         };
-        let entry = jaas::parse_single(text).map_err(|e| invalid(&jaas_key, "[hidden]", e.to_string()))?;
+        let entry =
+            jaas::parse_single(text).map_err(|e| invalid(&jaas_key, "[hidden]", e.to_string()))?;
         let expected = match m {
             Mechanism::Plain => PLAIN_LOGIN_MODULE,
             Mechanism::ScramSha256 | Mechanism::ScramSha512 => SCRAM_LOGIN_MODULE,
@@ -122,7 +123,10 @@ pub(super) fn parse(
             return Err(invalid(
                 &jaas_key,
                 "[hidden]",
-                format!("{m} needs login module {expected}, not {}", entry.login_module),
+                format!(
+                    "{m} needs login module {expected}, not {}",
+                    entry.login_module
+                ),
             ));
         }
         if *m == Mechanism::Plain {
@@ -170,7 +174,10 @@ mod tests {
         let s = parse(
             &props(&[
                 ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256"),
-                ("listener.name.sasl_plaintext.plain.sasl.jaas.config", PLAIN_JAAS),
+                (
+                    "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                    PLAIN_JAAS,
+                ),
                 (
                     "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config",
                     "org.apache.kafka.common.security.scram.ScramLoginModule required;",
@@ -190,9 +197,18 @@ mod tests {
         let s = parse(
             &props(&[
                 ("sasl.enabled.mechanisms", "GSSAPI"),
-                ("listener.name.sasl_plaintext.sasl.enabled.mechanisms", "PLAIN"),
-                ("listener.name.sasl_plaintext.plain.sasl.jaas.config", PLAIN_JAAS),
-                ("listener.name.sasl_plaintext.connections.max.reauth.ms", "60000"),
+                (
+                    "listener.name.sasl_plaintext.sasl.enabled.mechanisms",
+                    "PLAIN",
+                ),
+                (
+                    "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                    PLAIN_JAAS,
+                ),
+                (
+                    "listener.name.sasl_plaintext.connections.max.reauth.ms",
+                    "60000",
+                ),
             ]),
             &listener("SASL_PLAINTEXT"),
         )

@@ -242,7 +242,10 @@ mod tests {
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             ),
-            ("listener.name.sasl_plaintext.connections.max.reauth.ms", "60000"),
+            (
+                "listener.name.sasl_plaintext.connections.max.reauth.ms",
+                "60000"
+            ),
             ("security.inter.broker.protocol", "SASL_PLAINTEXT"),
         ])
         .is_empty());

@@ -105,8 +105,8 @@ pub(crate) fn describe(
     let results = describe_scram_credentials(&image, users.as_deref())
         .into_iter()
         .map(|(user, answer)| {
-            let r =
-                DescribeUserScramCredentialsResult::default().with_user(StrBytes::from_string(user));
+            let r = DescribeUserScramCredentialsResult::default()
+                .with_user(StrBytes::from_string(user));
             match answer {
                 Ok(infos) => r.with_credential_infos(
                     infos

@@ -157,7 +157,10 @@ impl SaslAuthenticator {
             State::HandshakeOrVersions | State::Handshake => Verdict::Close(format!(
                 "Unexpected Kafka request of type {api:?} during SASL handshake."
             )),
-            State::Authenticate { exchange, raw: false } if api == ApiKey::SaslAuthenticate => {
+            State::Authenticate {
+                exchange,
+                raw: false,
+            } if api == ApiKey::SaslAuthenticate => {
                 let Some(RequestKind::SaslAuthenticate(body)) = request.body else {
                     return Verdict::Close("SaslAuthenticate without a body".into());
                 };

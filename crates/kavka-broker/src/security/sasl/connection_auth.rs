@@ -63,7 +63,10 @@ impl ConnectionAuth {
         };
         let lookup = |user: &str, m: Mechanism| scram_credential(image, user, m);
         let mut conn = conn.lock();
-        match conn.authenticator.on_request(request, Instant::now(), &lookup) {
+        match conn
+            .authenticator
+            .on_request(request, Instant::now(), &lookup)
+        {
             Verdict::Serve(request) => Admission::Serve(request, Cow::Owned(conn.session.clone())),
             Verdict::Answer(response) => Admission::Done(Reply::Send(response)),
             Verdict::Authenticated(response, principal) => {
@@ -102,7 +105,10 @@ impl ConnectionAuth {
         };
         let lookup = |user: &str, m: Mechanism| scram_credential(image, user, m);
         let mut conn = conn.lock();
-        match conn.authenticator.on_raw_token(token, Instant::now(), &lookup) {
+        match conn
+            .authenticator
+            .on_raw_token(token, Instant::now(), &lookup)
+        {
             RawVerdict::Send(bytes) => Some(bytes),
             RawVerdict::Authenticated(bytes, principal) => {
                 tracing::debug!(%peer, %principal, "authenticated");

@@ -66,7 +66,11 @@ fn plain_login(auth: &mut SaslAuthenticator, password: &str, now: Instant) -> Ve
         auth.on_request(handshake("PLAIN", 1), now, &no_scram),
         Verdict::Answer(_)
     ));
-    auth.on_request(token(&plain::client_message("alice", password)), now, &no_scram)
+    auth.on_request(
+        token(&plain::client_message("alice", password)),
+        now,
+        &no_scram,
+    )
 }
 
 #[test]
@@ -78,7 +82,10 @@ fn plain_login_makes_the_user_the_principal() {
         3,
         RequestKind::ApiVersions(ApiVersionsRequest::default()),
     );
-    assert!(matches!(auth.on_request(versions, now, &no_scram), Verdict::Serve(_)));
+    assert!(matches!(
+        auth.on_request(versions, now, &no_scram),
+        Verdict::Serve(_)
+    ));
     match plain_login(&mut auth, "alice-secret", now) {
         Verdict::Authenticated(ResponseKind::SaslAuthenticate(r), principal) => {
             assert_eq!(r.error_code, 0);
@@ -87,7 +94,10 @@ fn plain_login_makes_the_user_the_principal() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(auth.on_request(metadata(), now, &no_scram), Verdict::Serve(_)));
+    assert!(matches!(
+        auth.on_request(metadata(), now, &no_scram),
+        Verdict::Serve(_)
+    ));
 }
 
 #[test]
@@ -111,7 +121,10 @@ fn requests_out_of_place_close_the_connection() {
     let now = Instant::now();
     // Before any handshake.
     let mut auth = SaslAuthenticator::new(config(&[Mechanism::Plain], 0));
-    assert!(matches!(auth.on_request(metadata(), now, &no_scram), Verdict::Close(_)));
+    assert!(matches!(
+        auth.on_request(metadata(), now, &no_scram),
+        Verdict::Close(_)
+    ));
     // A second ApiVersions.
     let mut auth = SaslAuthenticator::new(config(&[Mechanism::Plain], 0));
     let versions = || {
@@ -121,12 +134,21 @@ fn requests_out_of_place_close_the_connection() {
             RequestKind::ApiVersions(ApiVersionsRequest::default()),
         )
     };
-    assert!(matches!(auth.on_request(versions(), now, &no_scram), Verdict::Serve(_)));
-    assert!(matches!(auth.on_request(versions(), now, &no_scram), Verdict::Close(_)));
+    assert!(matches!(
+        auth.on_request(versions(), now, &no_scram),
+        Verdict::Serve(_)
+    ));
+    assert!(matches!(
+        auth.on_request(versions(), now, &no_scram),
+        Verdict::Close(_)
+    ));
     // Between handshake and authenticate.
     let mut auth = SaslAuthenticator::new(config(&[Mechanism::Plain], 0));
     auth.on_request(handshake("PLAIN", 1), now, &no_scram);
-    assert!(matches!(auth.on_request(metadata(), now, &no_scram), Verdict::Close(_)));
+    assert!(matches!(
+        auth.on_request(metadata(), now, &no_scram),
+        Verdict::Close(_)
+    ));
 }
 
 #[test]
@@ -198,9 +220,15 @@ fn expired_session_closes_until_the_client_reauthenticates() {
         plain_login(&mut auth, "alice-secret", later),
         Verdict::Authenticated(..)
     ));
-    assert!(matches!(auth.on_request(metadata(), later, &no_scram), Verdict::Serve(_)));
+    assert!(matches!(
+        auth.on_request(metadata(), later, &no_scram),
+        Verdict::Serve(_)
+    ));
     let expired = later + Duration::from_millis(1000);
-    assert!(matches!(auth.on_request(metadata(), expired, &no_scram), Verdict::Close(_)));
+    assert!(matches!(
+        auth.on_request(metadata(), expired, &no_scram),
+        Verdict::Close(_)
+    ));
 }
 
 #[test]
@@ -217,7 +245,11 @@ fn reauthentication_cannot_change_the_principal() {
         Verdict::Authenticated(..)
     ));
     auth.on_request(handshake("PLAIN", 1), start, &no_scram);
-    match auth.on_request(token(&plain::client_message("bob", "bob-secret")), start, &no_scram) {
+    match auth.on_request(
+        token(&plain::client_message("bob", "bob-secret")),
+        start,
+        &no_scram,
+    ) {
         Verdict::Fail(ResponseKind::SaslAuthenticate(r), _) => assert_eq!(
             r.error_message.as_deref(),
             Some("Cannot change principals during re-authentication from User:alice: User:bob")
@@ -232,7 +264,11 @@ fn v0_handshake_exchanges_raw_tokens() {
     let mut auth = SaslAuthenticator::new(config(&[Mechanism::Plain], 0));
     auth.on_request(handshake("PLAIN", 0), now, &no_scram);
     assert!(auth.expects_raw_token());
-    match auth.on_raw_token(&plain::client_message("alice", "alice-secret"), now, &no_scram) {
+    match auth.on_raw_token(
+        &plain::client_message("alice", "alice-secret"),
+        now,
+        &no_scram,
+    ) {
         RawVerdict::Authenticated(response, p) => {
             assert!(response.is_empty());
             assert_eq!(p.name, "alice");
