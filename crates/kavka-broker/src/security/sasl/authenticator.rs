@@ -72,7 +72,8 @@ pub(crate) enum RawVerdict {
 /// One exchange in progress.
 enum Exchange {
     Plain,
-    Scram(Mechanism, ScramServer),
+    // Boxed: a SCRAM exchange holds ~300 bytes only while it runs.
+    Scram(Mechanism, Box<ScramServer>),
 }
 
 enum State {
@@ -209,7 +210,7 @@ impl SaslAuthenticator {
         }
         self.mechanism = Some(mechanism);
         let exchange = match mechanism.scram() {
-            Some(scram) => Exchange::Scram(mechanism, ScramServer::new(scram)),
+            Some(scram) => Exchange::Scram(mechanism, Box::new(ScramServer::new(scram))),
             None => Exchange::Plain,
         };
         self.state = State::Authenticate {

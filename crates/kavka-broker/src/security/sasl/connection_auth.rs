@@ -24,7 +24,8 @@ pub(crate) enum ConnectionAuth {
     /// No authentication on this listener: one session for the connection's life.
     Fixed(Session),
     /// SASL: the session changes once the client has logged in.
-    Sasl(Mutex<SaslConnection>),
+    // Boxed so that connections on a PLAINTEXT listener stay small.
+    Sasl(Box<Mutex<SaslConnection>>),
 }
 
 pub(crate) struct SaslConnection {
@@ -43,10 +44,10 @@ impl ConnectionAuth {
     pub(crate) fn new(listener: String, sasl: Option<Arc<ListenerSasl>>) -> Self {
         match sasl {
             None => Self::Fixed(Session::anonymous(listener)),
-            Some(config) => Self::Sasl(Mutex::new(SaslConnection {
+            Some(config) => Self::Sasl(Box::new(Mutex::new(SaslConnection {
                 authenticator: SaslAuthenticator::new(config),
                 session: Session::anonymous(listener),
-            })),
+            }))),
         }
     }
 
