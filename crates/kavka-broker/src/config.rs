@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 mod cluster;
 mod connections;
+mod sasl;
 mod security;
 
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use sasl::ListenerSasl;
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -101,6 +103,8 @@ pub struct BrokerConfig {
     pub cluster: ClusterSettings,
     /// The log cleaner's settings (`log.cleaner.*`).
     pub cleaner: CleanerSettings,
+    /// Each SASL listener's settings, by listener name.
+    pub sasl: BTreeMap<String, std::sync::Arc<ListenerSasl>>,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
     /// The cluster id a fresh data directory is formatted with: the container
@@ -307,6 +311,9 @@ impl BrokerConfig {
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
                 && !security::is_known_ssl_key(key)
+                && !sasl::SASL_KEYS.contains(&key.as_str())
+                && !(key.starts_with("listener.name.")
+                    && (key.contains(".sasl.") || key.ends_with(".connections.max.reauth.ms")))
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -352,6 +359,34 @@ impl BrokerConfig {
                 })
             }
         };
+        // Each SASL listener's mechanisms and users; a dedicated controller serves none.
+        let mut sasl = BTreeMap::new();
+        if !cluster.is_controller_only() {
+            for l in cluster
+                .listeners
+                .iter()
+                .filter(|l| !cluster.controller_listener_names.contains(&l.name))
+            {
+                if let Some(settings) = sasl::parse(&raw, l)? {
+                    sasl.insert(l.name.clone(), std::sync::Arc::new(settings));
+                }
+            }
+        }
+        let inter_broker_sasl = cluster
+            .broker_listener()
+            .is_some_and(|l| sasl.contains_key(&l.name));
+        if inter_broker_sasl && cluster.voters.iter().any(|v| v.id != node_id) {
+            // Replica fetchers and transaction markers reach other brokers through
+            // the inter-broker listener, and Kavka's inter-broker client does not
+            // log in yet. A SASL listener beside a PLAINTEXT or SSL inter-broker
+            // listener is fine.
+            return Err(ConfigError::UnsupportedClusterLayout(
+                "a SASL inter-broker listener on a node of a multi-node cluster: \
+                 inter-broker connections cannot authenticate yet; use SASL on client \
+                 listeners only (inter.broker.listener.name naming a PLAINTEXT or SSL one)"
+                    .into(),
+            ));
+        }
         let advertised = match cluster
             .advertised_listeners
             .iter()
@@ -499,6 +534,7 @@ impl BrokerConfig {
                 )?,
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
+            sasl,
             raw,
             inter_broker_tls,
         };
@@ -722,16 +758,17 @@ mod tests {
     fn secured_listener_stops_the_start_naming_the_setting() {
         let err = load(
             &[
-                "listeners=SASL_SSL://127.0.0.1:9093",
-                "sasl.enabled.mechanisms=PLAIN",
+                "listeners=EXTERNAL://127.0.0.1:9093",
+                "listener.security.protocol.map=EXTERNAL:KERBEROS",
+                "sasl.kerberos.service.name=kafka",
             ],
             &[],
         )
         .unwrap_err();
         let message = err.to_string();
         assert!(message.contains("listeners"), "{message}");
-        assert!(message.contains("SASL_SSL"), "{message}");
-        assert!(message.contains("sasl.enabled.mechanisms"), "{message}");
+        assert!(message.contains("KERBEROS"), "{message}");
+        assert!(message.contains("sasl.kerberos.service.name"), "{message}");
         let env = load(&[], &[("KAFKA_AUTHORIZER_CLASS_NAME", "x.Authorizer")]).unwrap_err();
         assert!(env.to_string().contains("authorizer.class.name"));
     }

@@ -20,7 +20,8 @@ use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::security::handshake::{looks_like_tls, secure};
-use crate::security::{ListenerSecurity, Session};
+use crate::security::sasl::{Admission, ConnectionAuth};
+use crate::security::ListenerSecurity;
 use crate::state::BrokerState;
 use crate::stream::ClientStream;
 
@@ -33,31 +34,58 @@ pub(crate) enum Reply {
     Nothing,
     /// Close the connection (an API this listener does not serve).
     Close,
+    /// Send this answer, then close (a failed authentication).
+    SendAndClose(ResponseKind),
 }
 
 /// Answers one decoded request on a connection.
 pub(crate) trait Answer {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply;
+
+    /// Whether the next frame is a raw SASL token, not a Kafka request.
+    fn expects_raw_token(&self) -> bool {
+        false
+    }
+
+    /// The raw token answering a raw token; None closes the connection.
+    fn answer_raw(&self, _token: &[u8], _peer: SocketAddr) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A broker's answers: every API Kavka serves, to one connection's session.
 struct BrokerAnswers {
     state: Arc<BrokerState>,
-    session: Session,
+    auth: ConnectionAuth,
 }
 
 impl Answer for BrokerAnswers {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
+        let image = self.state.metadata.image();
+        let (request, session) = match self.auth.admit(request, peer, &image) {
+            Admission::Serve(request, session) => (request, session),
+            Admission::Done(reply) => return reply,
+        };
+        drop(image);
         let ctx = RequestContext {
             state: &self.state,
             peer,
             client_id: request.header.client_id.clone(),
-            session: &self.session,
+            session: &session,
         };
         match handle(&ctx, request).await {
             Some(response) => Reply::Send(response),
             None => Reply::Nothing,
         }
+    }
+
+    fn expects_raw_token(&self) -> bool {
+        self.auth.expects_raw_token()
+    }
+
+    fn answer_raw(&self, token: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
+        self.auth
+            .answer_raw(token, peer, &self.state.metadata.image())
     }
 }
 
@@ -102,10 +130,13 @@ pub(crate) async fn serve_connection(
     let Some((stream, session)) = secure(socket, peer, &listener, handshake_timeout).await else {
         return;
     };
+    // On a SASL listener the session is anonymous (or, on SASL_SSL, the TLS
+    // one) until the client logs in.
+    let auth = ConnectionAuth::new(session, state.config.sasl.get(&listener.name).cloned());
     serve_frames(
         &BrokerAnswers {
             state: state.clone(),
-            session,
+            auth,
         },
         stream,
         peer,
@@ -196,6 +227,19 @@ pub(crate) async fn serve_frames<A: Answer>(
             };
             inbound.advance(4);
             let frame = inbound.split_to(size).freeze();
+            if answers.expects_raw_token() {
+                // After a v0 SaslHandshake, tokens travel size-prefixed without
+                // Kafka headers, as Kafka's SaslServerAuthenticator reads them.
+                drop(queued);
+                let Some(token) = answers.answer_raw(&frame, peer) else {
+                    let _ = stream.send(&outbound).await;
+                    return;
+                };
+                drop(held);
+                outbound.extend_from_slice(&(token.len() as u32).to_be_bytes());
+                outbound.extend_from_slice(&token);
+                continue;
+            }
             let request = match decode_request(frame) {
                 Ok(r) => r,
                 Err(e) => {
@@ -219,8 +263,9 @@ pub(crate) async fn serve_frames<A: Answer>(
                 r = answering => r,
                 _ = stopped(&mut stop) => return,
             };
-            let response = match response {
-                Reply::Send(r) => r,
+            let (response, close_after) = match response {
+                Reply::Send(r) => (r, false),
+                Reply::SendAndClose(r) => (r, true),
                 Reply::Nothing => continue,
                 Reply::Close => return,
             };
@@ -233,6 +278,12 @@ pub(crate) async fn serve_frames<A: Answer>(
             };
             drop(response);
             drop(held);
+            if close_after {
+                // The answer goes out before the close, so the client learns why.
+                outbound.extend_from_slice(&bytes);
+                let _ = stream.send(&outbound).await;
+                return;
+            }
             if outbound.len() + bytes.len() > WRITE_BATCH && !outbound.is_empty() {
                 if stream.send(&outbound).await.is_err() {
                     return;

@@ -30,6 +30,9 @@ pub enum MetadataError {
     /// The change was sent but not known to be committed in time; it may still be.
     #[error("{0}")]
     Timeout(String),
+    /// RESOURCE_NOT_FOUND (a SCRAM credential that does not exist).
+    #[error("{0}")]
+    ResourceNotFound(String),
 }
 
 impl MetadataError {
@@ -48,6 +51,7 @@ impl MetadataError {
             7 => Self::Timeout(message),
             56 => Self::Log(message),
             44 => Self::PolicyViolation(message),
+            91 => Self::ResourceNotFound(message),
             _ => Self::InvalidRequest(message),
         }
     }
@@ -67,6 +71,7 @@ impl MetadataError {
             Self::Log(_) => 56,
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,
+            Self::ResourceNotFound(_) => 91,
         }
     }
 }

@@ -101,6 +101,24 @@ pub(crate) fn without(list: &[i32], remove: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// A user's SCRAM credential for one mechanism, as the broker checks logins against it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramCredentialData {
+    pub salt: Vec<u8>,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+    pub iterations: i32,
+}
+
+impl std::fmt::Debug for ScramCredentialData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys stay out of logs, as Kafka hides them in its toString.
+        f.debug_struct("ScramCredentialData")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A topic and its partitions, indexed by partition number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicImage {
@@ -125,6 +143,10 @@ pub struct MetadataImage {
     /// the controller allocated producer ids).
     #[serde(default)]
     next_producer_id: i64,
+    /// SCRAM credentials: user → mechanism type code → credential (absent in
+    /// images from before SCRAM).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    scram: BTreeMap<String, BTreeMap<i8, ScramCredentialData>>,
 }
 
 /// A config resource is an enum, and JSON map keys must be strings: the configs
@@ -304,6 +326,35 @@ impl MetadataImage {
                 }
                 self.next_producer_id = *next_producer_id;
             }
+            MetadataRecord::UserScramCredential {
+                name,
+                mechanism,
+                salt,
+                stored_key,
+                server_key,
+                iterations,
+            } => {
+                self.scram.entry(name.clone()).or_default().insert(
+                    *mechanism,
+                    ScramCredentialData {
+                        salt: salt.clone(),
+                        stored_key: stored_key.clone(),
+                        server_key: server_key.clone(),
+                        iterations: *iterations,
+                    },
+                );
+            }
+            MetadataRecord::RemoveUserScramCredential { name, mechanism } => {
+                let user = self.scram.get_mut(name);
+                if user.and_then(|u| u.remove(mechanism)).is_none() {
+                    return Err(MetadataError::ResourceNotFound(format!(
+                        "no SCRAM credential of type {mechanism} for user {name}"
+                    )));
+                }
+                if self.scram.get(name).is_some_and(BTreeMap::is_empty) {
+                    self.scram.remove(name);
+                }
+            }
         }
         self.next_offset += 1;
         Ok(())
@@ -317,6 +368,16 @@ impl MetadataImage {
         }
         *self = next;
         Ok(())
+    }
+
+    /// `user`'s SCRAM credential for the mechanism of type code `mechanism`.
+    pub fn scram_credential(&self, user: &str, mechanism: i8) -> Option<&ScramCredentialData> {
+        self.scram.get(user)?.get(&mechanism)
+    }
+
+    /// Every user with SCRAM credentials: user → mechanism type code → credential.
+    pub fn scram_users(&self) -> &BTreeMap<String, BTreeMap<i8, ScramCredentialData>> {
+        &self.scram
     }
 
     fn topic_by_id_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, MetadataError> {

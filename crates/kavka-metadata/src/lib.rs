@@ -11,10 +11,11 @@ mod error;
 mod image;
 mod log;
 mod records;
+pub mod scram;
 pub mod topic_config;
 pub mod topic_name;
 
 pub use error::MetadataError;
-pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+pub use image::{BrokerImage, MetadataImage, PartitionImage, ScramCredentialData, TopicImage};
 pub use log::MetadataLog;
 pub use records::{ConfigResource, MetadataRecord};

@@ -91,4 +91,17 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// A user's SCRAM credential for one mechanism was set
+    /// (UserScramCredentialRecord). `mechanism` is Kafka's type code (1 SCRAM-SHA-256,
+    /// 2 SCRAM-SHA-512); the password itself is never recorded.
+    UserScramCredential {
+        name: String,
+        mechanism: i8,
+        salt: Vec<u8>,
+        stored_key: Vec<u8>,
+        server_key: Vec<u8>,
+        iterations: i32,
+    },
+    /// A user's SCRAM credential was removed (RemoveUserScramCredentialRecord).
+    RemoveUserScramCredential { name: String, mechanism: i8 },
 }

@@ -35,12 +35,16 @@ pub(crate) fn client_config(bootstrap: &str, props: &Props) -> Result<ClientConf
     config
         .set("bootstrap.servers", bootstrap)
         .set("log_level", "3");
+    // Java's `sasl.jaas.config` means nothing to librdkafka: its user and
+    // password become `sasl.username`/`sasl.password`. A malformed one is left
+    // for librdkafka to refuse by name.
+    let props = crate::sasl_login::for_librdkafka(props).unwrap_or_else(|_| props.clone());
     for (k, v) in props.iter() {
         if !java_only(k) && !crate::tls::JAVA_ONLY_SSL_KEYS.contains(&k) {
             config.set(k, v);
         }
     }
-    for (k, v) in crate::tls::librdkafka_properties(props)? {
+    for (k, v) in crate::tls::librdkafka_properties(&props)? {
         config.set(k, v);
     }
     Ok(config)

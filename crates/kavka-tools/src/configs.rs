@@ -241,6 +241,12 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Ok(c) => c,
         Err(e) => return Ok(fail(&e)),
     };
+    if args.entity_type.first().map(String::as_str) == Some("users") {
+        return Ok(match users(&mut conn, &args) {
+            Ok(()) => 0,
+            Err(e) => fail(&e),
+        });
+    }
     let resources = match resources(&args, &mut conn) {
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
@@ -254,6 +260,33 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Ok(()) => 0,
         Err(e) => fail(&e),
     })
+}
+
+/// `--entity-type users`: SCRAM credentials (`user_scram.rs`).
+fn users(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
+    if args.describe {
+        return crate::user_scram::describe(conn, &args.entity_name);
+    }
+    let mut add = Vec::new();
+    for a in &args.add_config {
+        add.extend(parse_add_config(a)?);
+    }
+    let delete: Vec<String> = args
+        .delete_config
+        .iter()
+        .flat_map(|d| d.split(','))
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let user = match args.entity_name.as_slice() {
+        [user] => user,
+        _ => {
+            return Err(ToolError::Usage(
+                "an entity name must be specified with --alter of users".into(),
+            ))
+        }
+    };
+    crate::user_scram::alter(conn, user, &add, &delete)
 }
 
 fn fail(e: &ToolError) -> i32 {

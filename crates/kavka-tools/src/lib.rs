@@ -20,9 +20,11 @@ pub mod output;
 mod partition_report;
 pub mod props;
 mod reassign_partitions;
+mod sasl_login;
 mod tls;
 mod topics;
 mod transactions;
+mod user_scram;
 mod wire;
 
 pub use error::ToolError;

@@ -20,6 +20,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
 use crate::error::ToolError;
+use crate::sasl_login::SaslLogin;
 
 /// How long connecting and each request may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,17 +31,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// cluster with one set of client properties, as Kafka's tools make one admin
 /// client from `--command-config`.
 static TLS: RwLock<Option<Arc<rustls::ClientConfig>>> = RwLock::new(None);
+/// The SASL login every new connection runs, when the properties ask for one.
+static LOGIN: RwLock<Option<Arc<SaslLogin>>> = RwLock::new(None);
 
-/// Takes the TLS settings (if any) of the tool's client properties.
+/// Takes the TLS and SASL settings (if any) of the tool's client properties.
 pub(crate) fn use_client_properties(props: &crate::props::Props) -> Result<(), ToolError> {
     let config = crate::tls::wire_config(props)?;
+    let login = SaslLogin::from_props(props)?;
     if let Ok(mut slot) = TLS.write() {
         *slot = config;
+    }
+    if let Ok(mut slot) = LOGIN.write() {
+        *slot = login.map(Arc::new);
     }
     Ok(())
 }
 
-/// Reads `--command-config` (if given) for its TLS settings.
+/// Reads `--command-config` (if given) for its TLS and SASL settings.
 pub(crate) fn use_command_config(file: Option<&std::path::Path>) -> Result<(), ToolError> {
     match file {
         Some(path) => use_client_properties(&crate::props::Props::load(path)?),
@@ -133,6 +140,10 @@ impl Connection {
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
             .collect();
+        let login = LOGIN.read().ok().and_then(|l| l.clone());
+        if let Some(login) = login {
+            login.authenticate(&mut conn)?;
+        }
         Ok(conn)
     }
 

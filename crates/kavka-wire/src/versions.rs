@@ -48,6 +48,10 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::WriteTxnMarkers,
     ApiKey::TxnOffsetCommit,
     ApiKey::DescribeProducers,
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
+    ApiKey::AlterUserScramCredentials,
+    ApiKey::DescribeUserScramCredentials,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

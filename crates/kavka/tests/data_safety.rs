@@ -62,7 +62,7 @@ fn secured_kafka_configuration_never_starts_open() {
         &config,
         format!(
             "listeners=SASL_SSL://127.0.0.1:{port}\n\
-             sasl.enabled.mechanisms=SCRAM-SHA-512\n\
+             sasl.kerberos.service.name=kafka\n\
              ssl.keystore.location=/etc/kafka/secrets/broker.keystore.jks\n\
              ssl.keystore.password=changeit\n\
              authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
@@ -83,7 +83,7 @@ fn secured_kafka_configuration_never_starts_open() {
     for key in [
         "listeners",
         "SASL_SSL",
-        "sasl.enabled.mechanisms",
+        "sasl.kerberos.service.name",
         "ssl.keystore.location",
         "authorizer.class.name",
         "super.users",

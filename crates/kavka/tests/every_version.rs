@@ -306,6 +306,19 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                         ]),
                 ]),
         ),
+        // On a PLAINTEXT listener these are answered with ILLEGAL_SASL_STATE, as Kafka does.
+        ApiKey::SaslHandshake => RequestKind::SaslHandshake(
+            kafka_protocol::messages::SaslHandshakeRequest::default().with_mechanism(name("PLAIN")),
+        ),
+        ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(
+            kafka_protocol::messages::SaslAuthenticateRequest::default(),
+        ),
+        ApiKey::AlterUserScramCredentials => RequestKind::AlterUserScramCredentials(
+            kafka_protocol::messages::AlterUserScramCredentialsRequest::default(),
+        ),
+        ApiKey::DescribeUserScramCredentials => RequestKind::DescribeUserScramCredentials(
+            kafka_protocol::messages::DescribeUserScramCredentialsRequest::default(),
+        ),
         ApiKey::DescribeProducers => RequestKind::DescribeProducers(
             DescribeProducersRequest::default().with_topics(vec![
                 describe_producers_request::TopicRequest::default()

@@ -2,9 +2,10 @@
 //!
 //! A user moving a secured Kafka `server.properties` over must never end up with a
 //! broker that serves the same port in plaintext, unauthenticated and unauthorized.
-//! So a SASL listener, an authorizer, or any SASL setting stops the start with one
-//! message naming every such setting; other unknown keys stay warnings. TLS
-//! (SSL listeners, `ssl.*`) is served (see `security::listener`).
+//! So an unknown listener protocol, an authorizer, or any SASL setting beyond
+//! PLAIN/SCRAM (`sasl.rs`) stops the start with one message naming every such
+//! setting; other unknown keys stay warnings. TLS (SSL listeners, `ssl.*`) is
+//! served (see `security::listener`).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use super::cluster::{list, protocol_map};
 const SECURITY_PREFIXES: &[&str] = &["sasl."];
 
 /// Protocols Kavka's listeners serve.
-const SERVED_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL"];
+const SERVED_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 
 /// Whole keys that ask for authentication or authorization.
 const SECURITY_KEYS: &[&str] = &[
@@ -25,7 +26,6 @@ const SECURITY_KEYS: &[&str] = &[
     "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "security.inter.broker.protocol",
-    "connections.max.reauth.ms",
     "delegation.token.secret.key",
     "delegation.token.master.key",
 ];
@@ -82,7 +82,7 @@ pub(crate) fn unsupported_security_settings(
                 found.push(UnsupportedSetting {
                     key: key.to_string(),
                     reason: format!(
-                        "listener {listener} uses {protocol}; Kavka serves PLAINTEXT and SSL so far"
+                        "listener {listener} uses {protocol}; Kavka serves PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL"
                     ),
                 });
             }
@@ -99,13 +99,15 @@ pub(crate) fn unsupported_security_settings(
             if SERVED_PROTOCOLS.contains(&protocol.as_str()) {
                 continue;
             }
-            "Kavka serves PLAINTEXT and SSL so far"
+            "Kavka serves PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL"
+        } else if is_served_sasl_key(key) {
+            continue;
         } else if SECURITY_KEYS.contains(&key.as_str()) {
             "Kavka has no authentication or authorization yet"
         } else if SECURITY_PREFIXES.iter().any(|p| key.starts_with(p))
             || is_listener_security_key(key)
         {
-            "Kavka has no SASL yet"
+            "Kavka's SASL serves PLAIN and SCRAM only"
         } else {
             continue;
         };
@@ -115,6 +117,34 @@ pub(crate) fn unsupported_security_settings(
         });
     }
     found
+}
+
+/// SASL settings Kavka serves (`sasl.rs`): the enabled mechanisms, PLAIN and
+/// SCRAM JAAS configs, and session lifetimes (KIP-368).
+fn is_served_sasl_key(key: &str) -> bool {
+    if matches!(
+        key,
+        "sasl.enabled.mechanisms"
+            | "sasl.jaas.config"
+            | "sasl.mechanism.inter.broker.protocol"
+            | "connections.max.reauth.ms"
+    ) {
+        return true;
+    }
+    let Some(rest) = key.strip_prefix("listener.name.") else {
+        return false;
+    };
+    let Some((_listener, setting)) = rest.split_once('.') else {
+        return false;
+    };
+    matches!(
+        setting,
+        "sasl.enabled.mechanisms"
+            | "connections.max.reauth.ms"
+            | "plain.sasl.jaas.config"
+            | "scram-sha-256.sasl.jaas.config"
+            | "scram-sha-512.sasl.jaas.config"
+    )
 }
 
 /// `listener.name.<listener>.ssl.*`, `listener.name.<listener>.sasl.*` and
@@ -180,7 +210,7 @@ mod tests {
     fn secured_kafka_config_names_every_setting() {
         let found = keys(&[
             ("listeners", "SASL_SSL://127.0.0.1:9093"),
-            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("sasl.oauthbearer.jwks.endpoint.url", "https://x"),
             ("ssl.keystore.location", "/etc/kafka/ks.jks"),
             ("ssl.keystore.password", "secret"),
             (
@@ -189,9 +219,9 @@ mod tests {
             ),
             ("super.users", "User:admin"),
         ]);
+        assert!(!found.contains(&"listeners".to_string()), "{found:?}");
         for key in [
-            "listeners",
-            "sasl.enabled.mechanisms",
+            "sasl.oauthbearer.jwks.endpoint.url",
             "authorizer.class.name",
             "super.users",
         ] {
@@ -203,7 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn ssl_listeners_and_settings_are_served_sasl_ones_refused() {
+    fn ssl_and_sasl_listeners_are_served_tls_controllers_refused() {
         assert!(keys(&[
             ("listeners", "PLAINTEXT://:9092,INTERNAL://:9093"),
             (
@@ -220,7 +250,7 @@ mod tests {
                 ("listeners", "INTERNAL://:9092"),
                 ("listener.security.protocol.map", "INTERNAL:SASL_SSL"),
             ]),
-            vec!["listeners".to_string()]
+            Vec::<String>::new()
         );
         assert_eq!(
             keys(&[
@@ -241,20 +271,46 @@ mod tests {
     }
 
     #[test]
-    fn per_listener_sasl_settings_are_refused() {
-        assert_eq!(
-            keys(&[(
-                "listener.name.external.plain.sasl.jaas.config",
+    fn sasl_plain_and_scram_settings_are_served_others_refused() {
+        assert!(keys(&[
+            ("listeners", "SASL_PLAINTEXT://:9092"),
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+            (
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config",
                 "org.apache.kafka.common.security.plain.PlainLoginModule required;"
-            )]),
-            vec!["listener.name.external.plain.sasl.jaas.config".to_string()]
+            ),
+            (
+                "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            (
+                "listener.name.sasl_plaintext.connections.max.reauth.ms",
+                "60000"
+            ),
+            ("security.inter.broker.protocol", "SASL_PLAINTEXT"),
+        ])
+        .is_empty());
+        assert_eq!(
+            keys(&[
+                ("listeners", "SASL_SSL://:9092"),
+                ("sasl.kerberos.service.name", "kafka"),
+                (
+                    "listener.name.external.gssapi.sasl.jaas.config",
+                    "com.sun.security.auth.module.Krb5LoginModule required;"
+                ),
+            ]),
+            vec![
+                "listener.name.external.gssapi.sasl.jaas.config".to_string(),
+                "sasl.kerberos.service.name".to_string()
+            ]
         );
     }
 
     #[test]
-    fn sasl_inter_broker_protocol_is_refused() {
+    fn unknown_inter_broker_protocol_is_refused() {
+        assert!(keys(&[("security.inter.broker.protocol", "SASL_SSL")]).is_empty());
         assert_eq!(
-            keys(&[("security.inter.broker.protocol", "SASL_SSL")]),
+            keys(&[("security.inter.broker.protocol", "KERBEROS")]),
             vec!["security.inter.broker.protocol".to_string()]
         );
     }

@@ -33,6 +33,7 @@ mod offset_fetch;
 mod offset_for_leader_epoch;
 mod partition_reassignments;
 mod produce;
+mod scram_credentials;
 mod sync_group;
 mod transactions_admin;
 mod txn_offset_commit;
@@ -56,7 +57,6 @@ pub(crate) struct RequestContext<'a> {
     /// Kept as the header's bytes: only group joins need it as a String.
     pub(crate) client_id: Option<StrBytes>,
     /// Who the connection authenticated as; read by authorization and quotas.
-    #[allow(dead_code)] // until authorization lands
     pub(crate) session: &'a Session,
 }
 
@@ -188,6 +188,16 @@ pub(crate) async fn handle(
         }
         RequestKind::WriteTxnMarkers(r) => {
             ResponseKind::WriteTxnMarkers(write_txn_markers::handle(ctx, r).await)
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            ResponseKind::AlterUserScramCredentials(scram_credentials::alter(ctx, r).await)
+        }
+        RequestKind::DescribeUserScramCredentials(r) => {
+            ResponseKind::DescribeUserScramCredentials(scram_credentials::describe(ctx, r))
+        }
+        // Only on a connection that has authenticated or does not use SASL.
+        other @ (RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)) => {
+            return crate::security::sasl::out_of_place(&other);
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))

@@ -11,6 +11,7 @@ pub mod inter_broker;
 pub mod listener;
 mod principal;
 mod protocol;
+pub(crate) mod sasl;
 
 pub use listener::{ListenerError, ListenerSecurity};
 pub use principal::KafkaPrincipal;
