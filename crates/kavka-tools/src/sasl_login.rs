@@ -56,11 +56,9 @@ impl SaslLogin {
         match protocol.as_str() {
             "PLAINTEXT" | "SSL" => return Ok(None),
             "SASL_PLAINTEXT" | "SASL_SSL" => {}
-            other => {
-                return Err(ToolError::Unsupported(format!(
-                    "security.protocol={other} (supported: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)"
-                )))
-            }
+            other => return Err(ToolError::Unsupported(format!(
+                "security.protocol={other} (supported: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)"
+            ))),
         }
         let name = props.get("sasl.mechanism").unwrap_or("GSSAPI");
         let mechanism = Mechanism::from_name(name).ok_or_else(|| {
@@ -173,6 +171,9 @@ mod tests {
             "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=broken\n"
         ))
         .is_err());
-        assert!(SaslLogin::from_props(&props("security.protocol=SSL\n")).is_err());
+        assert!(SaslLogin::from_props(&props("security.protocol=SSL\n"))
+            .unwrap()
+            .is_none());
+        assert!(SaslLogin::from_props(&props("security.protocol=KERBEROS\n")).is_err());
     }
 }
