@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod authorizer;
 mod cluster;
 mod connections;
 mod security;
 
+pub use authorizer::STANDARD_AUTHORIZER;
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
 pub use security::UnsupportedSetting;
@@ -100,6 +102,8 @@ pub struct BrokerConfig {
     pub cleaner: CleanerSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
+    /// The ACL authorizer's settings; None when `authorizer.class.name` is unset.
+    pub authorizer: Option<kavka_metadata::acl::AuthorizerConfig>,
 }
 
 /// The transaction coordinator's settings, Kafka's names and defaults.
@@ -251,6 +255,7 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
+                && !authorizer::AUTHORIZER_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -414,6 +419,7 @@ impl BrokerConfig {
                 )?,
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
+            authorizer: authorizer::parse(&raw)?,
             raw,
         };
         Ok(config)

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::Acl;
+
 /// What a config belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConfigResource {
@@ -91,4 +93,8 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// An ACL was created under `id` (AccessControlEntryRecord).
+    AccessControlEntry { id: Uuid, acl: Acl },
+    /// The ACL stored under `id` was deleted (RemoveAccessControlEntryRecord).
+    RemoveAccessControlEntry { id: Uuid },
 }

@@ -48,6 +48,9 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::WriteTxnMarkers,
     ApiKey::TxnOffsetCommit,
     ApiKey::DescribeProducers,
+    ApiKey::CreateAcls,
+    ApiKey::DescribeAcls,
+    ApiKey::DeleteAcls,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -2,23 +2,21 @@
 //!
 //! A user moving a secured Kafka `server.properties` over must never end up with a
 //! broker that serves the same port in plaintext, unauthenticated and unauthorized.
-//! So a non-PLAINTEXT listener, an authorizer, or any TLS/SASL setting stops the start
+//! So a non-PLAINTEXT listener or any TLS/SASL setting stops the start
 //! with one message naming every such setting; other unknown keys stay warnings.
 
 use std::collections::BTreeMap;
 
 use super::cluster::{list, protocol_map};
 
-/// Keys that only make sense with TLS, SASL or an authorizer, matched by prefix.
+/// Keys that only make sense with TLS or SASL, matched by prefix.
 /// (`listener.name.<name>.ssl.*` and `.sasl.*`/`.<mechanism>.sasl.*` are caught
 /// by [`is_listener_security_key`].)
 const SECURITY_PREFIXES: &[&str] = &["ssl.", "sasl."];
 
-/// Whole keys that ask for authentication or authorization.
+/// Whole keys that ask for authentication (the authorizer's are read by
+/// `config::authorizer`).
 const SECURITY_KEYS: &[&str] = &[
-    "authorizer.class.name",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "security.inter.broker.protocol",
     "connections.max.reauth.ms",
@@ -39,7 +37,7 @@ impl std::fmt::Display for UnsupportedSetting {
     }
 }
 
-/// Every setting in `raw` that asks for TLS, SASL or authorization.
+/// Every setting in `raw` that asks for TLS or SASL.
 pub(crate) fn unsupported_security_settings(
     raw: &BTreeMap<String, String>,
 ) -> Vec<UnsupportedSetting> {
@@ -79,15 +77,13 @@ pub(crate) fn unsupported_security_settings(
         if value.trim().is_empty() {
             continue; // an empty value asks for nothing
         }
-        let reason = if key == "authorizer.class.name" {
-            "Kavka has no authorizer yet; it would serve every topic to everyone"
-        } else if key == "security.inter.broker.protocol" {
+        let reason = if key == "security.inter.broker.protocol" {
             if value.trim().eq_ignore_ascii_case("PLAINTEXT") {
                 continue;
             }
             "Kavka serves only PLAINTEXT so far"
         } else if SECURITY_KEYS.contains(&key.as_str()) {
-            "Kavka has no authentication or authorization yet"
+            "Kavka has no authentication yet"
         } else if SECURITY_PREFIXES.iter().any(|p| key.starts_with(p))
             || is_listener_security_key(key)
         {
@@ -161,19 +157,12 @@ mod tests {
             ("sasl.enabled.mechanisms", "PLAIN"),
             ("ssl.keystore.location", "/etc/kafka/ks.jks"),
             ("ssl.keystore.password", "secret"),
-            (
-                "authorizer.class.name",
-                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            ),
-            ("super.users", "User:admin"),
         ]);
         for key in [
             "listeners",
             "sasl.enabled.mechanisms",
             "ssl.keystore.location",
             "ssl.keystore.password",
-            "authorizer.class.name",
-            "super.users",
         ] {
             assert!(
                 found.contains(&key.to_string()),

@@ -6,6 +6,7 @@
 //! produce verification) carry [`Session::internal`], which authorization lets
 //! through, as Kafka lets its own inter-broker principal through.
 
+pub(crate) mod authorizer;
 mod principal;
 
 pub use principal::KafkaPrincipal;
