@@ -6,6 +6,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse, JoinProtocol};
 
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
 
 /// Joins (or rejoins) a member and waits for the rebalance to pick members.
@@ -14,6 +15,11 @@ pub(crate) async fn handle(
     request: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str()) {
+        return JoinGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+            .with_generation_id(-1);
+    }
     let req = kavka_group::JoinGroupRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),

@@ -11,6 +11,7 @@ use kafka_protocol::ResponseError;
 use kavka_group::{error_code, CommitPartition, Effects};
 use kavka_metadata::MetadataImage;
 
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
 
 /// Splits the offsets to commit into those of existing partitions and the
@@ -40,9 +41,22 @@ pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    // READ on the group, then on each topic, as Kafka checks them.
+    let authz = ctx.authz();
+    let group_denied = !authz.allows(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str());
+    let readable = |t: &str| !group_denied && authz.allows(AclOperation::Read, ResourceType::Topic, t);
+    let mut denied: Vec<(String, i32)> = Vec::new();
+    for t in request.topics.iter().filter(|t| !readable(t.name.0.as_str())) {
+        denied.extend(t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index)));
+    }
+    let denied_code = if group_denied {
+        ResponseError::GroupAuthorizationFailed.code()
+    } else {
+        ResponseError::TopicAuthorizationFailed.code()
+    };
     let (offsets, unknown) = split_known(
         &ctx.state.metadata.image(),
-        request.topics.iter().flat_map(|t| {
+        request.topics.iter().filter(|t| readable(t.name.0.as_str())).flat_map(|t| {
             t.partitions.iter().map(|p| CommitPartition {
                 topic: t.name.0.to_string(),
                 partition: p.partition_index,
@@ -79,6 +93,13 @@ pub(crate) async fn handle(
         })
         .await;
     let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
+    for (topic, partition) in denied {
+        by_topic.entry(topic).or_default().push(
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(denied_code),
+        );
+    }
     for (topic, partition) in unknown {
         by_topic.entry(topic).or_default().push(
             OffsetCommitResponsePartition::default()

@@ -5,6 +5,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse};
 
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
 
 /// Waits until the leader's assignment is known, then returns this member's share.
@@ -12,6 +13,10 @@ pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str()) {
+        return SyncGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let req = kavka_group::SyncGroupRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,
