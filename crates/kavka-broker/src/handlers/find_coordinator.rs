@@ -12,8 +12,8 @@ use kavka_group::partition_for_group;
 use kavka_metadata::acl::{AclOperation, ResourceType};
 
 use super::RequestContext;
-use crate::security::authorizer::SessionAuthorizer;
 use crate::group_service::OFFSETS_TOPIC;
+use crate::security::authorizer::SessionAuthorizer;
 use crate::txn_service::TXN_TOPIC;
 
 const GROUP: i8 = 0;
@@ -111,7 +111,9 @@ fn denied(authz: &SessionAuthorizer<'_>, key_type: i8, key: &str) -> Option<(i16
             ResponseError::GroupAuthorizationFailed.code(),
             "Group authorization failed.",
         )),
-        TRANSACTION if !authz.allows(AclOperation::Describe, ResourceType::TransactionalId, key) => {
+        TRANSACTION
+            if !authz.allows(AclOperation::Describe, ResourceType::TransactionalId, key) =>
+        {
             Some((
                 ResponseError::TransactionalIdAuthorizationFailed.code(),
                 "Transactional Id authorization failed.",

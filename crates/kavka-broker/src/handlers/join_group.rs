@@ -6,8 +6,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse, JoinProtocol};
 
-use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Joins (or rejoins) a member and waits for the rebalance to pick members.
 pub(crate) async fn handle(
@@ -15,7 +15,11 @@ pub(crate) async fn handle(
     request: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {
-    if !ctx.authorize(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str()) {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
         return JoinGroupResponse::default()
             .with_error_code(ResponseError::GroupAuthorizationFailed.code())
             .with_generation_id(-1);

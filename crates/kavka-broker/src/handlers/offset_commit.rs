@@ -11,8 +11,8 @@ use kafka_protocol::ResponseError;
 use kavka_group::{error_code, CommitPartition, Effects};
 use kavka_metadata::MetadataImage;
 
-use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Splits the offsets to commit into those of existing partitions and the
 /// (topic, partition) of the others, which Kafka refuses with
@@ -43,11 +43,24 @@ pub(crate) async fn handle(
 ) -> OffsetCommitResponse {
     // READ on the group, then on each topic, as Kafka checks them.
     let authz = ctx.authz();
-    let group_denied = !authz.allows(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str());
-    let readable = |t: &str| !group_denied && authz.allows(AclOperation::Read, ResourceType::Topic, t);
+    let group_denied = !authz.allows(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    );
+    let readable =
+        |t: &str| !group_denied && authz.allows(AclOperation::Read, ResourceType::Topic, t);
     let mut denied: Vec<(String, i32)> = Vec::new();
-    for t in request.topics.iter().filter(|t| !readable(t.name.0.as_str())) {
-        denied.extend(t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index)));
+    for t in request
+        .topics
+        .iter()
+        .filter(|t| !readable(t.name.0.as_str()))
+    {
+        denied.extend(
+            t.partitions
+                .iter()
+                .map(|p| (t.name.0.to_string(), p.partition_index)),
+        );
     }
     let denied_code = if group_denied {
         ResponseError::GroupAuthorizationFailed.code()
@@ -56,15 +69,19 @@ pub(crate) async fn handle(
     };
     let (offsets, unknown) = split_known(
         &ctx.state.metadata.image(),
-        request.topics.iter().filter(|t| readable(t.name.0.as_str())).flat_map(|t| {
-            t.partitions.iter().map(|p| CommitPartition {
-                topic: t.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            })
-        }),
+        request
+            .topics
+            .iter()
+            .filter(|t| readable(t.name.0.as_str()))
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| CommitPartition {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                })
+            }),
     );
     let attempted: Vec<(String, i32)> = offsets
         .iter()

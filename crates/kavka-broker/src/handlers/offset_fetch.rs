@@ -11,8 +11,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::FetchedOffset;
 
-use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 type Fetched = Result<Vec<FetchedOffset>, i16>;
 

@@ -5,15 +5,19 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse};
 
-use kavka_metadata::acl::{AclOperation, ResourceType};
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Waits until the leader's assignment is known, then returns this member's share.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
-    if !ctx.authorize(AclOperation::Read, ResourceType::Group, request.group_id.0.as_str()) {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
         return SyncGroupResponse::default()
             .with_error_code(ResponseError::GroupAuthorizationFailed.code());
     }
