@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod authorizer;
 mod cluster;
 mod connections;
 mod sasl;
 mod security;
 
+pub use authorizer::STANDARD_AUTHORIZER;
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
 pub use sasl::ListenerSasl;
@@ -114,6 +116,8 @@ pub struct BrokerConfig {
     pub initial_cluster_id: Option<String>,
     /// TLS for connections to other brokers, when the inter-broker listener is SSL.
     pub inter_broker_tls: Option<crate::security::inter_broker::InterBrokerTls>,
+    /// The ACL authorizer's settings; None when `authorizer.class.name` is unset.
+    pub authorizer: Option<kavka_metadata::acl::AuthorizerConfig>,
 }
 
 /// The transaction coordinator's settings, Kafka's names and defaults.
@@ -314,6 +318,7 @@ impl BrokerConfig {
                 && !sasl::SASL_KEYS.contains(&key.as_str())
                 && !(key.starts_with("listener.name.")
                     && (key.contains(".sasl.") || key.ends_with(".connections.max.reauth.ms")))
+                && !authorizer::AUTHORIZER_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -535,6 +540,7 @@ impl BrokerConfig {
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
             sasl,
+            authorizer: authorizer::parse(&raw)?,
             raw,
             inter_broker_tls,
         };

@@ -21,6 +21,9 @@ pub enum MetadataError {
     /// open-file limit allows): POLICY_VIOLATION.
     #[error("{0}")]
     PolicyViolation(String),
+    /// The principal may not change this topic: TOPIC_AUTHORIZATION_FAILED.
+    #[error("{0}")]
+    TopicAuthorizationFailed(String),
     #[error("metadata log: {0}")]
     Log(String),
     /// No active controller could take the change now (an election, a lost
@@ -52,6 +55,7 @@ impl MetadataError {
             56 => Self::Log(message),
             44 => Self::PolicyViolation(message),
             91 => Self::ResourceNotFound(message),
+            29 => Self::TopicAuthorizationFailed(message),
             _ => Self::InvalidRequest(message),
         }
     }
@@ -68,6 +72,7 @@ impl MetadataError {
             Self::InvalidReplicaAssignment(_) => 39,
             Self::InvalidRequest(_) => 42,
             Self::PolicyViolation(_) => 44,
+            Self::TopicAuthorizationFailed(_) => 29,
             Self::Log(_) => 56,
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,

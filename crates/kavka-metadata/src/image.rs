@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::Acl;
 use crate::{ConfigResource, MetadataError, MetadataRecord};
 
 /// A registered broker.
@@ -147,6 +148,9 @@ pub struct MetadataImage {
     /// images from before SCRAM).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     scram: BTreeMap<String, BTreeMap<i8, ScramCredentialData>>,
+    /// The ACLs by id (empty in images from before ACLs were stored).
+    #[serde(default)]
+    acls: BTreeMap<Uuid, Acl>,
 }
 
 /// A config resource is an enum, and JSON map keys must be strings: the configs
@@ -355,6 +359,16 @@ impl MetadataImage {
                     self.scram.remove(name);
                 }
             }
+            MetadataRecord::AccessControlEntry { id, acl } => {
+                self.acls.insert(*id, acl.clone());
+            }
+            MetadataRecord::RemoveAccessControlEntry { id } => {
+                if self.acls.remove(id).is_none() {
+                    return Err(MetadataError::InvalidRequest(format!(
+                        "no ACL with id {id} to remove"
+                    )));
+                }
+            }
         }
         self.next_offset += 1;
         Ok(())
@@ -378,6 +392,11 @@ impl MetadataImage {
     /// Every user with SCRAM credentials: user → mechanism type code → credential.
     pub fn scram_users(&self) -> &BTreeMap<String, BTreeMap<i8, ScramCredentialData>> {
         &self.scram
+    }
+
+    /// The ACLs, by the id each was created under.
+    pub fn acls(&self) -> &BTreeMap<Uuid, Acl> {
+        &self.acls
     }
 
     fn topic_by_id_mut(&mut self, id: &Uuid) -> Result<&mut TopicImage, MetadataError> {
@@ -586,6 +605,44 @@ mod tests {
         let p = &image.topic("t").unwrap().partitions[&0];
         assert_eq!((p.leader_epoch, p.partition_epoch), (1, 2));
         assert!(!p.is_reassigning());
+    }
+
+    #[test]
+    fn acl_records_add_and_remove_acls_and_survive_a_snapshot() {
+        use crate::acl::{AclOperation, AclPermission, PatternType, ResourceType};
+        let acl = Acl {
+            resource_type: ResourceType::Topic,
+            resource_name: "t".into(),
+            pattern_type: PatternType::Prefixed,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission: AclPermission::Allow,
+        };
+        let id = Uuid::new_v4();
+        let mut image = MetadataImage::default();
+        image
+            .apply(&MetadataRecord::AccessControlEntry {
+                id,
+                acl: acl.clone(),
+            })
+            .expect("added");
+        let json = serde_json::to_string(&image).expect("serializes");
+        let restored: MetadataImage = serde_json::from_str(&json).expect("loads");
+        assert_eq!(restored.acls().get(&id), Some(&acl));
+        image
+            .apply(&MetadataRecord::RemoveAccessControlEntry { id })
+            .expect("removed");
+        assert!(image.acls().is_empty());
+        assert!(image
+            .apply(&MetadataRecord::RemoveAccessControlEntry { id })
+            .is_err());
+        // Images written before ACLs existed load with none.
+        let old: MetadataImage = serde_json::from_str(
+            r#"{"topics":{},"names_by_id":{},"brokers":{},"configs":[],"next_offset":3}"#,
+        )
+        .expect("old image loads");
+        assert!(old.acls().is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! partition leadership the same way. A Raft quorum can later replicate the same log
 //! unchanged.
 
+pub mod acl;
 pub mod cluster;
 pub mod controller;
 mod error;

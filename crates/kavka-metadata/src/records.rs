@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::Acl;
+
 /// What a config belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConfigResource {
@@ -104,4 +106,8 @@ pub enum MetadataRecord {
     },
     /// A user's SCRAM credential was removed (RemoveUserScramCredentialRecord).
     RemoveUserScramCredential { name: String, mechanism: i8 },
+    /// An ACL was created under `id` (AccessControlEntryRecord).
+    AccessControlEntry { id: Uuid, acl: Acl },
+    /// The ACL stored under `id` was deleted (RemoveAccessControlEntryRecord).
+    RemoveAccessControlEntry { id: Uuid },
 }

@@ -52,6 +52,9 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::SaslAuthenticate,
     ApiKey::AlterUserScramCredentials,
     ApiKey::DescribeUserScramCredentials,
+    ApiKey::CreateAcls,
+    ApiKey::DescribeAcls,
+    ApiKey::DeleteAcls,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

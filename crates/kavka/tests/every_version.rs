@@ -326,6 +326,31 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                     .with_partition_indexes(vec![0]),
             ]),
         ),
+        // Without an authorizer these answer SECURITY_DISABLED, in every version.
+        ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(
+            vec![create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(name("t"))
+                .with_resource_pattern_type(3)
+                .with_principal(name("User:a"))
+                .with_host(name("*"))
+                .with_operation(3)
+                .with_permission_type(3)],
+        )),
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1),
+        ),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(
+            vec![delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1)],
+        )),
         _ => return None,
     })
 }

@@ -2,10 +2,10 @@
 //!
 //! A user moving a secured Kafka `server.properties` over must never end up with a
 //! broker that serves the same port in plaintext, unauthenticated and unauthorized.
-//! So an unknown listener protocol, an authorizer, or any SASL setting beyond
-//! PLAIN/SCRAM (`sasl.rs`) stops the start with one message naming every such
-//! setting; other unknown keys stay warnings. TLS (SSL listeners, `ssl.*`) is
-//! served (see `security::listener`).
+//! So an unknown listener protocol, a TLS controller listener or any SASL setting
+//! beyond PLAIN/SCRAM (`sasl.rs`) stops the start with one message naming every
+//! such setting; other unknown keys stay warnings. TLS (SSL listeners, `ssl.*`) is
+//! served (see `security::listener`), the authorizer is read by `authorizer.rs`.
 
 use std::collections::BTreeMap;
 
@@ -19,11 +19,9 @@ const SECURITY_PREFIXES: &[&str] = &["sasl."];
 /// Protocols Kavka's listeners serve.
 const SERVED_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 
-/// Whole keys that ask for authentication or authorization.
+/// Whole keys that ask for authentication (the authorizer's are read by
+/// `config::authorizer`).
 const SECURITY_KEYS: &[&str] = &[
-    "authorizer.class.name",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "security.inter.broker.protocol",
     "delegation.token.secret.key",
@@ -43,7 +41,7 @@ impl std::fmt::Display for UnsupportedSetting {
     }
 }
 
-/// Every setting in `raw` that asks for TLS, SASL or authorization.
+/// Every setting in `raw` that asks for TLS or SASL.
 pub(crate) fn unsupported_security_settings(
     raw: &BTreeMap<String, String>,
 ) -> Vec<UnsupportedSetting> {
@@ -92,9 +90,7 @@ pub(crate) fn unsupported_security_settings(
         if value.trim().is_empty() {
             continue; // an empty value asks for nothing
         }
-        let reason = if key == "authorizer.class.name" {
-            "Kavka has no authorizer yet; it would serve every topic to everyone"
-        } else if key == "security.inter.broker.protocol" {
+        let reason = if key == "security.inter.broker.protocol" {
             let protocol = value.trim().to_ascii_uppercase();
             if SERVED_PROTOCOLS.contains(&protocol.as_str()) {
                 continue;
@@ -103,7 +99,7 @@ pub(crate) fn unsupported_security_settings(
         } else if is_served_sasl_key(key) {
             continue;
         } else if SECURITY_KEYS.contains(&key.as_str()) {
-            "Kavka has no authentication or authorization yet"
+            "Kavka has no custom principal builder or delegation tokens"
         } else if SECURITY_PREFIXES.iter().any(|p| key.starts_with(p))
             || is_listener_security_key(key)
         {
@@ -213,17 +209,10 @@ mod tests {
             ("sasl.oauthbearer.jwks.endpoint.url", "https://x"),
             ("ssl.keystore.location", "/etc/kafka/ks.jks"),
             ("ssl.keystore.password", "secret"),
-            (
-                "authorizer.class.name",
-                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            ),
-            ("super.users", "User:admin"),
         ]);
         assert!(!found.contains(&"listeners".to_string()), "{found:?}");
         for key in [
             "sasl.oauthbearer.jwks.endpoint.url",
-            "authorizer.class.name",
-            "super.users",
         ] {
             assert!(
                 found.contains(&key.to_string()),

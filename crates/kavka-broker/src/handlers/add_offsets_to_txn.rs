@@ -7,6 +7,7 @@ use kavka_group::partition_for_group;
 use super::RequestContext;
 use crate::group_service::OFFSETS_TOPIC;
 use crate::txn_service::Step;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
@@ -15,6 +16,20 @@ pub(crate) async fn handle(
 ) -> AddOffsetsToTxnResponse {
     let state = ctx.state;
     let id = request.transactional_id.0.to_string();
+    let denied = if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, &id) {
+        Some(kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        Some(kafka_protocol::ResponseError::GroupAuthorizationFailed)
+    } else {
+        None
+    };
+    if let Some(error) = denied {
+        return AddOffsetsToTxnResponse::default().with_error_code(error.code());
+    }
     let partition = (
         OFFSETS_TOPIC.to_string(),
         partition_for_group(

@@ -14,6 +14,7 @@ use kavka_txn::TopicPartition;
 
 use super::RequestContext;
 use crate::txn_service::{Step, TxnServiceError};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
@@ -29,6 +30,10 @@ pub(crate) async fn handle(
         let result = one_transaction(ctx, txn, version).await;
         return AddPartitionsToTxnResponse::default()
             .with_results_by_topic_v3_and_below(result.topic_results);
+    }
+    if !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        return AddPartitionsToTxnResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
     }
     let mut results = Vec::new();
     for txn in request.transactions {
@@ -81,6 +86,27 @@ async fn one_transaction(
             .with_transactional_id(txn.transactional_id.clone())
             .with_topic_results(topic_results)
     };
+    // v4+ comes from brokers, checked as a whole; a client (v3 and below) needs
+    // WRITE on the transactional id, then on each topic.
+    let authz = ctx.authz();
+    if version <= 3 && !authz.allows(AclOperation::Write, ResourceType::TransactionalId, &id) {
+        return out(results(&txn.topics, |_| {
+            ResponseError::TransactionalIdAuthorizationFailed.code()
+        }));
+    }
+    let unwritable: Vec<&TopicPartition> = partitions
+        .iter()
+        .filter(|(t, _)| !authz.allows(AclOperation::Write, ResourceType::Topic, t))
+        .collect();
+    if !unwritable.is_empty() {
+        return out(results(&txn.topics, |tp| {
+            if unwritable.contains(&tp) {
+                ResponseError::TopicAuthorizationFailed.code()
+            } else {
+                ResponseError::OperationNotAttempted.code()
+            }
+        }));
+    }
     // Kafka refuses partitions it does not know, and attempts none of the rest.
     let image = state.metadata.image();
     let unknown: Vec<&TopicPartition> = partitions

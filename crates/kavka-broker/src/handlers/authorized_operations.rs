@@ -1,75 +1,37 @@
-//! The `authorized_operations` bit sets clients may ask for. Kavka has no
-//! authorizer yet, so like Apache Kafka without one, every operation a resource
-//! supports is allowed.
+//! The `authorized_operations` bit sets clients may ask for: the operations the
+//! request's principal may do on the resource. Without an authorizer, as in
+//! Apache Kafka without one, every operation the resource supports.
+
+use kavka_metadata::acl::{ResourceType, CLUSTER_NAME};
+
+use crate::security::authorizer::SessionAuthorizer;
 
 /// Kafka's answer when the client did not ask.
 pub(crate) const NOT_REQUESTED: i32 = i32::MIN;
 
-// AclOperation codes: the bit positions in the set.
-const READ: i32 = 3;
-const WRITE: i32 = 4;
-const CREATE: i32 = 5;
-const DELETE: i32 = 6;
-const ALTER: i32 = 7;
-const DESCRIBE: i32 = 8;
-const CLUSTER_ACTION: i32 = 9;
-const DESCRIBE_CONFIGS: i32 = 10;
-const ALTER_CONFIGS: i32 = 11;
-const IDEMPOTENT_WRITE: i32 = 12;
-
-const fn bits(ops: &[i32]) -> i32 {
-    let mut set = 0;
-    let mut i = 0;
-    while i < ops.len() {
-        set |= 1 << ops[i];
-        i += 1;
-    }
-    set
-}
-
-const TOPIC: i32 = bits(&[
-    READ,
-    WRITE,
-    CREATE,
-    DELETE,
-    ALTER,
-    DESCRIBE,
-    DESCRIBE_CONFIGS,
-    ALTER_CONFIGS,
-]);
-const GROUP: i32 = bits(&[READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
-const CLUSTER: i32 = bits(&[
-    CREATE,
-    ALTER,
-    DESCRIBE,
-    CLUSTER_ACTION,
-    DESCRIBE_CONFIGS,
-    ALTER_CONFIGS,
-    IDEMPOTENT_WRITE,
-]);
-
 /// Operations allowed on a topic, if the client asked.
-pub(crate) fn topic(requested: bool) -> i32 {
-    if requested {
-        TOPIC
-    } else {
-        NOT_REQUESTED
-    }
+pub(crate) fn topic(authz: &SessionAuthorizer<'_>, requested: bool, name: &str) -> i32 {
+    of(authz, requested, ResourceType::Topic, name)
 }
 
 /// Operations allowed on a group, if the client asked.
-pub(crate) fn group(requested: bool) -> i32 {
-    if requested {
-        GROUP
-    } else {
-        NOT_REQUESTED
-    }
+pub(crate) fn group(authz: &SessionAuthorizer<'_>, requested: bool, name: &str) -> i32 {
+    of(authz, requested, ResourceType::Group, name)
 }
 
 /// Operations allowed on the cluster, if the client asked.
-pub(crate) fn cluster(requested: bool) -> i32 {
+pub(crate) fn cluster(authz: &SessionAuthorizer<'_>, requested: bool) -> i32 {
+    of(authz, requested, ResourceType::Cluster, CLUSTER_NAME)
+}
+
+fn of(
+    authz: &SessionAuthorizer<'_>,
+    requested: bool,
+    resource_type: ResourceType,
+    name: &str,
+) -> i32 {
     if requested {
-        CLUSTER
+        authz.operations(resource_type, name)
     } else {
         NOT_REQUESTED
     }
@@ -77,13 +39,39 @@ pub(crate) fn cluster(requested: bool) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use kavka_metadata::MetadataImage;
+
     use super::*;
+    use crate::security::Session;
 
     #[test]
-    fn sets_hold_kafkas_supported_operations() {
+    fn without_an_authorizer_every_supported_operation_is_allowed() {
+        let session = Session::anonymous("PLAINTEXT");
+        let authz = SessionAuthorizer::new(
+            None,
+            || Arc::new(MetadataImage::default()),
+            &session,
+            "127.0.0.1".into(),
+        );
         // READ..ALTER_CONFIGS except CLUSTER_ACTION, as Kafka lists for topics.
-        assert_eq!(topic(true), 0b1101_1111_1000);
-        assert_eq!(group(true), 0b1101_0100_1000);
-        assert_eq!(cluster(false), i32::MIN);
+        assert_eq!(topic(&authz, true, "t"), 0b1101_1111_1000);
+        assert_eq!(group(&authz, true, "g"), 0b1101_0100_1000);
+        assert_eq!(cluster(&authz, false), i32::MIN);
+    }
+
+    #[test]
+    fn with_an_authorizer_and_no_acls_nothing_is_allowed() {
+        let session = Session::anonymous("PLAINTEXT");
+        let config = kavka_metadata::acl::AuthorizerConfig::default();
+        let authz = SessionAuthorizer::new(
+            Some(&config),
+            || Arc::new(MetadataImage::default()),
+            &session,
+            "127.0.0.1".into(),
+        );
+        assert_eq!(topic(&authz, true, "t"), 0);
+        assert_eq!(cluster(&authz, true), 0);
     }
 }

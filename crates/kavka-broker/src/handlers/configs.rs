@@ -17,11 +17,32 @@ use kavka_metadata::controller::alter_configs;
 use kavka_metadata::topic_config::{validate_dynamic_broker_config, ConfigType};
 use kavka_metadata::{ConfigResource, MetadataError};
 
+use kavka_metadata::acl::{AclOperation, ResourceType};
+
 use super::RequestContext;
 use crate::topic_config::{effective_configs, BrokerDefaults, ConfigSource};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+
+/// The error for a config resource the principal may not `operation`: a topic
+/// by its name, a broker (or the cluster default) through the cluster.
+fn denied(
+    ctx: &RequestContext<'_>,
+    resource_type: i8,
+    name: &str,
+    operation: AclOperation,
+) -> Option<i16> {
+    match resource_type {
+        TOPIC if !ctx.authorize(operation, ResourceType::Topic, name) => {
+            Some(ResponseError::TopicAuthorizationFailed.code())
+        }
+        BROKER if !ctx.authorize_cluster(operation) => {
+            Some(ResponseError::ClusterAuthorizationFailed.code())
+        }
+        _ => None,
+    }
+}
 
 /// Describes topic or broker configs with their sources.
 pub(crate) fn describe(
@@ -44,6 +65,11 @@ pub(crate) fn describe(
             let mut result = DescribeConfigsResult::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
+            if let Some(code) = denied(ctx, res.resource_type, &name, AclOperation::DescribeConfigs)
+            {
+                result.error_code = code;
+                return result;
+            }
             match res.resource_type {
                 TOPIC => {
                     if image.topic(&name).is_none() {
@@ -231,6 +257,9 @@ async fn apply(
         &BTreeMap<String, String>,
     ) -> Result<Vec<(String, Option<String>)>, MetadataError>,
 ) -> (i16, Option<StrBytes>) {
+    if let Some(code) = denied(ctx, resource_type, name, AclOperation::AlterConfigs) {
+        return (code, None);
+    }
     let node = ctx.state.config.node_id;
     let resource = match resource_type {
         TOPIC => ConfigResource::Topic(name.to_string()),

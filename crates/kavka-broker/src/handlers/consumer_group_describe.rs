@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kavka_group::{error_code, NamedTopicPartitions};
+use kavka_metadata::acl::AclOperation;
 
 use super::{authorized_operations, RequestContext};
 use crate::group_service::ImageTopics;
@@ -34,8 +35,19 @@ pub(crate) fn handle(
     ctx: &RequestContext<'_>,
     request: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
-    let ids: Vec<String> = request.group_ids.iter().map(|g| g.0.to_string()).collect();
-    let group_ops = authorized_operations::group(request.include_authorized_operations);
+    let authz = ctx.authz();
+    let group_ops =
+        |id: &str| authorized_operations::group(&authz, request.include_authorized_operations, id);
+    let (ids, denied) = super::group_admin::split_authorized(
+        ctx,
+        request.group_ids.iter().map(|g| g.0.to_string()),
+        AclOperation::Describe,
+    );
+    let denied = denied.into_iter().map(|id| {
+        DescribedGroup::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code())
+            .with_group_id(GroupId(StrBytes::from_string(id)))
+    });
     let image = ctx.state.metadata.image();
     // Groups this broker does not serve are answered NOT_COORDINATOR (or
     // COORDINATOR_LOAD_IN_PROGRESS) each, as Kafka does per group.
@@ -49,14 +61,15 @@ pub(crate) fn handle(
     let refused = refused.into_iter().map(|(id, e)| {
         DescribedGroup::default()
             .with_error_code(e.code())
+            .with_authorized_operations(group_ops(&id))
             .with_group_id(GroupId(StrBytes::from_string(id)))
-            .with_authorized_operations(group_ops)
     });
     ConsumerGroupDescribeResponse::default().with_groups(
         groups
             .into_iter()
             .map(|g| {
                 DescribedGroup::default()
+                    .with_authorized_operations(group_ops(&g.group_id))
                     .with_error_code(error_code(g.error))
                     .with_error_message(g.error_message.map(StrBytes::from_string))
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
@@ -64,7 +77,6 @@ pub(crate) fn handle(
                     .with_group_epoch(g.group_epoch)
                     .with_assignment_epoch(g.assignment_epoch)
                     .with_assignor_name(StrBytes::from_string(g.assignor_name))
-                    .with_authorized_operations(group_ops)
                     .with_members(
                         g.members
                             .into_iter()
@@ -93,6 +105,7 @@ pub(crate) fn handle(
                     )
             })
             .chain(refused)
+            .chain(denied)
             .collect(),
     )
 }

@@ -8,6 +8,7 @@ use kavka_group::{error_code, ConsumerHeartbeatRequest, TopicId};
 
 use super::RequestContext;
 use crate::group_service::ImageTopics;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Steps the member's reconciliation and answers with its epoch and assignment.
 pub(crate) async fn handle(
@@ -15,6 +16,18 @@ pub(crate) async fn handle(
     request: ConsumerGroupHeartbeatRequest,
     version: i16,
 ) -> ConsumerGroupHeartbeatResponse {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        let denied = kafka_protocol::ResponseError::GroupAuthorizationFailed;
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(denied.code())
+            .with_error_message(Some(StrBytes::from_static_str(
+                "Group authorization failed.",
+            )));
+    }
     let req = ConsumerHeartbeatRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),

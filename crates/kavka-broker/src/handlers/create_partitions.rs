@@ -6,6 +6,7 @@ use kafka_protocol::protocol::StrBytes;
 use kavka_metadata::controller::create_partitions;
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Grows each topic to the requested partition count.
 pub(crate) async fn handle(
@@ -30,13 +31,19 @@ pub(crate) async fn handle(
                 state.descriptors.admit_records(image, node, &records)?;
                 Ok((records, ()))
             };
-            let outcome = if request.validate_only {
+            let allowed = ctx.authorize(AclOperation::Alter, ResourceType::Topic, &name);
+            let outcome = if !allowed {
+                Ok(())
+            } else if request.validate_only {
                 decide(&state.metadata.image()).map(|_| ())
             } else {
                 state.commit(decide).await
             };
             let mut result = CreatePartitionsTopicResult::default().with_name(t.name);
-            if let Err(e) = outcome {
+            if !allowed {
+                result.error_code = kafka_protocol::ResponseError::TopicAuthorizationFailed.code();
+                result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+            } else if let Err(e) = outcome {
                 result.error_code = e.code();
                 result.error_message = Some(StrBytes::from_string(e.to_string()));
             }

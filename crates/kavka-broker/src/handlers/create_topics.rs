@@ -13,6 +13,7 @@ use kavka_metadata::{MetadataError, MetadataRecord};
 
 use super::RequestContext;
 use crate::topic_config::{effective_configs, BrokerDefaults};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Creates (or, with validate_only, checks) each topic independently.
 pub(crate) async fn handle(
@@ -24,6 +25,8 @@ pub(crate) async fn handle(
     let brokers = state.live_brokers();
     let node = state.config.node_id;
     let mut results = Vec::new();
+    let authz = ctx.authz();
+    let cluster_create = authz.allows_cluster(AclOperation::Create);
     for t in request.topics {
         results.push({
             let name = t.name.0.to_string();
@@ -49,7 +52,13 @@ pub(crate) async fn handle(
                 configs: configs.clone(),
             };
             let mut result = CreatableTopicResult::default().with_name(t.name);
-            let outcome = if let Err(e) = assignments {
+            let allowed =
+                cluster_create || authz.allows(AclOperation::Create, ResourceType::Topic, &name);
+            let outcome = if !allowed {
+                Err(MetadataError::TopicAuthorizationFailed(
+                    "Authorization failed.".to_string(),
+                ))
+            } else if let Err(e) = assignments {
                 Err(e)
             } else if request.validate_only {
                 let image = state.metadata.image();

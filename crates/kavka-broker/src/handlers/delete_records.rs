@@ -7,6 +7,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
 
 use super::{partition_error_code, RequestContext};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Offset -1 in a DeleteRecords request means "up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
@@ -22,6 +23,7 @@ pub(crate) fn handle(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
+            let deletable = ctx.authorize(AclOperation::Delete, ResourceType::Topic, &name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -29,6 +31,10 @@ pub(crate) fn handle(
                     let mut r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(dp.partition_index)
                         .with_low_watermark(-1);
+                    if !deletable {
+                        r.error_code = ResponseError::TopicAuthorizationFailed.code();
+                        return r;
+                    }
                     let Some(p) = state.replicas.get(&name, dp.partition_index) else {
                         r.error_code = ResponseError::UnknownTopicOrPartition.code();
                         return r;

@@ -8,6 +8,7 @@ use kavka_metadata::controller::delete_topic;
 use kavka_metadata::topic_name::is_internal;
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Deletes each named topic and its logs.
 pub(crate) async fn handle(
@@ -42,6 +43,10 @@ pub(crate) async fn handle(
                     result.error_code = ResponseError::UnknownTopicId.code();
                     return result;
                 };
+                if !ctx.authorize(AclOperation::Delete, ResourceType::Topic, &name) {
+                    result.error_code = ResponseError::TopicAuthorizationFailed.code();
+                    return result;
+                }
                 if !state.config.delete_topic_enable {
                     result.error_code = ResponseError::TopicDeletionDisabled.code();
                     return result;

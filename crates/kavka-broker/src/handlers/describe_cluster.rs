@@ -76,7 +76,17 @@ pub(crate) fn handle(
         .with_cluster_id(StrBytes::from_string(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(authorized_operations::cluster(
+        .with_cluster_authorized_operations(cluster_operations(
+            ctx,
             request.include_cluster_authorized_operations,
         ))
+}
+
+/// The principal's operations on the cluster; 0 without DESCRIBE on it, as Kafka.
+fn cluster_operations(ctx: &RequestContext<'_>, requested: bool) -> i32 {
+    let authz = ctx.authz();
+    if requested && !authz.allows_cluster(kavka_metadata::acl::AclOperation::Describe) {
+        return 0;
+    }
+    authorized_operations::cluster(&authz, requested)
 }

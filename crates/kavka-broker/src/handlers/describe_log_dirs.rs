@@ -12,6 +12,7 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, 
 use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
+use kavka_metadata::acl::AclOperation;
 
 /// Kafka's value for a volume size it cannot tell.
 const UNKNOWN_VOLUME_BYTES: i64 = -1;
@@ -21,6 +22,11 @@ pub(crate) fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    // Kafka answers no directories, and from v3 the error, without DESCRIBE.
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return DescribeLogDirsResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code());
+    }
     let state = ctx.state;
     let wanted: Option<BTreeSet<(String, i32)>> = request.topics.map(|topics| {
         topics

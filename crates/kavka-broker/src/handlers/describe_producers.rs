@@ -10,6 +10,7 @@ use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 use kafka_protocol::ResponseError;
 
 use super::{partition_error_code, RequestContext};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Lists the active producers of every partition asked.
 pub(crate) fn handle(
@@ -21,11 +22,16 @@ pub(crate) fn handle(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
+            let readable = ctx.authorize(AclOperation::Read, ResourceType::Topic, &name);
             let partitions = topic
                 .partition_indexes
                 .iter()
                 .map(|&index| {
                     let mut resp = PartitionResponse::default().with_partition_index(index);
+                    if !readable {
+                        resp.error_code = ResponseError::TopicAuthorizationFailed.code();
+                        return resp;
+                    }
                     let Some(p) = ctx.state.replicas.get(&name, index) else {
                         resp.error_code = ResponseError::UnknownTopicOrPartition.code();
                         return resp;

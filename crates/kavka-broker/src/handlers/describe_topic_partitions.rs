@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use kavka_metadata::topic_name::is_internal;
 
 use super::{authorized_operations, RequestContext};
@@ -20,8 +21,16 @@ pub(crate) fn handle(
     request: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let image = ctx.state.metadata.image();
-    let mut names: Vec<String> = if request.topics.is_empty() {
-        image.topics().map(|t| t.name.clone()).collect()
+    let authz = ctx.authz();
+    let describable = |name: &str| authz.allows(AclOperation::Describe, ResourceType::Topic, name);
+    let all_topics = request.topics.is_empty();
+    let mut names: Vec<String> = if all_topics {
+        // Topics the principal may not describe are left out of "all topics".
+        image
+            .topics()
+            .map(|t| t.name.clone())
+            .filter(|n| describable(n))
+            .collect()
     } else {
         request
             .topics
@@ -39,12 +48,23 @@ pub(crate) fn handle(
     let mut topics = Vec::new();
     let mut next_cursor = None;
     for name in names.into_iter().filter(|n| *n >= start_topic) {
+        if !describable(&name) {
+            topics.push(
+                DescribeTopicPartitionsResponseTopic::default()
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_name(Some(TopicName(StrBytes::from_string(name))))
+                    .with_topic_authorized_operations(authorized_operations::NOT_REQUESTED),
+            );
+            continue;
+        }
         let Some(topic) = image.topic(&name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                    .with_name(Some(TopicName(StrBytes::from_string(name))))
-                    .with_topic_authorized_operations(authorized_operations::topic(true)),
+                    .with_topic_authorized_operations(authorized_operations::topic(
+                        &authz, true, &name,
+                    ))
+                    .with_name(Some(TopicName(StrBytes::from_string(name)))),
             );
             continue;
         };
@@ -81,7 +101,9 @@ pub(crate) fn handle(
                 .with_topic_id(topic.topic_id)
                 .with_is_internal(is_internal(&name))
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(authorized_operations::topic(true)),
+                .with_topic_authorized_operations(authorized_operations::topic(
+                    &authz, true, &name,
+                )),
         );
         if next_cursor.is_some() {
             break;

@@ -20,6 +20,7 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use kavka_metadata::acl::AclOperation;
 use kavka_metadata::cluster::ControlError;
 use kavka_metadata::MetadataImage;
 use uuid::Uuid;
@@ -174,6 +175,10 @@ pub(crate) async fn handle(
     request: ElectLeadersRequest,
     version: i16,
 ) -> ElectLeadersResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        return ElectLeadersResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code());
+    }
     let state = ctx.state;
     let image = state.metadata.image();
     // First pass: which partitions the request elects, and how.

@@ -6,6 +6,7 @@ use kavka_txn::EndDecision;
 
 use super::RequestContext;
 use crate::txn_service::Step;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
@@ -14,6 +15,11 @@ pub(crate) async fn handle(
 ) -> EndTxnResponse {
     let state = ctx.state;
     let id = request.transactional_id.0.to_string();
+    if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, &id) {
+        return EndTxnResponse::default().with_error_code(
+            kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code(),
+        );
+    }
     let result = state.txns.step(state, &id, |c, now| {
         match c.end_txn(
             &id,

@@ -20,6 +20,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use kavka_replica::{EpochEndOffset, FollowerFetch, FollowerFetchOutcome};
 use tokio::time::Instant;
 
@@ -52,12 +53,79 @@ enum FollowerVerdict {
     Error(i16),
 }
 
-/// Answers a fetch, waiting for data as the request allows.
+/// Answers a fetch: TOPIC_AUTHORIZATION_FAILED for the topics the principal may
+/// not read (a follower needs CLUSTER_ACTION for all), the others served.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
-    request: FetchRequest,
+    mut request: FetchRequest,
     version: i16,
 ) -> FetchResponse {
+    let denied = take_unauthorized(ctx, &mut request, version);
+    if denied.is_empty() {
+        return serve(ctx, request, version).await;
+    }
+    let mut response = if request.topics.is_empty() {
+        FetchResponse::default()
+    } else {
+        serve(ctx, request, version).await
+    };
+    response.responses.extend(denied);
+    response
+}
+
+/// Removes from the request the topics the session may not fetch, returning
+/// their answers.
+fn take_unauthorized(
+    ctx: &RequestContext<'_>,
+    request: &mut FetchRequest,
+    version: i16,
+) -> Vec<FetchableTopicResponse> {
+    let authz = ctx.authz();
+    if !authz.is_enabled() {
+        return Vec::new();
+    }
+    let follower = if version >= 15 {
+        request.replica_state.replica_id.0 >= 0
+    } else {
+        request.replica_id.0 >= 0
+    };
+    let cluster_action = follower && authz.allows_cluster(AclOperation::ClusterAction);
+    let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut request.topics)
+        .into_iter()
+        .partition(|topic| {
+            if follower {
+                return cluster_action;
+            }
+            match lookup(ctx, topic, -1, version).0 {
+                Some(name) => authz.allows(AclOperation::Read, ResourceType::Topic, &name),
+                // An unknown topic id is answered as such by the normal path.
+                None => true,
+            }
+        });
+    request.topics = allowed;
+    denied
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|fp| {
+                    PartitionData::default()
+                        .with_partition_index(fp.partition)
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                        .with_high_watermark(-1)
+                })
+                .collect();
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions)
+        })
+        .collect()
+}
+
+/// Answers a fetch, waiting for data as the request allows.
+async fn serve(ctx: &RequestContext<'_>, request: FetchRequest, version: i16) -> FetchResponse {
     if request.session_id != 0 {
         // Kavka never hands out fetch sessions, so an incremental fetch refers to
         // one we do not know; the client falls back to a full fetch.

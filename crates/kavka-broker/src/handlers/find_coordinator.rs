@@ -10,8 +10,11 @@ use kafka_protocol::ResponseError;
 
 use kavka_group::partition_for_group;
 
+use kavka_metadata::acl::{AclOperation, ResourceType};
+
 use super::RequestContext;
 use crate::group_service::OFFSETS_TOPIC;
+use crate::security::authorizer::SessionAuthorizer;
 use crate::txn_service::TXN_TOPIC;
 
 const GROUP: i8 = 0;
@@ -50,6 +53,7 @@ pub(crate) async fn handle(
     } else {
         (OFFSETS_TOPIC, state.config.offsets_topic_num_partitions)
     };
+    let authz = ctx.authz();
     let coordinators: Vec<Coordinator> = keys
         .into_iter()
         .map(|key| {
@@ -62,7 +66,11 @@ pub(crate) async fn handle(
                 .and_then(|t| t.partitions.get(&partition_for_group(&key, partitions)))
                 .map(|p| p.leader)
                 .and_then(|leader| image.broker(leader).filter(|b| !b.fenced));
-            if request.key_type != GROUP && request.key_type != TRANSACTION {
+            if let Some((code, message)) = denied(&authz, request.key_type, &key) {
+                c.error_code = code;
+                // Kafka's v4+ answer carries no message for this error.
+                c.error_message = (version < 4).then(|| StrBytes::from_static_str(message));
+            } else if request.key_type != GROUP && request.key_type != TRANSACTION {
                 c.error_code = ResponseError::InvalidRequest.code();
                 c.error_message = Some(StrBytes::from_string(format!(
                     "Unknown coordinator type {} in FindCoordinator request",
@@ -96,4 +104,23 @@ pub(crate) async fn handle(
         .with_node_id(c.node_id)
         .with_host(c.host)
         .with_port(c.port)
+}
+
+/// The error for a key the principal may not DESCRIBE, as Kafka checks it.
+fn denied(authz: &SessionAuthorizer<'_>, key_type: i8, key: &str) -> Option<(i16, &'static str)> {
+    match key_type {
+        GROUP if !authz.allows(AclOperation::Describe, ResourceType::Group, key) => Some((
+            ResponseError::GroupAuthorizationFailed.code(),
+            "Group authorization failed.",
+        )),
+        TRANSACTION
+            if !authz.allows(AclOperation::Describe, ResourceType::TransactionalId, key) =>
+        {
+            Some((
+                ResponseError::TransactionalIdAuthorizationFailed.code(),
+                "Transactional Id authorization failed.",
+            ))
+        }
+        _ => None,
+    }
 }

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use kavka_group::{error_code, Effects, GroupError};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 use super::{authorized_operations, RequestContext};
 
@@ -37,11 +38,18 @@ pub(crate) fn list(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> List
         return ListGroupsResponse::default()
             .with_error_code(ResponseError::CoordinatorLoadInProgress.code());
     };
+    // DESCRIBE on the cluster lists every group; otherwise only the groups the
+    // principal may describe, as Kafka.
+    let authz = ctx.authz();
+    let all_groups = authz.allows_cluster(AclOperation::Describe);
     ListGroupsResponse::default().with_groups(
         groups
             .into_iter()
             .filter(|g| {
                 types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&g.group_type))
+            })
+            .filter(|g| {
+                all_groups || authz.allows(AclOperation::Describe, ResourceType::Group, &g.group_id)
             })
             .map(|g| {
                 ListedGroup::default()
@@ -60,9 +68,19 @@ pub(crate) async fn describe(
     request: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
-    let ids: Vec<String> = request.groups.iter().map(|g| g.0.to_string()).collect();
-    let group_ops =
-        authorized_operations::group(version >= 3 && request.include_authorized_operations);
+    let authz = ctx.authz();
+    let want_ops = version >= 3 && request.include_authorized_operations;
+    let group_ops = |id: &str| authorized_operations::group(&authz, want_ops, id);
+    let (ids, denied) = split_authorized(
+        ctx,
+        request.groups.iter().map(|g| g.0.to_string()),
+        AclOperation::Describe,
+    );
+    let denied = denied.into_iter().map(|id| {
+        DescribedGroup::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+            .with_group_id(GroupId(StrBytes::from_string(id)))
+    });
     let names: Vec<&str> = ids.iter().map(String::as_str).collect();
     let read = ctx
         .state
@@ -90,8 +108,8 @@ pub(crate) async fn describe(
     let refused = refused.into_iter().map(|(id, code)| {
         DescribedGroup::default()
             .with_error_code(code)
+            .with_authorized_operations(group_ops(&id))
             .with_group_id(GroupId(StrBytes::from_string(id)))
-            .with_authorized_operations(group_ops)
     });
     DescribeGroupsResponse::default().with_groups(
         groups
@@ -112,13 +130,13 @@ pub(crate) async fn describe(
                     g.error_message = None;
                 }
                 DescribedGroup::default()
+                    .with_authorized_operations(group_ops(&g.group_id))
                     .with_error_code(error_code(g.error))
                     .with_error_message(g.error_message.map(StrBytes::from_string))
                     .with_group_id(GroupId(StrBytes::from_string(g.group_id)))
                     .with_group_state(StrBytes::from_string(g.state))
                     .with_protocol_type(StrBytes::from_string(g.protocol_type))
                     .with_protocol_data(StrBytes::from_string(g.protocol))
-                    .with_authorized_operations(group_ops)
                     .with_members(
                         g.members
                             .into_iter()
@@ -137,8 +155,19 @@ pub(crate) async fn describe(
                     )
             })
             .chain(refused)
+            .chain(denied)
             .collect(),
     )
+}
+
+/// The group ids the session may do `operation` on, and those it may not.
+pub(crate) fn split_authorized(
+    ctx: &RequestContext<'_>,
+    ids: impl Iterator<Item = String>,
+    operation: AclOperation,
+) -> (Vec<String>, Vec<String>) {
+    let authz = ctx.authz();
+    ids.partition(|id| authz.allows(operation, ResourceType::Group, id))
 }
 
 /// Deletes empty groups and their offsets.
@@ -146,11 +175,11 @@ pub(crate) async fn delete(
     ctx: &RequestContext<'_>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let ids: Vec<String> = request
-        .groups_names
-        .iter()
-        .map(|g| g.0.to_string())
-        .collect();
+    let (ids, denied) = split_authorized(
+        ctx,
+        request.groups_names.iter().map(|g| g.0.to_string()),
+        AclOperation::Delete,
+    );
     let (served, refused) = ctx.state.groups.read(|owned| owned.split(&ids));
     let touched: Vec<&str> = served.iter().map(String::as_str).collect();
     let result = if served.is_empty() {
@@ -170,11 +199,19 @@ pub(crate) async fn delete(
             })
             .await
     };
-    let refused = refused.into_iter().map(|(id, e)| {
-        DeletableGroupResult::default()
-            .with_group_id(GroupId(StrBytes::from_string(id)))
-            .with_error_code(e.code())
-    });
+    let refused = refused
+        .into_iter()
+        .map(|(id, e)| (id, e.code()))
+        .chain(
+            denied
+                .into_iter()
+                .map(|id| (id, ResponseError::GroupAuthorizationFailed.code())),
+        )
+        .map(|(id, code)| {
+            DeletableGroupResult::default()
+                .with_group_id(GroupId(StrBytes::from_string(id)))
+                .with_error_code(code)
+        });
     let results = match result {
         Ok(results) => results
             .into_iter()
@@ -204,9 +241,34 @@ pub(crate) async fn delete_offsets(
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let group = request.group_id.0.to_string();
-    let topics: Vec<(String, Vec<i32>)> = request
+    if !ctx.authorize(AclOperation::Delete, ResourceType::Group, &group) {
+        return OffsetDeleteResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
+    let authz = ctx.authz();
+    let (readable, unreadable): (Vec<_>, Vec<_>) = request
         .topics
         .iter()
+        .partition(|t| authz.allows(AclOperation::Read, ResourceType::Topic, t.name.0.as_str()));
+    let denied_topics: Vec<OffsetDeleteResponseTopic> = unreadable
+        .into_iter()
+        .map(|t| {
+            OffsetDeleteResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetDeleteResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    let topics: Vec<(String, Vec<i32>)> = readable
+        .into_iter()
         .map(|t| {
             (
                 t.name.0.to_string(),
@@ -246,6 +308,7 @@ pub(crate) async fn delete_offsets(
             ),
         }
     }
+    out.extend(denied_topics);
     OffsetDeleteResponse::default()
         .with_error_code(error_code(response.error))
         .with_topics(out)

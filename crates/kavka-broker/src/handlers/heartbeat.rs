@@ -8,12 +8,23 @@ use kafka_protocol::protocol::StrBytes;
 use kavka_group::{error_code, Effects, LeavingMember};
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
+
+const GROUP_AUTHORIZATION_FAILED: i16 =
+    kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
 
 /// Keeps a member's session alive; tells it when to rejoin.
 pub(crate) async fn heartbeat(
     ctx: &RequestContext<'_>,
     request: HeartbeatRequest,
 ) -> HeartbeatResponse {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        return HeartbeatResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED);
+    }
     let req = kavka_group::HeartbeatRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,
@@ -42,6 +53,13 @@ pub(crate) async fn leave(
     request: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        return LeaveGroupResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED);
+    }
     let members: Vec<LeavingMember> = if version >= 3 {
         request
             .members

@@ -7,6 +7,7 @@ use kavka_txn::{InitDecision, InitRequest, TxnError};
 
 use super::RequestContext;
 use crate::txn_service::{Step, TxnServiceError};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Without a transactional id: a fresh producer id at epoch 0, from this broker's
 /// block of ids (allocated by the controller). With one: the coordinator's.
@@ -23,6 +24,10 @@ pub(crate) async fn handle(
         if id.is_empty() {
             return response.with_error_code(ResponseError::InvalidRequest.code());
         }
+        if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, &id) {
+            return response
+                .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+        }
         return match transactional(ctx, &id, &request).await {
             Ok((pid, epoch)) => response
                 .with_producer_id(ProducerId(pid))
@@ -30,6 +35,14 @@ pub(crate) async fn handle(
             // PRODUCER_FENCED is known from v4 (KIP-588).
             Err(e) => response.with_error_code(e.code(version >= 4)),
         };
+    }
+    // An idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on
+    // some topic (KIP-679).
+    let authz = ctx.authz();
+    if !authz.allows_cluster(AclOperation::IdempotentWrite)
+        && !authz.allows_any(AclOperation::Write, ResourceType::Topic)
+    {
+        return response.with_error_code(ResponseError::ClusterAuthorizationFailed.code());
     }
     match ctx.state.producer_ids.next(ctx.state).await {
         Some(id) => response

@@ -7,6 +7,7 @@ use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse, JoinProtocol};
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Joins (or rejoins) a member and waits for the rebalance to pick members.
 pub(crate) async fn handle(
@@ -14,6 +15,15 @@ pub(crate) async fn handle(
     request: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        return JoinGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+            .with_generation_id(-1);
+    }
     let req = kavka_group::JoinGroupRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),

@@ -11,6 +11,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 
 use super::{leader_epoch_error, partition_error_code, RequestContext};
 use crate::partition::Partition;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -30,11 +31,13 @@ pub(crate) fn handle(
 ) -> ListOffsetsResponse {
     let state = ctx.state;
     let replica_id = request.replica_id.0;
+    let authz = ctx.authz();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
+            let describable = authz.allows(AclOperation::Describe, ResourceType::Topic, &name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -44,6 +47,10 @@ pub(crate) fn handle(
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
+                    if !describable {
+                        resp.error_code = ResponseError::TopicAuthorizationFailed.code();
+                        return resp;
+                    }
                     let Some(p) = state.replicas.get(&name, lp.partition_index) else {
                         resp.error_code = ResponseError::UnknownTopicOrPartition.code();
                         return resp;

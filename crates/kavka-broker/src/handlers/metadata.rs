@@ -10,9 +10,11 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use kavka_metadata::controller::{create_topic, NewTopic};
 use kavka_metadata::topic_name::{is_internal, validate};
 use kavka_metadata::{MetadataImage, TopicImage};
+use uuid::Uuid;
 
 use super::{authorized_operations, RequestContext};
 
@@ -29,17 +31,30 @@ pub(crate) async fn handle(
         other => other,
     };
     let allow_create = version < 4 || request.allow_auto_topic_creation;
-    let topic_ops =
-        authorized_operations::topic(version >= 8 && request.include_topic_authorized_operations);
+    let want_topic_ops = version >= 8 && request.include_topic_authorized_operations;
+    let authz = ctx.authz();
+    // Kafka answers 0 rather than the set when DESCRIBE on the cluster is denied.
     let cluster_ops = authorized_operations::cluster(
+        &authz,
         (8..=10).contains(&version) && request.include_cluster_authorized_operations,
     );
+    let cluster_ops = if cluster_ops != authorized_operations::NOT_REQUESTED
+        && !authz.allows_cluster(AclOperation::Describe)
+    {
+        0
+    } else {
+        cluster_ops
+    };
+    let describable = |name: &str| authz.allows(AclOperation::Describe, ResourceType::Topic, name);
+    let topic_ops = |name: &str| authorized_operations::topic(&authz, want_topic_ops, name);
 
     let mut image = state.metadata.image();
     let topics = match requested {
+        // Topics the principal may not describe are left out of "all topics".
         None => image
             .topics()
-            .map(|t| topic_response(&image, t, topic_ops, version))
+            .filter(|t| describable(&t.name))
+            .map(|t| topic_response(&image, t, topic_ops(&t.name), version))
             .collect(),
         Some(requested) => {
             let mut out = Vec::with_capacity(requested.len());
@@ -61,16 +76,27 @@ pub(crate) async fn handle(
                         }
                     },
                 };
+                // Existence is not disclosed to a principal that may not describe.
+                if !describable(&name) {
+                    out.push(denied_topic(r.name.is_some().then_some(name), r.topic_id));
+                    continue;
+                }
                 if image.topic(&name).is_none()
                     && allow_create
                     && state.config.auto_create_topics_enable
                     && !is_internal(&name)
                     && validate(&name).is_ok()
                 {
+                    if !authz.allows_cluster(AclOperation::Create)
+                        && !authz.allows(AclOperation::Create, ResourceType::Topic, &name)
+                    {
+                        out.push(denied_topic(Some(name), Uuid::nil()));
+                        continue;
+                    }
                     image = auto_create(ctx, &name).await.unwrap_or(image);
                 }
                 out.push(match image.topic(&name) {
-                    Some(t) => topic_response(&image, t, topic_ops, version),
+                    Some(t) => topic_response(&image, t, topic_ops(&name), version),
                     None => MetadataResponseTopic::default()
                         .with_error_code(if validate(&name).is_err() {
                             ResponseError::InvalidTopicException.code()
@@ -90,6 +116,16 @@ pub(crate) async fn handle(
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(topics)
         .with_cluster_authorized_operations(cluster_ops)
+}
+
+/// TOPIC_AUTHORIZATION_FAILED for a topic asked by name (or by id, which Kafka
+/// does not treat as secret).
+fn denied_topic(name: Option<String>, topic_id: Uuid) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+        .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))
+        .with_topic_id(topic_id)
+        .with_topic_authorized_operations(authorized_operations::NOT_REQUESTED)
 }
 
 /// Creates a topic with the broker defaults; returns the image that has it.

@@ -1,9 +1,11 @@
 //! One module per Kafka API: each turns a decoded request into a response by
 //! calling the partition and metadata layers. Nothing here touches a socket.
 
+mod acls;
 mod add_offsets_to_txn;
 pub(crate) mod add_partitions_to_txn;
 mod api_versions;
+mod authorize;
 mod authorized_operations;
 mod configs;
 mod consumer_group_describe;
@@ -202,6 +204,9 @@ pub(crate) async fn handle(
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
         }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create(ctx, r).await),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe(ctx, r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete(ctx, r).await),
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");

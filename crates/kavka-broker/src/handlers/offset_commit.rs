@@ -12,6 +12,7 @@ use kavka_group::{error_code, CommitPartition, Effects};
 use kavka_metadata::MetadataImage;
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Splits the offsets to commit into those of existing partitions and the
 /// (topic, partition) of the others, which Kafka refuses with
@@ -40,17 +41,47 @@ pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    // READ on the group, then on each topic, as Kafka checks them.
+    let authz = ctx.authz();
+    let group_denied = !authz.allows(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    );
+    let readable =
+        |t: &str| !group_denied && authz.allows(AclOperation::Read, ResourceType::Topic, t);
+    let mut denied: Vec<(String, i32)> = Vec::new();
+    for t in request
+        .topics
+        .iter()
+        .filter(|t| !readable(t.name.0.as_str()))
+    {
+        denied.extend(
+            t.partitions
+                .iter()
+                .map(|p| (t.name.0.to_string(), p.partition_index)),
+        );
+    }
+    let denied_code = if group_denied {
+        ResponseError::GroupAuthorizationFailed.code()
+    } else {
+        ResponseError::TopicAuthorizationFailed.code()
+    };
     let (offsets, unknown) = split_known(
         &ctx.state.metadata.image(),
-        request.topics.iter().flat_map(|t| {
-            t.partitions.iter().map(|p| CommitPartition {
-                topic: t.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            })
-        }),
+        request
+            .topics
+            .iter()
+            .filter(|t| readable(t.name.0.as_str()))
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| CommitPartition {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                })
+            }),
     );
     let attempted: Vec<(String, i32)> = offsets
         .iter()
@@ -79,6 +110,13 @@ pub(crate) async fn handle(
         })
         .await;
     let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
+    for (topic, partition) in denied {
+        by_topic.entry(topic).or_default().push(
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(denied_code),
+        );
+    }
     for (topic, partition) in unknown {
         by_topic.entry(topic).or_default().push(
             OffsetCommitResponsePartition::default()

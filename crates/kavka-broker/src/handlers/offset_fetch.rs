@@ -12,6 +12,7 @@ use kafka_protocol::ResponseError;
 use kavka_group::FetchedOffset;
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 type Fetched = Result<Vec<FetchedOffset>, i16>;
 
@@ -27,6 +28,11 @@ async fn fetch(
     member: Option<(Option<&str>, i32)>,
     require_stable: bool,
 ) -> Fetched {
+    let authz = ctx.authz();
+    if !authz.allows(AclOperation::Describe, ResourceType::Group, group) {
+        return Err(ResponseError::GroupAuthorizationFailed.code());
+    }
+    let all_topics = topics.is_none();
     let read = ctx
         .state
         .groups
@@ -49,11 +55,25 @@ async fn fetch(
                     }
                 }
             }
-            Ok(offsets)
+            Ok::<_, i16>(offsets)
         })
         .await;
-    read.map_err(|e| e.code())?
+    let mut offsets = read.map_err(|e| e.code())??;
+    // Topics the principal may not describe: left out of "all", refused if named.
+    offsets.retain_mut(|o| {
+        if authz.allows(AclOperation::Describe, ResourceType::Topic, &o.topic) {
+            return true;
+        }
+        o.offset = DENIED;
+        o.leader_epoch = -1;
+        o.metadata.clear();
+        !all_topics
+    });
+    Ok(offsets)
 }
+
+/// Marks a partition of a topic the principal may not describe.
+const DENIED: i64 = i64::MIN + 1;
 
 /// Marks a partition whose offset is pending in a transaction (never a real offset).
 const UNSTABLE: i64 = i64::MIN;
@@ -62,6 +82,8 @@ const UNSTABLE: i64 = i64::MIN;
 fn unstable_code(o: &FetchedOffset) -> (i64, i16) {
     if o.offset == UNSTABLE {
         (-1, ResponseError::UnstableOffsetCommit.code())
+    } else if o.offset == DENIED {
+        (-1, ResponseError::TopicAuthorizationFailed.code())
     } else {
         (o.offset, 0)
     }

@@ -9,6 +9,7 @@ use kafka_protocol::ResponseError;
 use kavka_replica::{end_offset_for_epoch, EpochEntry};
 
 use super::{leader_epoch_error, partition_error_code, RequestContext};
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// The replica id of Kafka's debugging tools, served by any replica.
 const DEBUGGING_REPLICA_ID: i32 = -2;
@@ -36,11 +37,16 @@ pub(crate) fn handle(
 ) -> OffsetForLeaderEpochResponse {
     let state = ctx.state;
     let replica_id = request.replica_id;
+    // Followers need CLUSTER_ACTION; anyone else DESCRIBE on the topic.
+    let authz = ctx.authz();
+    let cluster_action = authz.allows_cluster(AclOperation::ClusterAction);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.topic.0.to_string();
+            let describable =
+                cluster_action || authz.allows(AclOperation::Describe, ResourceType::Topic, &name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -49,6 +55,10 @@ pub(crate) fn handle(
                         .with_partition(op.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
+                    if !describable {
+                        r.error_code = ResponseError::TopicAuthorizationFailed.code();
+                        return r;
+                    }
                     let Some(p) = state.replicas.get(&name, op.partition) else {
                         r.error_code = ResponseError::UnknownTopicOrPartition.code();
                         return r;

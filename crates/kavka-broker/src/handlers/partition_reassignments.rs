@@ -20,6 +20,7 @@ use kavka_metadata::cluster::{
 use kavka_metadata::MetadataImage;
 
 use super::RequestContext;
+use kavka_metadata::acl::AclOperation;
 
 /// Starts, replaces or cancels the reassignment of each named partition.
 pub(crate) async fn alter(
@@ -27,6 +28,10 @@ pub(crate) async fn alter(
     request: AlterPartitionReassignmentsRequest,
     version: i16,
 ) -> AlterPartitionReassignmentsResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        return AlterPartitionReassignmentsResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code());
+    }
     let state = ctx.state;
     // v1 (KIP-860) lets the client forbid changing a partition's replica count.
     let allow_rf_change = version < 1 || request.allow_replication_factor_change;
@@ -138,6 +143,10 @@ pub(crate) fn list(
     ctx: &RequestContext<'_>,
     request: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return ListPartitionReassignmentsResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code());
+    }
     let image = ctx.state.metadata.image();
     let named: Option<Vec<(String, Vec<i32>)>> = request.topics.map(|topics| {
         topics

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::ResponseError;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 use kavka_replica::{Acks, ReplicaError};
 
 use super::{partition_error_code, RequestContext};
@@ -36,6 +37,14 @@ pub(crate) async fn handle(
     // (topic index, partition index, partition, produce id, receiver) per waiting acks=all.
     let mut waiting = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    let authz = ctx.authz();
+    let txn_id_allowed = request.transactional_id.as_ref().is_some_and(|id| {
+        authz.allows(
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            id.as_str(),
+        )
+    });
     for topic in request.topic_data {
         // v13 names topics by id; older versions by name.
         let (name, topic_image) = if version >= 13 {
@@ -46,6 +55,8 @@ pub(crate) async fn handle(
             let t = image.topic(&name);
             (name, t)
         };
+        let writable = (version >= 13 && topic_image.is_none())
+            || authz.allows(AclOperation::Write, ResourceType::Topic, &name);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let mut resp = PartitionProduceResponse::default()
@@ -56,8 +67,16 @@ pub(crate) async fn handle(
             // Transactional batches are checked by the log against the producer's
             // state (epoch, open transaction); the first one of a transaction on
             // this partition is verified with the coordinator first (KIP-890).
-            let error =
-                (!matches!(acks, -1..=1)).then(|| ResponseError::InvalidRequiredAcks.code());
+            let error = if !writable {
+                Some(ResponseError::TopicAuthorizationFailed.code())
+            } else if request.transactional_id.is_some()
+                && !txn_id_allowed
+                && has_transactional_batch(data.records.as_deref().unwrap_or_default())
+            {
+                Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+            } else {
+                (!matches!(acks, -1..=1)).then(|| ResponseError::InvalidRequiredAcks.code())
+            };
             let partition = state.replicas.get(&name, data.index);
             let code = match (error, partition) {
                 (Some(code), _) => code,

@@ -6,12 +6,21 @@ use kafka_protocol::ResponseError;
 use kavka_group::{error_code, GroupResponse};
 
 use super::RequestContext;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Waits until the leader's assignment is known, then returns this member's share.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    if !ctx.authorize(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        return SyncGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let req = kavka_group::SyncGroupRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,

@@ -15,6 +15,7 @@ use kavka_txn::TxnState;
 
 use super::RequestContext;
 use crate::state::now_ms;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 pub(crate) fn list(
     ctx: &RequestContext<'_>,
@@ -43,6 +44,7 @@ pub(crate) fn list(
         None => None,
     };
     let now = now_ms();
+    let authz = ctx.authz();
     let (listed, loading) = ctx.state.txns.read(|c, loading| {
         let listed: Vec<ListedTxn> = c
             .transactions()
@@ -64,6 +66,14 @@ pub(crate) fn list(
                 pattern
                     .as_ref()
                     .is_none_or(|r| r.is_match(&m.transactional_id))
+            })
+            // Only the ids the principal may describe, as Kafka lists them.
+            .filter(|m| {
+                authz.allows(
+                    AclOperation::Describe,
+                    ResourceType::TransactionalId,
+                    &m.transactional_id,
+                )
             })
             .map(|m| {
                 ListedTxn::default()
@@ -97,6 +107,14 @@ pub(crate) fn describe(
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
                 .with_transaction_start_time_ms(-1);
+            if !ctx.authorize(
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                id.0.as_str(),
+            ) {
+                return base
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+            }
             if let Err(e) = txns.owns(&id) {
                 return base.with_error_code(e.code(true));
             }

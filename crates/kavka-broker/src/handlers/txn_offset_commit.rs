@@ -20,23 +20,60 @@ use super::RequestContext;
 use crate::coordinator_runtime::WriteError;
 use crate::group_service::{CoordinatorError, PersistError};
 use crate::partition::PartitionError;
+use kavka_metadata::acl::{AclOperation, ResourceType};
 
 /// Commits the offsets as pending for the producer; answers per partition.
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
+    // WRITE on the transactional id, READ on the group, then on each topic.
+    let authz = ctx.authz();
+    let whole = if !authz.allows(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        request.transactional_id.0.as_str(),
+    ) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else if !authz.allows(
+        AclOperation::Read,
+        ResourceType::Group,
+        request.group_id.0.as_str(),
+    ) {
+        Some(ResponseError::GroupAuthorizationFailed.code())
+    } else {
+        None
+    };
+    let readable =
+        |t: &str| whole.is_none() && authz.allows(AclOperation::Read, ResourceType::Topic, t);
+    let mut denied: Vec<(String, i32)> = Vec::new();
+    for t in request
+        .topics
+        .iter()
+        .filter(|t| !readable(t.name.0.as_str()))
+    {
+        denied.extend(
+            t.partitions
+                .iter()
+                .map(|p| (t.name.0.to_string(), p.partition_index)),
+        );
+    }
+    let denied_code = whole.unwrap_or(ResponseError::TopicAuthorizationFailed.code());
     let (offsets, unknown) = split_known(
         &ctx.state.metadata.image(),
-        request.topics.iter().flat_map(|t| {
-            t.partitions.iter().map(|p| CommitPartition {
-                topic: t.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            })
-        }),
+        request
+            .topics
+            .iter()
+            .filter(|t| readable(t.name.0.as_str()))
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| CommitPartition {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                })
+            }),
     );
     let attempted: Vec<(String, i32)> = offsets
         .iter()
@@ -60,6 +97,9 @@ pub(crate) async fn handle(
                 .with_error_code(code),
         );
     };
+    for (topic, partition) in denied {
+        answer(topic, partition, denied_code);
+    }
     for (topic, partition) in unknown {
         answer(
             topic,

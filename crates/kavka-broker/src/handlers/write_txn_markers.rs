@@ -15,6 +15,7 @@ use kavka_storage::TxnMarker;
 use super::{partition_error_code, RequestContext};
 use crate::partition::AckWait;
 use crate::state::now_ms;
+use kavka_metadata::acl::AclOperation;
 
 /// How long a marker waits for its replicas: Kafka's `request.timeout.ms` default.
 const MARKER_TIMEOUT_MS: i64 = 30_000;
@@ -32,6 +33,7 @@ pub(crate) async fn handle(
     // partition and what to do once the marker is replicated.
     let mut waiting = Vec::new();
     let mut results = Vec::with_capacity(request.markers.len());
+    let cluster_action = ctx.authorize_cluster(AclOperation::ClusterAction);
     for (m, wire) in request.markers.iter().enumerate() {
         let marker = TxnMarker {
             producer_id: wire.producer_id.0,
@@ -45,6 +47,10 @@ pub(crate) async fn handle(
             let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
             for (i, &index) in topic.partition_indexes.iter().enumerate() {
                 let code = match state.replicas.get(&name, index) {
+                    // Only brokers (CLUSTER_ACTION) write markers.
+                    _ if !cluster_action => {
+                        kafka_protocol::ResponseError::ClusterAuthorizationFailed.code()
+                    }
                     None => ResponseError::UnknownTopicOrPartition.code(),
                     Some(p) => match p.append_marker(&marker, now, now + MARKER_TIMEOUT_MS) {
                         Ok((info, AckWait::Pending(id, rx))) => {

@@ -9,6 +9,7 @@
 pub mod handshake;
 pub mod inter_broker;
 pub mod listener;
+pub(crate) mod authorizer;
 mod principal;
 mod protocol;
 pub(crate) mod sasl;

@@ -2,6 +2,7 @@
 //! directory, and builds rdkafka clients pointed at it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod acls;
 pub mod txn;
 
 use std::io::{Read, Write};
@@ -204,6 +205,12 @@ impl TestBroker {
 
     /// Starts again on the same port and data directory.
     pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Starts again on the same port and data directory with other overrides.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
         self.spawn();
     }
 
