@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 mod cluster;
 mod connections;
+mod quotas;
 mod security;
 
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use quotas::{QuotaSettings, QuotaWindow};
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -80,6 +82,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// Connection and request limits of the client listener.
     pub connections: ConnectionSettings,
+    /// How client quotas measure rates (`quota.window.*`).
+    pub quotas: QuotaSettings,
     pub retention_check_interval_ms: u64,
     pub min_insync_replicas: i32,
     pub offsets_topic_num_partitions: i32,
@@ -251,6 +255,7 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
+                && !quotas::QUOTA_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -354,6 +359,7 @@ impl BrokerConfig {
             message_timestamp_type: timestamp_type,
             socket_request_max_bytes,
             connections: ConnectionSettings::parse(&p, socket_request_max_bytes)?,
+            quotas: QuotaSettings::parse(&p)?,
             retention_check_interval_ms: positive(&p, "log.retention.check.interval.ms", 300_000)?,
             min_insync_replicas: positive(&p, "min.insync.replicas", 1)?,
             offsets_topic_num_partitions: positive(&p, "offsets.topic.num.partitions", 50)?,

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
+use crate::quotas::throttle;
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::security::Session;
 use crate::state::BrokerState;
@@ -32,6 +33,9 @@ pub(crate) enum Reply {
     Nothing,
     /// Close the connection (an API this listener does not serve).
     Close,
+    /// The client is over a quota: send the answer (if any) at once, then read
+    /// nothing more from this connection for the duration (Kafka's muting).
+    Throttled(Option<ResponseKind>, Duration),
 }
 
 /// Answers one decoded request on a connection.
@@ -46,16 +50,23 @@ struct BrokerAnswers {
 }
 
 impl Answer for BrokerAnswers {
-    async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
+    async fn answer(&self, mut request: DecodedRequest, peer: SocketAddr) -> Reply {
         let ctx = RequestContext {
             state: &self.state,
             peer,
             client_id: request.header.client_id.clone(),
             session: &self.session,
         };
-        match handle(&ctx, request).await {
-            Some(response) => Reply::Send(response),
-            None => Reply::Nothing,
+        let client_id = ctx.client_id.as_deref().unwrap_or("").to_string();
+        let metered =
+            throttle::before_handling(&self.state, &self.session, &client_id, request.body.as_mut());
+        let mut response = handle(&ctx, request).await;
+        let mute =
+            throttle::after_handling(&self.state, &self.session, &client_id, metered, &mut response);
+        match (response, mute) {
+            (response, Some(mute)) => Reply::Throttled(response, mute),
+            (Some(response), None) => Reply::Send(response),
+            (None, None) => Reply::Nothing,
         }
     }
 }
@@ -145,6 +156,27 @@ async fn enqueue<'a>(limits: &FrameLimits<'a>) -> Option<RequestPermit<'a>> {
     }
 }
 
+/// Sends what is gathered, then waits out a quota's throttle time without
+/// reading the next request (frames already buffered wait too). False when the
+/// connection is done (write failed or shutdown).
+async fn muted(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    outbound: &mut Vec<u8>,
+    mute: Duration,
+    stop: &mut Option<watch::Receiver<bool>>,
+) -> bool {
+    if !outbound.is_empty() {
+        if writer.write_all(outbound).await.is_err() {
+            return false;
+        }
+        outbound.clear();
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(mute) => true,
+        _ = stopped(stop) => false,
+    }
+}
+
 /// The size a partly read frame announces, once its prefix is here.
 fn announced_size(buf: &[u8]) -> Option<usize> {
     let prefix = buf.get(..4)?;
@@ -219,10 +251,18 @@ pub(crate) async fn serve_frames<A: Answer>(
                 r = answering => r,
                 _ = stopped(&mut stop) => return,
             };
-            let response = match response {
-                Reply::Send(r) => r,
+            let (response, mute) = match response {
+                Reply::Send(r) => (r, None),
                 Reply::Nothing => continue,
                 Reply::Close => return,
+                Reply::Throttled(Some(r), mute) => (r, Some(mute)),
+                Reply::Throttled(None, mute) => {
+                    drop(held);
+                    if !muted(&mut writer, &mut outbound, mute, &mut stop).await {
+                        return;
+                    }
+                    continue;
+                }
             };
             let bytes = match encode_response(api_key, version, correlation_id, &response) {
                 Ok(b) => b,
@@ -245,6 +285,11 @@ pub(crate) async fn serve_frames<A: Answer>(
                 }
             } else {
                 outbound.extend_from_slice(&bytes);
+            }
+            if let Some(mute) = mute {
+                if !muted(&mut writer, &mut outbound, mute, &mut stop).await {
+                    return;
+                }
             }
         }
         if !outbound.is_empty() {

@@ -19,6 +19,7 @@ mod metadata_store;
 mod partition;
 mod partition_watch;
 mod producer_ids;
+pub mod quotas;
 mod quorum_node;
 mod replica_manager;
 mod replication;

@@ -30,6 +30,9 @@ pub enum MetadataError {
     /// The change was sent but not known to be committed in time; it may still be.
     #[error("{0}")]
     Timeout(String),
+    /// Over the client's `controller_mutation_rate` (KIP-599).
+    #[error("{0}")]
+    ThrottlingQuotaExceeded(String),
 }
 
 impl MetadataError {
@@ -48,6 +51,7 @@ impl MetadataError {
             7 => Self::Timeout(message),
             56 => Self::Log(message),
             44 => Self::PolicyViolation(message),
+            89 => Self::ThrottlingQuotaExceeded(message),
             _ => Self::InvalidRequest(message),
         }
     }
@@ -67,6 +71,7 @@ impl MetadataError {
             Self::Log(_) => 56,
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,
+            Self::ThrottlingQuotaExceeded(_) => 89,
         }
     }
 }

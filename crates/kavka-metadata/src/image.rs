@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::client_quotas::ClientQuotas;
 use crate::{ConfigResource, MetadataError, MetadataRecord};
 
 /// A registered broker.
@@ -125,6 +126,9 @@ pub struct MetadataImage {
     /// the controller allocated producer ids).
     #[serde(default)]
     next_producer_id: i64,
+    /// Client quotas by entity (empty in images from before quotas).
+    #[serde(default, skip_serializing_if = "ClientQuotas::is_empty")]
+    client_quotas: ClientQuotas,
 }
 
 /// A config resource is an enum, and JSON map keys must be strings: the configs
@@ -304,6 +308,9 @@ impl MetadataImage {
                 }
                 self.next_producer_id = *next_producer_id;
             }
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, *value);
+            }
         }
         self.next_offset += 1;
         Ok(())
@@ -357,6 +364,11 @@ impl MetadataImage {
     /// Configs explicitly set on a resource (defaults are the broker's business).
     pub fn configs(&self, resource: &ConfigResource) -> Option<&BTreeMap<String, String>> {
         self.configs.get(resource)
+    }
+
+    /// Client quotas by entity.
+    pub fn client_quotas(&self) -> &ClientQuotas {
+        &self.client_quotas
     }
 
     /// How many records have been applied.

@@ -5,6 +5,7 @@
 //! partition leadership the same way. A Raft quorum can later replicate the same log
 //! unchanged.
 
+pub mod client_quotas;
 pub mod cluster;
 pub mod controller;
 mod error;

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::client_quotas::{QuotaEntity, QuotaValue};
+
 /// What a config belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConfigResource {
@@ -90,5 +92,11 @@ pub enum MetadataRecord {
         broker_id: i32,
         broker_epoch: i64,
         next_producer_id: i64,
+    },
+    /// A client quota was set, or removed when `value` is None (ClientQuotaRecord).
+    ClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<QuotaValue>,
     },
 }

@@ -10,6 +10,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::client_quotas;
 use crate::error::ToolError;
 use crate::wire::Connection;
 
@@ -222,7 +223,8 @@ fn parse_add_config(s: &str) -> Result<Vec<(String, String)>, ToolError> {
 
 /// Runs kafka-configs.
 pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i32> {
-    let args: Args = match crate::parse_args(argv) {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let args: Args = match crate::parse_args(argv.clone()) {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
@@ -239,6 +241,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Ok(c) => c,
         Err(e) => return Ok(fail(&e)),
     };
+    if client_quotas::is_quota_entity(&args.entity_type) {
+        return Ok(quotas(&mut conn, &args, &argv));
+    }
     let resources = match resources(&args, &mut conn) {
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
@@ -252,6 +257,63 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Ok(()) => 0,
         Err(e) => fail(&e),
     })
+}
+
+/// Users and clients: client quotas (`client_quotas.rs`).
+fn quotas(conn: &mut Connection, args: &Args, argv: &[OsString]) -> i32 {
+    let mut add = Vec::new();
+    for s in &args.add_config {
+        match parse_add_config(s) {
+            Ok(pairs) => add.extend(pairs),
+            Err(e) => return fail(&e),
+        }
+    }
+    let cmd = client_quotas::QuotaCommand {
+        entity_types: args.entity_type.clone(),
+        entity_names: names_in_order(argv),
+        describe: args.describe,
+        add,
+        delete: args
+            .delete_config
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    match client_quotas::run(conn, &cmd) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            0
+        }
+        Err(client_quotas::QuotaFailure::Argument(message)) => {
+            eprintln!("{message}");
+            1
+        }
+        Err(client_quotas::QuotaFailure::Error(e)) => fail(&e),
+    }
+}
+
+/// `--entity-name` values and `--entity-default` (as "") in command-line
+/// order, which is how Kafka pairs them with the `--entity-type`s.
+fn names_in_order(argv: &[OsString]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut args = argv.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = args.next() {
+        if a == "--entity-default" {
+            names.push(String::new());
+        } else if a == "--entity-name" {
+            if let Some(n) = args.next() {
+                names.push(n.to_string());
+            }
+        } else if let Some(n) = a.strip_prefix("--entity-name=") {
+            names.push(n.to_string());
+        }
+    }
+    names
 }
 
 fn fail(e: &ToolError) -> i32 {

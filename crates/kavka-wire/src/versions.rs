@@ -48,6 +48,8 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::WriteTxnMarkers,
     ApiKey::TxnOffsetCommit,
     ApiKey::DescribeProducers,
+    ApiKey::DescribeClientQuotas,
+    ApiKey::AlterClientQuotas,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

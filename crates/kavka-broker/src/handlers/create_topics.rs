@@ -23,6 +23,7 @@ pub(crate) async fn handle(
     let state = ctx.state;
     let brokers = state.live_brokers();
     let node = state.config.node_id;
+    let quota = super::client_quotas::mutation_quota(ctx, version, 6);
     let mut results = Vec::new();
     for t in request.topics {
         results.push({
@@ -55,6 +56,7 @@ pub(crate) async fn handle(
                 let image = state.metadata.image();
                 create_topic(&image, &new, &brokers).and_then(|records| {
                     state.descriptors.admit_records(&image, node, &records)?;
+                    quota.admit(super::client_quotas::partitions_in(&records))?;
                     Ok(records)
                 })
             } else {
@@ -62,6 +64,7 @@ pub(crate) async fn handle(
                     .commit(|image| {
                         let records = create_topic(image, &new, &brokers)?;
                         state.descriptors.admit_records(image, node, &records)?;
+                        quota.admit(super::client_quotas::partitions_in(&records))?;
                         Ok((records.clone(), records))
                     })
                     .await
@@ -93,7 +96,9 @@ pub(crate) async fn handle(
             result
         });
     }
-    CreateTopicsResponse::default().with_topics(results)
+    CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }
 
 /// A topic's manual replica assignment, checked as Kafka's controller checks the

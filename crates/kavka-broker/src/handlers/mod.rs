@@ -5,6 +5,7 @@ mod add_offsets_to_txn;
 pub(crate) mod add_partitions_to_txn;
 mod api_versions;
 mod authorized_operations;
+mod client_quotas;
 mod configs;
 mod consumer_group_describe;
 mod consumer_group_heartbeat;
@@ -98,7 +99,7 @@ pub(crate) async fn handle(
             ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r).await)
+            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r, version).await)
         }
         RequestKind::DeleteRecords(r) => {
             ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
@@ -191,6 +192,12 @@ pub(crate) async fn handle(
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(ctx, r))
+        }
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(client_quotas::describe(ctx, r))
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            ResponseKind::AlterClientQuotas(client_quotas::alter_quotas(ctx, r).await)
         }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
