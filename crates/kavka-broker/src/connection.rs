@@ -58,11 +58,20 @@ impl Answer for BrokerAnswers {
             session: &self.session,
         };
         let client_id = ctx.client_id.as_deref().unwrap_or("").to_string();
-        let metered =
-            throttle::before_handling(&self.state, &self.session, &client_id, request.body.as_mut());
+        let metered = throttle::before_handling(
+            &self.state,
+            &self.session,
+            &client_id,
+            request.body.as_mut(),
+        );
         let mut response = handle(&ctx, request).await;
-        let mute =
-            throttle::after_handling(&self.state, &self.session, &client_id, metered, &mut response);
+        let mute = throttle::after_handling(
+            &self.state,
+            &self.session,
+            &client_id,
+            metered,
+            &mut response,
+        );
         match (response, mute) {
             (response, Some(mute)) => Reply::Throttled(response, mute),
             (Some(response), None) => Reply::Send(response),

@@ -428,7 +428,9 @@ impl MatchType {
         let invalid = |m: &str| Err(QuotaError::InvalidRequest(m.to_string()));
         match (match_type, name) {
             (0, Some(n)) => Ok(MatchType::Exact(n.to_string())),
-            (0, None) => invalid("Request specified MATCH_TYPE_EXACT, but set match string to null."),
+            (0, None) => {
+                invalid("Request specified MATCH_TYPE_EXACT, but set match string to null.")
+            }
             (1, None) => Ok(MatchType::Default),
             (1, Some(_)) => {
                 invalid("Request specified MATCH_TYPE_DEFAULT, but also specified a match string.")
@@ -454,7 +456,9 @@ pub fn describe<'a>(
     let mut seen: Vec<&str> = Vec::new();
     for (entity_type, _) in components {
         if entity_type.is_empty() {
-            return Err(QuotaError::InvalidRequest("Invalid empty entity type.".into()));
+            return Err(QuotaError::InvalidRequest(
+                "Invalid empty entity type.".into(),
+            ));
         }
         if seen.contains(&entity_type.as_str()) {
             return Err(QuotaError::InvalidRequest(format!(
@@ -468,7 +472,8 @@ pub fn describe<'a>(
             )));
         }
     }
-    if seen.contains(&ENTITY_IP) && (seen.contains(&ENTITY_USER) || seen.contains(&ENTITY_CLIENT_ID))
+    if seen.contains(&ENTITY_IP)
+        && (seen.contains(&ENTITY_USER) || seen.contains(&ENTITY_CLIENT_ID))
     {
         return Err(QuotaError::InvalidRequest(
             "Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component.".into(),
@@ -538,7 +543,8 @@ mod tests {
             None,
         );
         assert_eq!(
-            q.applied("alice", "c1", PRODUCER_BYTE_RATE).map(|a| a.limit),
+            q.applied("alice", "c1", PRODUCER_BYTE_RATE)
+                .map(|a| a.limit),
             Some(2.0)
         );
         // Another user and client only see the defaults.
@@ -551,14 +557,26 @@ mod tests {
     #[test]
     fn each_key_resolves_on_its_own() {
         let mut q = ClientQuotas::default();
-        set(&mut q, QuotaEntity::user(named("alice")), PRODUCER_BYTE_RATE, 100.0);
-        set(&mut q, QuotaEntity::client(named("c1")), CONSUMER_BYTE_RATE, 200.0);
+        set(
+            &mut q,
+            QuotaEntity::user(named("alice")),
+            PRODUCER_BYTE_RATE,
+            100.0,
+        );
+        set(
+            &mut q,
+            QuotaEntity::client(named("c1")),
+            CONSUMER_BYTE_RATE,
+            200.0,
+        );
         assert_eq!(
-            q.applied("alice", "c1", CONSUMER_BYTE_RATE).map(|a| a.limit),
+            q.applied("alice", "c1", CONSUMER_BYTE_RATE)
+                .map(|a| a.limit),
             Some(200.0)
         );
         assert_eq!(
-            q.applied("alice", "c1", PRODUCER_BYTE_RATE).map(|a| a.limit),
+            q.applied("alice", "c1", PRODUCER_BYTE_RATE)
+                .map(|a| a.limit),
             Some(100.0)
         );
         assert_eq!(q.applied("alice", "c1", REQUEST_PERCENTAGE), None);
@@ -568,7 +586,12 @@ mod tests {
     fn sensors_are_shared_as_kafkas_metric_tags_are() {
         let mut q = ClientQuotas::default();
         set(&mut q, QuotaEntity::user(Default), PRODUCER_BYTE_RATE, 1.0);
-        set(&mut q, QuotaEntity::client(Default), CONSUMER_BYTE_RATE, 1.0);
+        set(
+            &mut q,
+            QuotaEntity::client(Default),
+            CONSUMER_BYTE_RATE,
+            1.0,
+        );
         let user_level = q.applied("alice", "c1", PRODUCER_BYTE_RATE).expect("quota");
         assert_eq!(
             user_level.sensor,
@@ -605,13 +628,19 @@ mod tests {
     fn alter_refuses_what_kafka_refuses() {
         let q = ClientQuotas::default();
         let cases = [
-            (alteration(&[], &[(PRODUCER_BYTE_RATE, Some(1.0))]), "Invalid empty client quota entity"),
+            (
+                alteration(&[], &[(PRODUCER_BYTE_RATE, Some(1.0))]),
+                "Invalid empty client quota entity",
+            ),
             (
                 alteration(&[("group", Some("g"))], &[(PRODUCER_BYTE_RATE, Some(1.0))]),
                 "Unhandled client quota entity type: group",
             ),
             (
-                alteration(&[("user", Some("a")), ("user", Some("b"))], &[(PRODUCER_BYTE_RATE, Some(1.0))]),
+                alteration(
+                    &[("user", Some("a")), ("user", Some("b"))],
+                    &[(PRODUCER_BYTE_RATE, Some(1.0))],
+                ),
                 "Invalid client quota entity, duplicate entity entry user",
             ),
             (
@@ -642,7 +671,10 @@ mod tests {
         // A fractional request_percentage is fine (a DOUBLE key).
         let (records, results) = alter(
             &q,
-            &[alteration(&[("client-id", None)], &[(REQUEST_PERCENTAGE, Some(12.5))])],
+            &[alteration(
+                &[("client-id", None)],
+                &[(REQUEST_PERCENTAGE, Some(12.5))],
+            )],
         );
         assert_eq!(results, vec![Ok(())]);
         assert_eq!(records.len(), 1);
@@ -675,7 +707,10 @@ mod tests {
         );
         let (records, _) = alter(
             &q,
-            &[alteration(&[("client-id", Some("c1"))], &[(PRODUCER_BYTE_RATE, None)])],
+            &[alteration(
+                &[("client-id", Some("c1"))],
+                &[(PRODUCER_BYTE_RATE, None)],
+            )],
         );
         assert_eq!(
             records,
@@ -690,10 +725,25 @@ mod tests {
     #[test]
     fn describe_filters_like_kafka() {
         let mut q = ClientQuotas::default();
-        set(&mut q, QuotaEntity::user(named("alice")), PRODUCER_BYTE_RATE, 1.0);
+        set(
+            &mut q,
+            QuotaEntity::user(named("alice")),
+            PRODUCER_BYTE_RATE,
+            1.0,
+        );
         set(&mut q, QuotaEntity::user(Default), PRODUCER_BYTE_RATE, 2.0);
-        set(&mut q, QuotaEntity::user_client(named("alice"), named("c1")), PRODUCER_BYTE_RATE, 3.0);
-        set(&mut q, QuotaEntity::client(named("c1")), PRODUCER_BYTE_RATE, 4.0);
+        set(
+            &mut q,
+            QuotaEntity::user_client(named("alice"), named("c1")),
+            PRODUCER_BYTE_RATE,
+            3.0,
+        );
+        set(
+            &mut q,
+            QuotaEntity::client(named("c1")),
+            PRODUCER_BYTE_RATE,
+            4.0,
+        );
         let pick = |components: &[(&str, MatchType)], strict: bool| -> Vec<String> {
             let components: Vec<(String, MatchType)> = components
                 .iter()
@@ -713,7 +763,10 @@ mod tests {
             pick(&[("user", MatchType::Exact("alice".into()))], true),
             vec!["(user=alice)"]
         );
-        assert_eq!(pick(&[("user", MatchType::Default)], true), vec!["(user=<default>)"]);
+        assert_eq!(
+            pick(&[("user", MatchType::Default)], true),
+            vec!["(user=<default>)"]
+        );
         assert_eq!(
             pick(&[("client-id", MatchType::Specified)], false),
             vec!["(client-id=c1)", "(user=alice, client-id=c1)"]

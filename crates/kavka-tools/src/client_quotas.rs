@@ -96,6 +96,8 @@ fn describe(
     for (i, t) in cmd.entity_types.iter().enumerate() {
         let mut c = ComponentData::default();
         c.entity_type = StrBytes::from_static_str(wire_type(t)?);
+        // The codec's default match string is "", not null.
+        c._match = None;
         match cmd.entity_names.get(i).map(String::as_str) {
             Some("") => c.match_type = 1,
             Some(name) => {
@@ -111,7 +113,9 @@ fn describe(
     request.strict = true;
     let response = conn.send(request)?;
     if response.error_code != 0 {
-        return Err(ToolError::from_code(response.error_code, response.error_message.as_deref()).into());
+        return Err(
+            ToolError::from_code(response.error_code, response.error_message.as_deref()).into(),
+        );
     }
     let entries: Vec<(Entity, Vec<(String, f64)>)> = response
         .entries
@@ -121,10 +125,18 @@ fn describe(
             let entity: Entity = e
                 .entity
                 .into_iter()
-                .map(|d| (d.entity_type.to_string(), d.entity_name.map(|n| n.to_string())))
+                .map(|d| {
+                    (
+                        d.entity_type.to_string(),
+                        d.entity_name.map(|n| n.to_string()),
+                    )
+                })
                 .collect();
-            let values: Vec<(String, f64)> =
-                e.values.into_iter().map(|v| (v.key.to_string(), v.value)).collect();
+            let values: Vec<(String, f64)> = e
+                .values
+                .into_iter()
+                .map(|v| (v.key.to_string(), v.value))
+                .collect();
             (entity, values)
         })
         .collect();
@@ -140,7 +152,10 @@ fn describe(
         .map(|(entity, values)| {
             let hashes: Vec<i32> = values.iter().map(|(k, _)| java_string_hash(k)).collect();
             let order = java_hash_order(&hashes, values.len());
-            let values = order.into_iter().filter_map(|i| values.get(i).cloned()).collect();
+            let values = order
+                .into_iter()
+                .filter_map(|i| values.get(i).cloned())
+                .collect();
             (entity, values)
         })
         .collect())
@@ -149,16 +164,23 @@ fn describe(
 /// `Quota configs for user-principal 'alice', client-id 'c1' are k=v, ...`.
 fn describe_line(entity: &Entity, values: &[(String, f64)]) -> String {
     let part = |wire: &str, label: &str| {
-        entity.iter().find(|(t, _)| t == wire).map(|(_, n)| match n {
-            Some(n) => format!("{label} '{n}'"),
-            None => format!("the default {label}"),
-        })
+        entity
+            .iter()
+            .find(|(t, _)| t == wire)
+            .map(|(_, n)| match n {
+                Some(n) => format!("{label} '{n}'"),
+                None => format!("the default {label}"),
+            })
     };
-    let entity_str = [part("user", "user-principal"), part("client-id", "client-id"), part("ip", "ip")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let entity_str = [
+        part("user", "user-principal"),
+        part("client-id", "client-id"),
+        part("ip", "ip"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
     let values_str = values
         .iter()
         .map(|(k, v)| format!("{k}={}", java_double(*v)))

@@ -16,7 +16,7 @@ use common::*;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
@@ -63,12 +63,16 @@ impl ClientContext for Watch {
     }
 }
 
+impl ConsumerContext for Watch {}
+
 impl ProducerContext for Watch {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Ok(m) = result {
             let n = m.payload().map_or(0, <[u8]>::len);
-            self.0.delivered_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            self.0
+                .delivered_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 }
@@ -91,7 +95,10 @@ async fn producer_over_its_client_quota_is_throttled_to_about_the_quota() {
             &format!("producer_byte_rate={QUOTA}"),
         ],
     );
-    assert_eq!(stdout(&out), "Completed updating config for client slow-producer.\n");
+    assert_eq!(
+        stdout(&out),
+        "Completed updating config for client slow-producer.\n"
+    );
 
     let watch = Watch::default();
     let producer: ThreadedProducer<Watch> = client_config(&broker.bootstrap())
@@ -143,7 +150,9 @@ async fn producer_over_its_client_quota_is_throttled_to_about_the_quota() {
 async fn consumer_over_its_quota_is_throttled() {
     let broker = TestBroker::start();
     create_topic(&broker.bootstrap(), "big", 1).await;
-    let p = producer(&broker.bootstrap(), &[]);
+    // Small batches: a fetch returns at least one whole batch, and a batch larger
+    // than ten seconds of quota would be throttled on every try (in Kafka too).
+    let p = producer(&broker.bootstrap(), &[("batch.size", "16384")]);
     let value = vec![b'y'; 1024];
     send_all(&p, "big", (0..2048).map(|_| (None, &value[..]))).await;
     stdout(&configs(
@@ -192,7 +201,12 @@ async fn consumer_over_its_quota_is_throttled() {
     );
 }
 
-fn create_topics(stream: &mut TcpStream, version: i16, name: &str, partitions: i32) -> CreateTopicsResponse {
+fn create_topics(
+    stream: &mut TcpStream,
+    version: i16,
+    name: &str,
+    partitions: i32,
+) -> CreateTopicsResponse {
     let request = CreateTopicsRequest::default()
         .with_timeout_ms(10_000)
         .with_topics(vec![CreatableTopic::default()
@@ -238,11 +252,48 @@ fn create_topics_over_the_mutation_rate_is_refused_then_allowed_again() {
 fn kafka_configs_shows_quotas_as_kafka_does_and_they_survive_restart() {
     let mut broker = TestBroker::start();
     for args in [
-        &["--entity-type", "clients", "--entity-name", "c1", "--add-config", "producer_byte_rate=1024,consumer_byte_rate=2048"][..],
-        &["--entity-type", "users", "--entity-name", "alice", "--add-config", "producer_byte_rate=4096"],
-        &["--entity-type", "users", "--entity-name", "alice", "--entity-type", "clients", "--entity-name", "c1", "--add-config", "request_percentage=12.5"],
-        &["--entity-type", "users", "--entity-default", "--add-config", "controller_mutation_rate=10"],
-        &["--entity-type", "clients", "--entity-default", "--add-config", "consumer_byte_rate=100000"],
+        &[
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            "c1",
+            "--add-config",
+            "producer_byte_rate=1024,consumer_byte_rate=2048",
+        ][..],
+        &[
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "alice",
+            "--add-config",
+            "producer_byte_rate=4096",
+        ],
+        &[
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "alice",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            "c1",
+            "--add-config",
+            "request_percentage=12.5",
+        ],
+        &[
+            "--entity-type",
+            "users",
+            "--entity-default",
+            "--add-config",
+            "controller_mutation_rate=10",
+        ],
+        &[
+            "--entity-type",
+            "clients",
+            "--entity-default",
+            "--add-config",
+            "consumer_byte_rate=100000",
+        ],
     ] {
         let mut full = vec!["--alter"];
         full.extend_from_slice(args);
@@ -286,7 +337,15 @@ fn kafka_configs_shows_quotas_as_kafka_does_and_they_survive_restart() {
     // Kafka's refusals.
     let bad = configs(
         &broker,
-        &["--alter", "--entity-type", "clients", "--entity-name", "c1", "--add-config", "foo=1"],
+        &[
+            "--alter",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            "c1",
+            "--add-config",
+            "foo=1",
+        ],
     );
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(
@@ -295,7 +354,15 @@ fn kafka_configs_shows_quotas_as_kafka_does_and_they_survive_restart() {
     );
     let fractional = configs(
         &broker,
-        &["--alter", "--entity-type", "clients", "--entity-name", "c1", "--add-config", "producer_byte_rate=1.5"],
+        &[
+            "--alter",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            "c1",
+            "--add-config",
+            "producer_byte_rate=1.5",
+        ],
     );
     assert_eq!(fractional.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&fractional.stderr)
@@ -303,10 +370,27 @@ fn kafka_configs_shows_quotas_as_kafka_does_and_they_survive_restart() {
     // Deleting removes the key only.
     stdout(&configs(
         &broker,
-        &["--alter", "--entity-type", "clients", "--entity-name", "c1", "--delete-config", "consumer_byte_rate"],
+        &[
+            "--alter",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            "c1",
+            "--delete-config",
+            "consumer_byte_rate",
+        ],
     ));
     assert_eq!(
-        stdout(&configs(&broker, &["--describe", "--entity-type", "clients", "--entity-name", "c1"])),
+        stdout(&configs(
+            &broker,
+            &[
+                "--describe",
+                "--entity-type",
+                "clients",
+                "--entity-name",
+                "c1"
+            ]
+        )),
         "Quota configs for client-id 'c1' are producer_byte_rate=1024.0\n"
     );
 }

@@ -317,7 +317,8 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
             DescribeClientQuotasRequest::default().with_components(vec![
                 describe_client_quotas_request::ComponentData::default()
                     .with_entity_type(name("client-id"))
-                    .with_match_type(2),
+                    .with_match_type(2)
+                    .with_match(None),
             ]),
         ),
         ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(

@@ -83,13 +83,23 @@ mod tests {
             QuotaSettings::parse(&Props(&raw)).expect("defaults"),
             QuotaSettings::default()
         );
-        let raw: BTreeMap<String, String> = [("quota.window.num", "5"), ("quota.window.size.seconds", "2")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let raw: BTreeMap<String, String> = [
+            ("quota.window.num", "5"),
+            ("quota.window.size.seconds", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let s = QuotaSettings::parse(&Props(&raw)).expect("valid");
-        assert_eq!(s.client, QuotaWindow { samples: 5, window_seconds: 2 });
-        let raw: BTreeMap<String, String> = [("quota.window.num".to_string(), "0".to_string())].into();
+        assert_eq!(
+            s.client,
+            QuotaWindow {
+                samples: 5,
+                window_seconds: 2
+            }
+        );
+        let raw: BTreeMap<String, String> =
+            [("quota.window.num".to_string(), "0".to_string())].into();
         assert!(QuotaSettings::parse(&Props(&raw)).is_err());
     }
 }

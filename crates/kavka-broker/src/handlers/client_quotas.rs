@@ -56,7 +56,9 @@ pub(crate) fn describe(
                                 .map(|(t, n)| {
                                     describe_client_quotas_response::EntityData::default()
                                         .with_entity_type(StrBytes::from_static_str(t))
-                                        .with_entity_name(n.map(|n| StrBytes::from_string(n.into())))
+                                        .with_entity_name(
+                                            n.map(|n| StrBytes::from_string(n.into())),
+                                        )
                                 })
                                 .collect(),
                         )

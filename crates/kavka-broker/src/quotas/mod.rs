@@ -84,8 +84,7 @@ impl ClientQuotaManagers {
         client_id: &str,
         bytes: usize,
     ) -> u64 {
-        let Some(q) = quotas.applied(&session.principal.name, client_id, PRODUCER_BYTE_RATE)
-        else {
+        let Some(q) = quotas.applied(&session.principal.name, client_id, PRODUCER_BYTE_RATE) else {
             return 0;
         };
         let window = self.settings.client;
@@ -118,9 +117,7 @@ impl ClientQuotaManagers {
     ) -> Option<i32> {
         let q = quotas.applied(&session.principal.name, client_id, CONSUMER_BYTE_RATE)?;
         let w = self.settings.client;
-        let max = q.limit
-            * f64::from(w.samples.saturating_sub(1))
-            * f64::from(w.window_seconds);
+        let max = q.limit * f64::from(w.samples.saturating_sub(1)) * f64::from(w.window_seconds);
         Some(max.clamp(0.0, f64::from(i32::MAX)) as i32)
     }
 
@@ -133,8 +130,7 @@ impl ClientQuotaManagers {
         client_id: &str,
         bytes: usize,
     ) -> u64 {
-        let Some(q) = quotas.applied(&session.principal.name, client_id, CONSUMER_BYTE_RATE)
-        else {
+        let Some(q) = quotas.applied(&session.principal.name, client_id, CONSUMER_BYTE_RATE) else {
             return 0;
         };
         let window = self.settings.client;
