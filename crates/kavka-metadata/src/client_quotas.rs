@@ -145,6 +145,9 @@ impl PartialEq for QuotaValue {
 
 impl Eq for QuotaValue {}
 
+/// The values set on one entity, by key.
+pub type QuotaValues = BTreeMap<String, QuotaValue>;
+
 /// Every quota set, by entity. Entities without any key are dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientQuotas {
@@ -331,8 +334,7 @@ pub fn validate_value(key: &str, value: f64) -> Result<(), QuotaError> {
     let Some(integral) = key_is_integral(key) else {
         return invalid(format!("Invalid configuration key {key}"));
     };
-    // `!(value > 0.0)` also refuses NaN.
-    if !(value > 0.0) {
+    if value.is_nan() || value <= 0.0 {
         return invalid(format!("Quota {key} must be greater than 0"));
     }
     if integral {
@@ -452,7 +454,7 @@ pub fn describe<'a>(
     quotas: &'a ClientQuotas,
     components: &[(String, MatchType)],
     strict: bool,
-) -> Result<Vec<(&'a QuotaEntity, &'a BTreeMap<String, QuotaValue>)>, QuotaError> {
+) -> Result<Vec<(&'a QuotaEntity, &'a QuotaValues)>, QuotaError> {
     let mut seen: Vec<&str> = Vec::new();
     for (entity_type, _) in components {
         if entity_type.is_empty() {
