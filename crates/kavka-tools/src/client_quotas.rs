@@ -81,12 +81,12 @@ pub(crate) fn run(conn: &mut Connection, cmd: &QuotaCommand) -> Result<Vec<Strin
 
 type Entity = Vec<(String, Option<String>)>;
 
+/// One described entity and its (key, value) pairs, in print order.
+type Described = (Entity, Vec<(String, f64)>);
+
 /// DescribeClientQuotas with Kafka's `ClientQuotaFilter.containsOnly` (strict)
 /// filter built from the command's types and names, in Kafka's print order.
-fn describe(
-    conn: &mut Connection,
-    cmd: &QuotaCommand,
-) -> Result<Vec<(Entity, Vec<(String, f64)>)>, QuotaFailure> {
+fn describe(conn: &mut Connection, cmd: &QuotaCommand) -> Result<Vec<Described>, QuotaFailure> {
     if cmd.entity_names.len() > cmd.entity_types.len() {
         return Err(QuotaFailure::Argument(
             "More entity names specified than entity types".into(),
@@ -117,7 +117,7 @@ fn describe(
             ToolError::from_code(response.error_code, response.error_message.as_deref()).into(),
         );
     }
-    let entries: Vec<(Entity, Vec<(String, f64)>)> = response
+    let entries: Vec<Described> = response
         .entries
         .unwrap_or_default()
         .into_iter()
@@ -144,8 +144,7 @@ fn describe(
     // entity's values in another; the tool prints them in that map's order.
     let entity_hashes: Vec<i32> = entries.iter().map(|(e, _)| entity_hash(e)).collect();
     let order = java_hash_order(&entity_hashes, entries.len());
-    let mut by_index: Vec<Option<(Entity, Vec<(String, f64)>)>> =
-        entries.into_iter().map(Some).collect();
+    let mut by_index: Vec<Option<Described>> = entries.into_iter().map(Some).collect();
     Ok(order
         .into_iter()
         .filter_map(|i| by_index.get_mut(i).and_then(Option::take))
