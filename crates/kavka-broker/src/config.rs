@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 mod authorizer;
 mod cluster;
 mod connections;
+mod quotas;
 mod sasl;
 mod security;
 
 pub use authorizer::STANDARD_AUTHORIZER;
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use quotas::{QuotaSettings, QuotaWindow};
 pub use sasl::ListenerSasl;
 pub use security::UnsupportedSetting;
 
@@ -84,6 +86,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// Connection and request limits of the client listener.
     pub connections: ConnectionSettings,
+    /// How client quotas measure rates (`quota.window.*`).
+    pub quotas: QuotaSettings,
     pub retention_check_interval_ms: u64,
     pub min_insync_replicas: i32,
     pub offsets_topic_num_partitions: i32,
@@ -319,6 +323,7 @@ impl BrokerConfig {
                 && !(key.starts_with("listener.name.")
                     && (key.contains(".sasl.") || key.ends_with(".connections.max.reauth.ms")))
                 && !authorizer::AUTHORIZER_KEYS.contains(&key.as_str())
+                && !quotas::QUOTA_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -473,6 +478,7 @@ impl BrokerConfig {
             message_timestamp_type: timestamp_type,
             socket_request_max_bytes,
             connections: ConnectionSettings::parse(&p, socket_request_max_bytes)?,
+            quotas: QuotaSettings::parse(&p)?,
             retention_check_interval_ms: positive(&p, "log.retention.check.interval.ms", 300_000)?,
             min_insync_replicas: positive(&p, "min.insync.replicas", 1)?,
             offsets_topic_num_partitions: positive(&p, "offsets.topic.num.partitions", 50)?,

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
+use crate::quotas::throttle;
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::security::handshake::{looks_like_tls, secure};
 use crate::security::sasl::{Admission, ConnectionAuth};
@@ -36,6 +37,9 @@ pub(crate) enum Reply {
     Close,
     /// Send this answer, then close (a failed authentication).
     SendAndClose(ResponseKind),
+    /// The client is over a quota: send the answer (if any) at once, then read
+    /// nothing more from this connection for the duration (Kafka's muting).
+    Throttled(Option<ResponseKind>, Duration),
 }
 
 /// Answers one decoded request on a connection.
@@ -62,7 +66,7 @@ struct BrokerAnswers {
 impl Answer for BrokerAnswers {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
         let image = self.state.metadata.image();
-        let (request, session) = match self.auth.admit(request, peer, &image) {
+        let (mut request, session) = match self.auth.admit(request, peer, &image) {
             Admission::Serve(request, session) => (request, session),
             Admission::Done(reply) => return reply,
         };
@@ -73,9 +77,16 @@ impl Answer for BrokerAnswers {
             client_id: request.header.client_id.clone(),
             session: &session,
         };
-        match handle(&ctx, request).await {
-            Some(response) => Reply::Send(response),
-            None => Reply::Nothing,
+        let client_id = ctx.client_id.as_deref().unwrap_or("").to_string();
+        let metered =
+            throttle::before_handling(&self.state, &session, &client_id, request.body.as_mut());
+        let mut response = handle(&ctx, request).await;
+        let mute =
+            throttle::after_handling(&self.state, &session, &client_id, metered, &mut response);
+        match (response, mute) {
+            (response, Some(mute)) => Reply::Throttled(response, mute),
+            (Some(response), None) => Reply::Send(response),
+            (None, None) => Reply::Nothing,
         }
     }
 
@@ -173,6 +184,27 @@ async fn enqueue<'a>(limits: &FrameLimits<'a>) -> Option<RequestPermit<'a>> {
     }
 }
 
+/// Sends what is gathered, then waits out a quota's throttle time without
+/// reading the next request (frames already buffered wait too). False when the
+/// connection is done (write failed or shutdown).
+async fn muted(
+    stream: &mut ClientStream,
+    outbound: &mut Vec<u8>,
+    mute: Duration,
+    stop: &mut Option<watch::Receiver<bool>>,
+) -> bool {
+    if !outbound.is_empty() {
+        if stream.send(outbound).await.is_err() {
+            return false;
+        }
+        outbound.clear();
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(mute) => true,
+        _ = stopped(stop) => false,
+    }
+}
+
 /// The size a partly read frame announces, once its prefix is here.
 fn announced_size(buf: &[u8]) -> Option<usize> {
     let prefix = buf.get(..4)?;
@@ -263,11 +295,19 @@ pub(crate) async fn serve_frames<A: Answer>(
                 r = answering => r,
                 _ = stopped(&mut stop) => return,
             };
-            let (response, close_after) = match response {
-                Reply::Send(r) => (r, false),
-                Reply::SendAndClose(r) => (r, true),
+            let (response, close_after, mute) = match response {
+                Reply::Send(r) => (r, false, None),
+                Reply::SendAndClose(r) => (r, true, None),
                 Reply::Nothing => continue,
                 Reply::Close => return,
+                Reply::Throttled(Some(r), mute) => (r, false, Some(mute)),
+                Reply::Throttled(None, mute) => {
+                    drop(held);
+                    if !muted(&mut stream, &mut outbound, mute, &mut stop).await {
+                        return;
+                    }
+                    continue;
+                }
             };
             let bytes = match encode_response(api_key, version, correlation_id, &response) {
                 Ok(b) => b,
@@ -296,6 +336,11 @@ pub(crate) async fn serve_frames<A: Answer>(
                 }
             } else {
                 outbound.extend_from_slice(&bytes);
+            }
+            if let Some(mute) = mute {
+                if !muted(&mut stream, &mut outbound, mute, &mut stop).await {
+                    return;
+                }
             }
         }
         if !outbound.is_empty() {

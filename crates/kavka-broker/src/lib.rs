@@ -21,6 +21,7 @@ mod partition;
 mod partition_watch;
 mod producer_ids;
 mod quorum_node;
+pub mod quotas;
 mod replica_manager;
 mod replication;
 pub mod request_queue;

@@ -86,6 +86,8 @@ pub struct BrokerState {
     pub requests: RequestQueue,
     /// The open-file limit and what partitions may use of it.
     pub descriptors: DescriptorBudget,
+    /// Client quota measurements and throttle counts (`quotas/`).
+    pub quotas: crate::quotas::ClientQuotaManagers,
 }
 
 impl BrokerState {
@@ -126,6 +128,7 @@ impl BrokerState {
             ),
             requests: RequestQueue::new(&config_for_groups.connections),
             descriptors,
+            quotas: crate::quotas::ClientQuotaManagers::new(config_for_groups.quotas),
         });
         state.format_cluster().await?;
         state.register().await;

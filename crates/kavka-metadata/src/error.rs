@@ -36,6 +36,9 @@ pub enum MetadataError {
     /// RESOURCE_NOT_FOUND (a SCRAM credential that does not exist).
     #[error("{0}")]
     ResourceNotFound(String),
+    /// Over the client's `controller_mutation_rate` (KIP-599).
+    #[error("{0}")]
+    ThrottlingQuotaExceeded(String),
 }
 
 impl MetadataError {
@@ -56,6 +59,7 @@ impl MetadataError {
             44 => Self::PolicyViolation(message),
             91 => Self::ResourceNotFound(message),
             29 => Self::TopicAuthorizationFailed(message),
+            89 => Self::ThrottlingQuotaExceeded(message),
             _ => Self::InvalidRequest(message),
         }
     }
@@ -77,6 +81,7 @@ impl MetadataError {
             Self::NotController(_) => 41,
             Self::Timeout(_) => 7,
             Self::ResourceNotFound(_) => 91,
+            Self::ThrottlingQuotaExceeded(_) => 89,
         }
     }
 }

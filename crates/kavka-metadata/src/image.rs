@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acl::Acl;
+use crate::client_quotas::ClientQuotas;
 use crate::{ConfigResource, MetadataError, MetadataRecord};
 
 /// A registered broker.
@@ -151,6 +152,9 @@ pub struct MetadataImage {
     /// The ACLs by id (empty in images from before ACLs were stored).
     #[serde(default)]
     acls: BTreeMap<Uuid, Acl>,
+    /// Client quotas by entity (empty in images from before quotas).
+    #[serde(default, skip_serializing_if = "ClientQuotas::is_empty")]
+    client_quotas: ClientQuotas,
 }
 
 /// A config resource is an enum, and JSON map keys must be strings: the configs
@@ -369,6 +373,9 @@ impl MetadataImage {
                     )));
                 }
             }
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, *value);
+            }
         }
         self.next_offset += 1;
         Ok(())
@@ -437,6 +444,11 @@ impl MetadataImage {
     /// Configs explicitly set on a resource (defaults are the broker's business).
     pub fn configs(&self, resource: &ConfigResource) -> Option<&BTreeMap<String, String>> {
         self.configs.get(resource)
+    }
+
+    /// Client quotas by entity.
+    pub fn client_quotas(&self) -> &ClientQuotas {
+        &self.client_quotas
     }
 
     /// How many records have been applied.

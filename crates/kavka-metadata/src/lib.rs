@@ -6,6 +6,7 @@
 //! unchanged.
 
 pub mod acl;
+pub mod client_quotas;
 pub mod cluster;
 pub mod controller;
 mod error;

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acl::Acl;
+use crate::client_quotas::{QuotaEntity, QuotaValue};
 
 /// What a config belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,4 +111,10 @@ pub enum MetadataRecord {
     AccessControlEntry { id: Uuid, acl: Acl },
     /// The ACL stored under `id` was deleted (RemoveAccessControlEntryRecord).
     RemoveAccessControlEntry { id: Uuid },
+    /// A client quota was set, or removed when `value` is None (ClientQuotaRecord).
+    ClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<QuotaValue>,
+    },
 }

@@ -10,6 +10,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::client_quotas;
 use crate::error::ToolError;
 use crate::wire::Connection;
 
@@ -222,7 +223,8 @@ fn parse_add_config(s: &str) -> Result<Vec<(String, String)>, ToolError> {
 
 /// Runs kafka-configs.
 pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i32> {
-    let args: Args = match crate::parse_args(argv) {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let args: Args = match crate::parse_args(argv.clone()) {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
@@ -241,11 +243,8 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
         Ok(c) => c,
         Err(e) => return Ok(fail(&e)),
     };
-    if args.entity_type.first().map(String::as_str) == Some("users") {
-        return Ok(match users(&mut conn, &args) {
-            Ok(()) => 0,
-            Err(e) => fail(&e),
-        });
+    if client_quotas::is_quota_entity(&args.entity_type) {
+        return Ok(users_and_clients(&mut conn, &args, &argv));
     }
     let resources = match resources(&args, &mut conn) {
         Ok(r) => r,
@@ -262,31 +261,113 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     })
 }
 
-/// `--entity-type users`: SCRAM credentials (`user_scram.rs`).
-fn users(conn: &mut Connection, args: &Args) -> Result<(), ToolError> {
-    if args.describe {
-        return crate::user_scram::describe(conn, &args.entity_name);
-    }
+/// `--entity-type users|clients`: client quotas (`client_quotas.rs`) and, for
+/// users, SCRAM credentials (`user_scram.rs`), in the order Kafka's tool takes
+/// them: quotas first, then credentials.
+fn users_and_clients(conn: &mut Connection, args: &Args, argv: &[OsString]) -> i32 {
     let mut add = Vec::new();
-    for a in &args.add_config {
-        add.extend(parse_add_config(a)?);
+    for s in &args.add_config {
+        match parse_add_config(s) {
+            Ok(pairs) => add.extend(pairs),
+            Err(e) => return fail(&e),
+        }
     }
     let delete: Vec<String> = args
         .delete_config
         .iter()
-        .flat_map(|d| d.split(','))
-        .map(|d| d.trim().to_string())
-        .filter(|d| !d.is_empty())
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
         .collect();
-    let user = match args.entity_name.as_slice() {
-        [user] => user,
-        _ => {
-            return Err(ToolError::Usage(
-                "an entity name must be specified with --alter of users".into(),
-            ))
+    let only_users = args.entity_type.iter().all(|t| t == "users");
+    let user_defaults = argv.iter().any(|a| a == "--entity-default");
+    if args.describe {
+        let code = quotas(conn, args, argv, add, delete);
+        // Kafka describes SCRAM credentials only for named users.
+        if code != 0 || !only_users || user_defaults {
+            return code;
         }
+        return match crate::user_scram::describe(conn, &args.entity_name) {
+            Ok(()) => 0,
+            Err(e) => fail(&e),
+        };
+    }
+    let is_scram =
+        |k: &str| only_users && kavka_sasl::scram::ScramMechanism::from_name(k).is_some();
+    let (scram_add, quota_add): (Vec<_>, Vec<_>) = add.into_iter().partition(|(k, _)| is_scram(k));
+    let (scram_delete, quota_delete): (Vec<_>, Vec<_>) =
+        delete.into_iter().partition(|k| is_scram(k));
+    let has_scram = !scram_add.is_empty() || !scram_delete.is_empty();
+    if !quota_add.is_empty() || !quota_delete.is_empty() || !has_scram {
+        let code = quotas(conn, args, argv, quota_add, quota_delete);
+        if code != 0 {
+            return code;
+        }
+    }
+    if has_scram {
+        let user = match args.entity_name.as_slice() {
+            [user] if !user_defaults => user,
+            _ => {
+                return fail(&ToolError::Usage(
+                    "SCRAM credentials need exactly one --entity-name of a user".into(),
+                ))
+            }
+        };
+        if let Err(e) = crate::user_scram::alter(conn, user, &scram_add, &scram_delete) {
+            return fail(&e);
+        }
+    }
+    0
+}
+
+/// Users and clients: client quotas (`client_quotas.rs`).
+fn quotas(
+    conn: &mut Connection,
+    args: &Args,
+    argv: &[OsString],
+    add: Vec<(String, String)>,
+    delete: Vec<String>,
+) -> i32 {
+    let cmd = client_quotas::QuotaCommand {
+        entity_types: args.entity_type.clone(),
+        entity_names: names_in_order(argv),
+        describe: args.describe,
+        add,
+        delete,
     };
-    crate::user_scram::alter(conn, user, &add, &delete)
+    match client_quotas::run(conn, &cmd) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            0
+        }
+        Err(client_quotas::QuotaFailure::Argument(message)) => {
+            eprintln!("{message}");
+            1
+        }
+        Err(client_quotas::QuotaFailure::Error(e)) => fail(&e),
+    }
+}
+
+/// `--entity-name` values and `--entity-default` (as "") in command-line
+/// order, which is how Kafka pairs them with the `--entity-type`s.
+fn names_in_order(argv: &[OsString]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut args = argv.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = args.next() {
+        if a == "--entity-default" {
+            names.push(String::new());
+        } else if a == "--entity-name" {
+            if let Some(n) = args.next() {
+                names.push(n.to_string());
+            }
+        } else if let Some(n) = a.strip_prefix("--entity-name=") {
+            names.push(n.to_string());
+        }
+    }
+    names
 }
 
 fn fail(e: &ToolError) -> i32 {

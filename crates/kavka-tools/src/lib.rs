@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::Path;
 
 mod client;
+mod client_quotas;
 mod configs;
 mod console_consumer;
 mod console_producer;

@@ -56,9 +56,11 @@ impl SaslLogin {
         match protocol.as_str() {
             "PLAINTEXT" | "SSL" => return Ok(None),
             "SASL_PLAINTEXT" | "SASL_SSL" => {}
-            other => return Err(ToolError::Unsupported(format!(
+            other => {
+                return Err(ToolError::Unsupported(format!(
                 "security.protocol={other} (supported: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)"
-            ))),
+            )))
+            }
         }
         let name = props.get("sasl.mechanism").unwrap_or("GSSAPI");
         let mechanism = Mechanism::from_name(name).ok_or_else(|| {

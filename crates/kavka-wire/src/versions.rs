@@ -55,6 +55,8 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::CreateAcls,
     ApiKey::DescribeAcls,
     ApiKey::DeleteAcls,
+    ApiKey::DescribeClientQuotas,
+    ApiKey::AlterClientQuotas,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

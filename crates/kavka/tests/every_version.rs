@@ -351,6 +351,25 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                 .with_operation(1)
                 .with_permission_type(1)],
         )),
+        ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(
+            DescribeClientQuotasRequest::default().with_components(vec![
+                describe_client_quotas_request::ComponentData::default()
+                    .with_entity_type(name("client-id"))
+                    .with_match_type(2)
+                    .with_match(None),
+            ]),
+        ),
+        ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(
+            AlterClientQuotasRequest::default()
+                .with_validate_only(true)
+                .with_entries(vec![alter_client_quotas_request::EntryData::default()
+                    .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                        .with_entity_type(name("client-id"))
+                        .with_entity_name(Some(name("c")))])
+                    .with_ops(vec![alter_client_quotas_request::OpData::default()
+                        .with_key(name("producer_byte_rate"))
+                        .with_value(1024.0)])]),
+        ),
         _ => return None,
     })
 }

@@ -211,9 +211,7 @@ mod tests {
             ("ssl.keystore.password", "secret"),
         ]);
         assert!(!found.contains(&"listeners".to_string()), "{found:?}");
-        for key in [
-            "sasl.oauthbearer.jwks.endpoint.url",
-        ] {
+        for key in ["sasl.oauthbearer.jwks.endpoint.url"] {
             assert!(
                 found.contains(&key.to_string()),
                 "{key} not reported: {found:?}"

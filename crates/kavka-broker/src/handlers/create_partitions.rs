@@ -12,10 +12,12 @@ use kavka_metadata::acl::{AclOperation, ResourceType};
 pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
+    version: i16,
 ) -> CreatePartitionsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
     let node = state.config.node_id;
+    let quota = super::client_quotas::mutation_quota(ctx, version, 3);
     let mut results = Vec::new();
     for t in request.topics {
         results.push({
@@ -29,6 +31,7 @@ pub(crate) async fn handle(
                 let records =
                     create_partitions(image, &name, t.count, assignments.clone(), &brokers)?;
                 state.descriptors.admit_records(image, node, &records)?;
+                quota.admit(super::client_quotas::partitions_in(&records))?;
                 Ok((records, ()))
             };
             let allowed = ctx.authorize(AclOperation::Alter, ResourceType::Topic, &name);
@@ -50,5 +53,7 @@ pub(crate) async fn handle(
             result
         });
     }
-    CreatePartitionsResponse::default().with_results(results)
+    CreatePartitionsResponse::default()
+        .with_results(results)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }

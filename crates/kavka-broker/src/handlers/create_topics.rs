@@ -24,6 +24,7 @@ pub(crate) async fn handle(
     let state = ctx.state;
     let brokers = state.live_brokers();
     let node = state.config.node_id;
+    let quota = super::client_quotas::mutation_quota(ctx, version, 6);
     let mut results = Vec::new();
     let authz = ctx.authz();
     let cluster_create = authz.allows_cluster(AclOperation::Create);
@@ -64,6 +65,7 @@ pub(crate) async fn handle(
                 let image = state.metadata.image();
                 create_topic(&image, &new, &brokers).and_then(|records| {
                     state.descriptors.admit_records(&image, node, &records)?;
+                    quota.admit(super::client_quotas::partitions_in(&records))?;
                     Ok(records)
                 })
             } else {
@@ -71,6 +73,7 @@ pub(crate) async fn handle(
                     .commit(|image| {
                         let records = create_topic(image, &new, &brokers)?;
                         state.descriptors.admit_records(image, node, &records)?;
+                        quota.admit(super::client_quotas::partitions_in(&records))?;
                         Ok((records.clone(), records))
                     })
                     .await
@@ -102,7 +105,9 @@ pub(crate) async fn handle(
             result
         });
     }
-    CreateTopicsResponse::default().with_topics(results)
+    CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }
 
 /// A topic's manual replica assignment, checked as Kafka's controller checks the

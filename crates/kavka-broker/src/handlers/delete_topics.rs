@@ -31,6 +31,7 @@ pub(crate) async fn handle(
             .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
             .collect()
     };
+    let quota = super::client_quotas::mutation_quota(ctx, version, 5);
     let mut responses = Vec::new();
     for (name, id) in targets {
         responses.push(
@@ -61,6 +62,9 @@ pub(crate) async fn handle(
                 match state
                     .commit(|image| {
                         let topic_id = image.topic(&name).map(|t| t.topic_id);
+                        if let Some(t) = image.topic(&name) {
+                            quota.admit(t.partitions.len())?;
+                        }
                         Ok((delete_topic(image, &name)?, topic_id))
                     })
                     .await
@@ -79,5 +83,7 @@ pub(crate) async fn handle(
             .await,
         );
     }
-    DeleteTopicsResponse::default().with_responses(responses)
+    DeleteTopicsResponse::default()
+        .with_responses(responses)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }

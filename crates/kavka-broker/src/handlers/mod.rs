@@ -7,6 +7,7 @@ pub(crate) mod add_partitions_to_txn;
 mod api_versions;
 mod authorize;
 mod authorized_operations;
+mod client_quotas;
 mod configs;
 mod consumer_group_describe;
 mod consumer_group_heartbeat;
@@ -100,7 +101,7 @@ pub(crate) async fn handle(
             ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r).await)
+            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r, version).await)
         }
         RequestKind::DeleteRecords(r) => {
             ResponseKind::DeleteRecords(delete_records::handle(ctx, r))
@@ -207,6 +208,12 @@ pub(crate) async fn handle(
         RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create(ctx, r).await),
         RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe(ctx, r)),
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete(ctx, r).await),
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(client_quotas::describe(ctx, r))
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            ResponseKind::AlterClientQuotas(client_quotas::alter_quotas(ctx, r).await)
+        }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");

@@ -6,10 +6,10 @@
 //! produce verification) carry [`Session::internal`], which authorization lets
 //! through, as Kafka lets its own inter-broker principal through.
 
+pub(crate) mod authorizer;
 pub mod handshake;
 pub mod inter_broker;
 pub mod listener;
-pub(crate) mod authorizer;
 mod principal;
 mod protocol;
 pub(crate) mod sasl;
