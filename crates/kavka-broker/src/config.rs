@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 mod cluster;
 mod connections;
+mod http;
 mod security;
 
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use http::{HttpSettings, DEFAULT_HTTP_LISTENERS};
 pub use security::UnsupportedSetting;
 
 /// Why a configuration could not be used.
@@ -98,6 +100,8 @@ pub struct BrokerConfig {
     pub cluster: ClusterSettings,
     /// The log cleaner's settings (`log.cleaner.*`).
     pub cleaner: CleanerSettings,
+    /// `http.listeners`: metrics and health checks.
+    pub http: HttpSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
 }
@@ -251,6 +255,7 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !cluster::CLUSTER_KEYS.contains(&key.as_str())
                 && !connections::CONNECTION_KEYS.contains(&key.as_str())
+                && !http::HTTP_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -414,6 +419,7 @@ impl BrokerConfig {
                 )?,
                 dedupe_buffer_size: positive(&p, "log.cleaner.dedupe.buffer.size", 134_217_728)?,
             },
+            http: HttpSettings::parse(&p)?,
             raw,
         };
         Ok(config)

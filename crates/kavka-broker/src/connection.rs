@@ -8,10 +8,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use kafka_protocol::messages::ResponseKind;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kavka_wire::{decode_request, encode_response, frame_length, DecodedRequest, FrameCheck};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
+use crate::metrics::RequestMetric;
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::security::Session;
 use crate::state::BrokerState;
@@ -47,16 +48,31 @@ struct BrokerAnswers {
 
 impl Answer for BrokerAnswers {
     async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
+        let started = Instant::now();
+        let metric = RequestMetric::of(request.api_key, request.version, from_follower(&request));
         let ctx = RequestContext {
             state: &self.state,
             peer,
             client_id: request.header.client_id.clone(),
             session: &self.session,
         };
-        match handle(&ctx, request).await {
+        let reply = match handle(&ctx, request).await {
             Some(response) => Reply::Send(response),
             None => Reply::Nothing,
-        }
+        };
+        self.state
+            .metrics
+            .requests
+            .record(metric, started.elapsed());
+        reply
+    }
+}
+
+/// A Fetch from a follower replica (Kafka counts it as `FetchFollower`).
+fn from_follower(request: &DecodedRequest) -> bool {
+    match &request.body {
+        Some(RequestKind::Fetch(f)) => f.replica_id.0 >= 0 || f.replica_state.replica_id.0 >= 0,
+        _ => false,
     }
 }
 

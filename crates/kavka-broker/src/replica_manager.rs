@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::hw_checkpoint::{self, HighWatermarks};
+use crate::metrics::TrafficRegistry;
 use crate::partition::{AlterJob, Assignment, Partition, ReplicaSignals};
 use crate::state::now_ms;
 use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
@@ -44,6 +45,8 @@ pub struct ReplicaManager {
     /// High watermarks: as read from the checkpoint at the first reconcile (for
     /// partitions opened from then on), and as last written.
     hw_checkpoint: Mutex<HwCheckpointState>,
+    /// Bytes and records in and out per topic, shared by its hosted partitions.
+    pub traffic: TrafficRegistry,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +65,7 @@ impl Default for ReplicaManager {
             alter_rx: Mutex::new(Some(rx)),
             local_broker_epoch: AtomicI64::new(-1),
             hw_checkpoint: Mutex::default(),
+            traffic: TrafficRegistry::default(),
         }
     }
 }
@@ -216,14 +220,17 @@ impl ReplicaManager {
                     None => {
                         let dir = partition_dir(&config.log_dir, &topic.name, index);
                         let log = PartitionLog::open(&dir, log_cfg.clone())?;
-                        let created = Arc::new(Partition::new(
-                            topic.name.clone(),
-                            topic.topic_id,
-                            index,
-                            log,
-                            stored.remove(&(topic.name.clone(), index)),
-                            self.signals.clone(),
-                        ));
+                        let created = Arc::new(
+                            Partition::new(
+                                topic.name.clone(),
+                                topic.topic_id,
+                                index,
+                                log,
+                                stored.remove(&(topic.name.clone(), index)),
+                                self.signals.clone(),
+                            )
+                            .with_traffic(self.traffic.topic(&topic.name)),
+                        );
                         hosted.insert(index, created.clone());
                         created
                     }

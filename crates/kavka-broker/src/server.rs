@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::connection::serve_connection;
 use crate::connection_quotas::ConnectionQuotas;
+use crate::http::HttpServer;
 use crate::log_cleaner::LogCleaner;
 use crate::state::{now_ms, BrokerState, StartError};
 
@@ -18,6 +19,8 @@ use crate::state::{now_ms, BrokerState, StartError};
 pub struct Broker {
     state: Arc<BrokerState>,
     listener: TcpListener,
+    /// `/metrics`, `/health`, `/ready`; `None` when `http.listeners` is empty.
+    http: Option<HttpServer>,
 }
 
 impl Broker {
@@ -36,8 +39,23 @@ impl Broker {
                 address: address.clone(),
                 source,
             })?;
+        // Also before the disk: a taken port fails the start, and while storage
+        // opens `/ready` says so.
+        let http = HttpServer::start(&config.http).await?;
         let state = BrokerState::open(config).await?;
-        Ok(Self { state, listener })
+        if let Some(http) = &http {
+            http.serve_broker(state.clone());
+        }
+        Ok(Self {
+            state,
+            listener,
+            http,
+        })
+    }
+
+    /// The HTTP listener's bound addresses (none when it is turned off).
+    pub fn http_addrs(&self) -> &[std::net::SocketAddr] {
+        self.http.as_ref().map_or(&[], |h| h.local_addrs())
     }
 
     /// The port actually bound (useful when configured as 0).
@@ -118,6 +136,9 @@ impl Broker {
             }
         }
         tracing::info!("shutting down");
+        if let Some(http) = &self.http {
+            http.stopping();
+        }
         controlled_shutdown(&self.state).await;
         let _ = stop_tx.send(true);
         let drain = async { while tasks.join_next().await.is_some() {} };

@@ -43,6 +43,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     StateFile(#[from] StateFileError),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpBindError),
     #[error("metadata quorum: {0}")]
     Quorum(String),
     #[error(
@@ -83,6 +85,8 @@ pub struct BrokerState {
     pub requests: RequestQueue,
     /// The open-file limit and what partitions may use of it.
     pub descriptors: DescriptorBudget,
+    /// Request counts and latencies, for `/metrics`.
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 impl BrokerState {
@@ -123,6 +127,7 @@ impl BrokerState {
             ),
             requests: RequestQueue::new(&config_for_groups.connections),
             descriptors,
+            metrics: Default::default(),
         });
         state.format_cluster().await?;
         state.register().await;

@@ -55,7 +55,7 @@ pub fn free_port_block(n: u16) -> u16 {
 /// A free port in `KAVKA_TEST_PORTS` (default 20000-31999: below Linux's ephemeral
 /// range, 32768+, so an outgoing connection of some other test cannot take it
 /// between this check and the broker's bind).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let (lo, hi) = kavka_chaos::cluster::port_range().expect("KAVKA_TEST_PORTS");
     let span = u64::from(hi - lo) + 1;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,7 +134,11 @@ impl TestBroker {
             .arg("--override")
             .arg(format!("listeners=PLAINTEXT://127.0.0.1:{}", self.port))
             .arg("--override")
-            .arg(format!("log.dirs={}", self.dir.display()));
+            .arg(format!("log.dirs={}", self.dir.display()))
+            // Many brokers run at once: none takes the default HTTP port; a
+            // test that wants the listener passes http.listeners itself.
+            .arg("--override")
+            .arg("http.listeners=");
         for e in &self.extra {
             cmd.arg("--override").arg(e);
         }
