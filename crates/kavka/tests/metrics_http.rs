@@ -67,12 +67,28 @@ fn must(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     value(s, name, labels).unwrap_or_else(|| panic!("{name}{labels:?} missing"))
 }
 
+/// A broker with its HTTP listener on a port of its own, once `/ready` says so.
+/// Until then `/ready` answers 503 with a reason (the client port is bound
+/// before storage opens, so a broker accepting connections is not yet ready).
 fn http_broker(extra: &[&str]) -> (TestBroker, u16) {
     let port = free_port();
     let listener = format!("http.listeners=http://127.0.0.1:{port}");
     let mut args = vec![listener.as_str()];
     args.extend_from_slice(extra);
-    (TestBroker::start_with(&args), port)
+    let broker = TestBroker::start_with(&args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(port, "/ready");
+        if status == 200 {
+            assert_eq!(body, "ready\n");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(body.starts_with("not ready: "), "{body}");
+        assert!(Instant::now() < deadline, "never ready: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (broker, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,8 +102,10 @@ async fn metrics_count_what_clients_produced_and_consumed() {
 
     create_topic(&b, "metered", 1).await;
     let values: Vec<Vec<u8>> = (0..N).map(|i| vec![b'a' + (i % 26) as u8; SIZE]).collect();
+    // Held open to the end: the connection counts below include it.
+    let writer = producer(&b, &[]);
     send_all(
-        &producer(&b, &[]),
+        &writer,
         "metered",
         values.iter().map(|v| (None, v.as_slice())),
     )
@@ -165,6 +183,11 @@ async fn metrics_count_what_clients_produced_and_consumed() {
             &listener
         ) >= 1.0
     );
+    let created = "kafka_server_socket_server_metrics_connection_creation_total";
+    assert!(
+        must(&s, created, &listener) >= 2.0,
+        "the admin client's and the producer's"
+    );
 
     // The group commits offset 0 before reading: all N records are its lag.
     let consumer: BaseConsumer = client_config(&b)
@@ -221,7 +244,7 @@ async fn metrics_count_what_clients_produced_and_consumed() {
     // Producing the same again moves the counters by exactly N more.
     drop(consumer);
     send_all(
-        &producer(&b, &[]),
+        &writer,
         "metered",
         values.iter().map(|v| (None, v.as_slice())),
     )
