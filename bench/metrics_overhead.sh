@@ -3,16 +3,23 @@
 # HTTP listener on, and `kavka-bench produce` run ROUNDS times without and with
 # `--scrape-url`, alternating, so both see the same machine noise.
 #   bench/metrics_overhead.sh [ROUNDS] [RECORDS]
-# Builds release binaries first. Ports from KAVKA_TEST_PORTS=LO-HI (default
+# Builds release binaries first (PROFILE=debug: the debug ones; SKIP_BUILD=1: none). Ports from KAVKA_TEST_PORTS=LO-HI (default
 # 20000-31999). Prints one row per run; the TSV stays in the printed directory.
 set -euo pipefail
 ROUNDS=${1:-4}
 RECORDS=${2:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-cargo build --release -q -p kavka -p kavka-bench
-KAVKA="$ROOT/target/release/kavka"
-BENCH="$ROOT/target/release/kavka-bench"
+PROFILE=${PROFILE:-release}
+if [[ -n ${SKIP_BUILD:-} ]]; then
+  :
+elif [[ $PROFILE == release ]]; then
+  cargo build --release -q -p kavka -p kavka-bench
+else
+  cargo build -q -p kavka-bench && cargo build -q -p kavka
+fi
+KAVKA="$ROOT/target/$PROFILE/kavka"
+BENCH="$ROOT/target/$PROFILE/kavka-bench"
 PORT_LO=20000
 PORT_HI=31999
 if [[ "${KAVKA_TEST_PORTS:-}" =~ ^([0-9]+)-([0-9]+)$ ]]; then
