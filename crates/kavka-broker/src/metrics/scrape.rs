@@ -62,9 +62,15 @@ fn requests(e: &mut Exposition, state: &BrokerState) {
     }
 }
 
+/// Reads one counter out of a topic's snapshot.
+type Pick = fn(&super::TrafficSnapshot) -> u64;
+
+/// A group's committed offsets: (group, [(topic, partition, offset)]).
+type Committed = (String, Vec<(String, i32, i64)>);
+
 fn topic_traffic(e: &mut Exposition, state: &BrokerState) {
     let (topics, all) = state.replicas.traffic.snapshot();
-    let families: [(&str, &str, fn(&super::TrafficSnapshot) -> u64); 3] = [
+    let families: [(&str, &str, Pick); 3] = [
         (
             "kafka_server_brokertopicmetrics_bytesin_total",
             "Bytes of record batches appended by producers; without a topic label, all topics.",
@@ -314,9 +320,9 @@ fn group_lag(
     state: &BrokerState,
     hosted: &BTreeMap<(String, i32), HostedOffsets>,
 ) {
-    let committed: Vec<(String, Vec<(String, i32, i64)>)> = state.groups.read(|owned| {
+    let committed: Vec<Committed> = state.groups.read(|owned| {
         let coordinator = owned.coordinator();
-        let mut groups: Vec<(String, Vec<(String, i32, i64)>)> = coordinator
+        let mut groups: Vec<Committed> = coordinator
             .group_ids()
             .map(|g| {
                 let offsets = coordinator
