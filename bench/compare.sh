@@ -245,7 +245,7 @@ fi
 if [[ "$COMPACTION" == 1 ]]; then
   # The cleaner must look often, or its idle backoff is timed as cleaning.
   port="$(free_port)"
-  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+  "$KAVKA" broker --override "http.listeners=" --override "listeners=PLAINTEXT://$HOST:$port" \
     --override "log.dirs=$WORK/kavka-data" --override log.cleaner.backoff.ms=100 \
     > "$WORK/kavka.log" 2>&1 &
   KAVKA_PID=$!
@@ -292,7 +292,7 @@ if [[ "$SCALE_ONLY" == 1 ]]; then
       > /dev/null 2>> "$4" || true
   }
   port="$(free_port)"
-  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+  "$KAVKA" broker --override "http.listeners=" --override "listeners=PLAINTEXT://$HOST:$port" \
     --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
   KAVKA_PID=$!
   wait_for_port "$port"
@@ -403,7 +403,7 @@ fi
 
 if [[ "$TXN_ONLY" == 1 ]]; then
   port="$(free_port)"
-  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+  "$KAVKA" broker --override "http.listeners=" --override "listeners=PLAINTEXT://$HOST:$port" \
     --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
   KAVKA_PID=$!
   wait_for_port "$port"
@@ -437,7 +437,7 @@ fi
 
 # --- Kavka -----------------------------------------------------------------
 port="$(free_port)"
-"$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port" \
+"$KAVKA" broker --override "http.listeners=" --override "listeners=PLAINTEXT://$HOST:$port" \
   --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
 KAVKA_PID=$!
 wait_for_port "$port"
@@ -449,7 +449,7 @@ stop_kavka
 
 port="$(free_port)"
 "$BENCH" --bootstrap "$HOST:$port" --out "$WORK/kavka.tsv" startup --prefill-partitions "$PREFILL" \
-  --start-cmd "exec '$KAVKA' broker --override listeners=PLAINTEXT://$HOST:$port --override log.dirs='$WORK/kavka-startup' 2>>'$WORK/kavka-startup.log'" \
+  --start-cmd "exec '$KAVKA' broker --override http.listeners= --override listeners=PLAINTEXT://$HOST:$port --override log.dirs='$WORK/kavka-startup' 2>>'$WORK/kavka-startup.log'" \
   > /dev/null || true
 "$BENCH" show "$WORK/kavka.tsv"
 

@@ -7,7 +7,7 @@ KAVKA=${1:?usage: $0 path/to/kavka [port]}
 PORT=${2:-21900}
 HERE=$(cd "$(dirname "$0")" && pwd)
 DIR=$(mktemp -d "${SCALE_BENCH_DIR:-$HOME}/kavka-scale.XXXXXX")
-"$KAVKA" broker --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+"$KAVKA" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
   --override "log.dirs=$DIR/logs" >"$DIR/broker.log" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT

@@ -130,7 +130,7 @@ start_kavka() {
   port="$(free_ports 1)" || return 1
   echo "run.sh: starting Kavka ($kavka_bin) on 127.0.0.1:$port" >&2
   rm -rf "$work/kavka"
-  "$kavka_bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+  "$kavka_bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
     --override "log.dirs=$work/kavka/data" >"$work/kavka.log" 2>&1 &
   kavka_pid=$!
   for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done

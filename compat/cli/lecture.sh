@@ -111,7 +111,7 @@ else
       [[ -x "$bin" ]] || cargo build -q --manifest-path "$root/Cargo.toml" -p kavka
       port="$(free_port)"
       echo "lecture.sh: starting Kavka on 127.0.0.1:$port" >&2
-      "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+      "$bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
         --override "log.dirs=$work/data" >"$work/broker.log" 2>&1 &
       kavka_pid=$!
       for _ in $(seq 1 100); do port_busy "$port" && break; sleep 0.1; done

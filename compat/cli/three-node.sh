@@ -144,6 +144,7 @@ min.insync.replicas=2
 offsets.topic.replication.factor=3
 transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
+http.listeners=
 PROPS
     "$bin" broker --config "$d/server.properties" > "$d/broker.log" 2>&1 &
     kavka_pid[$n]=$!

@@ -76,7 +76,7 @@ overrides=()
 for kv in "${common[@]}"; do overrides+=(--override "$kv"); done
 kport="$(free_port)"
 echo "run.sh: starting Kavka on 127.0.0.1:$kport" >&2
-"$kavka" broker --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
+"$kavka" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
   --override "log.dirs=$work/kavka-data" "${overrides[@]}" >"$work/kavka.log" 2>&1 &
 kavka_pid=$!
 

@@ -65,7 +65,7 @@ kport="$(free_port)"
 overrides=()
 for kv in "${common[@]}"; do overrides+=(--override "$kv"); done
 echo "run.sh: starting Kavka on 127.0.0.1:$kport" >&2
-"$root/target/debug/kavka" broker --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
+"$root/target/debug/kavka" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
   --override "log.dirs=$work/kavka-data" "${overrides[@]}" >"$work/kavka.log" 2>&1 &
 kavka_pid=$!
 

@@ -104,7 +104,7 @@ brokers_start_kavka() {
   trap brokers_stop EXIT
   trap 'exit 130' INT TERM
   echo "brokers.sh: starting Kavka on 127.0.0.1:$port (dir $_brokers_kavka_dir)" >&2
-  "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+  "$bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
     --override "log.dirs=$_brokers_kavka_dir/data" >"$_brokers_kavka_dir/broker.log" 2>&1 &
   _brokers_kavka_pid=$!
   for _ in $(seq 1 100); do _brokers_port_busy "$port" && break; sleep 0.1; done

@@ -304,7 +304,7 @@ elif [[ $local_only -eq 0 && "$mode" == kavka ]]; then
     client_port=$port; port=$((port + 1))
     broker_overrides+=(--override "advertised.listeners=PLAINTEXT://127.0.0.1:$client_port")
   fi
-  "$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+  "$bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
     --override "log.dirs=$work/kavka/data" "${broker_overrides[@]}" \
     >"$work/kavka/broker.log" 2>&1 &
   kavka_pid=$!

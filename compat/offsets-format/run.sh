@@ -77,7 +77,7 @@ for kv in "${common[@]}"; do overrides+=(--override "$kv"); done
 
 kport="$(free_port)"
 echo "run.sh: starting Kavka on 127.0.0.1:$kport" >&2
-"$bin" broker --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
+"$bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$kport" \
   --override "log.dirs=$work/kavka-data" "${overrides[@]}" >"$work/kavka.log" 2>&1 &
 kavka_pid=$!
 for _ in $(seq 1 100); do port_busy "$kport" && break; sleep 0.1; done

@@ -13,6 +13,7 @@ mod many_partitions;
 mod produce;
 mod quorum;
 mod report;
+mod scraper;
 mod startup;
 mod txn;
 
@@ -93,6 +94,13 @@ enum Workload {
         record_size: usize,
         #[arg(long, value_enum, default_value = "1")]
         acks: Acks,
+        /// Scrape this URL (e.g. `http://127.0.0.1:9644/metrics`) while producing,
+        /// as a Prometheus server would; compare with a run without it.
+        #[arg(long, value_name = "URL")]
+        scrape_url: Option<String>,
+        /// How often to scrape `--scrape-url`.
+        #[arg(long, default_value_t = 1_000, value_name = "MS")]
+        scrape_interval_ms: u64,
     },
     /// Prefill N records of S bytes, then time a default consumer reading them all.
     Consume {
@@ -401,9 +409,22 @@ fn run(cluster: &Cluster, workload: Workload, time_limit: Duration) -> Vec<Row> 
             records,
             record_size,
             acks,
+            scrape_url,
+            scrape_interval_ms,
         } => {
-            let name = format!("produce {} B acks={}", record_size, acks.as_str());
-            vec![produce(&name, records, record_size, acks.as_str())]
+            let mut name = format!("produce {} B acks={}", record_size, acks.as_str());
+            let Some(url) = scrape_url else {
+                return vec![produce(&name, records, record_size, acks.as_str())];
+            };
+            name = format!("{name}, scraped every {scrape_interval_ms} ms");
+            let every = Duration::from_millis(scrape_interval_ms.max(1));
+            let scraper = match scraper::Scraper::start(&url, every) {
+                Ok(s) => s,
+                Err(e) => return vec![Row::failed(name, &e)],
+            };
+            let row = produce(&name, records, record_size, acks.as_str());
+            eprintln!("{url}: {}", scraper.finish().summary());
+            vec![row]
         }
         Workload::Consume {
             records,

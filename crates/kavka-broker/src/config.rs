@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 mod authorizer;
 mod cluster;
 mod connections;
+mod http;
 mod quotas;
 mod sasl;
 mod security;
@@ -14,6 +15,7 @@ mod security;
 pub use authorizer::STANDARD_AUTHORIZER;
 pub use cluster::{ClusterSettings, NamedListener, ProcessRole, Voter};
 pub use connections::ConnectionSettings;
+pub use http::{HttpSettings, DEFAULT_HTTP_LISTENERS};
 pub use quotas::{QuotaSettings, QuotaWindow};
 pub use sasl::ListenerSasl;
 pub use security::UnsupportedSetting;
@@ -111,6 +113,8 @@ pub struct BrokerConfig {
     pub cleaner: CleanerSettings,
     /// Each SASL listener's settings, by listener name.
     pub sasl: BTreeMap<String, std::sync::Arc<ListenerSasl>>,
+    /// `http.listeners`: metrics and health checks.
+    pub http: HttpSettings,
     /// Every property as given (file, overrides, environment), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
     /// The cluster id a fresh data directory is formatted with: the container
@@ -324,6 +328,7 @@ impl BrokerConfig {
                     && (key.contains(".sasl.") || key.ends_with(".connections.max.reauth.ms")))
                 && !authorizer::AUTHORIZER_KEYS.contains(&key.as_str())
                 && !quotas::QUOTA_KEYS.contains(&key.as_str())
+                && !http::HTTP_KEYS.contains(&key.as_str())
             {
                 tracing::warn!(key = %key, "unknown configuration ignored");
             }
@@ -547,6 +552,7 @@ impl BrokerConfig {
             },
             sasl,
             authorizer: authorizer::parse(&raw)?,
+            http: HttpSettings::parse(&p)?,
             raw,
             inter_broker_tls,
         };

@@ -8,16 +8,17 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use kafka_protocol::messages::ResponseKind;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kavka_wire::{decode_request, encode_response, frame_length, DecodedRequest, FrameCheck};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::connection_quotas::{ConnectionSlot, ConnectionStats};
 use crate::handlers::{handle, RequestContext};
+use crate::metrics::RequestMetric;
 use crate::quotas::throttle;
 use crate::request_queue::{BytesPermit, RequestPermit, RequestQueue};
 use crate::security::handshake::{looks_like_tls, secure};
@@ -63,8 +64,9 @@ struct BrokerAnswers {
     auth: ConnectionAuth,
 }
 
-impl Answer for BrokerAnswers {
-    async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
+impl BrokerAnswers {
+    /// Past authentication, quotas around the handler.
+    async fn serve(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
         let image = self.state.metadata.image();
         let (mut request, session) = match self.auth.admit(request, peer, &image) {
             Admission::Serve(request, session) => (request, session),
@@ -88,6 +90,27 @@ impl Answer for BrokerAnswers {
             (Some(response), None) => Reply::Send(response),
             (None, None) => Reply::Nothing,
         }
+    }
+}
+
+/// A Fetch from a follower replica (Kafka counts it as `FetchFollower`).
+fn from_follower(request: &DecodedRequest) -> bool {
+    match &request.body {
+        Some(RequestKind::Fetch(f)) => f.replica_id.0 >= 0 || f.replica_state.replica_id.0 >= 0,
+        _ => false,
+    }
+}
+
+impl Answer for BrokerAnswers {
+    async fn answer(&self, request: DecodedRequest, peer: SocketAddr) -> Reply {
+        let started = Instant::now();
+        let metric = RequestMetric::of(request.api_key, request.version, from_follower(&request));
+        let reply = self.serve(request, peer).await;
+        self.state
+            .metrics
+            .requests
+            .record(metric, started.elapsed());
+        reply
     }
 
     fn expects_raw_token(&self) -> bool {

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
+use crate::metrics::TopicTraffic;
 use crate::partition_watch::{PartitionWatchers, Waiter};
 
 /// Why a partition could not serve a request right now.
@@ -164,6 +165,8 @@ pub struct Partition {
     watchers: PartitionWatchers,
     /// The topic settings requests consult, resolved when the metadata changes.
     settings: Mutex<TopicSettings>,
+    /// The topic's byte and record counters, shared with its other partitions.
+    traffic: Arc<TopicTraffic>,
 }
 
 /// What the produce path needs of a topic's configs, typed and resolved once
@@ -260,7 +263,19 @@ impl Partition {
             signals,
             watchers: PartitionWatchers::default(),
             settings: Mutex::new(settings),
+            traffic: Arc::default(),
         }
+    }
+
+    /// Counts this partition's traffic in its topic's shared counters.
+    pub(crate) fn with_traffic(mut self, traffic: Arc<TopicTraffic>) -> Self {
+        self.traffic = traffic;
+        self
+    }
+
+    /// The topic's traffic counters.
+    pub(crate) fn traffic(&self) -> &TopicTraffic {
+        &self.traffic
     }
 
     /// Registers `waiter` to be woken when this partition's high watermark moves
@@ -386,6 +401,7 @@ impl Partition {
             Ok(info) => info,
             Err(e) => {
                 if e.is_disk_failure() {
+                    self.traffic.storage_error();
                     self.disk_errors.report(&self.topic, self.index, &e, now_ms);
                 }
                 return Err(e.into());
@@ -812,6 +828,7 @@ impl Partition {
                     Err(e) => {
                         if let PartitionError::Storage(s) = &e {
                             if s.is_disk_failure() {
+                                self.traffic.storage_error();
                                 self.disk_errors.report(&self.topic, self.index, s, now_ms);
                             }
                         }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::config::BrokerConfig;
 use crate::hw_checkpoint::{self, HighWatermarks};
 use crate::log_loader::{self, OpenJob};
+use crate::metrics::TrafficRegistry;
 use crate::partition::{AlterJob, Assignment, Partition, ReplicaSignals};
 use crate::state::now_ms;
 use crate::topic_config::{log_config, min_insync_replicas, BrokerDefaults};
@@ -49,6 +50,8 @@ pub struct ReplicaManager {
     /// `num.recovery.threads.per.data.dir`, as of the last image applied, for
     /// the clean stop.
     recovery_threads: AtomicUsize,
+    /// Bytes and records in and out per topic, shared by its hosted partitions.
+    pub traffic: TrafficRegistry,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +71,7 @@ impl Default for ReplicaManager {
             local_broker_epoch: AtomicI64::new(-1),
             hw_checkpoint: Mutex::default(),
             recovery_threads: AtomicUsize::new(1),
+            traffic: TrafficRegistry::default(),
         }
     }
 }
@@ -261,14 +265,17 @@ impl ReplicaManager {
                                 topic.name
                             ))));
                         };
-                        let created = Arc::new(Partition::new(
-                            topic.name.clone(),
-                            topic.topic_id,
-                            index,
-                            log,
-                            stored.remove(&(topic.name.clone(), index)),
-                            self.signals.clone(),
-                        ));
+                        let created = Arc::new(
+                            Partition::new(
+                                topic.name.clone(),
+                                topic.topic_id,
+                                index,
+                                log,
+                                stored.remove(&(topic.name.clone(), index)),
+                                self.signals.clone(),
+                            )
+                            .with_traffic(self.traffic.topic(&topic.name)),
+                        );
                         hosted.insert(index, created.clone());
                         created
                     }

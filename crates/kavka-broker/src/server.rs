@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::connection::serve_connection;
 use crate::connection_quotas::ConnectionQuotas;
+use crate::http::HttpServer;
 use crate::log_cleaner::LogCleaner;
 use crate::state::{now_ms, BrokerState, StartError};
 
@@ -21,6 +22,8 @@ pub struct Broker {
     state: Arc<BrokerState>,
     /// Every client listener, the first one the primary (`local_port`).
     listeners: Vec<BoundListener>,
+    /// `/metrics`, `/health`, `/ready`; `None` when `http.listeners` is empty.
+    http: Option<HttpServer>,
 }
 
 /// A bound socket and what its listener asks of connections.
@@ -52,8 +55,23 @@ impl Broker {
                 })?;
             listeners.push(BoundListener { socket, security });
         }
+        // Also before the disk: a taken port fails the start, and while storage
+        // opens `/ready` says so.
+        let http = HttpServer::start(&config.http).await?;
         let state = BrokerState::open(config).await?;
-        Ok(Self { state, listeners })
+        if let Some(http) = &http {
+            http.serve_broker(state.clone());
+        }
+        Ok(Self {
+            state,
+            listeners,
+            http,
+        })
+    }
+
+    /// The HTTP listener's bound addresses (none when it is turned off).
+    pub fn http_addrs(&self) -> &[std::net::SocketAddr] {
+        self.http.as_ref().map_or(&[], |h| h.local_addrs())
     }
 
     /// The port actually bound by the first listener (useful when configured as 0).
@@ -146,6 +164,9 @@ impl Broker {
             }
         }
         tracing::info!("shutting down");
+        if let Some(http) = &self.http {
+            http.stopping();
+        }
         controlled_shutdown(&self.state).await;
         let _ = stop_tx.send(true);
         let drain = async { while tasks.join_next().await.is_some() {} };

@@ -46,6 +46,8 @@ pub enum StartError {
     /// A listener's security settings cannot be used (TLS stores, mapping rules).
     #[error("{0}")]
     Listener(String),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpBindError),
     #[error("metadata quorum: {0}")]
     Quorum(String),
     #[error(
@@ -88,6 +90,8 @@ pub struct BrokerState {
     pub descriptors: DescriptorBudget,
     /// Client quota measurements and throttle counts (`quotas/`).
     pub quotas: crate::quotas::ClientQuotaManagers,
+    /// Request counts and latencies, for `/metrics`.
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 impl BrokerState {
@@ -129,6 +133,7 @@ impl BrokerState {
             requests: RequestQueue::new(&config_for_groups.connections),
             descriptors,
             quotas: crate::quotas::ClientQuotaManagers::new(config_for_groups.quotas),
+            metrics: Default::default(),
         });
         state.format_cluster().await?;
         state.register().await;

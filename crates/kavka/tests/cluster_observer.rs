@@ -146,6 +146,7 @@ async fn a_broker_only_node_takes_replicas_and_follows_metadata_across_restarts(
             "process.roles=broker\nnode.id=4\ncontroller.quorum.voters={voters}\n\
              controller.listener.names=CONTROLLER\n\
              listeners=PLAINTEXT://127.0.0.1:{observer_port}\n\
+             http.listeners=\n\
              log.dirs={}\n",
             dir.join("node-4/data").display()
         ),

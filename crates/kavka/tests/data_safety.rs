@@ -28,7 +28,8 @@ use rdkafka::Offset;
 /// Runs `kavka broker` with these overrides and expects it to refuse to start.
 fn start_refused(overrides: &[String]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kavka"));
-    cmd.arg("broker");
+    // No HTTP port: several refused starts may run at once.
+    cmd.arg("broker").arg("--override").arg("http.listeners=");
     for o in overrides {
         cmd.arg("--override").arg(o);
     }

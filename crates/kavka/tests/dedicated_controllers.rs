@@ -231,7 +231,8 @@ async fn dedicated_controllers_survive_the_loss_of_the_active_controller_and_a_b
                  controller.listener.names=CONTROLLER\n\
                  listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
                  log.dirs={}\ndefault.replication.factor=3\nmin.insync.replicas=2\n\
-                 broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=500\n",
+                 broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=500\n\
+                 http.listeners=\n",
                 dir.path().join(format!("data-{id}")).display()
             ),
         );

@@ -172,6 +172,11 @@ async fn a_crash_mid_write_after_a_clean_restart_is_recovered() {
     assert!(!partition_dir.join(".kafka_cleanshutdown").exists());
 
     broker.restart();
+    // The port is bound before the logs open: wait for the start to finish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while marker.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(!marker.exists(), "the start takes the marker");
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let writer = {

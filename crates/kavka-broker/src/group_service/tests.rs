@@ -22,6 +22,8 @@ fn config(dir: &std::path::Path) -> BrokerConfig {
             format!("log.dirs={}", dir.display()),
             "node.id=1".to_string(),
             "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
+            // Tests run side by side: none takes the default HTTP port.
+            "http.listeners=".to_string(),
             // One partition: every group lives in partition 0.
             "offsets.topic.num.partitions=1".to_string(),
             "offsets.commit.timeout.ms=300".to_string(),

@@ -163,15 +163,32 @@ async fn serve(ctx: &RequestContext<'_>, request: FetchRequest, version: i16) ->
         );
     }
     loop {
-        let (response, bytes, errors) = read_once(ctx, &request, version, verdicts.as_deref());
+        let (response, bytes, errors, sent) =
+            read_once(ctx, &request, version, verdicts.as_deref());
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
+            sent.count();
             return response;
         }
         if tokio::time::timeout_at(deadline, waiter.woken())
             .await
             .is_err()
         {
-            return read_once(ctx, &request, version, verdicts.as_deref()).0;
+            let (response, _, _, sent) = read_once(ctx, &request, version, verdicts.as_deref());
+            sent.count();
+            return response;
+        }
+    }
+}
+
+/// What one read would send, per topic, counted only once the read is answered
+/// (a read that falls short of `min_bytes` is read again, not sent).
+#[derive(Default)]
+struct SentBytes(Vec<(Arc<Partition>, usize, bool)>);
+
+impl SentBytes {
+    fn count(self) {
+        for (p, bytes, by_follower) in self.0 {
+            p.traffic().fetched(bytes, by_follower);
         }
     }
 }
@@ -274,7 +291,8 @@ fn read_once(
     request: &FetchRequest,
     version: i16,
     follower: Option<&[FollowerVerdict]>,
-) -> (FetchResponse, usize, bool) {
+) -> (FetchResponse, usize, bool, SentBytes) {
+    let mut sent = SentBytes::default();
     let mut remaining = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
     let mut errors = false;
@@ -390,6 +408,7 @@ fn read_once(
                     // Only the first partition with data may exceed the limits
                     // (one whole batch), so a consumer always makes progress.
                     if len > 0 && (first_with_data || len <= limit) {
+                        sent.0.push((p.clone(), len, verdict.is_some()));
                         total += len;
                         remaining = remaining.saturating_sub(len);
                         data.records = Some(read.records);
@@ -419,5 +438,5 @@ fn read_once(
     let response = FetchResponse::default()
         .with_session_id(0)
         .with_responses(responses);
-    (response, total, errors)
+    (response, total, errors, sent)
 }

@@ -134,11 +134,13 @@ pub(crate) async fn handle(
                         partitions.push(resp);
                         continue;
                     }
+                    let size = records.len();
                     match p
                         .append_records_for_request(records, replica_acks, now, now + timeout_ms)
                         .await
                     {
                         Ok((info, wait)) => {
+                            p.traffic().produced(size, info.record_count);
                             resp.base_offset = info.first_offset;
                             resp.log_append_time_ms = info.log_append_time;
                             resp.log_start_offset = info.log_start_offset;

@@ -227,6 +227,8 @@ fn broker_config(dir: &std::path::Path, node: i32) -> BrokerConfig {
             format!("log.dirs={}", dir.display()),
             format!("node.id={node}"),
             "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
+            // Tests run side by side: none takes the default HTTP port.
+            "http.listeners=".to_string(),
             "replica.fetch.wait.max.ms=100".to_string(),
             "replica.fetch.backoff.ms=50".to_string(),
         ],

@@ -127,6 +127,9 @@ pub(crate) fn render(node: &NodePlan, all: &[NodePlan], overrides: &[Override]) 
         ("default.replication.factor", n.min(3).to_string()),
         ("min.insync.replicas", n.min(2).to_string()),
         ("offsets.topic.replication.factor", n.min(3).to_string()),
+        // Off: every node would want the default port 9644. Turn it on per node
+        // with `--node-property ID:http.listeners=http://127.0.0.1:PORT`.
+        ("http.listeners", String::new()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -211,6 +214,11 @@ mod tests {
         assert_eq!(get(&second, "default.replication.factor"), "3");
         assert_eq!(get(&second, "min.insync.replicas"), "2");
         assert_eq!(get(&second, "offsets.topic.replication.factor"), "3");
+        assert_eq!(
+            get(&second, "http.listeners"),
+            "",
+            "no two nodes on port 9644"
+        );
     }
 
     #[test]

@@ -152,7 +152,11 @@ impl TestBroker {
             .arg("--override")
             .arg(format!("listeners=PLAINTEXT://127.0.0.1:{}", self.port))
             .arg("--override")
-            .arg(format!("log.dirs={}", self.dir.display()));
+            .arg(format!("log.dirs={}", self.dir.display()))
+            // Many brokers run at once: none takes the default HTTP port; a
+            // test that wants the listener passes http.listeners itself.
+            .arg("--override")
+            .arg("http.listeners=");
         for e in &self.extra {
             cmd.arg("--override").arg(e);
         }
