@@ -3,14 +3,15 @@
 //! OffsetFetch, ListOffsets and OffsetCommit as `kafka-consumer-groups` does.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::consumer_protocol_assignment::ConsumerProtocolAssignment;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    ApiKey, ConsumerGroupDescribeRequest, DescribeGroupsRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest, RequestKind, ResponseKind,
+    ApiKey, ConsumerGroupDescribeRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
+    ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest, RequestKind, ResponseKind,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use serde::{Deserialize, Serialize};
@@ -158,9 +159,62 @@ pub(crate) struct GroupView {
     lag: Option<i64>,
 }
 
+/// How long a group page waits for its coordinator to load (after a restart,
+/// or `__consumer_offsets` just created), as a Kafka client retries meanwhile.
+const COORDINATOR_WAIT: Duration = Duration::from_secs(10);
+
+/// Finds the group's coordinator as a client does first (which creates
+/// `__consumer_offsets` if it is missing); fails with NOT_COORDINATOR naming the
+/// broker to ask when it is another one.
+async fn find_coordinator(state: &BrokerState, group: &str) -> Result<(), ApiError> {
+    let deadline = Instant::now() + COORDINATOR_WAIT;
+    loop {
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(group.to_string()))
+            .with_key_type(0);
+        let ResponseKind::FindCoordinator(response) = call(
+            state,
+            ApiKey::FindCoordinator,
+            3,
+            RequestKind::FindCoordinator(request),
+        )
+        .await?
+        else {
+            return Err(ApiError::internal("FindCoordinator gave another answer"));
+        };
+        match response.error_code {
+            0 if response.node_id.0 == state.config.node_id => return Ok(()),
+            0 => {
+                return Err(ApiError::kafka(
+                    NOT_COORDINATOR,
+                    Some(format!(
+                        "group {group:?} is coordinated by broker {} ({}:{}); open that \
+                         broker's console",
+                        response.node_id.0, response.host, response.port
+                    )),
+                ))
+            }
+            // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
+            14 | 15 | 16 if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            code => {
+                return Err(ApiError::kafka(
+                    code,
+                    response.error_message.map(|m| m.to_string()),
+                ))
+            }
+        }
+    }
+}
+
+/// Kafka's NOT_COORDINATOR.
+const NOT_COORDINATOR: i16 = 16;
+
 /// One group; GROUP_ID_NOT_FOUND (404) when there is none.
 pub(crate) async fn describe(state: &BrokerState, group: &str) -> Result<GroupView, ApiError> {
     valid_group_id(group)?;
+    find_coordinator(state, group).await?;
     let request = DescribeGroupsRequest::default()
         .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
     let ResponseKind::DescribeGroups(response) = call(
@@ -281,7 +335,9 @@ async fn describe_consumer_group(
     )
     .await?
     else {
-        return Err(ApiError::internal("ConsumerGroupDescribe gave another answer"));
+        return Err(ApiError::internal(
+            "ConsumerGroupDescribe gave another answer",
+        ));
     };
     let Some(g) = response.groups.into_iter().next() else {
         return Ok(None);
@@ -373,11 +429,19 @@ pub(crate) async fn reset(
         "latest" => LATEST,
         "timestamp" => match reset.timestamp {
             Some(t) if t >= 0 => t,
-            _ => return Err(ApiError::bad_request("to=timestamp needs a timestamp (ms) of 0 or more")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "to=timestamp needs a timestamp (ms) of 0 or more",
+                ))
+            }
         },
         "offset" => match reset.offset {
             Some(o) if o >= 0 => o,
-            _ => return Err(ApiError::bad_request("to=offset needs an offset of 0 or more")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "to=offset needs an offset of 0 or more",
+                ))
+            }
         },
         other => {
             return Err(ApiError::bad_request(format!(
@@ -385,6 +449,7 @@ pub(crate) async fn reset(
             )))
         }
     };
+    find_coordinator(state, group).await?;
     let mut targets: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for (topic, partitions) in committed(state, group).await? {
         if reset.topic.as_ref().is_none_or(|t| *t == topic) {

@@ -10,8 +10,7 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{ApiKey, FetchRequest, ProduceRequest, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -77,9 +76,9 @@ impl Browse {
                 "end" => Start::End,
                 "beginning" => Start::Beginning,
                 "offset" => {
-                    let offset = q.int("offset")?.ok_or_else(|| {
-                        ApiError::bad_request("from=offset needs an offset")
-                    })?;
+                    let offset = q
+                        .int("offset")?
+                        .ok_or_else(|| ApiError::bad_request("from=offset needs an offset"))?;
                     if offset < 0 {
                         return Err(ApiError::bad_request(format!(
                             "offset must be 0 or more, not {offset}"
@@ -132,8 +131,7 @@ impl Browse {
                 .headers
                 .iter()
                 .any(|(k, v)| k.contains(t.as_str()) || contains(v.as_deref(), t));
-            if !(contains(r.key.as_deref(), t) || contains(r.value.as_deref(), t) || in_headers)
-            {
+            if !(contains(r.key.as_deref(), t) || contains(r.value.as_deref(), t) || in_headers) {
                 return false;
             }
         }
@@ -252,7 +250,11 @@ pub(crate) async fn browse(state: &BrokerState, topic: &str, b: Browse) -> Resul
 
 /// Merges partitions' records into one page in time order and says where
 /// each partition goes on from.
-fn assemble(found: Vec<(i32, Vec<Record>, i64)>, b: &Browse, errors: BTreeMap<i32, String>) -> Page {
+fn assemble(
+    found: Vec<(i32, Vec<Record>, i64)>,
+    b: &Browse,
+    errors: BTreeMap<i32, String>,
+) -> Page {
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     let mut all: Vec<(i32, Record)> = Vec::new();
     for (p, records, after) in found {
@@ -338,7 +340,12 @@ async fn read(
     Ok((out, from))
 }
 
-async fn fetch(state: &BrokerState, topic: &str, partition: i32, offset: i64) -> Result<Vec<Record>, i16> {
+async fn fetch(
+    state: &BrokerState,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<Vec<Record>, i16> {
     let request = FetchRequest::default()
         .with_replica_id((-1).into())
         .with_max_wait_ms(0)
@@ -516,9 +523,18 @@ mod tests {
                 text: None
             }
         );
-        assert!(browse("from=offset").unwrap_err().message.contains("needs an offset"));
-        assert!(browse("from=offset&offset=-1").unwrap_err().message.contains("0 or more"));
-        assert!(browse("from=offset&offset=abc").unwrap_err().message.contains("whole number"));
+        assert!(browse("from=offset")
+            .unwrap_err()
+            .message
+            .contains("needs an offset"));
+        assert!(browse("from=offset&offset=-1")
+            .unwrap_err()
+            .message
+            .contains("0 or more"));
+        assert!(browse("from=offset&offset=abc")
+            .unwrap_err()
+            .message
+            .contains("whole number"));
         assert!(browse("from=yesterday").is_err());
         assert!(browse("limit=0").is_err());
         assert!(browse("limit=501").is_err());
@@ -559,7 +575,11 @@ mod tests {
             &b,
             BTreeMap::new(),
         );
-        let shown: Vec<(i32, i64)> = page.records.iter().map(|r| (r.partition, r.offset)).collect();
+        let shown: Vec<(i32, i64)> = page
+            .records
+            .iter()
+            .map(|r| (r.partition, r.offset))
+            .collect();
         assert_eq!(shown, vec![(0, 0), (1, 0)]);
         assert_eq!(page.next, [(0, 1), (1, 1)].into_iter().collect());
         // From the end, the newest records are kept.
@@ -572,7 +592,11 @@ mod tests {
             &b,
             BTreeMap::new(),
         );
-        let shown: Vec<(i32, i64)> = page.records.iter().map(|r| (r.partition, r.offset)).collect();
+        let shown: Vec<(i32, i64)> = page
+            .records
+            .iter()
+            .map(|r| (r.partition, r.offset))
+            .collect();
         assert_eq!(shown, vec![(1, 0), (0, 1)]);
     }
 }

@@ -55,13 +55,13 @@ pub(crate) fn router(broker: BrokerSource) -> Router {
             "/api/v1/topics/{topic}/configs",
             axum::routing::patch(alter_configs),
         )
-        .route(
-            "/api/v1/topics/{topic}/messages",
-            get(browse).post(produce),
-        )
+        .route("/api/v1/topics/{topic}/messages", get(browse).post(produce))
         .route("/api/v1/groups", get(list_groups))
         .route("/api/v1/groups/{group}", get(describe_group))
-        .route("/api/v1/groups/{group}/reset-offsets", axum::routing::post(reset_offsets))
+        .route(
+            "/api/v1/groups/{group}/reset-offsets",
+            axum::routing::post(reset_offsets),
+        )
         .route("/api/v1/{*rest}", get(api_not_found).post(api_not_found))
         .with_state(broker)
 }
@@ -127,7 +127,8 @@ fn reply<T: Serialize>(result: Result<T, ApiError>) -> Response {
 
 /// A JSON body, or a 400 that says what is wrong with it.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("bad request body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("bad request body: {e}")))
 }
 
 async fn get_cluster(State(source): State<BrokerSource>) -> Response {

@@ -6,8 +6,8 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    ApiKey, DescribeLogDirsRequest, ListOffsetsRequest, MetadataRequest, RequestKind,
-    ResponseKind, TopicName,
+    ApiKey, DescribeLogDirsRequest, ListOffsetsRequest, MetadataRequest, RequestKind, ResponseKind,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
@@ -96,7 +96,8 @@ pub(crate) async fn sizes(state: &BrokerState) -> Result<BTreeMap<(String, i32),
         state,
         ApiKey::DescribeLogDirs,
         4,
-        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default()),
+        // None: every partition (the default is an empty list: none).
+        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
     )
     .await?
     else {
@@ -136,7 +137,10 @@ pub(crate) async fn metadata(
 }
 
 /// One topic's metadata; UNKNOWN_TOPIC_OR_PARTITION (a 404) when there is none.
-pub(crate) async fn topic(state: &BrokerState, name: &str) -> Result<MetadataResponseTopic, ApiError> {
+pub(crate) async fn topic(
+    state: &BrokerState,
+    name: &str,
+) -> Result<MetadataResponseTopic, ApiError> {
     let topic = metadata(state, Some(&[name]))
         .await?
         .into_iter()
@@ -162,7 +166,9 @@ pub(crate) fn valid_topic_name(name: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("a topic name is required"));
     }
     if name.len() > 249 {
-        return Err(ApiError::bad_request("a topic name has at most 249 characters"));
+        return Err(ApiError::bad_request(
+            "a topic name has at most 249 characters",
+        ));
     }
     if name == "." || name == ".." {
         return Err(ApiError::bad_request("a topic cannot be named . or .."));

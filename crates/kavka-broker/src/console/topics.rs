@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::kafka::{call, check};
-use super::offsets::{
-    self, list_offsets, topic_name, valid_topic_name, Offset, EARLIEST, LATEST,
-};
+use super::offsets::{self, list_offsets, topic_name, valid_topic_name, Offset, EARLIEST, LATEST};
 use crate::state::BrokerState;
 
 /// Kafka's resource type for a topic in the config APIs.
@@ -130,8 +128,14 @@ pub(crate) async fn describe(state: &BrokerState, name: &str) -> Result<TopicVie
             leader: p.leader_id.0,
             replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
             isr: p.isr_nodes.iter().map(|b| b.0).collect(),
-            log_start: starts.get(&p.partition_index).cloned().unwrap_or_else(missing),
-            log_end: ends.get(&p.partition_index).cloned().unwrap_or_else(missing),
+            log_start: starts
+                .get(&p.partition_index)
+                .cloned()
+                .unwrap_or_else(missing),
+            log_end: ends
+                .get(&p.partition_index)
+                .cloned()
+                .unwrap_or_else(missing),
             size_bytes: sizes.get(&(name.to_string(), p.partition_index)).copied(),
         })
         .collect();
@@ -146,12 +150,11 @@ pub(crate) async fn describe(state: &BrokerState, name: &str) -> Result<TopicVie
 }
 
 async fn configs(state: &BrokerState, name: &str) -> Result<Vec<ConfigView>, ApiError> {
-    let request = DescribeConfigsRequest::default().with_resources(vec![
-        DescribeConfigsResource::default()
+    let request =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
             .with_resource_type(TOPIC_RESOURCE)
             .with_resource_name(StrBytes::from_string(name.to_string()))
-            .with_configuration_keys(None),
-    ]);
+            .with_configuration_keys(None)]);
     let ResponseKind::DescribeConfigs(response) = call(
         state,
         ApiKey::DescribeConfigs,
@@ -216,7 +219,9 @@ pub(crate) async fn create(state: &BrokerState, new: NewTopic) -> Result<(), Api
         return Err(ApiError::bad_request("partitions must be at least 1"));
     }
     if new.replication_factor.is_some_and(|r| r < 1) {
-        return Err(ApiError::bad_request("replication_factor must be at least 1"));
+        return Err(ApiError::bad_request(
+            "replication_factor must be at least 1",
+        ));
     }
     let topic = CreatableTopic::default()
         .with_name(topic_name(&new.name))
@@ -291,7 +296,9 @@ pub(crate) async fn alter_configs(
 ) -> Result<(), ApiError> {
     valid_topic_name(name)?;
     if change.set.is_empty() && change.delete.is_empty() {
-        return Err(ApiError::bad_request("nothing to change: give set or delete"));
+        return Err(ApiError::bad_request(
+            "nothing to change: give set or delete",
+        ));
     }
     // The page and the API answer 404 for a topic that is not there, before any change.
     offsets::topic(state, name).await?;
@@ -327,7 +334,9 @@ pub(crate) async fn alter_configs(
     )
     .await?
     else {
-        return Err(ApiError::internal("IncrementalAlterConfigs gave another answer"));
+        return Err(ApiError::internal(
+            "IncrementalAlterConfigs gave another answer",
+        ));
     };
     for r in &response.responses {
         check(r.error_code, r.error_message.as_ref())?;
