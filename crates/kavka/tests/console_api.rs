@@ -17,10 +17,27 @@ use serde_json::{json, Value};
 
 /// One HTTP exchange over a fresh connection: (status, body as JSON or Null).
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    http_with(
+        port,
+        method,
+        path,
+        "Content-Type: application/json\r\n",
+        body,
+    )
+}
+
+/// [`http`] with `headers` (each line ending in CRLF) instead of the JSON content type.
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         {headers}Content-Length: {}\r\n\r\n{payload}",
         payload.len()
     );
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTP listener");
@@ -114,6 +131,38 @@ async fn topics_can_be_created_browsed_configured_and_deleted() {
     );
     let (status, _) = http(port, "POST", "/api/v1/topics", Some(&json!({"nme": "x"})));
     assert_eq!(status, 400);
+
+    // Another web site cannot make a visitor's browser change anything: a form
+    // post is not JSON, and a script's request carries a foreign Origin.
+    let evil = json!({"name": "planted"});
+    let (status, _) = http_with(
+        port,
+        "POST",
+        "/api/v1/topics",
+        "Content-Type: text/plain\r\n",
+        Some(&evil),
+    );
+    assert_eq!(status, 415);
+    let (status, _) = http_with(
+        port,
+        "POST",
+        "/api/v1/topics",
+        "Content-Type: application/json\r\nOrigin: http://evil.example\r\n",
+        Some(&evil),
+    );
+    assert_eq!(status, 403);
+    let (status, _) = http_with(
+        port,
+        "POST",
+        "/api/v1/topics",
+        &format!("Content-Type: application/json\r\nOrigin: http://127.0.0.1:{port}\r\n"),
+        Some(&json!({"name": "same-origin"})),
+    );
+    assert_eq!(status, 201);
+    assert_eq!(
+        http(port, "DELETE", "/api/v1/topics/same-origin", None).0,
+        200
+    );
 
     let listed = user_topics(port);
     assert_eq!(listed.len(), 1);

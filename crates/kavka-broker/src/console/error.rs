@@ -42,6 +42,24 @@ impl ApiError {
         }
     }
 
+    /// A request the console refuses to act on (e.g. sent from another site).
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+            kafka_error: None,
+        }
+    }
+
+    /// A body that is not JSON by its Content-Type.
+    pub(crate) fn not_json() -> Self {
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "send the body as Content-Type: application/json".into(),
+            kafka_error: None,
+        }
+    }
+
     /// The broker is not open yet.
     pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self {
@@ -86,7 +104,7 @@ fn kafka_status(code: i16) -> StatusCode {
         // ILLEGAL_GENERATION, NON_EMPTY_GROUP, FENCED_INSTANCE_ID
         36 | 25 | 27 | 22 | 68 | 82 => StatusCode::CONFLICT,
         // TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED
-        29 | 30 | 31 => StatusCode::FORBIDDEN,
+        29..=31 => StatusCode::FORBIDDEN,
         // NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, COORDINATOR_*, NOT_COORDINATOR,
         // REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS*, NOT_CONTROLLER
         5 | 6 | 7 | 14 | 15 | 16 | 19 | 20 | 41 => StatusCode::SERVICE_UNAVAILABLE,

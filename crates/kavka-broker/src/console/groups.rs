@@ -195,7 +195,7 @@ async fn find_coordinator(state: &BrokerState, group: &str) -> Result<(), ApiErr
                 ))
             }
             // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
-            14 | 15 | 16 if Instant::now() < deadline => {
+            14..=16 if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             code => {

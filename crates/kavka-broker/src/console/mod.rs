@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -125,8 +125,45 @@ fn reply<T: Serialize>(result: Result<T, ApiError>) -> Response {
     }
 }
 
-/// A JSON body, or a 400 that says what is wrong with it.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+/// A change may only come from the console's own page (or a tool without a
+/// browser): a browser on another site sends an `Origin` that is not this
+/// listener's, and cannot send `application/json` without a CORS preflight,
+/// which this listener never grants. So no other web page can make a visitor's
+/// browser create, delete, produce or reset here (cross-site request forgery).
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin = origin.to_str().unwrap_or_default();
+    let host_part = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    if host.is_empty() || host_part != Some(host) {
+        return Err(ApiError::forbidden(format!(
+            "a change must come from this console's own page, not from {origin}"
+        )));
+    }
+    Ok(())
+}
+
+/// A JSON body of a change, or a 4xx that says what is wrong with it.
+fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, ApiError> {
+    same_origin(headers)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return Err(ApiError::not_json());
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("bad request body: {e}")))
 }
@@ -148,9 +185,13 @@ struct Done {
     ok: bool,
 }
 
-async fn create_topic(State(source): State<BrokerSource>, payload: Bytes) -> Response {
+async fn create_topic(
+    State(source): State<BrokerSource>,
+    headers: HeaderMap,
+    payload: Bytes,
+) -> Response {
     let result = async {
-        let new = body(&payload)?;
+        let new = body(&headers, &payload)?;
         topics::create(&*broker(&source)?, new).await
     }
     .await;
@@ -160,9 +201,14 @@ async fn create_topic(State(source): State<BrokerSource>, payload: Bytes) -> Res
     }
 }
 
-async fn delete_topic(State(source): State<BrokerSource>, Path(topic): Path<String>) -> Response {
+async fn delete_topic(
+    State(source): State<BrokerSource>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     reply(
         async {
+            same_origin(&headers)?;
             topics::delete(&*broker(&source)?, &topic).await?;
             Ok(Done { ok: true })
         }
@@ -173,11 +219,12 @@ async fn delete_topic(State(source): State<BrokerSource>, Path(topic): Path<Stri
 async fn alter_configs(
     State(source): State<BrokerSource>,
     Path(topic): Path<String>,
+    headers: HeaderMap,
     payload: Bytes,
 ) -> Response {
     reply(
         async {
-            let change = body(&payload)?;
+            let change = body(&headers, &payload)?;
             topics::alter_configs(&*broker(&source)?, &topic, change).await?;
             Ok(Done { ok: true })
         }
@@ -202,11 +249,12 @@ async fn browse(
 async fn produce(
     State(source): State<BrokerSource>,
     Path(topic): Path<String>,
+    headers: HeaderMap,
     payload: Bytes,
 ) -> Response {
     reply(
         async {
-            let new = body(&payload)?;
+            let new = body(&headers, &payload)?;
             messages::produce(&*broker(&source)?, &topic, new).await
         }
         .await,
@@ -224,11 +272,12 @@ async fn describe_group(State(source): State<BrokerSource>, Path(group): Path<St
 async fn reset_offsets(
     State(source): State<BrokerSource>,
     Path(group): Path<String>,
+    headers: HeaderMap,
     payload: Bytes,
 ) -> Response {
     reply(
         async {
-            let reset = body(&payload)?;
+            let reset = body(&headers, &payload)?;
             groups::reset(&*broker(&source)?, &group, reset).await
         }
         .await,
@@ -237,4 +286,41 @@ async fn reset_offsets(
 
 async fn api_not_found() -> Response {
     ApiError::not_found("no such API; see ARCHITECTURE.md for the console's API").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn changes_come_only_from_this_listener_as_json() {
+        let json = (header::CONTENT_TYPE, "application/json");
+        let ok: Result<serde_json::Value, _> = body(&headers(&[json.clone()]), &Bytes::from("{}"));
+        assert!(ok.is_ok());
+        let same = headers(&[
+            json.clone(),
+            (header::HOST, "127.0.0.1:9644"),
+            (header::ORIGIN, "http://127.0.0.1:9644"),
+        ]);
+        assert!(body::<serde_json::Value>(&same, &Bytes::from("{}")).is_ok());
+        let other = headers(&[
+            json,
+            (header::HOST, "127.0.0.1:9644"),
+            (header::ORIGIN, "http://evil.example"),
+        ]);
+        let e = body::<serde_json::Value>(&other, &Bytes::from("{}")).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        let form = headers(&[(header::CONTENT_TYPE, "text/plain")]);
+        let e = body::<serde_json::Value>(&form, &Bytes::from("{}")).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
 }
