@@ -304,7 +304,8 @@ mod tests {
     #[test]
     fn changes_come_only_from_this_listener_as_json() {
         let json = (header::CONTENT_TYPE, "application/json");
-        let ok: Result<serde_json::Value, _> = body(&headers(&[json.clone()]), &Bytes::from("{}"));
+        let ok: Result<serde_json::Value, _> =
+            body(&headers(std::slice::from_ref(&json)), &Bytes::from("{}"));
         assert!(ok.is_ok());
         let same = headers(&[
             json.clone(),

@@ -51,14 +51,15 @@ pub(crate) fn show(bytes: Option<&[u8]>) -> Shown {
     }
 }
 
-/// Whether a record matches a filter: `needle` occurs in the text (or hex) form.
+/// Whether a record matches a filter: `needle` occurs in the form [`show`]
+/// gives it (text, or hex for binary), so what matches is what the page shows.
 pub(crate) fn contains(bytes: Option<&[u8]>, needle: &str) -> bool {
     let Some(bytes) = bytes else {
         return false;
     };
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.contains(needle),
-        Err(_) => to_hex(bytes).contains(&needle.to_ascii_lowercase()),
+        Ok(text) if is_printable(text) => text.contains(needle),
+        _ => to_hex(bytes).contains(&needle.to_ascii_lowercase()),
     }
 }
 
@@ -121,7 +122,8 @@ mod tests {
     fn filters_match_text_or_hex() {
         assert!(contains(Some(b"hello world"), "lo w"));
         assert!(!contains(Some(b"hello"), "x"));
-        assert!(contains(Some(&[0xde, 0xad]), "DEAD"));
+        assert!(contains(Some(&[0xff, 0xde, 0xad]), "DEAD"));
+        assert!(contains(Some(b"a\x07b"), "610762"));
         assert!(!contains(None, ""));
     }
 }
