@@ -63,14 +63,23 @@ trap 'exit 130' INT TERM
   --override "log.dirs=$dir/data" >"$dir/broker.log" 2>&1 &
 pid=$!
 url="http://127.0.0.1:$http_port"
+# GET /ready with bash alone: true once it answers 200.
+ready() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$http_port" || exit 1
+    printf 'GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    read -r line <&3 || exit 1
+    [[ "$line" == *" 200 "* ]]
+  ) 2>/dev/null
+}
 for _ in $(seq 1 300); do
-  if curl -fsS "$url/ready" >/dev/null 2>&1; then break; fi
+  if ready; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then
     tail -n 20 "$dir/broker.log" >&2; echo "run.sh: Kavka exited during startup" >&2; exit 1
   fi
   sleep 0.2
 done
-curl -fsS "$url/ready" >/dev/null || { tail -n 20 "$dir/broker.log" >&2; echo "run.sh: not ready" >&2; exit 1; }
+ready || { tail -n 20 "$dir/broker.log" >&2; echo "run.sh: not ready" >&2; exit 1; }
 echo "run.sh: console at $url/console/ (Kafka on 127.0.0.1:$kafka_port)" >&2
 
 shots="${SCREENSHOTS:-$here/screenshots}"
