@@ -244,6 +244,25 @@ async fn topics_can_be_created_browsed_configured_and_deleted() {
     assert_eq!(records[0]["headers"][0]["value"]["text"], json!("shop"));
     assert_eq!(page["next"]["0"], json!(15));
 
+    // From a time: the first record at or after it (records may share a millisecond).
+    let ts = records[0]["timestamp"].as_i64().unwrap();
+    let (status, page) = get(
+        port,
+        &format!(
+            "/api/v1/topics/orders/messages?partition=0&from=timestamp&timestamp={ts}&limit=1"
+        ),
+    );
+    assert_eq!(status, 200, "{page}");
+    let first = &page["records"][0];
+    assert_eq!(first["timestamp"], json!(ts), "{page}");
+    assert!(first["offset"].as_i64().unwrap() <= 10, "{page}");
+    let later = ts + 3_600_000;
+    let (_, page) = get(
+        port,
+        &format!("/api/v1/topics/orders/messages?partition=0&from=timestamp&timestamp={later}"),
+    );
+    assert!(page["records"].as_array().unwrap().is_empty(), "{page}");
+
     // All partitions from the end; a text filter; a key filter in hex.
     let (_, page) = get(port, "/api/v1/topics/orders/messages?from=end&limit=3");
     let shown: Vec<(i64, i64)> = page["records"]
