@@ -102,6 +102,13 @@ test("a topic created in the page shows its partitions and configs", async () =>
   assert.equal(await rows.count(), 2);
   assert.equal(await page.locator("input[aria-label='retention.ms']").inputValue(), "7200000");
   await screenshot("02-topic-page");
+  // Editing a config: the new value is saved and shown after the page reloads.
+  const row = page.locator("tbody tr", { has: page.locator("input[aria-label='retention.ms']") });
+  await page.fill("input[aria-label='retention.ms']", "5400000");
+  await row.locator("button", { hasText: "Save" }).click();
+  await page.locator("#notice", { hasText: "Set retention.ms = 5400000" }).waitFor();
+  const saved = (await api("GET", "/topics/made-in-browser")).configs.find((c) => c.name === "retention.ms");
+  assert.equal(saved.value, "5400000");
   // Deleting needs the name typed; a wrong one is refused in the page.
   await page.fill("#delete-confirm", "something-else");
   await page.click("#delete-topic button[type=submit]");

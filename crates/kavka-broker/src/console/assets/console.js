@@ -94,9 +94,11 @@ const enc = encodeURIComponent;
 
 let tail = null; // the live tail's timer, stopped on every navigation
 
-function route() {
+// Renders the page the hash names; `notice` (a string) is shown on it, e.g.
+// what a change just did (a hashchange passes an event, which shows nothing).
+function route(notice) {
   if (tail) { clearTimeout(tail); tail = null; }
-  showError(""); showNotice("");
+  showError(""); showNotice(typeof notice === "string" ? notice : "");
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const section = parts[0] || "";
   for (const a of document.querySelectorAll("[data-nav]")) {
@@ -219,14 +221,13 @@ async function topicPage(name) {
     const save = h("button", { class: "secondary", disabled: c.read_only, onclick: async () => {
       try {
         await api("PATCH", "/topics/" + enc(name) + "/configs", { set: { [c.name]: input.value } });
-        showNotice("Set " + c.name + " = " + input.value);
-        route();
+        route("Set " + c.name + " = " + input.value);
       } catch (e) { showError(e.message); }
     } }, "Save");
     const reset = c.source === "DYNAMIC_TOPIC_CONFIG" ? h("button", { class: "secondary", onclick: async () => {
       try {
         await api("PATCH", "/topics/" + enc(name) + "/configs", { delete: [c.name] });
-        route();
+        route(c.name + " is back to its default");
       } catch (e) { showError(e.message); }
     } }, "Reset to default") : null;
     return h("tr", {}, h("td", {}, c.name), h("td", {}, input),
@@ -428,8 +429,7 @@ async function groupPage(id) {
         body.timestamp = ms;
       }
       const r = await api("POST", "/groups/" + enc(id) + "/reset-offsets", body);
-      await route();
-      showNotice("Reset " + r.length + " partitions.");
+      route("Reset " + r.length + " partitions.");
     } catch (e) { showError(e.message); }
   } }, h("label", {}, "Reset to", to), h("label", {}, "Topic", topic), h("label", {}, "Offset", off),
   h("label", {}, "Timestamp", ts), h("button", { type: "submit" }, "Reset offsets"));
