@@ -5,6 +5,7 @@
 pub mod config;
 mod connection;
 pub mod connection_quotas;
+mod console;
 pub mod controller;
 mod controller_apis;
 mod controller_node;

@@ -4,8 +4,8 @@
 //! and `/ready` say what it still waits for; a scrape runs on the blocking pool,
 //! so a partition lock held by a flush never stalls the async threads.
 //!
-//! Built on `axum` (hyper underneath): a router, so the web console can be
-//! added beside these routes; hyper answers malformed HTTP with 400 and closes
+//! Built on `axum` (hyper underneath): a router, with the web console
+//! (`crate::console`) merged beside these routes; hyper answers malformed HTTP with 400 and closes
 //! only that connection.
 
 mod readiness;
@@ -86,7 +86,7 @@ impl HttpServer {
         }
         tracing::info!(
             ?addresses,
-            "HTTP listener serving /metrics, /health, /ready"
+            "HTTP listener serving /metrics, /health, /ready and the console at /console/"
         );
         Ok(Some(Self {
             status,
@@ -128,12 +128,17 @@ async fn bind(endpoint: &Endpoint) -> Result<TcpListener, HttpBindError> {
 }
 
 fn router(status: Arc<Status>) -> Router {
+    let console = {
+        let status = status.clone();
+        crate::console::router(Arc::new(move || status.broker.get().cloned()))
+    };
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .fallback(not_found)
         .with_state(status)
+        .merge(console)
+        .fallback(not_found)
 }
 
 async fn health() -> &'static str {
@@ -175,6 +180,6 @@ async fn metrics(State(status): State<Arc<Status>>) -> Response {
 async fn not_found() -> (StatusCode, &'static str) {
     (
         StatusCode::NOT_FOUND,
-        "not found: this listener serves /metrics, /health and /ready\n",
+        "not found: this listener serves /metrics, /health, /ready and the console at /console/\n",
     )
 }
