@@ -2,7 +2,8 @@
 //! `kafka-console-consumer`, `kafka-consumer-groups`, `kafka-configs`,
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
-//! `kafka-broker-api-versions`, `kafka-cluster` and `kafka-dump-log`, with Kafka's flags and
+//! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log` and
+//! `kafka-producer-perf-test`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
@@ -25,6 +26,7 @@ mod log_dirs;
 mod metadata_quorum;
 pub mod output;
 mod partition_report;
+mod producer_perf;
 pub mod props;
 mod reassign_partitions;
 mod topics;
@@ -65,11 +67,13 @@ pub enum Tool {
     Cluster,
     /// `kafka-dump-log`
     DumpLog,
+    /// `kafka-producer-perf-test`
+    ProducerPerfTest,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 15] = [
+    pub const ALL: [(Tool, &'static str); 16] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -85,6 +89,7 @@ impl Tool {
         (Tool::BrokerApiVersions, "broker-api-versions"),
         (Tool::Cluster, "cluster-tool"),
         (Tool::DumpLog, "dump-log"),
+        (Tool::ProducerPerfTest, "producer-perf-test"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -110,6 +115,7 @@ impl Tool {
             Tool::BrokerApiVersions => "the API versions each broker supports",
             Tool::Cluster => "the cluster's id (cluster-id); unregister a broker",
             Tool::DumpLog => "print segment and index files offline",
+            Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
         }
     }
 
@@ -131,6 +137,7 @@ impl Tool {
             Tool::BrokerApiVersions => "kafka-broker-api-versions",
             Tool::Cluster => "kafka-cluster",
             Tool::DumpLog => "kafka-dump-log",
+            Tool::ProducerPerfTest => "kafka-producer-perf-test",
         }
     }
 }
@@ -165,6 +172,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::BrokerApiVersions => broker_api_versions::main(argv),
         Tool::Cluster => cluster_tool::main(argv),
         Tool::DumpLog => dump_log::main(argv),
+        Tool::ProducerPerfTest => producer_perf::main(argv),
     };
     match result {
         Ok(code) => code,

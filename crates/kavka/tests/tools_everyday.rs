@@ -466,3 +466,50 @@ fn dump_log_prints_a_kavka_segment_as_kafka_does() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("Missing required argument \"[files]\"\n"));
 }
+
+#[test]
+fn producer_perf_test_reports_kafkas_final_line() {
+    let (_broker, b) = broker_with_orders();
+    let o = run(
+        &[
+            "producer-perf-test",
+            "--topic",
+            "orders",
+            "--num-records",
+            "50",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &format!("bootstrap.servers={b}"),
+            "acks=all",
+        ],
+        "",
+    );
+    assert_ok(&o);
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("50 records sent, "), "{out}");
+    for part in [
+        " records/sec (",
+        " MB/sec), ",
+        " ms avg latency, ",
+        " ms max latency, ",
+        " ms 50th, ",
+        " ms 95th, ",
+        " ms 99th, ",
+    ] {
+        assert!(last.contains(part), "{part} missing: {out}");
+    }
+    assert!(last.ends_with(" ms 99.9th."), "{out}");
+    let latest = run(
+        &["get-offsets", "--bootstrap-server", &b, "--topic", "orders"],
+        "",
+    );
+    let total: i64 = stdout(&latest)
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.parse::<i64>().ok())
+        .sum();
+    assert_eq!(total, 50, "{}", stdout(&latest));
+}
