@@ -2,8 +2,8 @@
 //! `kafka-console-consumer`, `kafka-consumer-groups`, `kafka-configs`,
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
-//! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log` and
-//! `kafka-producer-perf-test`, with Kafka's flags and
+//! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
+//! `kafka-producer-perf-test` and `kafka-consumer-perf-test`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
@@ -16,6 +16,7 @@ mod configs;
 mod console_consumer;
 mod console_producer;
 mod consumer_groups;
+mod consumer_perf;
 mod delete_records;
 mod dump_log;
 mod error;
@@ -69,11 +70,13 @@ pub enum Tool {
     DumpLog,
     /// `kafka-producer-perf-test`
     ProducerPerfTest,
+    /// `kafka-consumer-perf-test`
+    ConsumerPerfTest,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 16] = [
+    pub const ALL: [(Tool, &'static str); 17] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -90,6 +93,7 @@ impl Tool {
         (Tool::Cluster, "cluster-tool"),
         (Tool::DumpLog, "dump-log"),
         (Tool::ProducerPerfTest, "producer-perf-test"),
+        (Tool::ConsumerPerfTest, "consumer-perf-test"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -116,6 +120,7 @@ impl Tool {
             Tool::Cluster => "the cluster's id (cluster-id); unregister a broker",
             Tool::DumpLog => "print segment and index files offline",
             Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
+            Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
         }
     }
 
@@ -138,6 +143,7 @@ impl Tool {
             Tool::Cluster => "kafka-cluster",
             Tool::DumpLog => "kafka-dump-log",
             Tool::ProducerPerfTest => "kafka-producer-perf-test",
+            Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
         }
     }
 }
@@ -173,6 +179,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::Cluster => cluster_tool::main(argv),
         Tool::DumpLog => dump_log::main(argv),
         Tool::ProducerPerfTest => producer_perf::main(argv),
+        Tool::ConsumerPerfTest => consumer_perf::main(argv),
     };
     match result {
         Ok(code) => code,

@@ -513,3 +513,37 @@ fn producer_perf_test_reports_kafkas_final_line() {
         .sum();
     assert_eq!(total, 50, "{}", stdout(&latest));
 }
+
+#[test]
+fn consumer_perf_test_reads_what_was_produced() {
+    let (_broker, b) = broker_with_orders();
+    produce_to_partition_zero(&b, 5);
+    let o = run(
+        &[
+            "consumer-perf-test",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "orders",
+            "--num-records",
+            "5",
+            "--group",
+            "perf-group",
+        ],
+        "",
+    );
+    assert_ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec",
+        "{out}"
+    );
+    assert_eq!(lines.len(), 2, "{out}");
+    let fields: Vec<&str> = lines[1].split(", ").collect();
+    assert_eq!(fields.len(), 10, "{out}");
+    // Five records of seven bytes ("order-N").
+    assert_eq!(fields[2], "0.0000", "{out}");
+    assert_eq!(fields[4], "5", "{out}");
+}
