@@ -3,7 +3,7 @@
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
 //! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
-//! `kafka-producer-perf-test` and `kafka-consumer-perf-test`, with Kafka's flags and
+//! `kafka-producer-perf-test`, `kafka-consumer-perf-test` and `kafka-e2e-latency`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
@@ -19,6 +19,7 @@ mod consumer_groups;
 mod consumer_perf;
 mod delete_records;
 mod dump_log;
+mod e2e_latency;
 mod error;
 mod get_offsets;
 mod group_offsets;
@@ -72,11 +73,13 @@ pub enum Tool {
     ProducerPerfTest,
     /// `kafka-consumer-perf-test`
     ConsumerPerfTest,
+    /// `kafka-e2e-latency`
+    EndToEndLatency,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 17] = [
+    pub const ALL: [(Tool, &'static str); 18] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -94,6 +97,7 @@ impl Tool {
         (Tool::DumpLog, "dump-log"),
         (Tool::ProducerPerfTest, "producer-perf-test"),
         (Tool::ConsumerPerfTest, "consumer-perf-test"),
+        (Tool::EndToEndLatency, "e2e-latency"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -121,6 +125,7 @@ impl Tool {
             Tool::DumpLog => "print segment and index files offline",
             Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
             Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
+            Tool::EndToEndLatency => "produce-then-consume latency, one record at a time",
         }
     }
 
@@ -144,6 +149,7 @@ impl Tool {
             Tool::DumpLog => "kafka-dump-log",
             Tool::ProducerPerfTest => "kafka-producer-perf-test",
             Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
+            Tool::EndToEndLatency => "kafka-e2e-latency",
         }
     }
 }
@@ -180,6 +186,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::DumpLog => dump_log::main(argv),
         Tool::ProducerPerfTest => producer_perf::main(argv),
         Tool::ConsumerPerfTest => consumer_perf::main(argv),
+        Tool::EndToEndLatency => e2e_latency::main(argv),
     };
     match result {
         Ok(code) => code,

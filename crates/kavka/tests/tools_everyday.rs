@@ -547,3 +547,29 @@ fn consumer_perf_test_reads_what_was_produced() {
     assert_eq!(fields[2], "0.0000", "{out}");
     assert_eq!(fields[4], "5", "{out}");
 }
+
+#[test]
+fn e2e_latency_creates_its_topic_and_reports() {
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    let o = run(&["e2e-latency", &b, "latency", "3", "all", "10"], "");
+    assert_ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("WARNING: Positional argument usage is deprecated"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        "Topic \"latency\" does not exist. Will create topic with 1 partition(s) and replication factor = 1",
+        "{out}"
+    );
+    assert!(lines[2].starts_with("0\t"), "{out}");
+    assert!(
+        lines[3].starts_with("Avg latency: ") && lines[3].ends_with(" ms"),
+        "{out}"
+    );
+    assert!(lines[4].starts_with("Percentiles: 50th = "), "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
+}
