@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
 fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let mut tools =
-        String::from("Kafka's tools (also run as kafka-<tool>[.sh], see link-tools):\n");
+        String::from("Kafka's tools (also run under Kafka's script names, kafka-topics[.sh], ...; see link-tools):\n");
     let listed = kavka_tools::Tool::ALL
         .iter()
         .map(|(tool, name)| (*name, tool.summary()))
