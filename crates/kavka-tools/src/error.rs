@@ -53,7 +53,9 @@ impl ToolError {
 /// Kafka's default exception message for the error codes the tools meet.
 fn kafka_message(code: i16) -> Option<&'static str> {
     Some(match code {
+        1 => "The requested offset is not within the range of offsets maintained by the server.",
         3 => "This server does not host this topic-partition.",
+        5 => "There is no leader for this topic-partition as we are in the middle of a leadership election.",
         7 => "The request timed out.",
         14 => "The coordinator is loading and hence can't process requests.",
         15 => "The coordinator is not available.",
@@ -87,6 +89,7 @@ fn kafka_message(code: i16) -> Option<&'static str> {
 pub(crate) fn java_exception_class(code: i16) -> String {
     let class = match code {
         -1 => "UnknownServerException",
+        1 => "OffsetOutOfRangeException",
         3 => "UnknownTopicOrPartitionException",
         5 => "LeaderNotAvailableException",
         6 => "NotLeaderOrFollowerException",

@@ -1,24 +1,35 @@
 //! Kafka's command-line tools, native: `kafka-topics`, `kafka-console-producer`,
 //! `kafka-console-consumer`, `kafka-consumer-groups`, `kafka-configs`,
-//! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`
-//! and `kafka-transactions`, with Kafka's flags and
+//! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
+//! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
+//! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
+//! `kafka-producer-perf-test`, `kafka-consumer-perf-test` and `kafka-e2e-latency`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
 use std::path::Path;
 
+mod broker_api_versions;
 mod client;
 mod client_quotas;
+mod cluster_tool;
 mod configs;
 mod console_consumer;
 mod console_producer;
 mod consumer_groups;
+mod consumer_perf;
+mod delete_records;
+mod dump_log;
+mod e2e_latency;
 mod error;
+mod get_offsets;
 mod group_offsets;
 mod leader_election;
+mod log_dirs;
 mod metadata_quorum;
 pub mod output;
 mod partition_report;
+mod producer_perf;
 pub mod props;
 mod reassign_partitions;
 mod sasl_login;
@@ -50,11 +61,29 @@ pub enum Tool {
     ReassignPartitions,
     /// `kafka-transactions`
     Transactions,
+    /// `kafka-get-offsets`
+    GetOffsets,
+    /// `kafka-delete-records`
+    DeleteRecords,
+    /// `kafka-log-dirs`
+    LogDirs,
+    /// `kafka-broker-api-versions`
+    BrokerApiVersions,
+    /// `kafka-cluster` (`kavka cluster-tool`: `kavka cluster` runs local clusters)
+    Cluster,
+    /// `kafka-dump-log`
+    DumpLog,
+    /// `kafka-producer-perf-test`
+    ProducerPerfTest,
+    /// `kafka-consumer-perf-test`
+    ConsumerPerfTest,
+    /// `kafka-e2e-latency`
+    EndToEndLatency,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 9] = [
+    pub const ALL: [(Tool, &'static str); 18] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -64,11 +93,44 @@ impl Tool {
         (Tool::LeaderElection, "leader-election"),
         (Tool::ReassignPartitions, "reassign-partitions"),
         (Tool::Transactions, "transactions"),
+        (Tool::GetOffsets, "get-offsets"),
+        (Tool::DeleteRecords, "delete-records"),
+        (Tool::LogDirs, "log-dirs"),
+        (Tool::BrokerApiVersions, "broker-api-versions"),
+        (Tool::Cluster, "cluster-tool"),
+        (Tool::DumpLog, "dump-log"),
+        (Tool::ProducerPerfTest, "producer-perf-test"),
+        (Tool::ConsumerPerfTest, "consumer-perf-test"),
+        (Tool::EndToEndLatency, "e2e-latency"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
     pub fn from_subcommand(name: &str) -> Option<Tool> {
         Self::ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t)
+    }
+
+    /// What the tool does, in one line (for `kavka --help`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Tool::Topics => "create, list, describe, alter and delete topics",
+            Tool::ConsoleProducer => "write records from standard input to a topic",
+            Tool::ConsoleConsumer => "print a topic's records",
+            Tool::ConsumerGroups => "list, describe, delete consumer groups; reset their offsets",
+            Tool::Configs => "describe and alter topic and broker configs",
+            Tool::MetadataQuorum => "describe the metadata (Raft) quorum",
+            Tool::LeaderElection => "elect preferred or unclean partition leaders",
+            Tool::ReassignPartitions => "move partition replicas between brokers",
+            Tool::Transactions => "list, describe and abort transactions",
+            Tool::GetOffsets => "partition offsets at a time (latest, earliest, a timestamp)",
+            Tool::DeleteRecords => "delete a partition's records below an offset",
+            Tool::LogDirs => "describe brokers' log directories and replica sizes",
+            Tool::BrokerApiVersions => "the API versions each broker supports",
+            Tool::Cluster => "the cluster's id (cluster-id); unregister a broker",
+            Tool::DumpLog => "print segment and index files offline",
+            Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
+            Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
+            Tool::EndToEndLatency => "produce-then-consume latency, one record at a time",
+        }
     }
 
     /// Kafka's script name for this tool, without `.sh`.
@@ -83,6 +145,15 @@ impl Tool {
             Tool::LeaderElection => "kafka-leader-election",
             Tool::ReassignPartitions => "kafka-reassign-partitions",
             Tool::Transactions => "kafka-transactions",
+            Tool::GetOffsets => "kafka-get-offsets",
+            Tool::DeleteRecords => "kafka-delete-records",
+            Tool::LogDirs => "kafka-log-dirs",
+            Tool::BrokerApiVersions => "kafka-broker-api-versions",
+            Tool::Cluster => "kafka-cluster",
+            Tool::DumpLog => "kafka-dump-log",
+            Tool::ProducerPerfTest => "kafka-producer-perf-test",
+            Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
+            Tool::EndToEndLatency => "kafka-e2e-latency",
         }
     }
 }
@@ -111,6 +182,15 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::LeaderElection => leader_election::main(argv),
         Tool::ReassignPartitions => reassign_partitions::main(argv),
         Tool::Transactions => transactions::main(argv),
+        Tool::GetOffsets => get_offsets::main(argv),
+        Tool::DeleteRecords => delete_records::main(argv),
+        Tool::LogDirs => log_dirs::main(argv),
+        Tool::BrokerApiVersions => broker_api_versions::main(argv),
+        Tool::Cluster => cluster_tool::main(argv),
+        Tool::DumpLog => dump_log::main(argv),
+        Tool::ProducerPerfTest => producer_perf::main(argv),
+        Tool::ConsumerPerfTest => consumer_perf::main(argv),
+        Tool::EndToEndLatency => e2e_latency::main(argv),
     };
     match result {
         Ok(code) => code,
@@ -154,6 +234,43 @@ pub(crate) fn parse_args<P: clap::Parser>(
     }
 }
 
+/// Parses a tool's arguments for the tools that report a bad option in one line, as
+/// joptsimple words it (`foo is not a recognized option`, `Option time requires an
+/// argument`), after `prefix`, with no usage; `--help` prints `about` and the usage.
+pub(crate) fn parse_args_terse<P: clap::Parser>(
+    argv: impl IntoIterator<Item = OsString>,
+    prefix: &str,
+    about: &str,
+) -> Result<P, i32> {
+    use clap::error::{ContextKind, ErrorKind};
+    let e = match P::try_parse_from(argv) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    let arg = e
+        .get(ContextKind::InvalidArg)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // clap names an option missing its value with the placeholder: keep the name.
+    let name = arg.trim_start_matches('-');
+    let name = name.split([' ', '=']).next().unwrap_or(name);
+    Err(match e.kind() {
+        ErrorKind::DisplayHelp => usage::<P>(about),
+        ErrorKind::UnknownArgument => {
+            eprintln!("{prefix}{name} is not a recognized option");
+            1
+        }
+        ErrorKind::InvalidValue if !name.is_empty() => {
+            eprintln!("{prefix}Option {name} requires an argument");
+            1
+        }
+        _ => {
+            eprint!("{}", e.render());
+            1
+        }
+    })
+}
+
 /// Prints a usage error as Kafka's tools do (the message, then the options, on
 /// stderr) and returns exit status 1.
 pub(crate) fn usage<P: clap::CommandFactory>(message: &str) -> i32 {
@@ -181,6 +298,17 @@ mod tests {
             Some(Tool::ReassignPartitions)
         );
         assert_eq!(t("kafka-transactions.sh"), Some(Tool::Transactions));
+        assert_eq!(t("kafka-get-offsets.sh"), Some(Tool::GetOffsets));
+        assert_eq!(t("kafka-delete-records"), Some(Tool::DeleteRecords));
+        assert_eq!(t("kafka-log-dirs.sh"), Some(Tool::LogDirs));
+        assert_eq!(
+            t("kafka-broker-api-versions"),
+            Some(Tool::BrokerApiVersions)
+        );
+        assert_eq!(t("kafka-cluster.sh"), Some(Tool::Cluster));
+        assert_eq!(t("kafka-dump-log"), Some(Tool::DumpLog));
+        // `kavka cluster` manages local clusters; Kafka's cluster tool is cluster-tool.
+        assert_eq!(Tool::from_subcommand("cluster"), None);
         assert_eq!(t("kavka"), None);
         assert_eq!(t("kafka-topics.py"), None);
     }

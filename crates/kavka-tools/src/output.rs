@@ -61,6 +61,12 @@ pub fn java_string_order<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
     java_hash_iteration(rows, |r| java_string_hash(key(r)), 16)
 }
 
+/// Reorders rows the way a default `HashMap` keyed by objects with Java hash codes
+/// `hash` iterates.
+pub fn java_hash_order<T>(rows: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T> {
+    java_hash_iteration(rows, hash, 16)
+}
+
 /// Iteration order of a Java `HashMap` with `initial` table slots after inserting
 /// `rows` in order: by bucket, then insertion order (resizes keep that order).
 fn java_hash_iteration<T>(rows: Vec<T>, hash: impl Fn(&T) -> i32, initial: usize) -> Vec<T> {

@@ -185,6 +185,11 @@ impl Connection {
         Ok(version)
     }
 
+    /// The version range of every API the broker advertised, by key.
+    pub(crate) fn api_versions(&self) -> std::collections::BTreeMap<i16, (i16, i16)> {
+        self.versions.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
     /// Whether the broker serves API `key` at all.
     pub(crate) fn supports(&self, key: ApiKey) -> bool {
         self.versions.contains_key(&(key as i16))

@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(code) = run_tool_if_asked() {
         std::process::exit(code);
     }
-    let cli = Cli::parse();
+    let cli = parse_cli();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -95,6 +95,26 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The command line, with Kafka's tools (parsed by the tools themselves) listed
+/// in `kavka --help`.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut tools =
+        String::from("Kafka's tools (also run under Kafka's script names, kafka-topics[.sh], ...; see link-tools):\n");
+    let listed = kavka_tools::Tool::ALL
+        .iter()
+        .map(|(tool, name)| (*name, tool.summary()))
+        .chain([(
+            "storage",
+            "format log directories (random-uuid, format, info)",
+        )]);
+    for (name, summary) in listed {
+        tools.push_str(&format!("  {name:<22}{summary}\n"));
+    }
+    let matches = Cli::command().after_help(tools).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Runs a command-line tool when invoked as `kafka-topics[.sh]` (argv[0]) or as
