@@ -203,20 +203,14 @@ mod tests {
     }
 
     #[test]
-    fn secured_kafka_config_names_every_setting() {
+    fn only_settings_kavka_does_not_serve_are_named() {
         let found = keys(&[
             ("listeners", "SASL_SSL://127.0.0.1:9093"),
             ("sasl.oauthbearer.jwks.endpoint.url", "https://x"),
             ("ssl.keystore.location", "/etc/kafka/ks.jks"),
             ("ssl.keystore.password", "secret"),
         ]);
-        assert!(!found.contains(&"listeners".to_string()), "{found:?}");
-        for key in ["sasl.oauthbearer.jwks.endpoint.url"] {
-            assert!(
-                found.contains(&key.to_string()),
-                "{key} not reported: {found:?}"
-            );
-        }
+        assert_eq!(found, ["sasl.oauthbearer.jwks.endpoint.url".to_string()]);
     }
 
     #[test]
