@@ -31,5 +31,7 @@ VOLUME ["/var/lib/kafka/data"]
 EXPOSE 9092 9093 9644
 ENTRYPOINT ["kavka"]
 # Defaults a KAFKA_* variable overrides (the environment wins over --override):
-# clients from outside the container reach port 9092, data lives on the volume.
-CMD ["broker", "--override", "listeners=PLAINTEXT://:9092", "--override", "log.dirs=/var/lib/kafka/data"]
+# clients from outside the container reach port 9092, metrics and the console
+# port 9644 (loopback inside a container would be out of reach; the console has no
+# login, so publish 9644 only where that is fine), data lives on the volume.
+CMD ["broker", "--override", "listeners=PLAINTEXT://:9092", "--override", "http.listeners=http://0.0.0.0:9644", "--override", "log.dirs=/var/lib/kafka/data"]

@@ -152,7 +152,10 @@ printf 'a\nb\nc\n' | in_ns "$NS_kafka_2" "$KAVKA" console-producer --bootstrap-s
 got=$(in_ns "$NS_kafka_3" "$KAVKA" console-consumer --bootstrap-server kafka-3:19092 --topic orders \
   --from-beginning --max-messages 3 --timeout-ms 20000 2>/dev/null | sort)
 [[ $got == $'a\nb\nc' ]] || fail "consumed on kafka-3: $got"
-# Not checked yet: each node's second client listener (PLAINTEXT_HOST on 9092), since
-# the broker serves one client listener until several listeners land.
+# The host-side listener each node publishes (PLAINTEXT_HOST on port 9092; it
+# advertises the host's published port, which only Docker's port mapping serves).
+for ns in "$NS_kafka_1" "$NS_kafka_2" "$NS_kafka_3"; do
+  in_ns "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9092' 2>/dev/null || fail "no PLAINTEXT_HOST listener in $ns"
+done
 echo "ok: 3 voters, cluster id from CLUSTER_ID, a topic with 3 replicas written on kafka-2 and read on kafka-3"
 echo "compose checks passed"
