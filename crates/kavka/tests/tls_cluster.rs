@@ -72,6 +72,7 @@ async fn a_cluster_replicates_over_an_ssl_inter_broker_listener() {
             &config,
             format!(
                 "process.roles=broker,controller\nnode.id={id}\ncontroller.quorum.voters={voters}\n\
+                 http.listeners=\n\
                  listeners=SSL://127.0.0.1:{ssl},CONTROLLER://127.0.0.1:{ctl}\n\
                  advertised.listeners=SSL://127.0.0.1:{ssl}\n\
                  controller.listener.names=CONTROLLER\ninter.broker.listener.name=SSL\n\
