@@ -7,7 +7,8 @@
 #   - the StandardAuthorizer; User:alice (SCRAM, made with kafka-configs) and
 #     User:carol (the client certificate's CN) may write, read and describe
 #     secure-topic and read every group; nobody may touch forbidden-topic.
-# Then kafka-python, confluent-kafka (librdkafka) and KafkaJS, each over
+# Then kafka-python, confluent-kafka (librdkafka), KafkaJS and the Java client
+# (Kafka's console producer and consumer, kafka-topics), each over
 # SASL_SSL/SCRAM and over mutual TLS: produce and consume secure-topic, produce
 # to forbidden-topic (denied), and over SASL_SSL log in with a wrong password.
 # Every step prints one line per broker; the two columns are printed side by
@@ -117,9 +118,62 @@ setup() { # plaintext-bootstrap
   tool kafka-acls --bootstrap-server "$1" --add --allow-principal User:alice --allow-principal User:carol \
     --operation Read --group '*'
 }
+# The Java client, through Kafka's console tools (the same client library).
+cat "$t/carol.key" "$t/carol.pem" > "$t/carol-keystore.pem"
+java_props() { # file transport [password]
+  if [[ $2 == sasl_ssl ]]; then
+    cat > "$1" <<PROPS
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-256
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="${3:-alice-secret}";
+ssl.truststore.type=PEM
+ssl.truststore.location=$t/ca.pem
+PROPS
+  else
+    cat > "$1" <<PROPS
+security.protocol=SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$t/ca.pem
+ssl.keystore.type=PEM
+ssl.keystore.location=$t/carol-keystore.pem
+PROPS
+  fi
+}
+# The first line naming a Kafka exception, without timestamps or addresses.
+java_error() { grep -o -m1 'org\.apache\.kafka\.common\.errors\.[A-Za-z]*Exception[^(]*' "$1" | sed 's/ *$//'; }
+java_clients() { # name sasl-bootstrap ssl-bootstrap
+  local transport bootstrap props err="$WORK/$1-java.err"
+  for transport in sasl_ssl mtls; do
+    bootstrap=$2; [[ $transport == mtls ]] && bootstrap=$3
+    props="$WORK/java-$transport.properties"
+    java_props "$props" "$transport"
+    if printf 'java-%s-0\njava-%s-1\n' "$transport" "$transport" | compat/kafka-tool.sh kafka-console-producer \
+        --bootstrap-server "$bootstrap" --topic secure-topic --producer.config "$props" 2> "$err" \
+        && [[ -z "$(java_error "$err")" ]]; then
+      echo "java $transport produce: ok"
+    else
+      echo "java $transport produce: $(java_error "$err")"
+    fi
+    echo x | compat/kafka-tool.sh kafka-console-producer --bootstrap-server "$bootstrap" \
+      --topic forbidden-topic --producer.config "$props" 2> "$err" || true
+    echo "java $transport produce denied topic: $(java_error "$err")"
+    local got
+    got="$(compat/kafka-tool.sh kafka-console-consumer --bootstrap-server "$bootstrap" --topic secure-topic \
+      --from-beginning --group "$transport-java" --consumer.config "$props" --timeout-ms 20000 2> "$err" \
+      | grep -c "^java-$transport-" || true)"
+    if [[ "$got" == 2 ]]; then echo "java $transport consume: ok"; else echo "java $transport consume: $got of 2 records $(java_error "$err")"; fi
+    if [[ $transport == sasl_ssl ]]; then
+      java_props "$WORK/java-wrong.properties" sasl_ssl guess
+      compat/kafka-tool.sh kafka-topics --bootstrap-server "$bootstrap" --list \
+        --command-config "$WORK/java-wrong.properties" > /dev/null 2> "$err" || true
+      echo "java $transport wrong password: $(java_error "$err")"
+    fi
+  done
+}
 clients() { # name sasl-bootstrap ssl-bootstrap out
   { "$venv/bin/python" "$HERE/clients.py" "$1" "$2" "$3" "$t" 2>> "$WORK/$1-clients.err"
     node "$HERE/clients.js" "$1" "$2" "$3" "$t" 2>> "$WORK/$1-clients.err"
+    java_clients "$1" "$2" "$3"
   } > "$4" || true
 }
 
