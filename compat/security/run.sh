@@ -148,18 +148,18 @@ java_clients() { # name sasl-bootstrap ssl-bootstrap
     props="$WORK/java-$transport.properties"
     java_props "$props" "$transport"
     if printf 'java-%s-0\njava-%s-1\n' "$transport" "$transport" | compat/kafka-tool.sh kafka-console-producer \
-        --bootstrap-server "$bootstrap" --topic secure-topic --producer.config "$props" 2> "$err" \
+        --bootstrap-server "$bootstrap" --topic secure-topic --command-config "$props" 2> "$err" \
         && [[ -z "$(java_error "$err")" ]]; then
       echo "java $transport produce: ok"
     else
       echo "java $transport produce: $(java_error "$err")"
     fi
     echo x | compat/kafka-tool.sh kafka-console-producer --bootstrap-server "$bootstrap" \
-      --topic forbidden-topic --producer.config "$props" 2> "$err" || true
+      --topic forbidden-topic --command-config "$props" 2> "$err" || true
     echo "java $transport produce denied topic: $(java_error "$err")"
     local got
     got="$(compat/kafka-tool.sh kafka-console-consumer --bootstrap-server "$bootstrap" --topic secure-topic \
-      --from-beginning --group "$transport-java" --consumer.config "$props" --timeout-ms 20000 2> "$err" \
+      --from-beginning --group "$transport-java" --command-config "$props" --timeout-ms 20000 2> "$err" \
       | grep -c "^java-$transport-" || true)"
     if [[ "$got" == 2 ]]; then echo "java $transport consume: ok"; else echo "java $transport consume: $got of 2 records $(java_error "$err")"; fi
     if [[ $transport == sasl_ssl ]]; then
