@@ -23,7 +23,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-const ADMIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-secret\";";
+const ADMIN_JAAS: &str =
+    "org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-secret\";";
 const EXTERNAL_PLAIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required user_reader=\"reader-secret\";";
 const SCRAM_JAAS: &str = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
 
@@ -169,18 +170,13 @@ async fn scram_over_sasl_ssl_round_trips_and_refuses_wrong_passwords_and_strange
     assert_eq!(out, "Completed updating config for user alice.\n");
 
     // librdkafka over SASL_SSL with SCRAM-SHA-256: produce, then consume.
-    let alice = sasl_ssl_config(
-        ssl_port,
-        &trusted,
-        "SCRAM-SHA-256",
-        "alice",
-        "alice-secret",
-    );
+    let alice = sasl_ssl_config(ssl_port, &trusted, "SCRAM-SHA-256", "alice", "alice-secret");
     let producer: FutureProducer = alice.create().expect("producer");
     for i in 0..3 {
         producer
             .send(
-                FutureRecord::<(), _>::to("over-sasl-ssl").payload(format!("secret-{i}").as_bytes()),
+                FutureRecord::<(), _>::to("over-sasl-ssl")
+                    .payload(format!("secret-{i}").as_bytes()),
                 Duration::from_secs(20),
             )
             .await
