@@ -37,10 +37,12 @@
 #               in total, then end-to-end latency of 100 records/s in every
 #               group for 10 s; --quick: 50 groups, 5 s). KAFKA_REF_PORT /
 #               KAFKA_REF_DIR as for --txn
-# --tls         each broker with a PLAINTEXT and an SSL listener (one PKCS12 key
+# --tls         each broker with a PLAINTEXT, an SSL and a SASL_SSL listener
+#               (SCRAM-SHA-256, user made with Kafka's kafka-configs; one PKCS12 key
 #               store made with openssl for this run): produce (acks 1 and all)
-#               and consume of 300k records of 1,000 B over each (--quick: 50k);
-#               the TLS/plaintext ratio per broker, then Kavka/Kafka over TLS.
+#               and consume of 300k records of 1,000 B over each (--quick: 50k;
+#               TLS_RECORDS=N sets it); the TLS/plaintext and SASL_SSL/plaintext
+#               ratios per broker, then Kavka/Kafka over each.
 #               KAFKA_REF_PORT / KAFKA_REF_DIR as for --txn
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
@@ -60,7 +62,7 @@ CLUSTER=0
 TXN_ONLY=0
 SCALE_ONLY=0
 TLS=0
-TLS_RECORDS=300000
+TLS_RECORDS="${TLS_RECORDS:-300000}"
 IDLE_CONNECTIONS=5000
 CONSUMER_GROUPS=200
 MANY_TOPICS=1000
@@ -71,22 +73,24 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
       IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000
-      TLS_RECORDS=50000 ;;
+      TLS_RECORDS="${TLS_RECORDS:-50000}" ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
     --txn) TXN_ONLY=1 ;;
     --scale) SCALE_ONLY=1 ;;
     --tls) TLS=1 ;;
-    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
 
 HOST=127.0.0.1
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kavka-compare.XXXXXX")"
-BENCH="$ROOT/target/release/kavka-bench"
-KAVKA="$ROOT/target/release/kavka"
+# KAVKA_BIN / KAVKA_BENCH_BIN: other release binaries (then nothing is built).
+BENCH="${KAVKA_BENCH_BIN:-$ROOT/target/release/kavka-bench}"
+KAVKA="${KAVKA_BIN:-$ROOT/target/release/kavka}"
+[[ -n "${KAVKA_BIN:-}${KAVKA_BENCH_BIN:-}" ]] && BUILD=0
 KAVKA_PID=""
 KAFKA_DIRS=()
 KAVKA_CLUSTER_DIR=""
@@ -340,12 +344,25 @@ if [[ "$TLS" == 1 ]]; then
     "ssl.keystore.password=compare" "ssl.key.password=compare"
     "ssl.truststore.type=PEM" "ssl.truststore.location=$tls/ca.pem"
   )
+  # SASL_SSL: SCRAM-SHA-256 on the same key store.
+  ssl_props+=(
+    "sasl.enabled.mechanisms=SCRAM-SHA-256"
+    "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  )
   client_tls=(--client-config security.protocol=ssl --client-config "ssl.ca.location=$tls/ca.pem")
-  tls_workloads() { # name plain-bootstrap ssl-bootstrap pid
+  client_sasl=(--client-config security.protocol=sasl_ssl --client-config "ssl.ca.location=$tls/ca.pem"
+    --client-config sasl.mechanism=SCRAM-SHA-256 --client-config sasl.username=bench
+    --client-config sasl.password=bench-secret)
+  add_scram_user() { # plain-bootstrap
+    compat/kafka-tool.sh kafka-configs --bootstrap-server "$1" --alter --entity-type users \
+      --entity-name bench --add-config 'SCRAM-SHA-256=[iterations=4096,password=bench-secret]' > /dev/null
+  }
+  tls_workloads() { # name plain-bootstrap ssl-bootstrap pid sasl-ssl-bootstrap
     local name=$1
-    for mode in plain tls; do
+    for mode in plain tls sasl_ssl; do
       local bootstrap=$2 extra=()
       if [[ $mode == tls ]]; then bootstrap=$3; extra=("${client_tls[@]}"); fi
+      if [[ $mode == sasl_ssl ]]; then bootstrap=$5; extra=("${client_sasl[@]}"); fi
       for acks in 1 all; do
         "$BENCH" --bootstrap "$bootstrap" --broker-pid "$4" "${extra[@]}" \
           --out "$WORK/$name-$mode.tsv" produce --records "$TLS_RECORDS" --record-size 1000 --acks "$acks" \
@@ -358,43 +375,54 @@ if [[ "$TLS" == 1 ]]; then
   }
   port="$(free_port)"
   ssl_port="$(free_port)"
+  sasl_port="$(free_port)"
   overrides=()
   for p in "${ssl_props[@]}"; do overrides+=(--override "$p"); done
-  "$KAVKA" broker --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port" \
-    --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL" "${overrides[@]}" \
+  "$KAVKA" broker --override "http.listeners=" \
+    --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port,SASL_SSL://$HOST:$sasl_port" \
+    --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL" "${overrides[@]}" \
     --override "log.dirs=$WORK/kavka-data" > "$WORK/kavka.log" 2>&1 &
   KAVKA_PID=$!
   wait_for_port "$port"
   wait_for_port "$ssl_port"
+  wait_for_port "$sasl_port"
+  add_scram_user "$HOST:$port"
   echo
-  echo "## Kavka (pid $KAVKA_PID, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port)"
-  tls_workloads kavka "$HOST:$port" "$HOST:$ssl_port" "$KAVKA_PID"
+  echo "## Kavka (pid $KAVKA_PID, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port, SASL_SSL $HOST:$sasl_port)"
+  tls_workloads kavka "$HOST:$port" "$HOST:$ssl_port" "$KAVKA_PID" "$HOST:$sasl_port"
   stop_kavka
   "$BENCH" compare --a-name TLS "$WORK/kavka-tls.tsv" --b-name plaintext "$WORK/kavka-plain.tsv"
+  "$BENCH" compare --a-name SASL_SSL "$WORK/kavka-sasl_ssl.tsv" --b-name plaintext "$WORK/kavka-plain.tsv"
 
   port="${KAFKA_REF_PORT:-$(free_port)}"
   ssl_port="$(free_port)"
+  sasl_port="$(free_port)"
   kafka_dir="${KAFKA_REF_DIR:-$WORK/kafka}"
   KAFKA_DIRS+=("$kafka_dir")
   overrides=()
   for p in "${ssl_props[@]}"; do overrides+=(--override "$p"); done
   started="$(compat/kafka-ref.sh start --port "$port" --controller-port "$((port + 1))" \
     --dir "$kafka_dir" --fresh \
-    --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port,CONTROLLER://$HOST:$((port + 1))" \
-    --override "advertised.listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port" \
-    --override "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL" \
+    --override "listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port,SASL_SSL://$HOST:$sasl_port,CONTROLLER://$HOST:$((port + 1))" \
+    --override "advertised.listeners=PLAINTEXT://$HOST:$port,SSL://$HOST:$ssl_port,SASL_SSL://$HOST:$sasl_port" \
+    --override "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL" \
     "${overrides[@]}")"
   kafka_pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<< "$started")"
+  add_scram_user "$HOST:$port"
   echo
-  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port)"
-  tls_workloads kafka "$HOST:$port" "$HOST:$ssl_port" "$kafka_pid"
+  echo "## Apache Kafka 4.4.0 (pid $kafka_pid, PLAINTEXT $HOST:$port, SSL $HOST:$ssl_port, SASL_SSL $HOST:$sasl_port)"
+  tls_workloads kafka "$HOST:$port" "$HOST:$ssl_port" "$kafka_pid" "$HOST:$sasl_port"
   compat/kafka-ref.sh stop --dir "$kafka_dir" > /dev/null
   rm -rf "$kafka_dir/data"
   "$BENCH" compare --a-name TLS "$WORK/kafka-tls.tsv" --b-name plaintext "$WORK/kafka-plain.tsv"
+  "$BENCH" compare --a-name SASL_SSL "$WORK/kafka-sasl_ssl.tsv" --b-name plaintext "$WORK/kafka-plain.tsv"
 
   echo
   echo "## Over TLS: Kavka / Kafka (same run, same machine; > 1 is better for records/s, < 1 for CPU and RSS)"
   "$BENCH" compare --a-name Kavka "$WORK/kavka-tls.tsv" --b-name Kafka "$WORK/kafka-tls.tsv"
+  echo
+  echo "## Over SASL_SSL (SCRAM-SHA-256): Kavka / Kafka"
+  "$BENCH" compare --a-name Kavka "$WORK/kavka-sasl_ssl.tsv" --b-name Kafka "$WORK/kafka-sasl_ssl.tsv"
   echo
   echo "## Plaintext: Kavka / Kafka"
   "$BENCH" compare --a-name Kavka "$WORK/kavka-plain.tsv" --b-name Kafka "$WORK/kafka-plain.tsv"

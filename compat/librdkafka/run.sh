@@ -27,7 +27,16 @@
 #                    per-test timeouts (30 s x multiplier unless the test sets its own) apply too
 #   --scenario S     librdkafka test scenario: default, or noautocreate (the broker gets
 #                    auto.create.topics.enable=false; runs 0045's topic_remove and
-#                    non_exist_and_partchange, 0107 and 0111)
+#                    non_exist_and_partchange, 0107 and 0111), or sasl (the tests use a
+#                    SASL_PLAINTEXT listener beside PLAINTEXT, PLAIN, user admin/admin-secret,
+#                    connections.max.reauth.ms=10000, the StandardAuthorizer with
+#                    super.users=User:admin; the clients log in as admin and Kafka's tools
+#                    get a --command-config; default tests: compat/librdkafka/passing-sasl.txt).
+#                    The cached runner is built without OpenSSL, so SCRAM and SASL_SSL,
+#                    which librdkafka only offers with OpenSSL, are not exercised here.
+#                    Or acl: plaintext, the StandardAuthorizer with
+#                    allow.everyone.if.no.acl.found=true on both brokers (default tests:
+#                    compat/librdkafka/passing-acl.txt)
 #   --broker-override K=V  extra broker setting for --kavka / --reference (repeatable)
 #   --metadata-proxy with --kavka: put compat/librdkafka/metadata-proxy.py in front of
 #                    Kavka (diagnostic only; it drops the 3 surplus bytes librdkafka
@@ -206,6 +215,8 @@ elif [[ $all -eq 1 || $local_only -eq 1 ]]; then
 else
   set_file="$here/passing.txt"
   [[ $nodes -eq 3 ]] && set_file="$here/passing-cluster.txt"
+  [[ $scenario == sasl ]] && set_file="$here/passing-sasl.txt"
+  [[ $scenario == acl ]] && set_file="$here/passing-acl.txt"
   mapfile -t numbers < <(grep -oE '^[0-9]{4}(:[A-Za-z0-9_]+)?' "$set_file")
 fi
 ((${#numbers[@]})) || { log "no tests selected"; exit 2; }
@@ -213,10 +224,15 @@ fi
 # ---------------------------------------------------------------- broker ---
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# KAVKA_TEST_PORTS=LO-HI (a range reserved for this run) narrows the choice.
+port_lo=20000 port_hi=31999
+if [[ "${KAVKA_TEST_PORTS:-}" =~ ^([0-9]+)-([0-9]+)$ ]]; then
+  port_lo="${BASH_REMATCH[1]}" port_hi="${BASH_REMATCH[2]}"
+fi
 free_port() {  # a port p with p and p+1 free, below the ephemeral range (32768-)
   local p
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 12000 ))
+    p=$(( port_lo + RANDOM % (port_hi - port_lo) ))
     if ! port_busy "$p" && ! port_busy "$((p + 1))"; then echo "$p"; return 0; fi
   done
   return 1
@@ -251,8 +267,33 @@ broker_overrides=(--override num.partitions=4 --override group.initial.rebalance
 case "$scenario" in
   default) ;;
   noautocreate) broker_overrides+=(--override auto.create.topics.enable=false) ;;
-  *) log "unknown scenario $scenario (default, noautocreate)"; exit 2 ;;
+  sasl)
+    # The same settings on both brokers.
+    sasl_jaas='org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret";'
+    broker_overrides+=(
+      --override sasl.enabled.mechanisms=PLAIN
+      --override "listener.name.sasl_plaintext.plain.sasl.jaas.config=$sasl_jaas"
+      --override connections.max.reauth.ms=10000
+      --override authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+      --override allow.everyone.if.no.acl.found=true
+      --override super.users=User:admin
+    )
+    [[ $nodes -eq 1 ]] || { log "--scenario sasl runs on one node only"; exit 2; }
+    # The SASL_PLAINTEXT listener is added beside PLAINTEXT (kafka-ref.sh's
+    # readiness check speaks plaintext) once the ports are chosen, below.
+    ;;
+  acl)
+    # Plaintext clients (librdkafka's ACL tests skip when authentication is
+    # configured: they call kafka-acls.sh without credentials), the authorizer on.
+    broker_overrides+=(
+      --override authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+      --override allow.everyone.if.no.acl.found=true
+    ) ;;
+  *) log "unknown scenario $scenario (default, noautocreate, sasl, acl)"; exit 2 ;;
 esac
+# librdkafka's own scenario names: sasl changes the broker and test.conf, not the tests.
+runner_scenario="$scenario"
+[[ $scenario == sasl || $scenario == acl ]] && runner_scenario=default
 broker_overrides+=(${extra_overrides[@]+"${extra_overrides[@]}"})
 
 broker_log=""
@@ -282,10 +323,21 @@ elif [[ $local_only -eq 0 && "$mode" == reference ]]; then
   # kafka-ref.sh records the broker's PID in $ref_dir/kafka.pid; `stop --dir` signals only that PID.
   # An authorizer that allows everything until a test adds ACLs, so the ACL tests
   # (0081 CreateAcls..., 0109, 0115, 0119) can run.
-  "$compat/kafka-ref.sh" start --port "$port" --dir "$ref_dir" --fresh "${broker_overrides[@]}" \
-    --override authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer \
-    --override allow.everyone.if.no.acl.found=true >&2
+  listener_overrides=()
   bootstrap="127.0.0.1:$port"
+  if [[ $scenario == sasl ]]; then
+    sasl_port="$(free_port)" || { log "no free port found"; exit 1; }
+    listener_overrides=(
+      --override "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,CONTROLLER://127.0.0.1:$((port + 1))"
+      --override "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+      --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+    )
+    bootstrap="127.0.0.1:$sasl_port"
+  fi
+  "$compat/kafka-ref.sh" start --port "$port" --dir "$ref_dir" --fresh \
+    --override authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer \
+    --override allow.everyone.if.no.acl.found=true "${broker_overrides[@]}" \
+    ${listener_overrides[@]+"${listener_overrides[@]}"} >&2
   broker_log="$ref_dir/server.log"
 elif [[ $local_only -eq 0 && "$mode" == kavka ]]; then
   if [[ -n "${KAVKA_BIN:-}" ]]; then
@@ -304,7 +356,15 @@ elif [[ $local_only -eq 0 && "$mode" == kavka ]]; then
     client_port=$port; port=$((port + 1))
     broker_overrides+=(--override "advertised.listeners=PLAINTEXT://127.0.0.1:$client_port")
   fi
-  "$bin" broker --override "http.listeners=" --override "listeners=PLAINTEXT://127.0.0.1:$port" \
+  listener_overrides=(--override "listeners=PLAINTEXT://127.0.0.1:$port")
+  if [[ $scenario == sasl ]]; then
+    sasl_port="$(free_port)" || { log "no free port found"; exit 1; }
+    listener_overrides=(
+      --override "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+      --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    )
+  fi
+  "$bin" broker --override "http.listeners=" "${listener_overrides[@]}" \
     --override "log.dirs=$work/kavka/data" "${broker_overrides[@]}" \
     >"$work/kavka/broker.log" 2>&1 &
   kavka_pid=$!
@@ -317,6 +377,7 @@ elif [[ $local_only -eq 0 && "$mode" == kavka ]]; then
     for _ in $(seq 1 50); do port_busy "$client_port" && break; sleep 0.1; done
   fi
   bootstrap="127.0.0.1:$client_port"
+  [[ $scenario == sasl ]] && bootstrap="127.0.0.1:$sasl_port"
   broker_log="$work/kavka/broker.log"
 fi
 
@@ -326,15 +387,33 @@ conf="$work/test.conf"
 cat >"$conf" <<EOF
 bootstrap.servers=$bootstrap
 broker.address.family=v4
-security.protocol=PLAINTEXT
 test.timeout.multiplier=${TEST_TIMEOUT_MULTIPLIER:-2}
 EOF
+tool_config=()
+if [[ $scenario == sasl ]]; then
+  cat >>"$conf" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.username=admin
+sasl.password=admin-secret
+EOF
+  # Kafka's tools (Java clients) log in with the same identity.
+  cat >"$work/tools.properties" <<'EOF'
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret";
+EOF
+  tool_config=(--command-config "$work/tools.properties")
+else
+  echo "security.protocol=PLAINTEXT" >>"$conf"
+fi
 
 # KAFKA_PATH shim: the tests call \$KAFKA_PATH/bin/kafka-topics.sh etc. (with
 # --bootstrap-server \$BROKERS for Kafka >= 3.0); compat/kafka-tool.sh runs the real tools.
 mkdir -p "$work/kafka/bin"
 for t in kafka-topics kafka-configs kafka-acls kafka-consumer-groups; do
-  printf '#!/usr/bin/env bash\nexec %q %s "$@"\n' "$compat/kafka-tool.sh" "$t" >"$work/kafka/bin/$t.sh"
+  printf '#!/usr/bin/env bash\nexec %q %s "$@" %s\n' "$compat/kafka-tool.sh" "$t" \
+    "$(printf '%q ' ${tool_config[@]+"${tool_config[@]}"})" >"$work/kafka/bin/$t.sh"
   chmod +x "$work/kafka/bin/$t.sh"
 done
 
@@ -365,7 +444,7 @@ run_one() {
     cd "$tests_dir"
     export LD_LIBRARY_PATH="$src/src:$src/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     [[ -n "$sub" ]] && export SUBTESTS="$sub"
-    TESTS="$n" TEST_KAFKA_VERSION="$kafka_version" TEST_SCENARIO="$scenario" \
+    TESTS="$n" TEST_KAFKA_VERSION="$kafka_version" TEST_SCENARIO="$runner_scenario" \
       RDKAFKA_TEST_CONF="$conf" KAFKA_PATH="$work/kafka" BROKERS="$bootstrap" \
       RDKAFKA_GITVER="$sys_ver" TEST_REPORT=/dev/null \
       exec timeout -k 10 "$per_test_timeout" ./test-runner "${filter[@]}"
