@@ -81,7 +81,13 @@ async fn an_acl_added_by_the_tool_denies_a_consumer_until_it_is_removed() {
     common::send(&producer, "secret", None, Some(b"hidden")).await;
     let with = |extra: &[&'static str]| with_bootstrap(&b, extra);
 
-    let allow_all = with(&["--add", "--allow-principal", "User:ANONYMOUS", "--topic", "secret"]);
+    let allow_all = with(&[
+        "--add",
+        "--allow-principal",
+        "User:ANONYMOUS",
+        "--topic",
+        "secret",
+    ]);
     assert_eq!(
         ok(acls(&allow_all, "")),
         format!(

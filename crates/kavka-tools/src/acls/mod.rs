@@ -127,9 +127,7 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
     }
     match run(&args) {
         Ok(()) => Ok(0),
-        Err(Failure::Command(CommandError::Usage(message))) => {
-            Ok(crate::usage::<Args>(&message))
-        }
+        Err(Failure::Command(CommandError::Usage(message))) => Ok(crate::usage::<Args>(&message)),
         Err(Failure::Command(e)) => {
             println!("Error while executing ACL command: {e}");
             for line in e.exception_lines() {
@@ -155,7 +153,9 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
 /// Kafka's checks of the flag combinations, in its order.
 fn check_args(a: &Args) -> Result<(), String> {
     if a.bootstrap_server.is_some() && a.bootstrap_controller.is_some() {
-        return Err("Only one of --bootstrap-server or --bootstrap-controller must be specified".into());
+        return Err(
+            "Only one of --bootstrap-server or --bootstrap-controller must be specified".into(),
+        );
     }
     if a.bootstrap_server.is_none() && a.bootstrap_controller.is_none() {
         return Err("One of --bootstrap-server or --bootstrap-controller must be specified".into());
@@ -306,7 +306,9 @@ fn remove(conn: &mut Connection, flags: &AclFlags, force: bool) -> Result<(), Fa
     for (filter, entries) in flags.filter_acls()? {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let question = if entries.is_empty() {
-            format!("Are you sure you want to delete all ACLs for resource filter `{filter}`? (y/n)")
+            format!(
+                "Are you sure you want to delete all ACLs for resource filter `{filter}`? (y/n)"
+            )
         } else {
             format!(
                 "Are you sure you want to remove ACLs: \n {}\n from resource filter `{filter}`? (y/n)",
@@ -353,9 +355,9 @@ fn list(conn: &mut Connection, flags: &AclFlags, principals: &[String]) -> Resul
                     .collect();
                 (pattern.clone(), entries)
             })
-            .filter(|(_, entries): &(Pattern, std::collections::BTreeSet<Entry>)| {
-                !entries.is_empty()
-            })
+            .filter(
+                |(_, entries): &(Pattern, std::collections::BTreeSet<Entry>)| !entries.is_empty(),
+            )
             .collect();
         print_acls(&theirs);
     }
@@ -386,7 +388,9 @@ fn confirm(question: &str) -> bool {
     println!("{question}");
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(_) => answer.trim_end_matches(['\r', '\n']).eq_ignore_ascii_case("y"),
+        Ok(_) => answer
+            .trim_end_matches(['\r', '\n'])
+            .eq_ignore_ascii_case("y"),
         Err(_) => false,
     }
 }

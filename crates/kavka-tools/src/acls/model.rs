@@ -167,7 +167,11 @@ impl AclFlags {
             (ResourceType::Topic, &self.topics, true),
             (ResourceType::Group, &self.groups, true),
             // Kafka's tool does not trim transactional ids.
-            (ResourceType::TransactionalId, &self.transactional_ids, false),
+            (
+                ResourceType::TransactionalId,
+                &self.transactional_ids,
+                false,
+            ),
             (ResourceType::DelegationToken, &self.delegation_tokens, true),
             (ResourceType::User, &self.user_principals, true),
         ];
@@ -245,9 +249,7 @@ impl AclFlags {
             for filter in filters {
                 match filter.resource_type {
                     ResourceType::Topic => acls.insert(filter, topic.clone()),
-                    ResourceType::TransactionalId => {
-                        acls.insert(filter, transactional_id.clone())
-                    }
+                    ResourceType::TransactionalId => acls.insert(filter, transactional_id.clone()),
                     _ => None,
                 };
             }
@@ -266,7 +268,9 @@ impl AclFlags {
                     ResourceType::Group => &group,
                     _ => continue,
                 };
-                acls.entry(filter).or_default().extend(entries.iter().cloned());
+                acls.entry(filter)
+                    .or_default()
+                    .extend(entries.iter().cloned());
             }
         }
         validate_operations(&acls)?;

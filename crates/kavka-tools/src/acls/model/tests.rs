@@ -137,7 +137,10 @@ fn names_are_read_as_kafkas_tool_reads_them() {
         parse_operation("DescribeConfigs"),
         AclOperation::DescribeConfigs
     );
-    assert_eq!(parse_operation("CLUSTERACTION"), AclOperation::ClusterAction);
+    assert_eq!(
+        parse_operation("CLUSTERACTION"),
+        AclOperation::ClusterAction
+    );
     assert_eq!(parse_operation("Foo"), AclOperation::Unknown);
     assert_eq!(parse_principal(" User:a "), Ok("User:a".into()));
     assert!(matches!(
