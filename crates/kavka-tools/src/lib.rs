@@ -3,12 +3,13 @@
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
 //! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
-//! `kafka-producer-perf-test`, `kafka-consumer-perf-test` and `kafka-e2e-latency`, with Kafka's flags and
+//! `kafka-producer-perf-test`, `kafka-consumer-perf-test`, `kafka-e2e-latency` and `kafka-acls`, with Kafka's flags and
 //! Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
 use std::path::Path;
 
+mod acls;
 mod broker_api_versions;
 mod client;
 mod client_quotas;
@@ -79,11 +80,13 @@ pub enum Tool {
     ConsumerPerfTest,
     /// `kafka-e2e-latency`
     EndToEndLatency,
+    /// `kafka-acls`
+    Acls,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 18] = [
+    pub const ALL: [(Tool, &'static str); 19] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -102,6 +105,7 @@ impl Tool {
         (Tool::ProducerPerfTest, "producer-perf-test"),
         (Tool::ConsumerPerfTest, "consumer-perf-test"),
         (Tool::EndToEndLatency, "e2e-latency"),
+        (Tool::Acls, "acls"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -130,6 +134,7 @@ impl Tool {
             Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
             Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
             Tool::EndToEndLatency => "produce-then-consume latency, one record at a time",
+            Tool::Acls => "add, remove and list ACLs",
         }
     }
 
@@ -154,6 +159,7 @@ impl Tool {
             Tool::ProducerPerfTest => "kafka-producer-perf-test",
             Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
             Tool::EndToEndLatency => "kafka-e2e-latency",
+            Tool::Acls => "kafka-acls",
         }
     }
 }
@@ -191,6 +197,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::ProducerPerfTest => producer_perf::main(argv),
         Tool::ConsumerPerfTest => consumer_perf::main(argv),
         Tool::EndToEndLatency => e2e_latency::main(argv),
+        Tool::Acls => acls::main(argv),
     };
     match result {
         Ok(code) => code,
@@ -307,6 +314,7 @@ mod tests {
         );
         assert_eq!(t("kafka-cluster.sh"), Some(Tool::Cluster));
         assert_eq!(t("kafka-dump-log"), Some(Tool::DumpLog));
+        assert_eq!(t("kafka-acls.sh"), Some(Tool::Acls));
         // `kavka cluster` manages local clusters; Kafka's cluster tool is cluster-tool.
         assert_eq!(Tool::from_subcommand("cluster"), None);
         assert_eq!(t("kavka"), None);
