@@ -3,8 +3,8 @@
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
 //! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
-//! `kafka-producer-perf-test`, `kafka-consumer-perf-test` and `kafka-e2e-latency`, with Kafka's flags and
-//! Kafka's output, against Kavka or Apache Kafka.
+//! `kafka-producer-perf-test`, `kafka-consumer-perf-test`, `kafka-e2e-latency` and
+//! `kafka-features`, with Kafka's flags and Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -13,6 +13,7 @@ mod broker_api_versions;
 mod client;
 mod client_quotas;
 mod cluster_tool;
+pub mod completion;
 mod configs;
 mod console_consumer;
 mod console_producer;
@@ -22,6 +23,7 @@ mod delete_records;
 mod dump_log;
 mod e2e_latency;
 mod error;
+mod features;
 mod get_offsets;
 mod group_offsets;
 mod leader_election;
@@ -79,11 +81,13 @@ pub enum Tool {
     ConsumerPerfTest,
     /// `kafka-e2e-latency`
     EndToEndLatency,
+    /// `kafka-features`
+    Features,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 18] = [
+    pub const ALL: [(Tool, &'static str); 19] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -102,6 +106,7 @@ impl Tool {
         (Tool::ProducerPerfTest, "producer-perf-test"),
         (Tool::ConsumerPerfTest, "consumer-perf-test"),
         (Tool::EndToEndLatency, "e2e-latency"),
+        (Tool::Features, "features"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -130,6 +135,7 @@ impl Tool {
             Tool::ProducerPerfTest => "produce at a target rate and report throughput and latency",
             Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
             Tool::EndToEndLatency => "produce-then-consume latency, one record at a time",
+            Tool::Features => "describe feature levels (metadata.version, ...); upgrade, downgrade",
         }
     }
 
@@ -154,6 +160,7 @@ impl Tool {
             Tool::ProducerPerfTest => "kafka-producer-perf-test",
             Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
             Tool::EndToEndLatency => "kafka-e2e-latency",
+            Tool::Features => "kafka-features",
         }
     }
 }
@@ -191,6 +198,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::ProducerPerfTest => producer_perf::main(argv),
         Tool::ConsumerPerfTest => consumer_perf::main(argv),
         Tool::EndToEndLatency => e2e_latency::main(argv),
+        Tool::Features => features::main(argv),
     };
     match result {
         Ok(code) => code,
