@@ -101,7 +101,7 @@ const CLIENT_APIS: &[(i16, &str, i16, i16)] = &[
 #[derive(Parser, Debug)]
 #[command(name = "kafka-broker-api-versions", about = USAGE_TEXT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// A property file containing configs to be passed to Admin Client.
     #[arg(long, value_name = "command config property file")]
     command_config: Option<String>,

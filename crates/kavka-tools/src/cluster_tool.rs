@@ -13,7 +13,7 @@ use crate::wire::Connection;
 #[derive(Parser, Debug)]
 #[command(name = "kafka-cluster", about = "The Kafka cluster tool.")]
 #[command(disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }

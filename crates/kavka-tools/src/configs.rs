@@ -149,7 +149,7 @@ pub(crate) fn describe_configs(
     about = "This tool helps to manipulate and describe entity config for a topic or broker."
 )]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// The Kafka server to connect to.
     #[arg(long)]
     bootstrap_server: Option<String>,

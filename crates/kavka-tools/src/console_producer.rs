@@ -22,7 +22,7 @@ use crate::wire::Connection;
     about = "This tool helps to read data from standard input and publish it to Kafka."
 )]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The server(s) to connect to.
     #[arg(long)]
     bootstrap_server: Option<String>,

@@ -34,7 +34,7 @@ const GROUP_ID_NOT_FOUND: i16 = 69;
     about = "This tool helps to list all consumer groups, describe a consumer group, delete consumer group info, or reset consumer group offsets."
 )]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The server(s) to connect to.
     #[arg(long)]
     bootstrap_server: Option<String>,

@@ -25,7 +25,7 @@ const MB: f64 = 1024.0 * 1024.0;
     about = "This tool is used to verify the consumer performance."
 )]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The server(s) to connect to.
     #[arg(long)]
     bootstrap_server: Option<String>,

@@ -26,7 +26,7 @@ const LEADER_NOT_AVAILABLE: i16 = 5;
 #[derive(Parser, Debug)]
 #[command(name = "kafka-delete-records", about = USAGE_TEXT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The server to connect to.
     #[arg(long, value_name = "server(s) to use for bootstrapping")]
     bootstrap_server: Option<String>,

@@ -18,7 +18,7 @@ const USAGE_TEXT: &str = "This tool helps to parse a log file and dump its conte
 #[derive(Parser, Debug)]
 #[command(name = "kafka-dump-log", about = USAGE_TEXT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The comma separated list of data and index log files to be dumped.
     #[arg(long, value_name = "file1, file2, ...")]
     files: Option<String>,

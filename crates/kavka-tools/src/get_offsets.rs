@@ -21,7 +21,7 @@ const UNKNOWN_OFFSET: i64 = -1;
 #[derive(Parser, Debug)]
 #[command(name = "kafka-get-offsets", about = USAGE_TEXT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED. The server(s) to connect to in the form HOST1:PORT1,HOST2:PORT2.
     #[arg(long, value_name = "HOST1:PORT1,...,HOST3:PORT3")]
     bootstrap_server: Option<String>,

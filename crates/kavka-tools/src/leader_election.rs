@@ -31,7 +31,7 @@ const DESCRIPTION: &str = "This tool attempts to elect a new leader for a set of
     disable_version_flag = true,
     disable_help_flag = true
 )]
-struct Args {
+pub(crate) struct Args {
     /// A hostname and port for the broker to connect to, in the form host:port. Multiple comma separated URLs can be given. REQUIRED.
     #[arg(long, value_name = "host:port")]
     bootstrap_server: Option<String>,

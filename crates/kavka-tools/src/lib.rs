@@ -3,8 +3,8 @@
 //! `kafka-metadata-quorum`, `kafka-leader-election`, `kafka-reassign-partitions`,
 //! `kafka-transactions`, `kafka-get-offsets`, `kafka-delete-records`, `kafka-log-dirs`,
 //! `kafka-broker-api-versions`, `kafka-cluster`, `kafka-dump-log`,
-//! `kafka-producer-perf-test`, `kafka-consumer-perf-test`, `kafka-e2e-latency` and `kafka-acls`, with Kafka's flags and
-//! Kafka's output, against Kavka or Apache Kafka.
+//! `kafka-producer-perf-test`, `kafka-consumer-perf-test`, `kafka-e2e-latency`, `kafka-acls`
+//! and `kafka-features`, with Kafka's flags and Kafka's output, against Kavka or Apache Kafka.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -14,6 +14,7 @@ mod broker_api_versions;
 mod client;
 mod client_quotas;
 mod cluster_tool;
+pub mod completion;
 mod configs;
 mod console_consumer;
 mod console_producer;
@@ -23,6 +24,7 @@ mod delete_records;
 mod dump_log;
 mod e2e_latency;
 mod error;
+mod features;
 mod get_offsets;
 mod group_offsets;
 mod leader_election;
@@ -82,11 +84,13 @@ pub enum Tool {
     EndToEndLatency,
     /// `kafka-acls`
     Acls,
+    /// `kafka-features`
+    Features,
 }
 
 impl Tool {
     /// Every tool, with its `kavka` subcommand name.
-    pub const ALL: [(Tool, &'static str); 19] = [
+    pub const ALL: [(Tool, &'static str); 20] = [
         (Tool::Topics, "topics"),
         (Tool::ConsoleProducer, "console-producer"),
         (Tool::ConsoleConsumer, "console-consumer"),
@@ -106,6 +110,7 @@ impl Tool {
         (Tool::ConsumerPerfTest, "consumer-perf-test"),
         (Tool::EndToEndLatency, "e2e-latency"),
         (Tool::Acls, "acls"),
+        (Tool::Features, "features"),
     ];
 
     /// The tool for a `kavka` subcommand name (`topics`, `console-producer`, ...).
@@ -135,6 +140,7 @@ impl Tool {
             Tool::ConsumerPerfTest => "consume in a group and report throughput and rebalance time",
             Tool::EndToEndLatency => "produce-then-consume latency, one record at a time",
             Tool::Acls => "add, remove and list ACLs",
+            Tool::Features => "describe feature levels (metadata.version, ...); upgrade, downgrade",
         }
     }
 
@@ -160,6 +166,7 @@ impl Tool {
             Tool::ConsumerPerfTest => "kafka-consumer-perf-test",
             Tool::EndToEndLatency => "kafka-e2e-latency",
             Tool::Acls => "kafka-acls",
+            Tool::Features => "kafka-features",
         }
     }
 }
@@ -198,6 +205,7 @@ pub fn run(tool: Tool, args: Vec<OsString>) -> i32 {
         Tool::ConsumerPerfTest => consumer_perf::main(argv),
         Tool::EndToEndLatency => e2e_latency::main(argv),
         Tool::Acls => acls::main(argv),
+        Tool::Features => features::main(argv),
     };
     match result {
         Ok(code) => code,

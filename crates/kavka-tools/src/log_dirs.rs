@@ -17,7 +17,7 @@ const USAGE_TEXT: &str = "This tool helps to query log directory usage on the sp
 #[derive(Parser, Debug)]
 #[command(name = "kafka-log-dirs", about = USAGE_TEXT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: the server(s) to use for bootstrapping
     #[arg(long, value_name = "The server(s) to use for bootstrapping")]
     bootstrap_server: Option<String>,

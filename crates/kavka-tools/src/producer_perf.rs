@@ -19,7 +19,7 @@ use crate::props::Props;
     about = "This tool is used to verify the producer performance."
 )]
 #[command(disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// The server(s) to connect to (or bootstrap.servers in --producer-props).
     #[arg(long)]
     bootstrap_server: Option<String>,

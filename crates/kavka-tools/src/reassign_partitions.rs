@@ -63,7 +63,7 @@ const TOPIC_THROTTLES: [&str; 2] = [
     disable_version_flag = true,
     disable_help_flag = true
 )]
-struct Args {
+pub(crate) struct Args {
     /// Verify if the reassignment completed as specified by the --reassignment-json-file option. If there is a throttle engaged for the replicas specified, and the rebalance has completed, the throttle will be removed
     #[arg(long)]
     verify: bool,

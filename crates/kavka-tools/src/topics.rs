@@ -38,7 +38,7 @@ const PARTITIONS_PER_RESPONSE: i32 = 2000;
     about = "This tool helps to create, delete, describe, or change a topic."
 )]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// REQUIRED: The Kafka server to connect to.
     #[arg(long)]
     bootstrap_server: Option<String>,

@@ -4,6 +4,7 @@
 //! so it is pure and fuzzable.
 
 mod error;
+pub mod features;
 mod frame;
 mod request;
 mod response;

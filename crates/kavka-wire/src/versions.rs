@@ -57,6 +57,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::DeleteAcls,
     ApiKey::DescribeClientQuotas,
     ApiKey::AlterClientQuotas,
+    ApiKey::UpdateFeatures,
 ];
 
 /// (min, max) advertised for `key`, or None when Kavka does not serve it.

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use kavka_broker::{Broker, BrokerConfig, ControllerNode};
 
 mod cluster;
+mod completions;
 mod link_tools;
+mod logging;
 mod storage_tool;
 
 #[derive(Parser)]
@@ -31,6 +33,9 @@ enum Command {
         /// Override one property, as with Kafka's start script (repeatable).
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Log lines as text for people or as one JSON object per line for log collectors.
+        #[arg(long, value_enum, env = "KAVKA_LOG_FORMAT", default_value_t = logging::LogFormat::Text)]
+        log_format: logging::LogFormat,
     },
     /// A local cluster of node processes: up, status, stop, kill, pause, resume, down.
     Cluster(cluster::ClusterArgs),
@@ -38,6 +43,13 @@ enum Command {
     LinkTools {
         /// The directory for the links, e.g. /opt/kafka/bin.
         dir: PathBuf,
+    },
+    /// Print a shell completion script for kavka and its tools, e.g.
+    /// `kavka completions bash > /etc/bash_completion.d/kavka`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -67,18 +79,23 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(code);
     }
     let cli = parse_cli();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,openraft=warn,openraft::replication=off")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal: a log file stays greppable.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let log_format = match &cli.command {
+        Command::Broker { log_format, .. } => *log_format,
+        _ => logging::LogFormat::Text,
+    };
+    logging::init(log_format);
     match cli.command {
-        Command::Broker { config, overrides } => run_broker(config, overrides),
+        Command::Broker {
+            config, overrides, ..
+        } => run_broker(config, overrides),
+        Command::Completions { shell } => {
+            // Generated whole first: the generator panics on a failed write, and a
+            // closed pipe (`kavka completions bash | head`) is no error.
+            let mut script = Vec::new();
+            completions::write(shell, &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            Ok(())
+        }
         Command::LinkTools { dir } => {
             let exe = std::env::current_exe().context("cannot find this program's path")?;
             for link in link_tools::link_tools(&dir, &exe)? {

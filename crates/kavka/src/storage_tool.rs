@@ -20,7 +20,7 @@ pub(crate) const NAME: &str = "kafka-storage";
 
 #[derive(Parser)]
 #[command(name = NAME, about = "The Kafka storage tool.")]
-struct StorageCli {
+pub(crate) struct StorageCli {
     #[command(subcommand)]
     command: StorageCommand,
 }

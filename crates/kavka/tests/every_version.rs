@@ -370,6 +370,14 @@ fn request(key: ApiKey, version: i16) -> Option<RequestKind> {
                         .with_key(name("producer_byte_rate"))
                         .with_value(1024.0)])]),
         ),
+        ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(
+            // Only fields every version has: the level in force, so nothing changes.
+            UpdateFeaturesRequest::default().with_feature_updates(vec![
+                update_features_request::FeatureUpdateKey::default()
+                    .with_feature(name("group.version"))
+                    .with_max_version_level(1),
+            ]),
+        ),
         _ => return None,
     })
 }

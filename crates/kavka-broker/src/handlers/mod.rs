@@ -4,6 +4,7 @@
 mod acls;
 mod add_offsets_to_txn;
 pub(crate) mod add_partitions_to_txn;
+mod admin_log;
 mod api_versions;
 mod authorize;
 mod authorized_operations;
@@ -40,6 +41,7 @@ mod scram_credentials;
 mod sync_group;
 mod transactions_admin;
 mod txn_offset_commit;
+mod update_features;
 mod write_txn_markers;
 
 use std::net::SocketAddr;
@@ -82,6 +84,7 @@ pub(crate) async fn handle(
         // Likewise `__transaction_state`, for a client that asks a broker directly.
         let _ = ctx.state.txns.ensure_topic(ctx.state).await;
     }
+    let pending_change = admin_log::Pending::of(&body);
     let response = match body {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version).await),
@@ -214,12 +217,16 @@ pub(crate) async fn handle(
         RequestKind::AlterClientQuotas(r) => {
             ResponseKind::AlterClientQuotas(client_quotas::alter_quotas(ctx, r).await)
         }
+        RequestKind::UpdateFeatures(r) => {
+            ResponseKind::UpdateFeatures(update_features::handle(ctx, &r, version))
+        }
         // The wire layer only decodes APIs listed as supported, all matched above.
         other => {
             tracing::warn!(peer = %ctx.peer, request = ?std::mem::discriminant(&other), "no handler");
             return None;
         }
     };
+    admin_log::record(ctx, pending_change, &response);
     Some(response)
 }
 

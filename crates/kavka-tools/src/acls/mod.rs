@@ -25,7 +25,7 @@ const ABOUT: &str = "This tool helps to manage acls on kafka.";
 #[derive(Parser, Debug)]
 #[command(name = "kafka-acls", about = ABOUT)]
 #[command(infer_long_args = true, disable_version_flag = true)]
-struct Args {
+pub(crate) struct Args {
     /// A list of host/port pairs to use for establishing the connection to the
     /// Kafka cluster. This list should be in the form host1:port1,host2:port2,...
     /// This config is required for acl management using admin client API.
