@@ -239,12 +239,7 @@ fn delete_records(
                     })
                     .collect(),
             );
-        let response = match brokers.get(&leader) {
-            Some(address) if *address != conn.address => {
-                Connection::connect(address).and_then(|mut c| c.send(request))
-            }
-            _ => conn.send(request),
-        };
+        let response = conn.send_to(brokers.get(&leader), request);
         match response {
             Ok(response) => {
                 for t in response.topics {

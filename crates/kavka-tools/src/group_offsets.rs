@@ -75,12 +75,7 @@ pub(crate) fn list_offsets(
                 topic
             })
             .collect();
-        let response = match brokers.get(&leader) {
-            Some(address) if *address != conn.address => {
-                Connection::connect(address)?.send(request)?
-            }
-            _ => conn.send(request)?,
-        };
+        let response = conn.send_to(brokers.get(&leader), request)?;
         for t in response.topics {
             for p in t.partitions {
                 if p.error_code != 0 {

@@ -147,6 +147,22 @@ impl Connection {
         Ok(conn)
     }
 
+    /// Sends `request` to the broker at `address` (a partition's leader): over
+    /// this connection when it is that broker or the address is unknown, else
+    /// over a new connection to it.
+    pub(crate) fn send_to<R: Request>(
+        &mut self,
+        address: Option<&String>,
+        request: R,
+    ) -> Result<R::Response, ToolError> {
+        match address {
+            Some(address) if *address != self.address => {
+                Connection::connect(address)?.send(request)
+            }
+            _ => self.send(request),
+        }
+    }
+
     /// Sends `request` at the newest version both sides know, and waits for the response.
     pub(crate) fn send<R: Request>(&mut self, request: R) -> Result<R::Response, ToolError> {
         self.send_capped(request, i16::MAX)
