@@ -40,9 +40,12 @@
 # --tls         each broker with a PLAINTEXT, an SSL and a SASL_SSL listener
 #               (SCRAM-SHA-256, user made with Kafka's kafka-configs; one PKCS12 key
 #               store made with openssl for this run): produce (acks 1 and all)
-#               and consume of 300k records of 1,000 B over each (--quick: 50k;
-#               TLS_RECORDS=N sets it); the TLS/plaintext and SASL_SSL/plaintext
-#               ratios per broker, then Kavka/Kafka over each.
+#               and consume of 300k records of 1,000 B (--quick: 50k;
+#               TLS_RECORDS=N sets it) over each, after one unreported warm-up
+#               round, in TLS_ROUNDS rounds (default 3, --quick 1) with the modes
+#               interleaved, each figure the median over the rounds; the
+#               TLS/plaintext and SASL_SSL/plaintext ratios per broker, then
+#               Kavka/Kafka over each.
 #               KAFKA_REF_PORT / KAFKA_REF_DIR as for --txn
 #
 # Everything listens on 127.0.0.1. Only processes this script started are
@@ -62,7 +65,8 @@ CLUSTER=0
 TXN_ONLY=0
 SCALE_ONLY=0
 TLS=0
-TLS_RECORDS="${TLS_RECORDS:-300000}"
+TLS_RECORDS="${TLS_RECORDS:-}"
+TLS_ROUNDS="${TLS_ROUNDS:-3}"
 IDLE_CONNECTIONS=5000
 CONSUMER_GROUPS=200
 MANY_TOPICS=1000
@@ -73,17 +77,18 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick); PREFILL=200; TRIALS=2; LATENCY_SECONDS=5
       IDLE_CONNECTIONS=1000; CONSUMER_GROUPS=50; MANY_TOPICS=100; CONSUME_RECORDS=100000
-      TLS_RECORDS="${TLS_RECORDS:-50000}" ;;
+      TLS_RECORDS="${TLS_RECORDS:-50000}"; TLS_ROUNDS=1 ;;
     --no-build) BUILD=0 ;;
     --compaction) COMPACTION=1 ;;
     --cluster) CLUSTER=1 ;;
     --txn) TXN_ONLY=1 ;;
     --scale) SCALE_ONLY=1 ;;
     --tls) TLS=1 ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,49p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
+TLS_RECORDS="${TLS_RECORDS:-300000}"
 
 HOST=127.0.0.1
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kavka-compare.XXXXXX")"
@@ -357,7 +362,7 @@ if [[ "$TLS" == 1 ]]; then
     compat/kafka-tool.sh kafka-configs --bootstrap-server "$1" --alter --entity-type users \
       --entity-name bench --add-config 'SCRAM-SHA-256=[iterations=4096,password=bench-secret]' > /dev/null
   }
-  tls_workloads() { # name plain-bootstrap ssl-bootstrap pid sasl-ssl-bootstrap
+  tls_round() { # name plain-bootstrap ssl-bootstrap pid sasl-ssl-bootstrap records out-suffix
     local name=$1
     for mode in plain tls sasl_ssl; do
       local bootstrap=$2 extra=()
@@ -365,12 +370,21 @@ if [[ "$TLS" == 1 ]]; then
       if [[ $mode == sasl_ssl ]]; then bootstrap=$5; extra=("${client_sasl[@]}"); fi
       for acks in 1 all; do
         "$BENCH" --bootstrap "$bootstrap" --broker-pid "$4" "${extra[@]}" \
-          --out "$WORK/$name-$mode.tsv" produce --records "$TLS_RECORDS" --record-size 1000 --acks "$acks" \
+          --out "$WORK/$name-$mode$7.tsv" produce --records "$6" --record-size 1000 --acks "$acks" \
           > /dev/null 2>> "$WORK/$name-bench.err" || true
       done
       "$BENCH" --bootstrap "$bootstrap" --broker-pid "$4" "${extra[@]}" \
-        --out "$WORK/$name-$mode.tsv" consume --records "$TLS_RECORDS" --record-size 1000 \
+        --out "$WORK/$name-$mode$7.tsv" consume --records "$6" --record-size 1000 \
         > /dev/null 2>> "$WORK/$name-bench.err" || true
+    done
+  }
+  # One unreported warm-up round (a JVM's first minute runs partly interpreted, and
+  # whichever mode ran first would pay for it), then TLS_ROUNDS rounds with the
+  # modes interleaved; the tables take each workload's median over the rounds.
+  tls_workloads() { # name plain-bootstrap ssl-bootstrap pid sasl-ssl-bootstrap
+    tls_round "$@" "$((TLS_RECORDS / 3))" -warmup
+    for ((round = 1; round <= TLS_ROUNDS; round++)); do
+      tls_round "$@" "$TLS_RECORDS" ""
     done
   }
   port="$(free_port)"

@@ -268,7 +268,8 @@ enum Workload {
     },
     /// Print the tables of an `--out` file.
     Show { file: PathBuf },
-    /// Ratios of two `--out` files, as a Markdown table.
+    /// Ratios of two `--out` files, as a Markdown table; a workload measured in
+    /// several rounds counts by its median.
     Compare {
         #[arg(long, default_value = "Kavka")]
         a_name: String,
@@ -288,7 +289,10 @@ fn main() -> anyhow::Result<()> {
             b_name,
             b,
         } => {
-            let (ra, rb) = (report::read_tsv(a)?, report::read_tsv(b)?);
+            let (ra, rb) = (
+                report::median_per_workload(report::read_tsv(a)?),
+                report::median_per_workload(report::read_tsv(b)?),
+            );
             print!("{}", report::ratio_table(a_name, &ra, b_name, &rb));
             return Ok(());
         }

@@ -428,6 +428,63 @@ fn parse_line(line: &str) -> anyhow::Result<Row> {
     })
 }
 
+/// One row per workload: a workload measured in several rounds (the same name in
+/// one file) is summarized by the median of each figure over its completed rounds,
+/// so one round disturbed by the machine does not decide the ratio. Failover rows
+/// are trials of their own and stay as they are.
+pub(crate) fn median_per_workload(rows: Vec<Row>) -> Vec<Row> {
+    let mut out: Vec<Row> = Vec::new();
+    let mut rounds: Vec<Vec<Row>> = Vec::new();
+    for row in rows {
+        if row.is_failover() {
+            out.push(row);
+            rounds.push(Vec::new());
+            continue;
+        }
+        match out
+            .iter()
+            .position(|r| !r.is_failover() && r.workload == row.workload)
+        {
+            Some(i) => rounds[i].push(row),
+            None => {
+                out.push(row.clone());
+                rounds.push(vec![row]);
+            }
+        }
+    }
+    for (row, rounds) in out.iter_mut().zip(rounds) {
+        let done: Vec<&Row> = rounds.iter().filter(|r| r.failure.is_none()).collect();
+        if rounds.len() < 2 || done.is_empty() {
+            continue;
+        }
+        let median = |field: fn(&Row) -> Option<f64>| {
+            let mut values: Vec<f64> = done.iter().filter_map(|r| field(r)).collect();
+            values.sort_by(f64::total_cmp);
+            match values.len() {
+                0 => None,
+                n if n % 2 == 1 => Some(values[n / 2]),
+                n => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+            }
+        };
+        *row = Row {
+            workload: row.workload.clone(),
+            records_per_s: median(|r| r.records_per_s),
+            mb_per_s: median(|r| r.mb_per_s),
+            broker_cpu_s: median(|r| r.broker_cpu_s),
+            client_cpu_s: median(|r| r.client_cpu_s),
+            broker_peak_rss_mib: median(|r| r.broker_peak_rss_mib),
+            p50_ms: median(|r| r.p50_ms),
+            p99_ms: median(|r| r.p99_ms),
+            p999_ms: median(|r| r.p999_ms),
+            max_ms: median(|r| r.max_ms),
+            startup_ms: median(|r| r.startup_ms),
+            kib_per_connection: median(|r| r.kib_per_connection),
+            ..done[0].clone()
+        };
+    }
+    out
+}
+
 /// A ratio with at least two significant digits (0.0025, 0.046, 1.24).
 fn significant(r: f64) -> String {
     match r {
@@ -614,5 +671,29 @@ mod tests {
     fn thousands_are_grouped() {
         assert_eq!(grouped(Some(1234567.4)), "1,234,567");
         assert_eq!(grouped(Some(999.0)), "999");
+    }
+
+    #[test]
+    fn repeated_rounds_compare_by_their_median() {
+        let round = |records: f64| Row {
+            records_per_s: Some(records),
+            ..Row::new("produce 1000 B acks=1")
+        };
+        let failed = Row {
+            failure: Some("timed out".into()),
+            ..Row::new("produce 1000 B acks=1")
+        };
+        let rows = vec![
+            round(100.0),
+            Row::new("consume 1000 B"),
+            round(900.0),
+            failed,
+            round(300.0),
+        ];
+        let merged = median_per_workload(rows);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].records_per_s, Some(300.0));
+        assert!(merged[0].failure.is_none());
+        assert_eq!(merged[1].workload, "consume 1000 B");
     }
 }
