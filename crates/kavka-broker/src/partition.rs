@@ -18,8 +18,8 @@ use kavka_replica::{
     ReplicaConfig, ReplicaError, Truncate, TruncationMode,
 };
 use kavka_storage::{
-    AbortedTxn, AppendInfo, BatchHeader, FetchData, LogConfig, PartitionLog, StorageError,
-    TxnMarker,
+    AbortedTxn, AppendInfo, BatchHeader, FetchData, LogConfig, PartitionLog, StagedEpoch,
+    StorageError, TxnMarker,
 };
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -559,6 +559,35 @@ impl Partition {
         // their max wait.
         self.watchers.wake_all();
         log
+    }
+
+    /// The first step of taking leadership in bulk (`log_loader::write_leader_epochs`):
+    /// when `a` makes this broker the leader in a new epoch, its checkpoint is
+    /// staged, and nothing else changes.
+    pub(crate) fn stage_leader_epoch(
+        &self,
+        a: &Assignment,
+    ) -> Result<Option<StagedEpoch>, PartitionError> {
+        if a.leader != a.local_id {
+            return Ok(None);
+        }
+        self.log(|log| log.stage_leader_epoch(a.leader_epoch))
+    }
+
+    /// Puts a staged leader epoch in place (its content already durable); false
+    /// when the log moved since, and [`Partition::apply_assignment`] writes it.
+    pub(crate) fn install_leader_epoch(&self, staged: StagedEpoch) -> Result<bool, PartitionError> {
+        let mut guard = self.log.lock();
+        let Some(log) = guard.as_mut() else {
+            staged.discard();
+            return Err(PartitionError::Offline);
+        };
+        Ok(log.install_leader_epoch(staged)?)
+    }
+
+    /// Writes the leader-epoch checkpoint durably, on its own.
+    pub(crate) fn persist_leader_epochs(&self) -> Result<(), PartitionError> {
+        self.log(|log| log.persist_leader_epochs())
     }
 
     /// Makes this broker leader, follower or neither as the metadata says

@@ -284,8 +284,15 @@ impl ReplicaManager {
                 roles.push((partition, a));
             }
         }
-        // On the recovery threads too: a new leader epoch is written durably to
-        // each partition's checkpoint, and a restart gives every partition one.
+        // A restart gives every partition a new leader epoch, each written durably
+        // to its checkpoint before the partition leads in it: in bulk, then the
+        // roles on the recovery threads too.
+        let writable = log_loader::write_leader_epochs(&roles, threads, &config.log_dir);
+        let roles: Vec<_> = roles
+            .into_iter()
+            .zip(writable)
+            .filter_map(|(role, ok)| ok.then_some(role))
+            .collect();
         let applied = log_loader::run_on_threads(roles, threads, |(partition, a)| {
             // A role that cannot be taken (the epoch checkpoint not written) keeps
             // the old one; the next image tries again. The image itself stands.

@@ -178,11 +178,84 @@ mod configs_as_pairs {
     }
 }
 
+/// What one applied record changed, kept while a batch of records is applied so a
+/// refusal part-way can put the image back as it was.
+#[derive(Debug)]
+enum Undo {
+    /// The broker's registration before (None: there was none).
+    Broker(i32, Option<BrokerImage>),
+    TopicAdded {
+        name: String,
+        topic_id: Uuid,
+        /// The name the id mapped to before (never, for a consistent image).
+        id_was: Option<String>,
+    },
+    Partition {
+        topic: String,
+        partition: i32,
+        before: Option<PartitionImage>,
+    },
+    Config {
+        resource: ConfigResource,
+        name: String,
+        before: Option<String>,
+        /// Whether the resource had any settings entry before (applying one
+        /// creates it).
+        resource_was_set: bool,
+    },
+    TopicRemoved {
+        name: String,
+        topic_id: Uuid,
+        topic: Option<TopicImage>,
+        configs: Option<BTreeMap<String, String>>,
+    },
+    ProducerIds(i64),
+    Scram {
+        user: String,
+        mechanism: i8,
+        before: Option<ScramCredentialData>,
+    },
+    Acl {
+        id: Uuid,
+        before: Option<Acl>,
+    },
+    ClientQuota {
+        entity: crate::client_quotas::QuotaEntity,
+        key: String,
+        before: Option<crate::client_quotas::QuotaValue>,
+    },
+}
+
 impl MetadataImage {
     /// Applies one record. A record that refers to something missing is an error
     /// and leaves the image unchanged.
     pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), MetadataError> {
-        match record {
+        self.apply_undoable(record).map(drop)
+    }
+
+    /// Applies records in order, all or none: on an error the image is unchanged.
+    /// Done in place, each record's change undone on a refusal, rather than on a
+    /// copy: a copy of the whole image per entry made replaying the metadata log
+    /// quadratic in the number of partitions.
+    pub fn apply_all(&mut self, records: &[MetadataRecord]) -> Result<(), MetadataError> {
+        let mut applied = Vec::with_capacity(records.len());
+        for record in records {
+            match self.apply_undoable(record) {
+                Ok(undo) => applied.push(undo),
+                Err(e) => {
+                    for undo in applied.into_iter().rev() {
+                        self.revert(undo);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`MetadataImage::apply`], returning what puts the image back as it was.
+    fn apply_undoable(&mut self, record: &MetadataRecord) -> Result<Undo, MetadataError> {
+        let undo = match record {
             MetadataRecord::RegisterBroker {
                 broker_id,
                 host,
@@ -192,7 +265,7 @@ impl MetadataImage {
                 broker_epoch,
                 fenced,
             } => {
-                self.brokers.insert(
+                let before = self.brokers.insert(
                     *broker_id,
                     BrokerImage {
                         broker_id: *broker_id,
@@ -205,6 +278,7 @@ impl MetadataImage {
                         in_controlled_shutdown: false,
                     },
                 );
+                Undo::Broker(*broker_id, before)
             }
             MetadataRecord::BrokerRegistrationChange {
                 broker_id,
@@ -217,12 +291,14 @@ impl MetadataImage {
                     .get_mut(broker_id)
                     .filter(|b| b.broker_epoch == *broker_epoch)
                     .ok_or_else(|| stale_broker(*broker_id, *broker_epoch))?;
+                let before = broker.clone();
                 if let Some(fenced) = fenced {
                     broker.fenced = *fenced;
                 }
                 if let Some(shutting_down) = in_controlled_shutdown {
                     broker.in_controlled_shutdown = *shutting_down;
                 }
+                Undo::Broker(*broker_id, Some(before))
             }
             MetadataRecord::UnregisterBroker {
                 broker_id,
@@ -235,13 +311,13 @@ impl MetadataImage {
                 {
                     return Err(stale_broker(*broker_id, *broker_epoch));
                 }
-                self.brokers.remove(broker_id);
+                Undo::Broker(*broker_id, self.brokers.remove(broker_id))
             }
             MetadataRecord::Topic { name, topic_id } => {
                 if self.topics.contains_key(name) {
                     return Err(MetadataError::TopicAlreadyExists(name.clone()));
                 }
-                self.names_by_id.insert(*topic_id, name.clone());
+                let id_was = self.names_by_id.insert(*topic_id, name.clone());
                 self.topics.insert(
                     name.clone(),
                     TopicImage {
@@ -250,6 +326,11 @@ impl MetadataImage {
                         partitions: BTreeMap::new(),
                     },
                 );
+                Undo::TopicAdded {
+                    name: name.clone(),
+                    topic_id: *topic_id,
+                    id_was,
+                }
             }
             MetadataRecord::Partition {
                 topic_id,
@@ -263,7 +344,7 @@ impl MetadataImage {
                 removing_replicas,
             } => {
                 let topic = self.topic_by_id_mut(topic_id)?;
-                topic.partitions.insert(
+                let before = topic.partitions.insert(
                     *partition,
                     PartitionImage {
                         replicas: replicas.clone(),
@@ -275,6 +356,11 @@ impl MetadataImage {
                         removing_replicas: removing_replicas.clone(),
                     },
                 );
+                Undo::Partition {
+                    topic: topic.name.clone(),
+                    partition: *partition,
+                    before,
+                }
             }
             MetadataRecord::PartitionChange {
                 topic_id,
@@ -287,10 +373,10 @@ impl MetadataImage {
             } => {
                 let topic = self.topic_by_id_mut(topic_id)?;
                 let name = topic.name.clone();
-                let p = topic
-                    .partitions
-                    .get_mut(partition)
-                    .ok_or(MetadataError::UnknownTopic(name))?;
+                let Some(p) = topic.partitions.get_mut(partition) else {
+                    return Err(MetadataError::UnknownTopic(name));
+                };
+                let before = p.clone();
                 p.apply_change(
                     *leader,
                     isr,
@@ -298,20 +384,28 @@ impl MetadataImage {
                     adding_replicas.as_deref(),
                     removing_replicas.as_deref(),
                 );
+                Undo::Partition {
+                    topic: name,
+                    partition: *partition,
+                    before: Some(before),
+                }
             }
             MetadataRecord::Config {
                 resource,
                 name,
                 value,
             } => {
+                let resource_was_set = self.configs.contains_key(resource);
                 let entry = self.configs.entry(resource.clone()).or_default();
-                match value {
-                    Some(v) => {
-                        entry.insert(name.clone(), v.clone());
-                    }
-                    None => {
-                        entry.remove(name);
-                    }
+                let before = match value {
+                    Some(v) => entry.insert(name.clone(), v.clone()),
+                    None => entry.remove(name),
+                };
+                Undo::Config {
+                    resource: resource.clone(),
+                    name: name.clone(),
+                    before,
+                    resource_was_set,
                 }
             }
             MetadataRecord::RemoveTopic { topic_id } => {
@@ -319,8 +413,14 @@ impl MetadataImage {
                     .names_by_id
                     .remove(topic_id)
                     .ok_or_else(|| MetadataError::UnknownTopic(topic_id.to_string()))?;
-                self.topics.remove(&name);
-                self.configs.remove(&ConfigResource::Topic(name));
+                let topic = self.topics.remove(&name);
+                let configs = self.configs.remove(&ConfigResource::Topic(name.clone()));
+                Undo::TopicRemoved {
+                    name,
+                    topic_id: *topic_id,
+                    topic,
+                    configs,
+                }
             }
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
@@ -332,7 +432,9 @@ impl MetadataImage {
                         self.next_producer_id
                     )));
                 }
+                let before = self.next_producer_id;
                 self.next_producer_id = *next_producer_id;
+                Undo::ProducerIds(before)
             }
             MetadataRecord::UserScramCredential {
                 name,
@@ -342,7 +444,7 @@ impl MetadataImage {
                 server_key,
                 iterations,
             } => {
-                self.scram.entry(name.clone()).or_default().insert(
+                let before = self.scram.entry(name.clone()).or_default().insert(
                     *mechanism,
                     ScramCredentialData {
                         salt: salt.clone(),
@@ -351,44 +453,164 @@ impl MetadataImage {
                         iterations: *iterations,
                     },
                 );
+                Undo::Scram {
+                    user: name.clone(),
+                    mechanism: *mechanism,
+                    before,
+                }
             }
             MetadataRecord::RemoveUserScramCredential { name, mechanism } => {
                 let user = self.scram.get_mut(name);
-                if user.and_then(|u| u.remove(mechanism)).is_none() {
+                let Some(before) = user.and_then(|u| u.remove(mechanism)) else {
                     return Err(MetadataError::ResourceNotFound(format!(
                         "no SCRAM credential of type {mechanism} for user {name}"
                     )));
-                }
+                };
                 if self.scram.get(name).is_some_and(BTreeMap::is_empty) {
                     self.scram.remove(name);
                 }
+                Undo::Scram {
+                    user: name.clone(),
+                    mechanism: *mechanism,
+                    before: Some(before),
+                }
             }
-            MetadataRecord::AccessControlEntry { id, acl } => {
-                self.acls.insert(*id, acl.clone());
-            }
+            MetadataRecord::AccessControlEntry { id, acl } => Undo::Acl {
+                id: *id,
+                before: self.acls.insert(*id, acl.clone()),
+            },
             MetadataRecord::RemoveAccessControlEntry { id } => {
-                if self.acls.remove(id).is_none() {
+                let Some(before) = self.acls.remove(id) else {
                     return Err(MetadataError::InvalidRequest(format!(
                         "no ACL with id {id} to remove"
                     )));
+                };
+                Undo::Acl {
+                    id: *id,
+                    before: Some(before),
                 }
             }
             MetadataRecord::ClientQuota { entity, key, value } => {
+                let before = self
+                    .client_quotas
+                    .get(entity)
+                    .and_then(|values| values.get(key))
+                    .copied();
                 self.client_quotas.apply(entity, key, *value);
+                Undo::ClientQuota {
+                    entity: entity.clone(),
+                    key: key.clone(),
+                    before,
+                }
             }
-        }
+        };
         self.next_offset += 1;
-        Ok(())
+        Ok(undo)
     }
 
-    /// Applies records in order, all or none: on an error the image is unchanged.
-    pub fn apply_all(&mut self, records: &[MetadataRecord]) -> Result<(), MetadataError> {
-        let mut next = self.clone();
-        for record in records {
-            next.apply(record)?;
+    /// Puts back what one applied record changed; records are reverted newest
+    /// first, so each finds the image as its record left it.
+    fn revert(&mut self, undo: Undo) {
+        self.next_offset -= 1;
+        match undo {
+            Undo::Broker(id, before) => match before {
+                Some(broker) => {
+                    self.brokers.insert(id, broker);
+                }
+                None => {
+                    self.brokers.remove(&id);
+                }
+            },
+            Undo::TopicAdded {
+                name,
+                topic_id,
+                id_was,
+            } => {
+                self.topics.remove(&name);
+                match id_was {
+                    Some(old) => self.names_by_id.insert(topic_id, old),
+                    None => self.names_by_id.remove(&topic_id),
+                };
+            }
+            Undo::Partition {
+                topic,
+                partition,
+                before,
+            } => {
+                if let Some(t) = self.topics.get_mut(&topic) {
+                    match before {
+                        Some(p) => t.partitions.insert(partition, p),
+                        None => t.partitions.remove(&partition),
+                    };
+                }
+            }
+            Undo::Config {
+                resource,
+                name,
+                before,
+                resource_was_set,
+            } => {
+                if !resource_was_set {
+                    self.configs.remove(&resource);
+                } else if let Some(entry) = self.configs.get_mut(&resource) {
+                    match before {
+                        Some(v) => entry.insert(name, v),
+                        None => entry.remove(&name),
+                    };
+                }
+            }
+            Undo::TopicRemoved {
+                name,
+                topic_id,
+                topic,
+                configs,
+            } => {
+                if let Some(configs) = configs {
+                    self.configs
+                        .insert(ConfigResource::Topic(name.clone()), configs);
+                }
+                if let Some(topic) = topic {
+                    self.topics.insert(name.clone(), topic);
+                }
+                self.names_by_id.insert(topic_id, name);
+            }
+            Undo::ProducerIds(before) => self.next_producer_id = before,
+            Undo::Scram {
+                user,
+                mechanism,
+                before,
+            } => match before {
+                Some(credential) => {
+                    self.scram
+                        .entry(user)
+                        .or_default()
+                        .insert(mechanism, credential);
+                }
+                None => {
+                    if let Some(u) = self.scram.get_mut(&user) {
+                        u.remove(&mechanism);
+                        if u.is_empty() {
+                            self.scram.remove(&user);
+                        }
+                    }
+                }
+            },
+            Undo::Acl { id, before } => match before {
+                Some(acl) => {
+                    self.acls.insert(id, acl);
+                }
+                None => {
+                    self.acls.remove(&id);
+                }
+            },
+            Undo::ClientQuota {
+                entity,
+                key,
+                before,
+            } => {
+                self.client_quotas.apply(&entity, &key, before);
+            }
         }
-        *self = next;
-        Ok(())
     }
 
     /// `user`'s SCRAM credential for the mechanism of type code `mechanism`.
@@ -663,5 +885,185 @@ mod tests {
         let (_, records) = topic("t");
         assert!(image.apply(&records[1]).is_err());
         assert_eq!(image.next_offset(), 0);
+    }
+
+    /// Every kind of record, on an image that already holds a broker, a topic with
+    /// configs, a SCRAM user, an ACL and a quota, so each change has something to
+    /// replace or remove.
+    fn every_kind_of_change(image: &MetadataImage) -> Vec<MetadataRecord> {
+        use crate::acl::{AclOperation, AclPermission, PatternType, ResourceType};
+        use crate::client_quotas::{EntityName, QuotaEntity, QuotaValue};
+        let old = image.topic("old").expect("set up").topic_id;
+        let (_, mut new_topic) = topic("new");
+        let acl = Acl {
+            resource_type: ResourceType::Group,
+            resource_name: "g".into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:bob".into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission: AclPermission::Deny,
+        };
+        let existing_acl = *image.acls().keys().next().expect("set up");
+        let mut records = vec![
+            MetadataRecord::RegisterBroker {
+                broker_id: 1,
+                host: "h2".into(),
+                port: 2,
+                rack: None,
+                incarnation_id: None,
+                broker_epoch: 9,
+                fenced: false,
+            },
+            MetadataRecord::RegisterBroker {
+                broker_id: 2,
+                host: "h".into(),
+                port: 1,
+                rack: None,
+                incarnation_id: None,
+                broker_epoch: 10,
+                fenced: true,
+            },
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id: 2,
+                broker_epoch: 10,
+                fenced: Some(false),
+                in_controlled_shutdown: None,
+            },
+            MetadataRecord::PartitionChange {
+                topic_id: old,
+                partition: 0,
+                leader: 2,
+                isr: vec![1, 2],
+                replicas: Some(vec![1, 2]),
+                adding_replicas: None,
+                removing_replicas: None,
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::Topic("old".into()),
+                name: "retention.ms".into(),
+                value: Some("5".into()),
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::Broker(Some(1)),
+                name: "log.retention.ms".into(),
+                value: None,
+            },
+            MetadataRecord::RemoveTopic { topic_id: old },
+            MetadataRecord::ProducerIds {
+                broker_id: 1,
+                broker_epoch: 9,
+                next_producer_id: 5000,
+            },
+            MetadataRecord::UserScramCredential {
+                name: "alice".into(),
+                mechanism: 1,
+                salt: vec![9],
+                stored_key: vec![9],
+                server_key: vec![9],
+                iterations: 8192,
+            },
+            MetadataRecord::UserScramCredential {
+                name: "carol".into(),
+                mechanism: 2,
+                salt: vec![1],
+                stored_key: vec![1],
+                server_key: vec![1],
+                iterations: 4096,
+            },
+            MetadataRecord::RemoveUserScramCredential {
+                name: "alice".into(),
+                mechanism: 2,
+            },
+            MetadataRecord::AccessControlEntry {
+                id: Uuid::new_v4(),
+                acl,
+            },
+            MetadataRecord::RemoveAccessControlEntry { id: existing_acl },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity::user(EntityName::Named("alice".into())),
+                key: "producer_byte_rate".into(),
+                value: Some(QuotaValue(2.0)),
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity::client(EntityName::Default),
+                key: "consumer_byte_rate".into(),
+                value: Some(QuotaValue(3.0)),
+            },
+            MetadataRecord::UnregisterBroker {
+                broker_id: 2,
+                broker_epoch: 10,
+            },
+        ];
+        records.append(&mut new_topic);
+        records
+    }
+
+    #[test]
+    fn a_refused_batch_leaves_the_image_exactly_as_it_was() {
+        use crate::acl::{AclOperation, AclPermission, PatternType, ResourceType};
+        use crate::client_quotas::{EntityName, QuotaEntity, QuotaValue};
+        let mut image = MetadataImage::default();
+        let (_, old) = topic("old");
+        let setup = [
+            MetadataRecord::RegisterBroker {
+                broker_id: 1,
+                host: "h".into(),
+                port: 1,
+                rack: None,
+                incarnation_id: None,
+                broker_epoch: 1,
+                fenced: false,
+            },
+            MetadataRecord::Config {
+                resource: ConfigResource::Topic("old".into()),
+                name: "cleanup.policy".into(),
+                value: Some("compact".into()),
+            },
+            MetadataRecord::UserScramCredential {
+                name: "alice".into(),
+                mechanism: 2,
+                salt: vec![1],
+                stored_key: vec![2],
+                server_key: vec![3],
+                iterations: 4096,
+            },
+            MetadataRecord::AccessControlEntry {
+                id: Uuid::new_v4(),
+                acl: Acl {
+                    resource_type: ResourceType::Topic,
+                    resource_name: "old".into(),
+                    pattern_type: PatternType::Literal,
+                    principal: "User:alice".into(),
+                    host: "*".into(),
+                    operation: AclOperation::Write,
+                    permission: AclPermission::Allow,
+                },
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity::user(EntityName::Named("alice".into())),
+                key: "producer_byte_rate".into(),
+                value: Some(QuotaValue(1.0)),
+            },
+        ];
+        image.apply_all(&old).expect("topic");
+        image.apply_all(&setup).expect("setup");
+        let before = image.clone();
+
+        let mut refused = every_kind_of_change(&image);
+        // Last of all, a record that cannot apply: the whole batch goes.
+        refused.push(MetadataRecord::RemoveAccessControlEntry { id: Uuid::new_v4() });
+        assert!(image.apply_all(&refused).is_err());
+        assert_eq!(image, before);
+
+        // Without the bad record the batch applies, exactly as record by record.
+        let accepted = every_kind_of_change(&image);
+        let mut one_by_one = image.clone();
+        for r in &accepted {
+            one_by_one.apply(r).expect("applies alone");
+        }
+        image.apply_all(&accepted).expect("applies as a batch");
+        assert_eq!(image, one_by_one);
+        assert_ne!(image, before);
     }
 }

@@ -221,22 +221,13 @@ impl StateMachineStore {
 
 /// Applies the records of one entry whole or not at all, as the single-node
 /// `MetadataLog` lands a batch (a topic and its partitions): on a refusal the image
-/// is left as it was.
+/// is left as it was. In place: the image is copied only when a subscriber still
+/// holds the published one (once per `apply` call, not once per entry).
 fn apply_batch(
     image: &mut Arc<MetadataImage>,
     records: &[MetadataRecord],
 ) -> Result<(), MetadataError> {
-    if let [record] = records {
-        // One record: `MetadataImage::apply` already leaves the image unchanged on
-        // a refusal, so the copy (if a subscriber holds the image) is the only one.
-        return Arc::make_mut(image).apply(record);
-    }
-    let mut next = MetadataImage::clone(image);
-    for record in records {
-        next.apply(record)?;
-    }
-    *image = Arc::new(next);
-    Ok(())
+    Arc::make_mut(image).apply_all(records)
 }
 
 impl Drop for StateMachineStore {

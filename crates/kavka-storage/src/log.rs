@@ -29,6 +29,24 @@ pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
 /// Leader epoch → start offset, in Kafka's checkpoint text format.
 pub const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
+
+/// A new leader epoch staged by [`PartitionLog::stage_leader_epoch`], not yet in
+/// place.
+#[derive(Debug)]
+pub struct StagedEpoch {
+    /// The cache it was staged on; if the log's changed meanwhile it is stale.
+    before: LeaderEpochCache,
+    log_end: i64,
+    epochs: LeaderEpochCache,
+    file: durable::StagedFile,
+}
+
+impl StagedEpoch {
+    /// Drops the staged checkpoint; the log keeps its epochs.
+    pub fn discard(self) {
+        self.file.discard();
+    }
+}
 /// Idempotent-producer state as JSON, with the offset it covers.
 pub const PRODUCER_STATE_FILE: &str = "producer-state.json";
 
@@ -157,7 +175,11 @@ impl PartitionLog {
             last_flush_ms: None,
             generation: 0,
         };
-        if log.epochs != stored_epochs {
+        // Entries the recovery found in batches are written; entries only dropped
+        // (an epoch led without writes, starting at the log end) are not: every
+        // open drops them again, and the next epoch change rewrites the file. A
+        // restart would otherwise fsync every partition's checkpoint twice.
+        if !stored_epochs.entries().starts_with(log.epochs.entries()) {
             log.write_epochs()?;
         }
         log.load_producer_state(listing.has(PRODUCER_STATE_FILE))?;
@@ -546,6 +568,50 @@ impl PartitionLog {
         write_epoch_file(&self.dir, &epochs)?;
         self.epochs = epochs;
         Ok(())
+    }
+
+    /// [`PartitionLog::assign_leader_epoch`] in two steps, for many partitions at
+    /// once (a broker starting, or taking over many partitions): the new
+    /// checkpoint is staged without an fsync, and nothing changes until
+    /// [`PartitionLog::install_leader_epoch`]. None when `epoch` is not new.
+    pub fn stage_leader_epoch(&self, epoch: i32) -> Result<Option<StagedEpoch>, StorageError> {
+        if epoch < 0 || epoch <= self.epochs.latest_epoch() {
+            return Ok(None);
+        }
+        let mut epochs = self.epochs.clone();
+        epochs.assign(epoch, self.log_end_offset());
+        let file = durable::stage(
+            &self.dir.join(LEADER_EPOCH_FILE),
+            epochs.encode().as_bytes(),
+        )?;
+        Ok(Some(StagedEpoch {
+            before: self.epochs.clone(),
+            log_end: self.log_end_offset(),
+            epochs,
+            file,
+        }))
+    }
+
+    /// Puts a staged leader epoch in place: its checkpoint replaces the old one
+    /// and the epoch becomes current. Call it only after the staged content was
+    /// made durable, and make the rename durable before this log serves in the
+    /// new epoch. False (and the staged file dropped) when the log moved since the
+    /// staging, so the epoch would start at the wrong offset: then
+    /// `assign_leader_epoch` writes it as usual.
+    pub fn install_leader_epoch(&mut self, staged: StagedEpoch) -> Result<bool, StorageError> {
+        if self.epochs != staged.before || self.log_end_offset() != staged.log_end {
+            staged.file.discard();
+            return Ok(false);
+        }
+        staged.file.install()?;
+        self.epochs = staged.epochs;
+        Ok(true)
+    }
+
+    /// Writes the leader-epoch checkpoint again, durably (when a bulk write's last
+    /// file-system sync failed).
+    pub fn persist_leader_epochs(&self) -> Result<(), StorageError> {
+        self.write_epochs()
     }
 
     /// The leader-epoch cache: (epoch, start offset) pairs, ascending.

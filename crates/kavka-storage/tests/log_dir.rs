@@ -179,3 +179,89 @@ fn producer_state_survives_a_clean_stop_of_the_directory() {
     assert!(retry.duplicate);
     assert_eq!(retry.first_offset, first.first_offset);
 }
+
+#[test]
+fn staged_leader_epochs_count_only_once_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("t-0");
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
+
+    let staged = log.stage_leader_epoch(3).unwrap().expect("a new epoch");
+    assert!(
+        log.stage_leader_epoch(1).unwrap().is_none(),
+        "not a new epoch"
+    );
+    // Staged is not current: the log still answers with the old epochs.
+    assert_eq!(log.leader_epochs(), &[(1, 0)]);
+    kavka_storage::log_dir::sync_file_system(dir.path()).unwrap();
+    assert!(log.install_leader_epoch(staged).unwrap());
+    assert_eq!(log.leader_epochs(), &[(1, 0), (3, 1)]);
+    // In Kafka's checkpoint format, in place of the old one.
+    let checkpoint = fs::read_to_string(part.join(kavka_storage::LEADER_EPOCH_FILE)).unwrap();
+    assert_eq!(
+        checkpoint.lines().collect::<Vec<_>>(),
+        ["0", "2", "1 0", "3 1"]
+    );
+}
+
+#[test]
+fn a_crash_between_staging_and_installing_keeps_the_old_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("t-0");
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    let staged = log.stage_leader_epoch(2).unwrap().expect("a new epoch");
+    // The process dies here: the staged temp file stays behind, never renamed.
+    std::mem::forget(staged);
+    drop(log);
+
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0)]);
+    // And a later epoch is written over the leftover as usual.
+    log.assign_leader_epoch(2).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0), (2, 1)]);
+}
+
+#[test]
+fn a_staged_epoch_is_dropped_when_the_log_moved_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("t-0");
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    let staged = log.stage_leader_epoch(4).unwrap().expect("a new epoch");
+    // An append after staging: epoch 4 would start at the wrong offset.
+    log.append(batch(&["b"], NOW), 1, NOW).unwrap();
+    assert!(!log.install_leader_epoch(staged).unwrap());
+    assert_eq!(log.leader_epochs(), &[(1, 0)]);
+    log.assign_leader_epoch(4).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0), (4, 2)]);
+}
+
+#[test]
+fn an_epoch_led_without_writes_is_dropped_at_open_without_rewriting_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("t-0");
+    let checkpoint = part.join(kavka_storage::LEADER_EPOCH_FILE);
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    log.assign_leader_epoch(2).unwrap();
+    drop(log);
+    let written = fs::read_to_string(&checkpoint).unwrap();
+
+    // Epoch 2 starts at the log end and holds nothing: the open forgets it, as
+    // every open would, and leaves the file alone.
+    let log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0)]);
+    assert_eq!(fs::read_to_string(&checkpoint).unwrap(), written);
+    drop(log);
+    let mut log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0)]);
+
+    // The next epoch is written from what the log knows, without the stale one.
+    log.assign_leader_epoch(3).unwrap();
+    log.append(batch(&["b"], NOW), 3, NOW).unwrap();
+    drop(log);
+    let log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0), (3, 1)]);
+}

@@ -247,3 +247,90 @@ async fn a_crash_mid_write_after_a_clean_restart_is_recovered() {
         "writes continue after the last whole batch"
     );
 }
+
+/// Sends one record to partition `p` and waits for its acknowledgement.
+async fn send_to_partition(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    p: i32,
+    value: &[u8],
+) {
+    let record: rdkafka::producer::FutureRecord<'_, [u8], [u8]> =
+        rdkafka::producer::FutureRecord::to(topic)
+            .partition(p)
+            .payload(value);
+    producer
+        .send(record, Duration::from_secs(20))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("delivered");
+}
+
+/// Each partition's leader epoch as the broker's Metadata answer gives it.
+fn leader_epochs(port: u16, topic: &'static str) -> Vec<(i32, i32)> {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_static_str(topic))))]));
+    let response: MetadataResponse = raw_call(&mut conn, ApiKey::Metadata, 12, &request);
+    let mut epochs: Vec<(i32, i32)> = response.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.leader_epoch))
+        .collect();
+    epochs.sort();
+    epochs
+}
+
+/// The last (epoch, start offset) entry of a partition's leader-epoch checkpoint
+/// on disk (Kafka's format: version, count, then one entry per line).
+fn last_checkpointed_epoch(dir: &std::path::Path) -> (i32, i64) {
+    let text = std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap();
+    let last = text.lines().last().unwrap();
+    let (epoch, offset) = last.split_once(' ').unwrap();
+    (epoch.parse().unwrap(), offset.parse().unwrap())
+}
+
+/// A restart gives every partition a new leader epoch; with many partitions they
+/// are written together, and each must still be on disk, in place, before the
+/// partition leads in it, and the partitions must take writes in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_many_partitions_puts_every_new_leader_epoch_on_disk() {
+    const PARTITIONS: i32 = 80;
+    let mut broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    create_topic(&bs, "many", PARTITIONS).await;
+    let first = producer(&bs, &[("acks", "all")]);
+    for p in 0..PARTITIONS {
+        send_to_partition(&first, "many", p, b"before").await;
+    }
+    let before = leader_epochs(broker.port, "many");
+    broker.stop();
+    broker.restart();
+    let after = leader_epochs(broker.port, "many");
+    assert_eq!(after.len(), PARTITIONS as usize);
+    for ((p, old), (_, new)) in before.iter().zip(&after) {
+        assert!(new > old, "partition {p}: epoch {old} then {new}");
+        let dir = broker.data_dir().join(format!("many-{p}"));
+        assert_eq!(
+            last_checkpointed_epoch(&dir),
+            (*new, 1),
+            "partition {p}: the new epoch starts at its log end"
+        );
+    }
+    let second = producer(&bs, &[("acks", "all")]);
+    for p in 0..PARTITIONS {
+        send_to_partition(&second, "many", p, b"after").await;
+    }
+    // And a crash right after leaves every checkpoint readable.
+    broker.kill9();
+    broker.restart();
+    let consumer = assigned_consumer(
+        &bs,
+        "many",
+        &(0..PARTITIONS).collect::<Vec<_>>(),
+        Offset::Beginning,
+    );
+    let got = consume_n(&consumer, 2 * PARTITIONS as usize, Duration::from_secs(30));
+    assert_eq!(got.len(), 2 * PARTITIONS as usize);
+}
