@@ -380,10 +380,7 @@ fn record_lines(
         }
     };
     for record in &records {
-        // Kafka 4.4's --skip-record-metadata leaves control records out entirely.
-        if options.skip_metadata && header.is_control() {
-            continue;
-        }
+        // With --skip-record-metadata a control record is an empty line, as in Kafka.
         let mut line = String::new();
         let mut prefix = "| ";
         let size = |b: &Option<Bytes>| b.as_ref().map_or(-1, |b| b.len() as i64);
@@ -594,6 +591,19 @@ mod tests {
             lines[2],
             "| offset: 1 CreateTime: 1796275793907 keySize: -1 valueSize: 1 sequence: 1 headerKeys: [] payload: b"
         );
+    }
+
+    #[test]
+    fn skipped_metadata_leaves_the_record_indent_before_a_keyless_payload() {
+        let data = segment(&[record(0, "a", 1)]);
+        let options = Options {
+            print_data: true,
+            deep: true,
+            skip_metadata: true,
+            ..Options::default()
+        };
+        let (lines, _) = dump_log(&data, "00000000000000000000.log", &options);
+        assert_eq!(lines[1], "| payload: a", "{lines:#?}");
     }
 
     #[test]
