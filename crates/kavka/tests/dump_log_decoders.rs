@@ -67,7 +67,11 @@ async fn decoders_print_a_groups_commits_and_a_transactions_states() {
     producer.begin_transaction().expect("begin");
     for value in ["a", "b"] {
         producer
-            .send(BaseRecord::<(), str>::to("orders").partition(0).payload(value))
+            .send(
+                BaseRecord::<(), str>::to("orders")
+                    .partition(0)
+                    .payload(value),
+            )
             .map_err(|(e, _)| e)
             .expect("send");
     }
@@ -102,11 +106,21 @@ async fn decoders_print_a_groups_commits_and_a_transactions_states() {
     let offsets_segment = dir.join("__consumer_offsets-0").join(first);
     let (code, out, err) = dump(&offsets_segment, &["--offsets-decoder"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.starts_with(&format!("Dumping {}\nLog starting offset: 0\n", offsets_segment.display())), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "Dumping {}\nLog starting offset: 0\n",
+            offsets_segment.display()
+        )),
+        "{out}"
+    );
     // Decoding implies deep iteration and printing the data.
     let commit = out
         .lines()
-        .find(|l| l.contains(r#" key: {"type":"1","data":{"group":"dump-g","topic":"orders","partition":0}}"#))
+        .find(|l| {
+            l.contains(
+                r#" key: {"type":"1","data":{"group":"dump-g","topic":"orders","partition":0}}"#,
+            )
+        })
         .unwrap_or_else(|| panic!("no offset commit of dump-g in {out}"));
     assert!(commit.starts_with("| offset: "), "{commit}");
     assert!(
@@ -143,9 +157,9 @@ async fn decoders_print_a_groups_commits_and_a_transactions_states() {
         "{out}"
     );
     assert!(
-        states
-            .iter()
-            .all(|s| s.contains(&format!(r#"payload: {{"version":"1","data":{{"producerId":{producer_id},"#))),
+        states.iter().all(|s| s.contains(&format!(
+            r#"payload: {{"version":"1","data":{{"producerId":{producer_id},"#
+        ))),
         "{out}"
     );
     assert!(

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTp;
-use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
+use kafka_protocol::messages::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
+};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -14,8 +16,8 @@ use kafka_protocol::records::{
 use kavka_group::{
     AssignedTopicPartitions, ConsumerGroupCurrentMemberAssignmentValue, ConsumerGroupKey,
     ConsumerGroupMemberMetadataValue, ConsumerGroupMetadataValue, ConsumerMemberKey,
-    CoordinatorRecord, GroupMetadataKey, GroupMetadataValue, MemberMetadataValue,
-    OffsetCommitKey, OffsetCommitValue, TopicId,
+    CoordinatorRecord, GroupMetadataKey, GroupMetadataValue, MemberMetadataValue, OffsetCommitKey,
+    OffsetCommitValue, TopicId,
 };
 use kavka_txn::{TxnMetadata, TxnRecord, TxnState};
 
@@ -23,9 +25,12 @@ use super::*;
 
 const TS: i64 = 1_796_275_793_907;
 
+/// A record's key and value, either possibly missing.
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// One batch holding `records` (key, value) at offsets 0.., as a coordinator writes it.
 fn segment(records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
-    let records: Vec<_> = records
+    let records: Vec<KeyValue> = records
         .iter()
         .map(|(k, v)| (Some(k.clone()), v.clone()))
         .collect();
@@ -33,7 +38,7 @@ fn segment(records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
 }
 
 /// A batch of records whose key may be missing.
-fn segment_of(records: &[(Option<Vec<u8>>, Option<Vec<u8>>)]) -> Vec<u8> {
+fn segment_of(records: &[KeyValue]) -> Vec<u8> {
     let records: Vec<Record> = records
         .iter()
         .enumerate()
@@ -87,11 +92,10 @@ fn offset_commits_and_classic_groups_print_as_kafkas_json() {
     let subscription = ConsumerProtocolSubscription::default()
         .with_topics(vec![StrBytes::from_static_str("orders")])
         .with_generation_id(-1);
-    let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(vec![
-        AssignedTp::default()
+    let assignment =
+        ConsumerProtocolAssignment::default().with_assigned_partitions(vec![AssignedTp::default()
             .with_topic(TopicName(StrBytes::from_static_str("orders")))
-            .with_partitions(vec![0, 1]),
-    ]);
+            .with_partitions(vec![0, 1])]);
     let group = CoordinatorRecord::GroupMetadata {
         key: GroupMetadataKey { group: "g".into() },
         value: Some(GroupMetadataValue {
@@ -187,7 +191,12 @@ fn consumer_protocol_group_records_print_as_kafkas_json() {
             }),
         },
     ];
-    let data = segment(&records.iter().map(CoordinatorRecord::encode).collect::<Vec<_>>());
+    let data = segment(
+        &records
+            .iter()
+            .map(CoordinatorRecord::encode)
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(
         decoded(&data, Decoder::Offsets),
         vec![
@@ -215,9 +224,13 @@ fn transaction_records_print_as_kafkas_json() {
     let empty = TxnRecord::of(&m).encode();
     m.state = TxnState::Ongoing;
     m.start_ms = TS;
-    m.partitions = [("a".to_string(), 1), ("a".to_string(), 0), ("b".to_string(), 2)]
-        .into_iter()
-        .collect();
+    m.partitions = [
+        ("a".to_string(), 1),
+        ("a".to_string(), 0),
+        ("b".to_string(), 2),
+    ]
+    .into_iter()
+    .collect();
     let ongoing = TxnRecord::of(&m).encode();
     let removed = TxnRecord {
         transactional_id: "tx-1".into(),
@@ -261,7 +274,8 @@ fn unhex(s: &str) -> Vec<u8> {
 fn every_record_kafka_wrote_decodes() {
     // Records Apache Kafka 4.4 wrote (classic, static, consumer-protocol and regex
     // groups), as kavka-group's record-format tests read them.
-    let fixture = include_str!("../../../kavka-group/tests/fixtures/kafka-4.4-consumer-offsets.txt");
+    let fixture =
+        include_str!("../../../kavka-group/tests/fixtures/kafka-4.4-consumer-offsets.txt");
     let records: Vec<(Vec<u8>, Option<Vec<u8>>)> = fixture
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn uuids_print_as_kafkas_uuid_to_string() {
         // Kafka prints the all-zero id (Uuid.ZERO_UUID) this way.
-        assert_eq!(Json::uuid(&[0; 16]).to_string(), "\"AAAAAAAAAAAAAAAAAAAAAA\"");
+        assert_eq!(
+            Json::uuid(&[0; 16]).to_string(),
+            "\"AAAAAAAAAAAAAAAAAAAAAA\""
+        );
         let mut id = [0u8; 16];
         id[15] = 0xfb;
         assert_eq!(Json::uuid(&id).to_string(), "\"AAAAAAAAAAAAAAAAAAAA-w\"");

@@ -402,14 +402,18 @@ fn record_lines(
             ));
             prefix = " ";
             if header.is_control() {
-                line.push_str(&control_text(record.key.as_deref(), record.value.as_deref()));
+                line.push_str(&control_text(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                ));
             }
         }
         if options.print_data && !header.is_control() {
-            let parsed =
-                options
-                    .decoder
-                    .parse(record.offset, record.key.as_deref(), record.value.as_deref());
+            let parsed = options.decoder.parse(
+                record.offset,
+                record.key.as_deref(),
+                record.value.as_deref(),
+            );
             let (key, payload) = match parsed {
                 Parsed::Text { key, payload } => (key, payload),
                 Parsed::Fatal(message) => return Err(message),

@@ -175,7 +175,10 @@ fn group_metadata(v: &GroupMetadataValue, version: i16) -> Json {
         .map(|m| {
             let mut data = vec![("memberId", Json::str(&m.member_id))];
             if version >= 3 {
-                data.push(("groupInstanceId", Json::opt_str(m.group_instance_id.as_deref())));
+                data.push((
+                    "groupInstanceId",
+                    Json::opt_str(m.group_instance_id.as_deref()),
+                ));
             }
             data.push(("clientId", Json::str(&m.client_id)));
             data.push(("clientHost", Json::str(&m.client_host)));
@@ -315,14 +318,23 @@ fn member_metadata(v: &ConsumerGroupMemberMetadataValue) -> Json {
         ("rackId", Json::opt_str(v.rack_id.as_deref())),
         ("clientId", Json::str(&v.client_id)),
         ("clientHost", Json::str(&v.client_host)),
-        ("subscribedTopicNames", Json::strs(&v.subscribed_topic_names)),
+        (
+            "subscribedTopicNames",
+            Json::strs(&v.subscribed_topic_names),
+        ),
         // The codec reads Kafka's "" (no regex) as None.
         (
             "subscribedTopicRegex",
             Json::str(v.subscribed_topic_regex.as_deref().unwrap_or("")),
         ),
-        ("rebalanceTimeoutMs", Json::Int(v.rebalance_timeout_ms.into())),
-        ("serverAssignor", Json::opt_str(v.server_assignor.as_deref())),
+        (
+            "rebalanceTimeoutMs",
+            Json::Int(v.rebalance_timeout_ms.into()),
+        ),
+        (
+            "serverAssignor",
+            Json::opt_str(v.server_assignor.as_deref()),
+        ),
     ];
     // A tagged field whose default is the empty struct: Kafka prints it unless it
     // holds that default, so a consumer-protocol member's null shows as `null`.
@@ -379,9 +391,15 @@ fn assigned_partitions(list: &[AssignedTopicPartitions]) -> Json {
 fn current_assignment(v: &ConsumerGroupCurrentMemberAssignmentValue) -> Json {
     Json::Object(vec![
         ("memberEpoch", Json::Int(v.member_epoch.into())),
-        ("previousMemberEpoch", Json::Int(v.previous_member_epoch.into())),
+        (
+            "previousMemberEpoch",
+            Json::Int(v.previous_member_epoch.into()),
+        ),
         ("state", Json::Int(v.state.into())),
-        ("assignedPartitions", assigned_partitions(&v.assigned_partitions)),
+        (
+            "assignedPartitions",
+            assigned_partitions(&v.assigned_partitions),
+        ),
         (
             "partitionsPendingRevocation",
             assigned_partitions(&v.partitions_pending_revocation),

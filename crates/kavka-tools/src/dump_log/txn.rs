@@ -78,22 +78,27 @@ fn value_json(v: &TransactionLogValue) -> Json {
     ));
     // Kafka's parser replaces the status byte by the state's name (the number, as
     // text, when it names no state).
-    let status = TxnState::from_id(v.transaction_status)
-        .map_or_else(|| v.transaction_status.to_string(), |s| s.name().to_string());
+    let status = TxnState::from_id(v.transaction_status).map_or_else(
+        || v.transaction_status.to_string(),
+        |s| s.name().to_string(),
+    );
     data.push(("transactionStatus", Json::Str(status)));
-    let partitions = v.transaction_partitions.as_ref().map_or(Json::Null, |topics| {
-        Json::Array(
-            topics
-                .iter()
-                .map(|(topic, partitions)| {
-                    Json::Object(vec![
-                        ("topic", Json::str(topic)),
-                        ("partitionIds", Json::ints(partitions)),
-                    ])
-                })
-                .collect(),
-        )
-    });
+    let partitions = v
+        .transaction_partitions
+        .as_ref()
+        .map_or(Json::Null, |topics| {
+            Json::Array(
+                topics
+                    .iter()
+                    .map(|(topic, partitions)| {
+                        Json::Object(vec![
+                            ("topic", Json::str(topic)),
+                            ("partitionIds", Json::ints(partitions)),
+                        ])
+                    })
+                    .collect(),
+            )
+        });
     data.push(("transactionPartitions", partitions));
     data.push((
         "transactionLastUpdateTimestampMs",
