@@ -31,10 +31,15 @@ common=(
 PARTITIONS=(36 2)
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports from KAVKA_TEST_PORTS (LO-HI) when set, as the Rust tests take theirs.
+port_lo=20000 port_span=12000
+if [[ "${KAVKA_TEST_PORTS:-}" =~ ^([0-9]+)-([0-9]+)$ ]]; then
+  port_lo=${BASH_REMATCH[1]} port_span=$(( BASH_REMATCH[2] - BASH_REMATCH[1] ))
+fi
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 12000 ))
+    p=$(( port_lo + RANDOM % port_span ))
     if ! port_busy "$p" && ! port_busy "$((p + 1))"; then echo "$p"; return; fi
   done
   echo "run.sh: no free port found" >&2; exit 1
@@ -140,6 +145,10 @@ flow() {
       fi
     done
   done
+  # A committed transaction, for __transaction_state (compared tool to tool below).
+  "$TOOL" kafka-producer-perf-test --topic orders --num-records 3 --record-size 8 \
+    --throughput -1 --producer-props "bootstrap.servers=$bs" \
+    --transactional-id dump-tx --transaction-duration-ms 60000 >/dev/null 2>"$out.txn.err"
 }
 
 echo "run.sh: group flow against Kavka" >&2
@@ -163,11 +172,38 @@ dump "$ref_dir/data" "$work/kafka.txt"
 
 mask < "$work/kavka.txt" > "$work/kavka.masked"
 mask < "$work/kafka.txt" > "$work/kafka.masked"
+rc=0
 if diff -u --label kafka --label kavka "$work/kafka.masked" "$work/kavka.masked"; then
   echo "run.sh: Kafka's tools read Kavka's __consumer_offsets as Kafka's (masked transcripts equal)"
-  rc=0
 else
   echo "run.sh: transcripts differ (above: - Kafka, + Kavka)" >&2
   rc=1
 fi
+
+# `kavka dump-log` with each decoder must print exactly what Kafka's kafka-dump-log
+# prints, on the files of either broker (nothing masked: the same files).
+same_dump() {
+  local name="$1" decoder="$2" files
+  shift 2
+  files="$(IFS=,; echo "$*")"
+  [[ -n "$files" ]] || { echo "run.sh: no segment files for $name" >&2; rc=1; return; }
+  "$TOOL" kafka-dump-log "$decoder" --files "$files" >"$work/$name.kafka-tool" 2>&1 || true
+  "$bin" dump-log "$decoder" --files "$files" >"$work/$name.kavka-tool" 2>&1 || true
+  if diff -u --label kafka-dump-log --label "kavka dump-log" \
+      "$work/$name.kafka-tool" "$work/$name.kavka-tool"; then
+    echo "run.sh: kavka dump-log $decoder prints what kafka-dump-log prints ($name)"
+  else
+    echo "run.sh: kavka dump-log $decoder differs from kafka-dump-log ($name)" >&2
+    rc=1
+  fi
+}
+# Non-empty segments only: one tool run each, all files in one --files list.
+segments() { find "$@" -name '*.log' -size +0 2>/dev/null | sort; }
+for side in kavka kafka; do
+  if [[ $side == kavka ]]; then data="$work/kavka-data"; else data="$ref_dir/data"; fi
+  mapfile -t offsets_files < <(segments "$data"/__consumer_offsets-*)
+  mapfile -t txn_files < <(segments "$data"/__transaction_state-*)
+  same_dump "$side-offsets" --offsets-decoder "${offsets_files[@]}"
+  same_dump "$side-transactions" --transaction-log-decoder "${txn_files[@]}"
+done
 exit $rc

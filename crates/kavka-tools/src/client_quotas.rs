@@ -12,6 +12,7 @@ use kafka_protocol::messages::{AlterClientQuotasRequest, DescribeClientQuotasReq
 use kafka_protocol::protocol::StrBytes;
 
 use crate::error::ToolError;
+use crate::java_hash::{java_hash_order, java_string_hash};
 use crate::wire::Connection;
 
 /// Quota keys of users and clients (Kafka's `QuotaConfig.isClientOrUserQuotaConfig`).
@@ -317,12 +318,6 @@ fn alter(conn: &mut Connection, cmd: &QuotaCommand) -> Result<Vec<String>, Quota
     }])
 }
 
-/// Java's `String.hashCode` (over UTF-16 code units).
-fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
 /// `ClientQuotaEntity.hashCode`: `Objects.hash(entries)`, the entries a
 /// `HashMap<String, String>` whose hash sums `key ^ value` per entry.
 fn entity_hash(entity: &Entity) -> i32 {
@@ -330,25 +325,6 @@ fn entity_hash(entity: &Entity) -> i32 {
         h.wrapping_add(java_string_hash(k) ^ v.as_deref().map_or(0, java_string_hash))
     });
     31i32.wrapping_add(map_hash)
-}
-
-/// The order in which a Java `HashMap` created with `new HashMap<>(capacity)`
-/// and filled with keys of these hash codes (in this order, all distinct)
-/// iterates them: by bucket of the final table, then insertion order.
-fn java_hash_order(hashes: &[i32], capacity: usize) -> Vec<usize> {
-    // tableSizeFor(capacity), at least 1; the table doubles while the size
-    // exceeds its threshold, (int)(table × 0.75).
-    let mut table = capacity.max(1).next_power_of_two();
-    while hashes.len() > table * 3 / 4 {
-        table *= 2;
-    }
-    let bucket = |h: i32| {
-        let h = h as u32;
-        ((h ^ (h >> 16)) as usize) & (table - 1)
-    };
-    let mut order: Vec<usize> = (0..hashes.len()).collect();
-    order.sort_by_key(|&i| (bucket(hashes[i]), i));
-    order
 }
 
 /// Java's `Double.toString`: plain from 10⁻³ up to 10⁷, else `d.dddE±n`.

@@ -3,22 +3,45 @@
 //! level's dependencies. Output and messages are Kafka's FeatureCommand's.
 //! Kavka's levels are fixed (see `kavka_wire::features`), so the broker refuses
 //! any change but a no-op with Kafka's own error text, which is printed as is.
+//! Like Kafka's tool, `version-mapping`, `feature-dependencies` and
+//! `--release-version` answer from Kafka 4.4's release table, not the broker's.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 use kafka_protocol::messages::update_features_request::FeatureUpdateKey;
-use kafka_protocol::messages::{ApiVersionsRequest, UpdateFeaturesRequest};
+use kafka_protocol::messages::UpdateFeaturesRequest;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use kavka_wire::features::{
-    metadata_version_level, FEATURES, METADATA_VERSION_LEVEL, METADATA_VERSION_NAME,
-};
+use kavka_wire::features::{metadata_version_level, METADATA_VERSION_LEVEL, METADATA_VERSION_NAME};
 
+use crate::java_hash::{java_hash_order, java_string_hash};
 use crate::wire::Connection;
 
 const USAGE_TEXT: &str = "This tool manages feature flags in Kafka.";
+
+/// Apache Kafka 4.4's release table, which its tool reads offline whatever broker it
+/// talks to: for each feature (in `version-mapping` order), the level release 4.4-IV2
+/// sets (what `--release-version` sends) and the highest level Kafka 4.4 knows
+/// (what `feature-dependencies` accepts). A Kavka broker refuses the levels it does
+/// not run with Kafka's controller's error, as Kafka's tool then reports.
+const KAFKA_RELEASE_LEVELS: &[(&str, i16, i16)] = &[
+    (
+        "metadata.version",
+        METADATA_VERSION_LEVEL,
+        METADATA_VERSION_LEVEL,
+    ),
+    ("kraft.version", 1, 1),
+    ("transaction.version", 2, 2),
+    ("group.version", 1, 1),
+    ("eligible.leader.replicas.version", 1, 1),
+    ("share.version", 2, 2),
+    ("streams.version", 1, 1),
+];
+
+/// The one dependency among Kafka 4.4's feature levels: ELR needs 4.0-IV1.
+const ELR_REQUIRES: (&str, i16, &str) = ("metadata.version", 23, "4.0-IV1");
 
 /// Kafka's FeatureCommand options.
 #[derive(Parser, Debug)]
@@ -159,8 +182,11 @@ fn run(args: Args) -> Result<(), Terse> {
     match args.command {
         FeatureCommand::Describe { .. } => {
             let response = conn
-                .send(ApiVersionsRequest::default())
+                .send(crate::wire::api_versions_request())
                 .map_err(|e| Terse(e.to_string()))?;
+            if let Some(message) = error_text(response.error_code, None) {
+                return Err(Terse(message));
+            }
             let supported = response
                 .supported_features
                 .iter()
@@ -255,8 +281,8 @@ fn change_updates(change: &ChangeArgs, op: Op) -> Result<BTreeMap<String, i16>, 
             return Err(Terse(unknown_metadata_version(release)));
         }
         // A release sets every feature to that release's level.
-        for f in FEATURES {
-            updates.insert(f.name.to_string(), f.finalized);
+        for (name, level, _) in KAFKA_RELEASE_LEVELS {
+            updates.insert(name.to_string(), *level);
         }
         return Ok(updates);
     }
@@ -325,8 +351,8 @@ fn update(
         .with_timeout_ms(60_000)
         .with_validate_only(version >= 1 && dry_run)
         .with_feature_updates(
-            updates
-                .iter()
+            java_map_order(&updates)
+                .into_iter()
                 .map(|(name, level)| {
                     let key = FeatureUpdateKey::default()
                         .with_feature(StrBytes::from_string(name.clone()))
@@ -371,6 +397,18 @@ fn update(
         )));
     }
     Ok(())
+}
+
+/// The updates in the order Kafka's tool sends them: it collects them in a Java
+/// `HashMap`, and a broker names the first refused feature of the request in its
+/// error, so the order shows.
+fn java_map_order(updates: &BTreeMap<String, i16>) -> Vec<(&String, &i16)> {
+    let entries: Vec<(&String, &i16)> = updates.iter().collect();
+    let hashes: Vec<i32> = entries.iter().map(|(n, _)| java_string_hash(n)).collect();
+    java_hash_order(&hashes, 16)
+        .into_iter()
+        .map(|i| entries[i])
+        .collect()
 }
 
 /// The error a response carries, as Kafka's exceptions word it: the broker's
@@ -477,7 +515,8 @@ fn describe(
     out
 }
 
-/// The levels of Kavka's one release, as `version-mapping` prints them.
+/// The levels of the one release known (Kafka 4.4-IV2's), as `version-mapping`
+/// prints them.
 fn version_mapping(release: Option<&str>) -> Result<String, Terse> {
     let release = release.unwrap_or(METADATA_VERSION_NAME);
     let Some(level) = metadata_version_level(release) else {
@@ -487,13 +526,16 @@ fn version_mapping(release: Option<&str>) -> Result<String, Terse> {
         )));
     };
     let mut out = format!("metadata.version={level} ({release})\n");
-    for f in FEATURES.iter().filter(|f| f.name != "metadata.version") {
-        out.push_str(&format!("{}={}\n", f.name, f.finalized));
+    for (name, level, _) in KAFKA_RELEASE_LEVELS
+        .iter()
+        .filter(|(name, _, _)| *name != "metadata.version")
+    {
+        out.push_str(&format!("{name}={level}\n"));
     }
     Ok(out)
 }
 
-/// Kavka's feature levels depend on nothing but the one metadata.version it runs.
+/// What each `feature=level` needs, from Kafka 4.4's table.
 fn feature_dependencies(features: &[String]) -> Result<String, Terse> {
     let mut out = String::new();
     for f in features {
@@ -507,16 +549,23 @@ fn feature_dependencies(features: &[String]) -> Result<String, Terse> {
             ));
             continue;
         }
-        let feature = FEATURES
+        let (_, _, max) = KAFKA_RELEASE_LEVELS
             .iter()
-            .find(|k| k.name == name)
+            .find(|(known, _, _)| *known == name)
             .ok_or_else(|| Terse(format!("Unknown feature: {name}")))?;
-        if !(0..=feature.max).contains(&level) {
+        if !(0..=*max).contains(&level) {
             return Err(Terse(format!(
                 "No feature:{name} with feature level {level}"
             )));
         }
-        out.push_str(&format!("{name}={level} has no dependencies.\n"));
+        if name == "eligible.leader.replicas.version" && level >= 1 {
+            let (dep, dep_level, release) = ELR_REQUIRES;
+            out.push_str(&format!(
+                "{name}={level} requires:\n    {dep}={dep_level} ({release})\n"
+            ));
+        } else {
+            out.push_str(&format!("{name}={level} has no dependencies.\n"));
+        }
     }
     Ok(out)
 }
@@ -571,10 +620,33 @@ mod tests {
     }
 
     #[test]
-    fn version_mapping_knows_only_kavkas_release() {
-        let text = version_mapping(None).unwrap_or_default();
-        assert!(text.starts_with("metadata.version=33 (4.4-IV2)\nkraft.version=0\n"));
-        assert!(text.contains("group.version=1\n"));
+    fn version_mapping_prints_kafka_4_4s_release_levels() {
+        // As Kafka 4.4's tool prints it.
+        assert_eq!(
+            version_mapping(None).unwrap_or_default(),
+            "metadata.version=33 (4.4-IV2)\nkraft.version=1\ntransaction.version=2\n\
+             group.version=1\neligible.leader.replicas.version=1\nshare.version=2\n\
+             streams.version=1\n"
+        );
         assert!(version_mapping(Some("3.9")).is_err());
+    }
+
+    #[test]
+    fn feature_dependencies_know_kafka_4_4s_levels() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            feature_dependencies(&args(&[
+                "transaction.version=2",
+                "eligible.leader.replicas.version=1"
+            ]))
+            .map_err(|e| e.0),
+            Ok("transaction.version=2 has no dependencies.\n\
+                eligible.leader.replicas.version=1 requires:\n    metadata.version=23 (4.0-IV1)\n"
+                .to_string())
+        );
+        assert_eq!(
+            feature_dependencies(&args(&["share.version=3"])).map_err(|e| e.0),
+            Err("No feature:share.version with feature level 3".to_string())
+        );
     }
 }

@@ -27,6 +27,7 @@ mod error;
 mod features;
 mod get_offsets;
 mod group_offsets;
+mod java_hash;
 mod leader_election;
 mod log_dirs;
 mod metadata_quorum;

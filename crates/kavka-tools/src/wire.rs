@@ -68,6 +68,14 @@ pub(crate) struct Connection {
     pub(crate) address: String,
 }
 
+/// ApiVersions as the tools send it: v3 and up require the client's software name
+/// and version (Apache Kafka refuses the request with INVALID_REQUEST without them).
+pub(crate) fn api_versions_request() -> ApiVersionsRequest {
+    ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("kavka-tools"))
+        .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")))
+}
+
 impl Connection {
     /// Connects to the first reachable server of a `--bootstrap-server` list.
     pub(crate) fn bootstrap(servers: &str) -> Result<Self, ToolError> {
@@ -125,10 +133,7 @@ impl Connection {
             versions: HashMap::new(),
             address: address.to_string(),
         };
-        let request = ApiVersionsRequest::default()
-            .with_client_software_name(StrBytes::from_static_str("kavka-tools"))
-            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let response = conn.send_version(request, 3)?;
+        let response = conn.send_version(api_versions_request(), 3)?;
         if response.error_code != 0 {
             return Err(ToolError::Protocol(format!(
                 "ApiVersions failed with error code {}",

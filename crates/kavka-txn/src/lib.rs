@@ -21,7 +21,9 @@ pub use coordinator::{
 };
 pub use error::TxnError;
 pub use metadata::{TopicPartition, TxnMetadata, TxnState, NO_PRODUCER_EPOCH, NO_PRODUCER_ID};
-pub use records::{RecordError, TxnRecord};
+pub use records::{
+    decode_key as decode_transaction_log_key, RecordError, TransactionLogValue, TxnRecord,
+};
 
 #[cfg(test)]
 mod tests;

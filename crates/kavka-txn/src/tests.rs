@@ -412,3 +412,21 @@ fn kafkas_own_records_read_and_an_empty_state_is_written_byte_for_byte() {
     assert_eq!(key, unhex(KAFKA_KEY));
     assert_eq!(value.unwrap(), unhex(KAFKA_EMPTY));
 }
+
+#[test]
+fn a_kafka_value_keeps_every_field_and_encodes_back_to_its_bytes() {
+    let bytes = unhex(KAFKA_ONGOING);
+    let v = TransactionLogValue::decode(&bytes).unwrap();
+    assert_eq!(v.version, 1);
+    // Kafka's tagged fields: the previous producer id and the client's version 2.
+    assert_eq!(v.previous_producer_id, 0);
+    assert_eq!(v.client_transaction_version, 2);
+    assert_eq!((v.next_producer_id, v.next_producer_epoch), (-1, -1));
+    assert_eq!(
+        v.transaction_partitions,
+        Some(vec![("tt".to_string(), vec![1])])
+    );
+    assert_eq!(v.encode(), bytes);
+    let empty = TransactionLogValue::decode(&unhex(KAFKA_EMPTY)).unwrap();
+    assert_eq!(empty.transaction_partitions, None);
+}

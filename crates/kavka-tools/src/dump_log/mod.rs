@@ -4,6 +4,15 @@
 //!
 //! The files may be anything (a crash, a wrong path): every read is bounds-checked
 //! and what cannot be parsed is reported, never a panic.
+//!
+//! With `--offsets-decoder` (`offsets.rs`) or `--transaction-log-decoder`
+//! (`txn.rs`) each record of a `__consumer_offsets` or `__transaction_state`
+//! segment is printed as Kafka's JSON (`json.rs`), decoded by the codecs the
+//! coordinators themselves use.
+
+mod json;
+mod offsets;
+mod txn;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -34,13 +43,13 @@ pub(crate) struct Args {
     /// If set, just verify the index log without printing its content.
     #[arg(long)]
     verify_index_only: bool,
-    /// Whether to skip printing metadata for each record.
+    /// Skip metadata when printing records. This flag also skips control records.
     #[arg(long)]
     skip_record_metadata: bool,
-    /// Not supported by Kavka yet: decodes __consumer_offsets records.
+    /// If set, log data will be parsed as offset data from the __consumer_offsets topic.
     #[arg(long)]
     offsets_decoder: bool,
-    /// Not supported by Kavka yet: decodes __transaction_state records.
+    /// If set, log data will be parsed as transaction metadata from the __transaction_state topic.
     #[arg(long)]
     transaction_log_decoder: bool,
 }
@@ -56,14 +65,21 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             "Missing required argument \"[files]\"",
         ));
     };
-    if args.offsets_decoder || args.transaction_log_decoder {
-        eprintln!("--offsets-decoder and --transaction-log-decoder are not supported by Kavka's kafka-dump-log yet");
-        return Ok(1);
-    }
+    // Kafka picks the first decoder named, in this order; any decoder implies
+    // printing the data, which implies deep iteration.
+    let decoder = if args.offsets_decoder {
+        Decoder::Offsets
+    } else if args.transaction_log_decoder {
+        Decoder::TransactionLog
+    } else {
+        Decoder::Plain
+    };
+    let print_data = args.print_data_log || decoder != Decoder::Plain;
     let options = Options {
-        print_data: args.print_data_log,
-        deep: args.deep_iteration || args.print_data_log,
+        print_data,
+        deep: args.deep_iteration || print_data,
         skip_metadata: args.skip_record_metadata,
+        decoder,
     };
     for file in files.split(',') {
         println!("Dumping {file}");
@@ -73,12 +89,15 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let suffix = name.rfind('.').map_or("", |i| &name[i..]);
+        let mut fatal = None;
         let dumped = match suffix {
             ".log" => std::fs::read(path).map(|data| {
                 println!("Log starting offset: {}", base_offset(name));
-                for line in dump_log(&data, name, &options) {
+                let (lines, error) = dump_log(&data, name, &options);
+                for line in lines {
                     println!("{line}");
                 }
+                fatal = error;
             }),
             ".index" | ".timeindex" => std::fs::read(path).map(|data| {
                 let kind = if suffix == ".index" {
@@ -110,6 +129,12 @@ pub(crate) fn main(argv: impl IntoIterator<Item = OsString>) -> anyhow::Result<i
             eprintln!("{file} (No such file or directory): {e}");
             return Ok(1);
         }
+        // A record the decoder cannot even start on ends the tool, as Kafka's
+        // exception does.
+        if let Some(message) = fatal {
+            eprintln!("{message}");
+            return Ok(1);
+        }
     }
     Ok(0)
 }
@@ -128,6 +153,44 @@ struct Options {
     print_data: bool,
     deep: bool,
     skip_metadata: bool,
+    decoder: Decoder,
+}
+
+/// How a record's key and value are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Decoder {
+    /// As text (Kafka's default `StringDecoder`).
+    #[default]
+    Plain,
+    /// `__consumer_offsets` records, as Kafka's JSON.
+    Offsets,
+    /// `__transaction_state` records, as Kafka's JSON.
+    TransactionLog,
+}
+
+/// What a decoder makes of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Parsed {
+    /// The key and payload to print (each only when present).
+    Text {
+        key: Option<String>,
+        payload: Option<String>,
+    },
+    /// The record cannot be decoded at all: the tool stops with this message.
+    Fatal(String),
+}
+
+impl Decoder {
+    fn parse(self, offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> Parsed {
+        match self {
+            Decoder::Plain => Parsed::Text {
+                key: key.map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: value.map(|v| String::from_utf8_lossy(v).into_owned()),
+            },
+            Decoder::Offsets => offsets::parse(offset, key, value),
+            Decoder::TransactionLog => txn::parse(offset, key, value),
+        }
+    }
 }
 
 /// The fixed-size header of a v2 record batch, read without decoding its records.
@@ -275,8 +338,9 @@ impl BatchHeader {
     }
 }
 
-/// The lines Kafka prints for a segment file's batches (and records, when deep).
-fn dump_log(data: &[u8], name: &str, options: &Options) -> Vec<String> {
+/// The lines Kafka prints for a segment file's batches (and records, when deep),
+/// and the message that stopped it if a record could not be decoded at all.
+fn dump_log(data: &[u8], name: &str, options: &Options) -> (Vec<String>, Option<String>) {
     let mut lines = Vec::new();
     let mut position = 0usize;
     while let Some(header) = data.get(position..).and_then(BatchHeader::parse) {
@@ -284,7 +348,9 @@ fn dump_log(data: &[u8], name: &str, options: &Options) -> Vec<String> {
         let valid = crc32c::crc32c(&batch[CRC_START..]) == header.crc;
         lines.push(header.line(position, valid));
         if options.deep {
-            lines.extend(record_lines(&header, batch, options));
+            if let Err(message) = record_lines(&header, batch, options, &mut lines) {
+                return (lines, Some(message));
+            }
         }
         position += header.size;
     }
@@ -294,54 +360,75 @@ fn dump_log(data: &[u8], name: &str, options: &Options) -> Vec<String> {
             data.len() - position
         ));
     }
-    lines
+    (lines, None)
 }
 
-/// One `| offset: ...` line per record of a batch.
-fn record_lines(header: &BatchHeader, batch: &[u8], options: &Options) -> Vec<String> {
+/// One `| offset: ...` line per record of a batch, appended to `lines`; the
+/// decoder's message when a record cannot be decoded at all.
+fn record_lines(
+    header: &BatchHeader,
+    batch: &[u8],
+    options: &Options,
+    lines: &mut Vec<String>,
+) -> Result<(), String> {
     let mut buf = Bytes::copy_from_slice(batch);
     let records = match RecordBatchDecoder::decode(&mut buf) {
         Ok(set) => set.records,
-        Err(e) => return vec![format!("| cannot decode the records of this batch: {e}")],
+        Err(e) => {
+            lines.push(format!("| cannot decode the records of this batch: {e}"));
+            return Ok(());
+        }
     };
-    records
-        .iter()
-        .map(|record| {
-            let mut line = String::new();
-            let mut prefix = "| ";
-            let size = |b: &Option<Bytes>| b.as_ref().map_or(-1, |b| b.len() as i64);
-            if !options.skip_metadata {
-                line.push_str(&format!(
-                    "{prefix}offset: {} {}: {} keySize: {} valueSize: {} sequence: {} headerKeys: [{}]",
-                    record.offset,
-                    header.timestamp_type(),
-                    record.timestamp,
-                    size(&record.key),
-                    size(&record.value),
-                    header.record_sequence(record.offset),
-                    record
-                        .headers
-                        .keys()
-                        .map(|k| k.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
+    for record in &records {
+        // With --skip-record-metadata a control record is an empty line, as in Kafka.
+        let mut line = String::new();
+        let mut prefix = "| ";
+        let size = |b: &Option<Bytes>| b.as_ref().map_or(-1, |b| b.len() as i64);
+        if !options.skip_metadata {
+            line.push_str(&format!(
+                "{prefix}offset: {} {}: {} keySize: {} valueSize: {} sequence: {} headerKeys: [{}]",
+                record.offset,
+                header.timestamp_type(),
+                record.timestamp,
+                size(&record.key),
+                size(&record.value),
+                header.record_sequence(record.offset),
+                record
+                    .headers
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            prefix = " ";
+            if header.is_control() {
+                line.push_str(&control_text(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
                 ));
+            }
+        }
+        if options.print_data && !header.is_control() {
+            let parsed = options.decoder.parse(
+                record.offset,
+                record.key.as_deref(),
+                record.value.as_deref(),
+            );
+            let (key, payload) = match parsed {
+                Parsed::Text { key, payload } => (key, payload),
+                Parsed::Fatal(message) => return Err(message),
+            };
+            if let Some(key) = key {
+                line.push_str(&format!("{prefix}key: {key}"));
                 prefix = " ";
-                if header.is_control() {
-                    line.push_str(&control_text(record.key.as_deref(), record.value.as_deref()));
-                }
             }
-            if options.print_data && !header.is_control() {
-                if let Some(key) = &record.key {
-                    line.push_str(&format!("{prefix}key: {}", String::from_utf8_lossy(key)));
-                }
-                if let Some(value) = &record.value {
-                    line.push_str(&format!(" payload: {}", String::from_utf8_lossy(value)));
-                }
+            if let Some(payload) = payload {
+                line.push_str(&format!("{prefix}payload: {payload}"));
             }
-            line
-        })
-        .collect()
+        }
+        lines.push(line);
+    }
+    Ok(())
 }
 
 /// What Kafka prints after a control record's metadata: the transaction marker.
@@ -444,6 +531,8 @@ impl Index {
 }
 
 #[cfg(test)]
+mod decoder_tests;
+#[cfg(test)]
 mod tests {
     use super::*;
     use bytes::BytesMut;
@@ -490,9 +579,9 @@ mod tests {
         let options = Options {
             print_data: true,
             deep: true,
-            skip_metadata: false,
+            ..Options::default()
         };
-        let lines = dump_log(&data, "00000000000000000000.log", &options);
+        let (lines, _) = dump_log(&data, "00000000000000000000.log", &options);
         assert_eq!(lines.len(), 4, "{lines:#?}");
         let crc = u32::from_be_bytes([data[17], data[18], data[19], data[20]]);
         assert_eq!(
@@ -509,27 +598,43 @@ mod tests {
     }
 
     #[test]
+    fn skipped_metadata_leaves_the_record_indent_before_a_keyless_payload() {
+        let data = segment(&[record(0, "a", 1)]);
+        let options = Options {
+            print_data: true,
+            deep: true,
+            skip_metadata: true,
+            ..Options::default()
+        };
+        let (lines, _) = dump_log(&data, "00000000000000000000.log", &options);
+        assert_eq!(lines[1], "| payload: a", "{lines:#?}");
+    }
+
+    #[test]
     fn corrupt_bytes_are_reported_not_fatal() {
         let mut data = segment(&[record(0, "a", 1)]);
         let whole = data.len();
         // A flipped payload byte: the batch prints, marked invalid.
         data[whole - 1] ^= 0xff;
         data.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff, 1]);
-        let lines = dump_log(&data, "x.log", &Options::default());
+        let (lines, _) = dump_log(&data, "x.log", &Options::default());
         assert!(lines[0].ends_with("isvalid: false"), "{lines:#?}");
         assert_eq!(lines[1], "Found 13 invalid bytes at the end of x.log");
         // Garbage of every length never panics.
         for n in 0..80 {
             let garbage: Vec<u8> = (0..n).map(|i| (i * 37 % 256) as u8).collect();
-            let _ = dump_log(
-                &garbage,
-                "g.log",
-                &Options {
-                    deep: true,
-                    print_data: true,
-                    skip_metadata: false,
-                },
-            );
+            for decoder in [Decoder::Plain, Decoder::Offsets, Decoder::TransactionLog] {
+                let _ = dump_log(
+                    &garbage,
+                    "g.log",
+                    &Options {
+                        deep: true,
+                        print_data: true,
+                        skip_metadata: false,
+                        decoder,
+                    },
+                );
+            }
             let _ = Index::parse(IndexKind::Time, 0, &garbage).sanity_check();
         }
     }
