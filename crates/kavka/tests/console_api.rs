@@ -34,9 +34,28 @@ fn http_with(
     headers: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    http_for_host(
+        port,
+        &format!("127.0.0.1:{port}"),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// [`http_with`] naming `host` in the Host header, as a browser names the site.
+fn http_for_host(
+    port: u16,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
          {headers}Content-Length: {}\r\n\r\n{payload}",
         payload.len()
     );
@@ -163,6 +182,30 @@ async fn topics_can_be_created_browsed_configured_and_deleted() {
         http(port, "DELETE", "/api/v1/topics/same-origin", None).0,
         200
     );
+    // Nor through DNS rebinding: a site that points its own name at 127.0.0.1
+    // sends that name as Host and as Origin, so the two agree; a listener bound to
+    // loopback answers only loopback names, reads included.
+    let rebound = format!("evil.example:{port}");
+    let (status, _) = http_for_host(port, &rebound, "GET", "/api/v1/topics", "", None);
+    assert_eq!(status, 403);
+    let (status, _) = http_for_host(
+        port,
+        &rebound,
+        "POST",
+        "/api/v1/topics",
+        &format!("Content-Type: application/json\r\nOrigin: http://{rebound}\r\n"),
+        Some(&evil),
+    );
+    assert_eq!(status, 403);
+    let (status, _) = http_for_host(
+        port,
+        &format!("localhost:{port}"),
+        "GET",
+        "/api/v1/topics",
+        "",
+        None,
+    );
+    assert_eq!(status, 200);
 
     let listed = user_topics(port);
     assert_eq!(listed.len(), 1);
@@ -518,7 +561,7 @@ fn the_console_page_and_its_assets_are_served_beside_metrics() {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut text = String::new();

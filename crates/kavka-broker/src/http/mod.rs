@@ -6,8 +6,10 @@
 //!
 //! Built on `axum` (hyper underneath): a router, with the web console
 //! (`crate::console`) merged beside these routes; hyper answers malformed HTTP with 400 and closes
-//! only that connection.
+//! only that connection. On a loopback listener every request must name loopback
+//! in `Host` (`host_guard`: DNS-rebinding protection).
 
+mod host_guard;
 mod readiness;
 
 use std::net::SocketAddr;
@@ -67,10 +69,12 @@ impl HttpServer {
         let (stop, stopped) = watch::channel(false);
         let mut addresses = Vec::new();
         for listener in bound {
-            if let Ok(address) = listener.local_addr() {
-                addresses.push(address);
+            let address = listener.local_addr().ok();
+            addresses.extend(address);
+            let mut app = router(status.clone());
+            if address.is_some_and(|a| a.ip().is_loopback()) {
+                app = app.layer(axum::middleware::from_fn(host_guard::loopback_names_only));
             }
-            let app = router(status.clone());
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let shutdown = async move {
