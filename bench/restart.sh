@@ -8,8 +8,11 @@
 # 5 records of 100 B each), stop cleanly (SIGTERM), then time the start until a
 # Metadata response names a broker ("startup (N partitions)"). For Kavka also a
 # restart after kill -9 of that restarted broker (logs recovered, not trusted). The
-# broker's peak RSS is read from /proc. Open-file and memory-map limits are raised for
-# the brokers' processes only (prlimit), as an operator would for that many partitions.
+# broker's peak RSS is read from /proc. Then one more start of each broker on its
+# directory, left idle: its CPU over IDLE_SECONDS (default 30, after 15 s to settle),
+# as a share of one core ("idle CPU with N partitions"; target: at most 1 %).
+# Open-file and memory-map limits are raised for the brokers' processes only
+# (prlimit), as an operator would for that many partitions.
 #
 # Everything listens on 127.0.0.1; only processes this script started are stopped.
 set -euo pipefail
@@ -35,7 +38,7 @@ done
 if ((BUILD)); then
   cargo build --release -p kavka -p kavka-bench
 fi
-KAVKA="$ROOT/target/release/kavka"
+KAVKA="${KAVKA_BIN:-$ROOT/target/release/kavka}"
 BENCH="$ROOT/target/release/kavka-bench"
 WORK="$(mktemp -d /tmp/kavka-restart-XXXX)"
 HOST=127.0.0.1
@@ -70,6 +73,39 @@ free_port() {
   return 1
 }
 TIMEOUT=$((600 + PARTITIONS / 50))
+IDLE_SECONDS="${IDLE_SECONDS:-30}"
+
+# CPU ticks (user + system) of a process, from /proc/PID/stat.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Starts `cmd` (which execs the broker) on its filled directory, waits for its port,
+# lets it settle, then prints its CPU over IDLE_SECONDS as % of one core; stops it
+# (SIGTERM, then SIGKILL after 60 s: only this process, by its PID).
+idle_cpu() { # name port cmd
+  bash -c "$3" &
+  local pid=$! waited=0
+  until port_open "$2"; do
+    sleep 0.5; waited=$((waited + 1))
+    if ((waited > TIMEOUT * 2)) || ! kill -0 "$pid" 2> /dev/null; then
+      echo "## $1: idle CPU not measured (the broker did not start)"
+      kill -9 "$pid" 2> /dev/null || true
+      return 0
+    fi
+  done
+  sleep 15
+  local hz before after
+  hz="$(getconf CLK_TCK)"
+  before="$(cpu_ticks "$pid")"
+  sleep "$IDLE_SECONDS"
+  after="$(cpu_ticks "$pid")"
+  echo "## $1: idle CPU with $PARTITIONS partitions, no clients, over ${IDLE_SECONDS} s"
+  awk -v t=$((after - before)) -v hz="$hz" -v s="$IDLE_SECONDS" \
+    'BEGIN { printf "%.2f %% of one core (%.2f s of CPU)\n", 100 * t / hz / s, t / hz }'
+  kill -TERM "$pid" 2> /dev/null || true
+  for _ in $(seq 1 120); do kill -0 "$pid" 2> /dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2> /dev/null || true
+  wait "$pid" 2> /dev/null || true
+}
 
 echo "# restart with $PARTITIONS partitions ($(nproc) cores, $(date -u +%Y-%m-%d), open files: ${LIMIT:-hard limit $(ulimit -Hn)})"
 if ((KAVKA_RUN)); then
@@ -91,6 +127,7 @@ echo "## Kavka: another restart after a clean stop (its 'startup (empty)' row)"
 "$BENCH" show "$WORK/kavka-clean.tsv"
 echo "## Kavka: restart after kill -9 (its 'startup (empty)' row: the directory holds $PARTITIONS partitions)"
 "$BENCH" show "$WORK/kavka-after-kill.tsv"
+idle_cpu Kavka "$port" "$kavka_cmd"
 
 fi
 
@@ -121,6 +158,7 @@ if ((KAFKA)); then
   "$BENCH" show "$WORK/kafka.tsv"
   echo "## Apache Kafka 4.4.0: one more start on that directory (its 'startup (empty)' row)"
   "$BENCH" show "$WORK/kafka-again.tsv"
+  idle_cpu "Apache Kafka 4.4.0" "$port" "$java_cmd"
   if ((maps < PARTITIONS * 3)) && [[ -w /proc/sys/vm/max_map_count ]]; then
     echo "$maps" > /proc/sys/vm/max_map_count
   fi

@@ -91,12 +91,22 @@ pub(crate) async fn run_fetchers(state: Arc<BrokerState>, mut stop: watch::Recei
                 slot.insert(tokio::spawn(run_fetcher(state.clone(), key, stop.clone())));
             }
         }
-        tokio::select! {
-            _ = &mut notified => {}
-            // A fetcher that ended while partitions still follow its leader
-            // (a race with a role change) is restarted here.
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => break,
+        // Rescanned when roles change, or when a fetcher ended while partitions
+        // still follow its leader (a race with a role change), checked each
+        // second; not every second regardless (a scan of every partition).
+        let stopped = loop {
+            tokio::select! {
+                _ = &mut notified => break false,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if tasks.values().any(JoinHandle::is_finished) {
+                        break false;
+                    }
+                }
+                _ = stop.changed() => break true,
+            }
+        };
+        if stopped {
+            break;
         }
     }
     for (_, task) in tasks {

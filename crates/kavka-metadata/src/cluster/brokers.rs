@@ -136,10 +136,14 @@ impl ClusterControl {
                 records.extend(restore_leaders(&unfenced, req.broker_id, unclean));
             }
         }
-        let mut after = image.clone();
-        after
-            .apply_all(&records)
-            .map_err(|_| ControlError::InvalidRequest("heartbeat records do not apply"))?;
+        // Most heartbeats change nothing: the image is copied only when they do.
+        let mut after = std::borrow::Cow::Borrowed(image);
+        if !records.is_empty() {
+            after
+                .to_mut()
+                .apply_all(&records)
+                .map_err(|_| ControlError::InvalidRequest("heartbeat records do not apply"))?;
+        }
         let leads_nothing = after
             .topics()
             .all(|t| t.partitions.values().all(|p| p.leader != req.broker_id));
@@ -151,6 +155,7 @@ impl ClusterControl {
         {
             let fence = change(Some(true), None);
             after
+                .to_mut()
                 .apply_all(std::slice::from_ref(&fence))
                 .map_err(|_| ControlError::InvalidRequest("heartbeat records do not apply"))?;
             records.push(fence);
@@ -173,7 +178,10 @@ impl ClusterControl {
     /// starting now (a new active controller does not trust an old one's times).
     pub fn tick(&mut self, image: &MetadataImage, now_ms: i64) -> Vec<MetadataRecord> {
         let mut records = Vec::new();
-        let mut current = image.clone();
+        // The image as the fences so far leave it; copied only when a broker is
+        // fenced (a copy of every partition on each tick is most of an idle
+        // controller's work with many partitions).
+        let mut current: Option<MetadataImage> = None;
         for broker in image.brokers() {
             let session = self.sessions.entry(broker.broker_id).or_insert(Session {
                 broker_epoch: broker.broker_epoch,
@@ -193,8 +201,16 @@ impl ClusterControl {
                 broker = broker.broker_id,
                 "fencing broker: no heartbeat within broker.session.timeout.ms"
             );
-            let fence = self.fence_records(&current, broker.broker_id, broker.broker_epoch);
-            if current.apply_all(&fence).is_ok() {
+            let fence = self.fence_records(
+                current.as_ref().unwrap_or(image),
+                broker.broker_id,
+                broker.broker_epoch,
+            );
+            if current
+                .get_or_insert_with(|| image.clone())
+                .apply_all(&fence)
+                .is_ok()
+            {
                 records.extend(fence);
             }
         }
