@@ -104,6 +104,10 @@ pub(crate) fn write_leader_epochs(
     if installed.is_empty() {
         return ok;
     }
+    tracing::info!(
+        partitions = installed.len(),
+        "new leader epochs written together (two file-system syncs)"
+    );
     if let Err(e) = log_dir::sync_file_system(log_dir) {
         // The epochs are current in memory but their renames may not survive a
         // crash: each checkpoint is written again durably, or its role waits.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kavka_metadata::{ConfigResource, MetadataImage, PartitionImage};
@@ -52,6 +52,10 @@ pub struct ReplicaManager {
     recovery_threads: AtomicUsize,
     /// Bytes and records in and out per topic, shared by its hosted partitions.
     pub traffic: TrafficRegistry,
+    /// Whether an image has found this broker unfenced since it started: until
+    /// then it serves no partition, and its start's new leader epochs may be
+    /// written in bulk (`log_loader::write_leader_epochs`).
+    unfenced_once: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +76,7 @@ impl Default for ReplicaManager {
             hw_checkpoint: Mutex::default(),
             recovery_threads: AtomicUsize::new(1),
             traffic: TrafficRegistry::default(),
+            unfenced_once: AtomicBool::new(false),
         }
     }
 }
@@ -287,7 +292,18 @@ impl ReplicaManager {
         // A restart gives every partition a new leader epoch, each written durably
         // to its checkpoint before the partition leads in it: in bulk, then the
         // roles on the recovery threads too.
-        let writable = log_loader::write_leader_epochs(&roles, threads, &config.log_dir);
+        // Only while starting: a file-system sync also flushes whatever else is
+        // dirty on the disk, which for a broker that serves can be gigabytes of
+        // produced data, and would hold this metadata change back behind it.
+        let unfenced = brokers.get(&node).is_some_and(|b| !b.fenced);
+        let writable = if self.unfenced_once.load(Ordering::Acquire) {
+            vec![true; roles.len()]
+        } else {
+            log_loader::write_leader_epochs(&roles, threads, &config.log_dir)
+        };
+        if unfenced {
+            self.unfenced_once.store(true, Ordering::Release);
+        }
         let roles: Vec<_> = roles
             .into_iter()
             .zip(writable)
