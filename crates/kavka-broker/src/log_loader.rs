@@ -96,11 +96,17 @@ pub(crate) fn write_leader_epochs(
         });
         (i, done)
     });
-    let installed: Vec<usize> = installed
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(i, done)| done.then_some(i))
-        .collect();
+    // A panicked install thread leaves it unknown which epochs went in place:
+    // then every staged one is treated as installed, so it is made durable.
+    let installed: Vec<usize> = match installed {
+        Ok(done) => done
+            .into_iter()
+            .filter_map(|(i, done)| done.then_some(i))
+            .collect(),
+        Err(_) => (0..roles.len())
+            .filter(|&i| roles[i].1.leader == roles[i].1.local_id)
+            .collect(),
+    };
     if installed.is_empty() {
         return ok;
     }

@@ -290,11 +290,11 @@ impl ReplicaManager {
             }
         }
         // A restart gives every partition a new leader epoch, each written durably
-        // to its checkpoint before the partition leads in it: in bulk, then the
-        // roles on the recovery threads too.
-        // Only while starting: a file-system sync also flushes whatever else is
-        // dirty on the disk, which for a broker that serves can be gigabytes of
-        // produced data, and would hold this metadata change back behind it.
+        // to its checkpoint before the partition leads in it: in bulk while the
+        // broker starts (later a file-system sync would also flush whatever else is
+        // dirty on the disk, gigabytes of produced data for a serving broker, and
+        // hold this metadata change back behind it), then the roles on the
+        // recovery threads.
         let unfenced = brokers.get(&node).is_some_and(|b| !b.fenced);
         let writable = if self.unfenced_once.load(Ordering::Acquire) {
             vec![true; roles.len()]

@@ -29,6 +29,8 @@ pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
 /// Leader epoch → start offset, in Kafka's checkpoint text format.
 pub const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
+/// Idempotent-producer state as JSON, with the offset it covers.
+pub const PRODUCER_STATE_FILE: &str = "producer-state.json";
 
 /// A new leader epoch staged by [`PartitionLog::stage_leader_epoch`], not yet in
 /// place.
@@ -47,8 +49,6 @@ impl StagedEpoch {
         self.file.discard();
     }
 }
-/// Idempotent-producer state as JSON, with the offset it covers.
-pub const PRODUCER_STATE_FILE: &str = "producer-state.json";
 
 /// One partition's log: a directory of segments named by base offset.
 #[derive(Debug)]
@@ -560,26 +560,33 @@ impl PartitionLog {
     /// the end of an older epoch learns it ended here even before the first append.
     /// Older or equal epochs change nothing.
     pub fn assign_leader_epoch(&mut self, epoch: i32) -> Result<(), StorageError> {
-        if epoch < 0 || epoch <= self.epochs.latest_epoch() {
+        let Some(epochs) = self.with_new_epoch(epoch) else {
             return Ok(());
-        }
-        let mut epochs = self.epochs.clone();
-        epochs.assign(epoch, self.log_end_offset());
+        };
         write_epoch_file(&self.dir, &epochs)?;
         self.epochs = epochs;
         Ok(())
     }
 
-    /// [`PartitionLog::assign_leader_epoch`] in two steps, for many partitions at
-    /// once (a broker starting, or taking over many partitions): the new
-    /// checkpoint is staged without an fsync, and nothing changes until
-    /// [`PartitionLog::install_leader_epoch`]. None when `epoch` is not new.
-    pub fn stage_leader_epoch(&self, epoch: i32) -> Result<Option<StagedEpoch>, StorageError> {
+    /// The epoch cache with `epoch` starting at the log end; None when `epoch` is
+    /// not newer than every epoch the log has.
+    fn with_new_epoch(&self, epoch: i32) -> Option<LeaderEpochCache> {
         if epoch < 0 || epoch <= self.epochs.latest_epoch() {
-            return Ok(None);
+            return None;
         }
         let mut epochs = self.epochs.clone();
         epochs.assign(epoch, self.log_end_offset());
+        Some(epochs)
+    }
+
+    /// [`PartitionLog::assign_leader_epoch`] in two steps, for many partitions at
+    /// once (a starting broker's): the new checkpoint is staged without an fsync,
+    /// and nothing changes until [`PartitionLog::install_leader_epoch`]. None when
+    /// `epoch` is not new.
+    pub fn stage_leader_epoch(&self, epoch: i32) -> Result<Option<StagedEpoch>, StorageError> {
+        let Some(epochs) = self.with_new_epoch(epoch) else {
+            return Ok(None);
+        };
         let file = durable::stage(
             &self.dir.join(LEADER_EPOCH_FILE),
             epochs.encode().as_bytes(),
