@@ -18,8 +18,8 @@ use kavka_replica::{
     ReplicaConfig, ReplicaError, Truncate, TruncationMode,
 };
 use kavka_storage::{
-    AbortedTxn, AppendInfo, BatchHeader, FetchData, LogConfig, PartitionLog, StagedEpoch,
-    StorageError, TxnMarker,
+    AbortedTxn, AppendInfo, BatchHeader, FetchData, LogConfig, PartitionLog, StorageError,
+    TxnMarker,
 };
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -561,35 +561,6 @@ impl Partition {
         log
     }
 
-    /// The first step of taking leadership in bulk (`log_loader::write_leader_epochs`):
-    /// when `a` makes this broker the leader in a new epoch, its checkpoint is
-    /// staged, and nothing else changes.
-    pub(crate) fn stage_leader_epoch(
-        &self,
-        a: &Assignment,
-    ) -> Result<Option<StagedEpoch>, PartitionError> {
-        if a.leader != a.local_id {
-            return Ok(None);
-        }
-        self.log(|log| log.stage_leader_epoch(a.leader_epoch))
-    }
-
-    /// Puts a staged leader epoch in place (its content already durable); false
-    /// when the log moved since, and [`Partition::apply_assignment`] writes it.
-    pub(crate) fn install_leader_epoch(&self, staged: StagedEpoch) -> Result<bool, PartitionError> {
-        let mut guard = self.log.lock();
-        let Some(log) = guard.as_mut() else {
-            staged.discard();
-            return Err(PartitionError::Offline);
-        };
-        Ok(log.install_leader_epoch(staged)?)
-    }
-
-    /// Writes the leader-epoch checkpoint durably, on its own.
-    pub(crate) fn persist_leader_epochs(&self) -> Result<(), PartitionError> {
-        self.log(|log| log.persist_leader_epochs())
-    }
-
     /// Makes this broker leader, follower or neither as the metadata says
     /// (Kafka's makeLeader / makeFollower). Becoming leader records the new epoch
     /// at the log end; giving up leadership fails the waiting acks=all requests
@@ -635,7 +606,10 @@ impl Partition {
                 MetadataOutcome::Stale => return Ok(false),
                 MetadataOutcome::Applied(effects) => {
                     if a.leader == a.local_id {
-                        self.log(|log| log.assign_leader_epoch(a.leader_epoch))?;
+                        self.log(|log| {
+                            log.assign_leader_epoch(a.leader_epoch);
+                            Ok(())
+                        })?;
                         for &r in &a.replicas {
                             let e = leader.on_broker_status(r, a.brokers.get(&r).copied(), now_ms);
                             self.apply_leader_effects(waiters, e);
@@ -660,7 +634,7 @@ impl Partition {
         if a.leader == a.local_id {
             let (log_end, hw) = self
                 .log(|log| {
-                    log.assign_leader_epoch(a.leader_epoch)?;
+                    log.assign_leader_epoch(a.leader_epoch);
                     Ok(log.log_end_offset())
                 })
                 .map(|leo| (leo, self.high_watermark().min(leo)))?;

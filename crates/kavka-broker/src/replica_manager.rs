@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kavka_metadata::{ConfigResource, MetadataImage, PartitionImage};
@@ -52,10 +52,6 @@ pub struct ReplicaManager {
     recovery_threads: AtomicUsize,
     /// Bytes and records in and out per topic, shared by its hosted partitions.
     pub traffic: TrafficRegistry,
-    /// Whether an image has found this broker unfenced since it started: until
-    /// then it serves no partition, and its start's new leader epochs may be
-    /// written in bulk (`log_loader::write_leader_epochs`).
-    unfenced_once: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +72,6 @@ impl Default for ReplicaManager {
             hw_checkpoint: Mutex::default(),
             recovery_threads: AtomicUsize::new(1),
             traffic: TrafficRegistry::default(),
-            unfenced_once: AtomicBool::new(false),
         }
     }
 }
@@ -289,29 +284,9 @@ impl ReplicaManager {
                 roles.push((partition, a));
             }
         }
-        // A restart gives every partition a new leader epoch, each written durably
-        // to its checkpoint before the partition leads in it: in bulk while the
-        // broker starts (later a file-system sync would also flush whatever else is
-        // dirty on the disk, gigabytes of produced data for a serving broker, and
-        // hold this metadata change back behind it), then the roles on the
-        // recovery threads.
-        let unfenced = brokers.get(&node).is_some_and(|b| !b.fenced);
-        let writable = if self.unfenced_once.load(Ordering::Acquire) {
-            vec![true; roles.len()]
-        } else {
-            log_loader::write_leader_epochs(&roles, threads, &config.log_dir)
-        };
-        if unfenced {
-            self.unfenced_once.store(true, Ordering::Release);
-        }
-        let roles: Vec<_> = roles
-            .into_iter()
-            .zip(writable)
-            .filter_map(|(role, ok)| ok.then_some(role))
-            .collect();
         let applied = log_loader::run_on_threads(roles, threads, |(partition, a)| {
-            // A role that cannot be taken (the epoch checkpoint not written) keeps
-            // the old one; the next image tries again. The image itself stands.
+            // A role that cannot be taken (the log offline) keeps the old one; the
+            // next image tries again. The image itself stands.
             if let Err(e) = partition.apply_assignment(&a, now) {
                 tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "cannot apply the partition's new role");
             }

@@ -37,42 +37,6 @@ pub fn write_replace_unsynced(path: &Path, data: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// A replacement of a small file, written beside it but not yet in place: the
-/// two-step form of [`write_atomic`] for many files at once. [`stage`] writes the
-/// temp file without an fsync; once the caller has made every staged temp file
-/// durable (one file-system sync, `log_dir::sync_file_system`), [`StagedFile::install`]
-/// renames it over the file, and a second sync makes the renames durable. A crash at
-/// any point leaves the old or the new content, each complete, as with
-/// [`write_atomic`], for two syncs in all instead of two fsyncs per file.
-#[derive(Debug)]
-pub struct StagedFile {
-    tmp: PathBuf,
-    path: PathBuf,
-}
-
-/// Writes `data` to `path`'s temp file, unsynced; see [`StagedFile`].
-pub fn stage(path: &Path, data: &[u8]) -> io::Result<StagedFile> {
-    let tmp = temp_path(path);
-    fs::write(&tmp, data)?;
-    Ok(StagedFile {
-        tmp,
-        path: path.to_path_buf(),
-    })
-}
-
-impl StagedFile {
-    /// Renames the staged content over the file. Only after the staged content
-    /// was made durable: otherwise a crash could leave the new name on torn data.
-    pub fn install(self) -> io::Result<()> {
-        fs::rename(&self.tmp, &self.path)
-    }
-
-    /// Drops the staged content; the file keeps what it had.
-    pub fn discard(self) {
-        let _ = fs::remove_file(&self.tmp);
-    }
-}
-
 /// Removes `path` (if present) and makes the removal durable.
 pub fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {

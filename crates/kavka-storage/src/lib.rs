@@ -41,7 +41,7 @@ pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
 pub use log::{
-    AppendInfo, FetchData, PartitionLog, StagedEpoch, LEADER_EPOCH_FILE, LOG_START_OFFSET_FILE,
+    AppendInfo, FetchData, PartitionLog, LEADER_EPOCH_FILE, LOG_START_OFFSET_FILE,
     PRODUCER_STATE_FILE, RECOVERY_POINT_FILE,
 };
 pub use log_dir::{LogDirShutdown, CLEAN_SHUTDOWN_FILE};

@@ -32,24 +32,6 @@ pub const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
 /// Idempotent-producer state as JSON, with the offset it covers.
 pub const PRODUCER_STATE_FILE: &str = "producer-state.json";
 
-/// A new leader epoch staged by [`PartitionLog::stage_leader_epoch`], not yet in
-/// place.
-#[derive(Debug)]
-pub struct StagedEpoch {
-    /// The cache it was staged on; if the log's changed meanwhile it is stale.
-    before: LeaderEpochCache,
-    log_end: i64,
-    epochs: LeaderEpochCache,
-    file: durable::StagedFile,
-}
-
-impl StagedEpoch {
-    /// Drops the staged checkpoint; the log keeps its epochs.
-    pub fn discard(self) {
-        self.file.discard();
-    }
-}
-
 /// One partition's log: a directory of segments named by base offset.
 #[derive(Debug)]
 pub struct PartitionLog {
@@ -59,6 +41,11 @@ pub struct PartitionLog {
     segments: Vec<LogSegment>,
     log_start_offset: i64,
     epochs: LeaderEpochCache,
+    /// The newest entry of `epochs` is not in the checkpoint yet: an epoch taken
+    /// on becoming leader, written before its first record. An epoch that holds
+    /// no record is dropped at every open anyway, so a crash before that write
+    /// loses nothing, and a restart writes no checkpoint for its new epochs.
+    epochs_unwritten: bool,
     producers: ProducerStateManager,
     /// Offset of the producer snapshot on disk, if one was read or written: a
     /// clean stop writes a new one only when the log moved past it.
@@ -169,6 +156,7 @@ impl PartitionLog {
             segments,
             log_start_offset,
             epochs,
+            epochs_unwritten: false,
             producers: ProducerStateManager::default(),
             snapshot_offset: None,
             unflushed_records: 0,
@@ -381,6 +369,11 @@ impl PartitionLog {
             epochs.assign(leader_epoch, first_offset);
             write_epoch_file(&self.dir, &epochs)?;
             self.epochs = epochs;
+            self.epochs_unwritten = false;
+        } else if self.epochs_unwritten {
+            // The epoch taken on becoming leader gets its first record: on disk
+            // before the record, or the record's epoch could be lost in a crash.
+            self.write_epochs()?;
         }
         let mut record_count = 0u64;
         for (pos, header) in &batches {
@@ -446,11 +439,12 @@ impl PartitionLog {
             epochs.assign(header.partition_leader_epoch, header.base_offset);
         }
         let first_offset = batches.first().map_or(log_end, |(_, h)| h.base_offset);
-        if epochs != self.epochs {
+        if epochs != self.epochs || self.epochs_unwritten {
             // Persisted before the data, as on the leader path: an entry past the log
             // end after a failure is dropped below, and at the next open.
             write_epoch_file(&self.dir, &epochs)?;
             self.epochs = epochs;
+            self.epochs_unwritten = false;
         }
         let mut record_count = 0u64;
         let mut outcome = Ok(());
@@ -558,67 +552,16 @@ impl PartitionLog {
     /// Records that leader epoch `epoch` starts at the log end (Kafka's
     /// `maybeAssignEpochStartOffset`, on becoming leader), so a follower asking for
     /// the end of an older epoch learns it ended here even before the first append.
-    /// Older or equal epochs change nothing.
-    pub fn assign_leader_epoch(&mut self, epoch: i32) -> Result<(), StorageError> {
-        let Some(epochs) = self.with_new_epoch(epoch) else {
-            return Ok(());
-        };
-        write_epoch_file(&self.dir, &epochs)?;
-        self.epochs = epochs;
-        Ok(())
-    }
-
-    /// The epoch cache with `epoch` starting at the log end; None when `epoch` is
-    /// not newer than every epoch the log has.
-    fn with_new_epoch(&self, epoch: i32) -> Option<LeaderEpochCache> {
+    /// Older or equal epochs change nothing. The checkpoint is written with the
+    /// epoch's first record (see `epochs_unwritten`): a restart gives every
+    /// partition a new epoch, and writing each durably was most of a start's work.
+    pub fn assign_leader_epoch(&mut self, epoch: i32) {
         if epoch < 0 || epoch <= self.epochs.latest_epoch() {
-            return None;
+            return;
         }
-        let mut epochs = self.epochs.clone();
-        epochs.assign(epoch, self.log_end_offset());
-        Some(epochs)
-    }
-
-    /// [`PartitionLog::assign_leader_epoch`] in two steps, for many partitions at
-    /// once (a starting broker's): the new checkpoint is staged without an fsync,
-    /// and nothing changes until [`PartitionLog::install_leader_epoch`]. None when
-    /// `epoch` is not new.
-    pub fn stage_leader_epoch(&self, epoch: i32) -> Result<Option<StagedEpoch>, StorageError> {
-        let Some(epochs) = self.with_new_epoch(epoch) else {
-            return Ok(None);
-        };
-        let file = durable::stage(
-            &self.dir.join(LEADER_EPOCH_FILE),
-            epochs.encode().as_bytes(),
-        )?;
-        Ok(Some(StagedEpoch {
-            before: self.epochs.clone(),
-            log_end: self.log_end_offset(),
-            epochs,
-            file,
-        }))
-    }
-
-    /// Puts a staged leader epoch in place: its checkpoint replaces the old one
-    /// and the epoch becomes current. Call it only after the staged content was
-    /// made durable, and make the rename durable before this log serves in the
-    /// new epoch. False (and the staged file dropped) when the log moved since the
-    /// staging, so the epoch would start at the wrong offset: then
-    /// `assign_leader_epoch` writes it as usual.
-    pub fn install_leader_epoch(&mut self, staged: StagedEpoch) -> Result<bool, StorageError> {
-        if self.epochs != staged.before || self.log_end_offset() != staged.log_end {
-            staged.file.discard();
-            return Ok(false);
+        if self.epochs.assign(epoch, self.log_end_offset()) {
+            self.epochs_unwritten = true;
         }
-        staged.file.install()?;
-        self.epochs = staged.epochs;
-        Ok(true)
-    }
-
-    /// Writes the leader-epoch checkpoint again, durably (when a bulk write's last
-    /// file-system sync failed).
-    pub fn persist_leader_epochs(&self) -> Result<(), StorageError> {
-        self.write_epochs()
     }
 
     /// The leader-epoch cache: (epoch, start offset) pairs, ascending.
@@ -1200,8 +1143,10 @@ impl PartitionLog {
         serde_json::to_vec(&snapshot).map_err(|e| StorageError::Io(std::io::Error::other(e)))
     }
 
-    fn write_epochs(&self) -> Result<(), StorageError> {
-        write_epoch_file(&self.dir, &self.epochs)
+    fn write_epochs(&mut self) -> Result<(), StorageError> {
+        write_epoch_file(&self.dir, &self.epochs)?;
+        self.epochs_unwritten = false;
+        Ok(())
     }
 
     fn write_log_start(&self) -> Result<(), StorageError> {

@@ -51,10 +51,9 @@ pub fn mark_clean_shutdown(log_dir: &Path) -> io::Result<()> {
 }
 
 /// Flushes every dirty page and inode of the file system holding `dir`: one call
-/// that makes many small writes durable together (a clean stop, many partitions'
-/// new leader epochs at once).
+/// that makes many small writes durable together (a clean stop).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn sync_file_system(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_file_system(dir: &Path) -> io::Result<()> {
     let handle = fs::File::open(dir)?;
     rustix::fs::syncfs(&handle).map_err(io::Error::from)
 }
@@ -62,7 +61,7 @@ pub fn sync_file_system(dir: &Path) -> io::Result<()> {
 /// Elsewhere `sync` (all file systems) is what is portable; POSIX lets it return
 /// before the writes end, so an fsync of the directory follows as on Linux.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn sync_file_system(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_file_system(dir: &Path) -> io::Result<()> {
     rustix::fs::sync();
     durable::sync_dir(dir)
 }

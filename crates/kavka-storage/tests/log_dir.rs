@@ -181,61 +181,51 @@ fn producer_state_survives_a_clean_stop_of_the_directory() {
 }
 
 #[test]
-fn staged_leader_epochs_count_only_once_installed() {
+fn a_new_leader_epoch_reaches_the_checkpoint_before_its_first_record() {
     let dir = tempfile::tempdir().unwrap();
     let part = dir.path().join("t-0");
+    let checkpoint = part.join(kavka_storage::LEADER_EPOCH_FILE);
     let mut log = PartitionLog::open(&part, small_config()).unwrap();
     log.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    let before = fs::read_to_string(&checkpoint).unwrap();
 
-    let staged = log.stage_leader_epoch(3).unwrap().expect("a new epoch");
-    assert!(
-        log.stage_leader_epoch(1).unwrap().is_none(),
-        "not a new epoch"
-    );
-    // Staged is not current: the log still answers with the old epochs.
-    assert_eq!(log.leader_epochs(), &[(1, 0)]);
-    kavka_storage::log_dir::sync_file_system(dir.path()).unwrap();
-    assert!(log.install_leader_epoch(staged).unwrap());
+    // Becoming leader: the epoch answers at once, but costs no write yet.
+    log.assign_leader_epoch(3);
     assert_eq!(log.leader_epochs(), &[(1, 0), (3, 1)]);
-    // In Kafka's checkpoint format, in place of the old one.
-    let checkpoint = fs::read_to_string(part.join(kavka_storage::LEADER_EPOCH_FILE)).unwrap();
+    assert_eq!(fs::read_to_string(&checkpoint).unwrap(), before);
+
+    // Its first record puts it on disk, so a crash right after keeps it.
+    log.append(batch(&["b"], NOW), 3, NOW).unwrap();
     assert_eq!(
-        checkpoint.lines().collect::<Vec<_>>(),
+        fs::read_to_string(&checkpoint)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
         ["0", "2", "1 0", "3 1"]
     );
+    std::mem::forget(log);
+    let log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0), (3, 1)]);
 }
 
 #[test]
-fn a_crash_between_staging_and_installing_keeps_the_old_epochs() {
+fn a_follower_writes_the_epoch_it_led_without_writes_before_fetched_records() {
     let dir = tempfile::tempdir().unwrap();
     let part = dir.path().join("t-0");
-    let mut log = PartitionLog::open(&part, small_config()).unwrap();
-    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
-    let staged = log.stage_leader_epoch(2).unwrap().expect("a new epoch");
-    // The process dies here: the staged temp file stays behind, never renamed.
-    std::mem::forget(staged);
-    drop(log);
-
-    let mut log = PartitionLog::open(&part, small_config()).unwrap();
-    assert_eq!(log.leader_epochs(), &[(1, 0)]);
-    // And a later epoch is written over the leftover as usual.
-    log.assign_leader_epoch(2).unwrap();
-    assert_eq!(log.leader_epochs(), &[(1, 0), (2, 1)]);
-}
-
-#[test]
-fn a_staged_epoch_is_dropped_when_the_log_moved_meanwhile() {
-    let dir = tempfile::tempdir().unwrap();
-    let part = dir.path().join("t-0");
-    let mut log = PartitionLog::open(&part, small_config()).unwrap();
-    log.append(batch(&["a"], NOW), 1, NOW).unwrap();
-    let staged = log.stage_leader_epoch(4).unwrap().expect("a new epoch");
-    // An append after staging: epoch 4 would start at the wrong offset.
-    log.append(batch(&["b"], NOW), 1, NOW).unwrap();
-    assert!(!log.install_leader_epoch(staged).unwrap());
-    assert_eq!(log.leader_epochs(), &[(1, 0)]);
-    log.assign_leader_epoch(4).unwrap();
-    assert_eq!(log.leader_epochs(), &[(1, 0), (4, 2)]);
+    let mut leader = PartitionLog::open(&part, small_config()).unwrap();
+    leader.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    leader.assign_leader_epoch(2);
+    // Led epoch 2 without writes, then follows a leader of epoch 3.
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut other = PartitionLog::open(other_dir.path(), small_config()).unwrap();
+    other.append(batch(&["a"], NOW), 1, NOW).unwrap();
+    other.append(batch(&["b"], NOW), 3, NOW).unwrap();
+    let fetched = other.read(1, 1 << 20, i64::MAX).unwrap().records;
+    leader.append_as_follower(fetched, NOW).unwrap();
+    assert_eq!(leader.leader_epochs(), &[(1, 0), (3, 1)]);
+    drop(leader);
+    let log = PartitionLog::open(&part, small_config()).unwrap();
+    assert_eq!(log.leader_epochs(), &[(1, 0), (3, 1)]);
 }
 
 #[test]
@@ -245,7 +235,7 @@ fn an_epoch_led_without_writes_is_dropped_at_open_without_rewriting_the_checkpoi
     let checkpoint = part.join(kavka_storage::LEADER_EPOCH_FILE);
     let mut log = PartitionLog::open(&part, small_config()).unwrap();
     log.append(batch(&["a"], NOW), 1, NOW).unwrap();
-    log.assign_leader_epoch(2).unwrap();
+    log.assign_leader_epoch(2);
     drop(log);
     let written = fs::read_to_string(&checkpoint).unwrap();
 
@@ -259,7 +249,7 @@ fn an_epoch_led_without_writes_is_dropped_at_open_without_rewriting_the_checkpoi
     assert_eq!(log.leader_epochs(), &[(1, 0)]);
 
     // The next epoch is written from what the log knows, without the stale one.
-    log.assign_leader_epoch(3).unwrap();
+    log.assign_leader_epoch(3);
     log.append(batch(&["b"], NOW), 3, NOW).unwrap();
     drop(log);
     let log = PartitionLog::open(&part, small_config()).unwrap();
