@@ -1,15 +1,15 @@
 //! The process's open-file limit and how the broker shares it out.
 //!
-//! A partition's log needs one descriptor while its active segment is in use (the
-//! storage layer opens segment files on use and closes them when idle), so the
-//! broker hosts at most `limit - reserved` partition replicas. The reserve keeps
-//! room for the metadata log, the coordinators' topics, client connections and
-//! state files: clients creating topics must never leave the broker unable to write
-//! its own metadata. Kafka has no such check; an operator raises the limit.
+//! Segment files are the only descriptors that grow with the partitions hosted.
+//! The storage layer opens them on use, closes them when idle, and keeps at most
+//! `limit - reserved` open at once: past that budget a read or write opens its
+//! file for itself. So a broker hosts any number of partitions under any limit,
+//! and the reserve keeps room for the metadata log, the coordinators' topics,
+//! client connections and state files: clients creating topics never leave the
+//! broker unable to write its own metadata. (Kafka keeps every segment's files
+//! open, and an operator raises the limit.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use kavka_metadata::{MetadataError, MetadataImage, MetadataRecord};
 
 /// Share of the limit past which the broker warns (per thousand).
 const WARN_PER_MILLE: u64 = 800;
@@ -42,44 +42,9 @@ impl DescriptorBudget {
         }
     }
 
-    /// Partition replicas this broker may host.
-    pub fn max_partitions(&self) -> u64 {
+    /// Segment files the storage layer may keep open at once.
+    pub fn segment_files(&self) -> u64 {
         self.limit - self.reserved
-    }
-
-    /// Refuses a change that would bring this broker past `max_partitions`
-    /// (POLICY_VIOLATION: Kafka's nearest refusal of a creation clients handle).
-    pub fn admit(&self, hosted: u64, adding: u64) -> Result<(), MetadataError> {
-        let after = hosted.saturating_add(adding);
-        if adding == 0 || after <= self.max_partitions() {
-            return Ok(());
-        }
-        Err(MetadataError::PolicyViolation(format!(
-            "Adding {adding} partition(s) would bring this broker to {after} partitions, over the {} \
-             its open-file limit allows (RLIMIT_NOFILE {}, {} descriptors reserved for the metadata \
-             log, coordinators and connections). Raise the broker's open-file limit and restart it.",
-            self.max_partitions(),
-            self.limit,
-            self.reserved
-        )))
-    }
-
-    /// `admit` for the partitions that `records` place on `node`, given `image`.
-    pub fn admit_records(
-        &self,
-        image: &MetadataImage,
-        node: i32,
-        records: &[MetadataRecord],
-    ) -> Result<(), MetadataError> {
-        let adding = records
-            .iter()
-            .filter(|r| matches!(r, MetadataRecord::Partition { replicas, .. } if replicas.contains(&node)))
-            .count() as u64;
-        let result = self.admit(hosted_on(image, node), adding);
-        if let Err(e) = &result {
-            tracing::warn!(reason = %e, "refused creating partitions");
-        }
-        result
     }
 
     /// Records `open` descriptors; true when that is near the limit.
@@ -91,15 +56,6 @@ impl DescriptorBudget {
         }
         near
     }
-}
-
-/// Partition replicas the image places on `node`.
-fn hosted_on(image: &MetadataImage, node: i32) -> u64 {
-    image
-        .topics()
-        .flat_map(|t| t.partitions.values())
-        .filter(|p| p.replicas.contains(&node))
-        .count() as u64
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit, as many servers do, and
@@ -142,26 +98,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partitions_get_the_limit_less_a_reserve() {
+    fn segment_files_get_the_limit_less_a_reserve() {
         let small = DescriptorBudget::new(512);
         assert_eq!(small.reserved, 128);
-        assert_eq!(small.max_partitions(), 384);
+        assert_eq!(small.segment_files(), 384);
         let large = DescriptorBudget::new(1 << 20);
         assert_eq!(large.reserved, 8192);
-    }
-
-    #[test]
-    fn creation_past_the_budget_is_a_policy_violation_naming_the_limit() {
-        let budget = DescriptorBudget::new(512);
-        assert!(budget.admit(380, 4).is_ok());
-        let refused = budget.admit(380, 5).unwrap_err();
-        assert_eq!(refused.code(), 44);
-        let message = refused.to_string();
-        assert!(message.contains("385 partitions"), "{message}");
-        assert!(message.contains("RLIMIT_NOFILE 512"), "{message}");
-        // Nothing added is never refused, even over the budget (a smaller limit
-        // after a restart must not block config changes).
-        assert!(budget.admit(1000, 0).is_ok());
     }
 
     #[test]

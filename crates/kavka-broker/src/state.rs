@@ -100,10 +100,10 @@ impl BrokerState {
     /// Returns once the controller has unfenced this broker.
     pub async fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
         let descriptors = DescriptorBudget::new(descriptors::raise_open_file_limit());
-        // Reads of old segments keep their files open only while partitions stay
-        // within their share; past it they open a file per read.
+        // Segment files stay open only within their share of the limit; past it
+        // each read or write opens its file for itself.
         kavka_storage::set_segment_file_budget(
-            usize::try_from(descriptors.max_partitions()).unwrap_or(usize::MAX),
+            usize::try_from(descriptors.segment_files()).unwrap_or(usize::MAX),
         );
         let cluster_id = open_cluster_id(&config).await?;
         let dir = config.log_dir.clone();

@@ -1,13 +1,13 @@
 //! A segment's `.log` file, opened on first use and closed when idle, so a broker
 //! hosting many partitions holds descriptors only for the segments in use.
 //!
-//! Every open handle is counted process-wide (`open_segment_files`). Writes (the
-//! active segment) always keep their handle: the broker admits partitions only as
-//! far as one descriptor each fits under the process limit. Reads of other
-//! segments keep theirs only while the count is below the budget the broker set
-//! (`set_segment_file_budget`); past it a read opens the file just for itself, so
-//! reading old data never eats the descriptors reserved for the metadata log,
-//! the coordinators' topics and sockets.
+//! Every open handle is counted process-wide (`open_segment_files`). A use keeps
+//! its handle only while the count is below the budget the broker set
+//! (`set_segment_file_budget`); past it a read or a write opens the file just for
+//! itself (an fsync through any descriptor flushes the file's pages), so however
+//! many partitions a broker hosts and writes at once, segment files never eat the
+//! descriptors reserved for the metadata log, the coordinators' topics and
+//! sockets.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -66,12 +66,15 @@ impl SegmentFile {
         }
     }
 
-    /// Creates (or empties) the file and keeps it open: a new segment is written next.
+    /// Creates (or empties) the file and keeps it open within the budget: a new
+    /// segment is written next.
     pub(crate) fn create(path: PathBuf) -> io::Result<Self> {
         let file = open(&path, true)?;
         file.set_len(0)?;
         let this = Self::new(path);
-        let _ = this.handle.set(Counted::new(file));
+        if within_budget() {
+            let _ = this.handle.set(Counted::new(file));
+        }
         this.used.store(true, Ordering::Relaxed);
         Ok(this)
     }
@@ -80,15 +83,15 @@ impl SegmentFile {
         &self.path
     }
 
-    /// Runs `f` on the open file, opening it first if needed. `keep` says whether
-    /// the handle stays open regardless of the budget.
-    fn with<T>(&self, keep: bool, f: impl FnOnce(&File) -> io::Result<T>) -> io::Result<T> {
+    /// Runs `f` on the open file, opening it first if needed; the handle is kept
+    /// only within the budget.
+    fn with<T>(&self, f: impl FnOnce(&File) -> io::Result<T>) -> io::Result<T> {
         self.used.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.get() {
             return f(&h.0);
         }
         let file = open(&self.path, false)?;
-        if !keep && OPEN_FILES.load(Ordering::Relaxed) >= BUDGET.load(Ordering::Relaxed) {
+        if !within_budget() {
             return f(&file);
         }
         // Two readers may race to open; the loser's handle is dropped (and uncounted).
@@ -100,20 +103,20 @@ impl SegmentFile {
     }
 
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], position: u64) -> io::Result<()> {
-        self.with(false, |f| f.read_exact_at(buf, position))
+        self.with(|f| f.read_exact_at(buf, position))
     }
 
     /// Appends at the end of the file.
     pub(crate) fn append(&self, data: &[u8]) -> io::Result<()> {
-        self.with(true, |mut f| f.write_all(data))
+        self.with(|mut f| f.write_all(data))
     }
 
     pub(crate) fn set_len(&self, len: u64) -> io::Result<()> {
-        self.with(true, |f| f.set_len(len))
+        self.with(|f| f.set_len(len))
     }
 
     pub(crate) fn sync_data(&self) -> io::Result<()> {
-        self.with(true, File::sync_data)
+        self.with(File::sync_data)
     }
 
     /// The file's length, from the file system (no descriptor needed).
@@ -140,6 +143,11 @@ impl SegmentFile {
     }
 }
 
+/// Whether one more handle may be kept open.
+fn within_budget() -> bool {
+    OPEN_FILES.load(Ordering::Relaxed) < BUDGET.load(Ordering::Relaxed)
+}
+
 fn open(path: &Path, create: bool) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
@@ -152,8 +160,12 @@ fn open(path: &Path, create: bool) -> io::Result<File> {
 mod tests {
     use super::*;
 
+    /// The budget is process-wide: tests that depend on it run one at a time.
+    static BUDGET_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_file_opens_on_use_and_closes_after_an_idle_sweep() {
+        let _one_at_a_time = BUDGET_TESTS.lock();
         let dir = tempfile::tempdir().unwrap();
         let mut file = SegmentFile::create(dir.path().join("a.log")).unwrap();
         file.append(b"hello").unwrap();
@@ -169,7 +181,8 @@ mod tests {
     }
 
     #[test]
-    fn reads_past_the_budget_leave_no_handle_but_writes_keep_theirs() {
+    fn past_the_budget_reads_and_writes_leave_no_handle() {
+        let _one_at_a_time = BUDGET_TESTS.lock();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.log");
         std::fs::write(&path, b"abc").unwrap();
@@ -179,11 +192,20 @@ mod tests {
         file.read_exact_at(&mut buf, 0).unwrap();
         let kept_after_read = file.is_open();
         file.append(b"d").unwrap();
+        file.sync_data().unwrap();
         let kept_after_write = file.is_open();
+        let created = SegmentFile::create(dir.path().join("c.log")).unwrap();
+        created.append(b"e").unwrap();
+        let kept_after_create = created.is_open();
         set_segment_file_budget(usize::MAX);
         assert_eq!(&buf, b"abc");
         assert!(!kept_after_read);
-        assert!(kept_after_write);
+        assert!(!kept_after_write);
+        assert!(!kept_after_create);
         assert_eq!(file.len().unwrap(), 4);
+        assert_eq!(created.len().unwrap(), 1);
+        // Within the budget again, the next use keeps its handle.
+        file.append(b"f").unwrap();
+        assert!(file.is_open());
     }
 }

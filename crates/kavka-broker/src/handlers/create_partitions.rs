@@ -16,7 +16,6 @@ pub(crate) async fn handle(
 ) -> CreatePartitionsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
-    let node = state.config.node_id;
     let quota = super::client_quotas::mutation_quota(ctx, version, 3);
     let mut results = Vec::new();
     for t in request.topics {
@@ -30,7 +29,6 @@ pub(crate) async fn handle(
             let decide = |image: &kavka_metadata::MetadataImage| {
                 let records =
                     create_partitions(image, &name, t.count, assignments.clone(), &brokers)?;
-                state.descriptors.admit_records(image, node, &records)?;
                 quota.admit(super::client_quotas::partitions_in(&records))?;
                 Ok((records, ()))
             };

@@ -23,7 +23,6 @@ pub(crate) async fn handle(
 ) -> CreateTopicsResponse {
     let state = ctx.state;
     let brokers = state.live_brokers();
-    let node = state.config.node_id;
     let quota = super::client_quotas::mutation_quota(ctx, version, 6);
     let mut results = Vec::new();
     let authz = ctx.authz();
@@ -64,7 +63,6 @@ pub(crate) async fn handle(
             } else if request.validate_only {
                 let image = state.metadata.image();
                 create_topic(&image, &new, &brokers).and_then(|records| {
-                    state.descriptors.admit_records(&image, node, &records)?;
                     quota.admit(super::client_quotas::partitions_in(&records))?;
                     Ok(records)
                 })
@@ -72,7 +70,6 @@ pub(crate) async fn handle(
                 state
                     .commit(|image| {
                         let records = create_topic(image, &new, &brokers)?;
-                        state.descriptors.admit_records(image, node, &records)?;
                         quota.admit(super::client_quotas::partitions_in(&records))?;
                         Ok((records.clone(), records))
                     })

@@ -149,9 +149,6 @@ async fn auto_create(
                 return Ok((vec![], ()));
             }
             let records = create_topic(image, &topic, &brokers)?;
-            state
-                .descriptors
-                .admit_records(image, state.config.node_id, &records)?;
             Ok((records, ()))
         })
         .await

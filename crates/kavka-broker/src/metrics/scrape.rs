@@ -504,10 +504,10 @@ fn descriptors(e: &mut Exposition, state: &BrokerState) {
         state.descriptors.limit,
     );
     e.single(
-        "kavka_log_max_partitions",
+        "kavka_log_segment_file_budget",
         Kind::Gauge,
-        "Partition replicas this broker may host under its open-file limit.",
-        state.descriptors.max_partitions(),
+        "Segment files kept open at most; past it each use opens its file for itself.",
+        state.descriptors.segment_files(),
     );
     e.single(
         "kavka_log_open_segment_files",
