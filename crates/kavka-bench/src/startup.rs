@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
     RequestHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 
 use crate::cluster::Cluster;
@@ -119,20 +120,30 @@ fn prefill(cluster: &Cluster, partitions: u32) -> anyhow::Result<()> {
     for topic in &topics {
         for partition in 0..10 {
             for _ in 0..5 {
-                let record = rdkafka::producer::BaseRecord::<(), [u8]>::to(topic)
+                let mut record = rdkafka::producer::BaseRecord::<(), [u8]>::to(topic)
                     .partition(partition)
                     .payload(&value);
-                producer
-                    .send(record)
-                    .map_err(|(e, _)| e)
-                    .context("enqueueing a prefill record")?;
+                // 100,000 partitions make 500,000 records, more than the client's
+                // queue holds: wait for deliveries to make room.
+                loop {
+                    match producer.send(record) {
+                        Ok(()) => break,
+                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                            record = r;
+                            producer.poll(Duration::from_millis(100));
+                        }
+                        Err((e, _)) => return Err(e).context("enqueueing a prefill record"),
+                    }
+                }
                 sent += 1;
             }
         }
         producer.poll(Duration::ZERO);
     }
+    // A minute, and more for very many partitions.
+    let flush_for = Duration::from_secs(60 + u64::from(partitions) / 500);
     producer
-        .flush(Duration::from_secs(60))
+        .flush(flush_for)
         .context("flushing the prefill records")?;
     producer.context().check(sent)
 }

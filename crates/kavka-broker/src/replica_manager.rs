@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kavka_metadata::{ConfigResource, MetadataImage, PartitionImage};
+use kavka_metadata::{BrokerImage, ConfigResource, MetadataImage, PartitionImage, TopicImage};
 use kavka_replica::{BrokerStatus, ReplicaConfig};
 use kavka_storage::log_dir::{self, LogDirShutdown};
 use kavka_storage::StorageError;
@@ -33,6 +33,41 @@ struct Hosted {
     /// order only: an older image arriving late (two admin changes racing past the
     /// metadata lock) would otherwise delete a newer topic's directory.
     applied: Option<u64>,
+    /// What the last reconcile applied in full; None after one that failed
+    /// part-way, so that the next applies everything again.
+    last: Option<AppliedInputs>,
+}
+
+/// The inputs of the partitions' roles and log settings as last applied, to skip
+/// topics no record changed since: one topic created among thousands must not
+/// cost a pass over every partition (that made creating topics quadratic).
+#[derive(Debug)]
+struct AppliedInputs {
+    /// Inputs every partition depends on: brokers (eligibility, leader
+    /// endpoints), the dynamic broker defaults, this broker's epoch.
+    shared: SharedInputs,
+    /// Per topic: its image (compared by allocation: an image shares every topic
+    /// no record changed) and its own configs.
+    topics: HashMap<String, (Arc<TopicImage>, Option<BTreeMap<String, String>>)>,
+}
+
+#[derive(Debug, PartialEq)]
+struct SharedInputs {
+    brokers: Vec<BrokerImage>,
+    node_configs: Option<BTreeMap<String, String>>,
+    cluster_configs: Option<BTreeMap<String, String>>,
+    local_epoch: i64,
+}
+
+impl SharedInputs {
+    fn of(image: &MetadataImage, node: i32, local_epoch: i64) -> Self {
+        Self {
+            brokers: image.brokers().cloned().collect(),
+            node_configs: image.configs(&ConfigResource::Broker(Some(node))).cloned(),
+            cluster_configs: image.configs(&ConfigResource::Broker(None)).cloned(),
+            local_epoch,
+        }
+    }
 }
 
 /// Hosted partitions by topic name and index.
@@ -176,6 +211,20 @@ impl ReplicaManager {
             None => log_dir::take_clean_shutdown_marker(&config.log_dir)?,
             Some(_) => LogDirShutdown::Unclean,
         };
+        let shared = SharedInputs::of(image, node, local_epoch);
+        let previous = hosted.last.take().filter(|last| last.shared == shared);
+        let mut applied_topics = HashMap::new();
+        // Whether nothing this topic's partitions depend on changed since the last
+        // full reconcile (then their logs, settings and roles are as it left them).
+        let unchanged = |topic: &TopicImage, explicit: Option<&BTreeMap<String, String>>| {
+            let (Some(last), Some(now)) = (previous.as_ref(), image.topic_shared(&topic.name))
+            else {
+                return false;
+            };
+            last.topics
+                .get(&topic.name)
+                .is_some_and(|(t, c)| Arc::ptr_eq(t, now) && c.as_ref() == explicit)
+        };
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
@@ -203,6 +252,10 @@ impl ReplicaManager {
         let mut jobs = Vec::new();
         for topic in image.topics() {
             let present = topics.get(&topic.name);
+            let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
+            if unchanged(topic, explicit) {
+                continue;
+            }
             let mut log_cfg = None;
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&node) || present.is_some_and(|h| h.contains_key(&index)) {
@@ -226,6 +279,12 @@ impl ReplicaManager {
         let mut roles = Vec::new();
         for topic in image.topics() {
             let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
+            if let Some(shared) = image.topic_shared(&topic.name) {
+                applied_topics.insert(topic.name.clone(), (shared.clone(), explicit.cloned()));
+            }
+            if unchanged(topic, explicit) {
+                continue;
+            }
             let defaults = BrokerDefaults::new(config, image);
             let log_cfg = log_config(&defaults, explicit);
             let replica_cfg = ReplicaConfig {
@@ -284,14 +343,17 @@ impl ReplicaManager {
                 roles.push((partition, a));
             }
         }
+        let all_applied = AtomicBool::new(true);
         let applied = log_loader::run_on_threads(roles, threads, |(partition, a)| {
             // A role that cannot be taken (the log offline) keeps the old one; the
-            // next image tries again. The image itself stands.
+            // next image tries again (in full). The image itself stands.
             if let Err(e) = partition.apply_assignment(&a, now) {
+                all_applied.store(false, Ordering::Relaxed);
                 tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "cannot apply the partition's new role");
             }
         });
         if let Err(e) = applied {
+            all_applied.store(false, Ordering::Relaxed);
             tracing::error!(error = %e, "cannot apply the partitions' new roles");
         }
         topics.retain(|_, parts| !parts.is_empty());
@@ -304,6 +366,12 @@ impl ReplicaManager {
             }
         }
         hosted.applied = Some(image.next_offset());
+        if all_applied.into_inner() {
+            hosted.last = Some(AppliedInputs {
+                shared,
+                topics: applied_topics,
+            });
+        }
         Ok(())
     }
 
@@ -665,5 +733,66 @@ mod tests {
         )
         .unwrap();
         buf.freeze()
+    }
+
+    fn set(
+        store: &MetadataStore,
+        resource: ConfigResource,
+        name: &str,
+        value: &str,
+    ) -> Arc<MetadataImage> {
+        let record = kavka_metadata::MetadataRecord::Config {
+            resource,
+            name: name.to_string(),
+            value: Some(value.to_string()),
+        };
+        store.commit(|_| Ok((vec![record.clone()], ()))).unwrap().0
+    }
+
+    fn retention_of(replicas: &ReplicaManager, topic: &str) -> Option<i64> {
+        let p = replicas.get(topic, 0).unwrap();
+        p.log(|log| Ok(log.config().retention_ms)).unwrap()
+    }
+
+    #[test]
+    fn changes_reach_the_topics_they_touch_when_the_others_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let store = MetadataStore::default();
+        let replicas = ReplicaManager::default();
+        replicas.reconcile(&create(&store, "a"), &config).unwrap();
+        replicas.reconcile(&create(&store, "b"), &config).unwrap();
+        let default = retention_of(&replicas, "a");
+
+        // A topic's own config: only that topic's image entry is unchanged.
+        let image = set(
+            &store,
+            ConfigResource::Topic("a".to_string()),
+            "retention.ms",
+            "1000",
+        );
+        replicas.reconcile(&image, &config).unwrap();
+        assert_eq!(retention_of(&replicas, "a"), Some(1000));
+        assert_eq!(retention_of(&replicas, "b"), default);
+
+        // A cluster-wide default reaches the topic without its own setting.
+        let image = set(
+            &store,
+            ConfigResource::Broker(None),
+            "log.retention.ms",
+            "2000",
+        );
+        replicas.reconcile(&image, &config).unwrap();
+        assert_eq!(retention_of(&replicas, "a"), Some(1000));
+        assert_eq!(retention_of(&replicas, "b"), Some(2000));
+
+        // A topic created after them is hosted and writable; the rest stay.
+        replicas.reconcile(&create(&store, "c"), &config).unwrap();
+        replicas
+            .get("c", 0)
+            .expect("new topic hosted")
+            .append(one_record(), 0)
+            .unwrap();
+        assert_eq!(retention_of(&replicas, "b"), Some(2000));
     }
 }

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -134,7 +135,10 @@ pub struct TopicImage {
 /// checked for equality.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataImage {
-    topics: BTreeMap<String, TopicImage>,
+    /// Shared per topic: a copy of the image (each change a subscriber may still
+    /// hold the last one) copies one pointer per topic, not every partition, and
+    /// an unchanged topic is the same allocation in both (`topic_shared`).
+    topics: BTreeMap<String, Arc<TopicImage>>,
     names_by_id: HashMap<Uuid, String>,
     brokers: BTreeMap<i32, BrokerImage>,
     #[serde(with = "configs_as_pairs")]
@@ -206,7 +210,7 @@ enum Undo {
     TopicRemoved {
         name: String,
         topic_id: Uuid,
-        topic: Option<TopicImage>,
+        topic: Option<Arc<TopicImage>>,
         configs: Option<BTreeMap<String, String>>,
     },
     ProducerIds(i64),
@@ -320,11 +324,11 @@ impl MetadataImage {
                 let id_was = self.names_by_id.insert(*topic_id, name.clone());
                 self.topics.insert(
                     name.clone(),
-                    TopicImage {
+                    Arc::new(TopicImage {
                         name: name.clone(),
                         topic_id: *topic_id,
                         partitions: BTreeMap::new(),
-                    },
+                    }),
                 );
                 Undo::TopicAdded {
                     name: name.clone(),
@@ -537,7 +541,7 @@ impl MetadataImage {
                 partition,
                 before,
             } => {
-                if let Some(t) = self.topics.get_mut(&topic) {
+                if let Some(t) = self.topics.get_mut(&topic).map(Arc::make_mut) {
                     match before {
                         Some(p) => t.partitions.insert(partition, p),
                         None => t.partitions.remove(&partition),
@@ -635,22 +639,30 @@ impl MetadataImage {
             .ok_or_else(|| MetadataError::UnknownTopic(id.to_string()))?;
         self.topics
             .get_mut(name)
+            .map(Arc::make_mut)
             .ok_or_else(|| MetadataError::UnknownTopic(id.to_string()))
     }
 
     /// A topic by name.
     pub fn topic(&self, name: &str) -> Option<&TopicImage> {
+        self.topics.get(name).map(|t| &**t)
+    }
+
+    /// A topic by name, as shared between images: an image derived from another
+    /// holds the same allocation for every topic no record changed since
+    /// (`Arc::ptr_eq`), so an applier can skip those in O(1).
+    pub fn topic_shared(&self, name: &str) -> Option<&Arc<TopicImage>> {
         self.topics.get(name)
     }
 
     /// A topic by id.
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {
-        self.names_by_id.get(id).and_then(|n| self.topics.get(n))
+        self.names_by_id.get(id).and_then(|n| self.topic(n))
     }
 
     /// All topics in name order.
     pub fn topics(&self) -> impl Iterator<Item = &TopicImage> {
-        self.topics.values()
+        self.topics.values().map(|t| &**t)
     }
 
     /// All registered brokers in id order.
