@@ -55,7 +55,8 @@ pub(crate) struct AlterJob {
 /// (`Partition::watchers`), never broker-wide.
 #[derive(Debug)]
 pub(crate) struct ReplicaSignals {
-    /// Some partition became leader, follower or neither: fetchers re-plan.
+    /// Some partition started or stopped following a leader (or its leader
+    /// moved): fetchers re-plan.
     pub(crate) roles_changed: Notify,
     alter_tx: mpsc::UnboundedSender<AlterJob>,
 }
@@ -655,16 +656,22 @@ impl Partition {
             );
             self.high_watermark.store(hw, Ordering::Release);
             self.leader_epoch.store(a.leader_epoch, Ordering::Release);
+            let was_following = matches!(role, Role::Follower(_));
             *role = Role::Leader(Box::new(leader));
             self.apply_leader_effects(waiters, effects);
-            self.signals.roles_changed.notify_waiters();
+            // Only fetchers listen: a new partition led here (thousands at a
+            // start or in a bulk creation) must not make them rescan every one.
+            if was_following {
+                self.signals.roles_changed.notify_waiters();
+            }
             return Ok(true);
         }
         if a.leader < 0 || !a.replicas.contains(&a.local_id) {
             let changed = !matches!(role, Role::None);
+            let was_following = matches!(role, Role::Follower(_));
             *role = Role::None;
             self.leader_epoch.store(a.leader_epoch, Ordering::Release);
-            if changed {
+            if was_following {
                 self.signals.roles_changed.notify_waiters();
             }
             return Ok(changed);

@@ -177,6 +177,11 @@ impl ReplicaManager {
         {
             return Ok(());
         }
+        // The same image again (the committing request and the metadata follower
+        // both apply each change), already applied in full.
+        if hosted.applied == Some(image.next_offset()) && hosted.last.is_some() {
+            return Ok(());
+        }
         let local_epoch = image.broker(node).map_or(-1, |b| b.broker_epoch);
         self.local_broker_epoch
             .store(local_epoch, Ordering::Release);
@@ -216,20 +221,30 @@ impl ReplicaManager {
         let mut applied_topics = HashMap::new();
         // Whether nothing this topic's partitions depend on changed since the last
         // full reconcile (then their logs, settings and roles are as it left them).
-        let unchanged = |topic: &TopicImage, explicit: Option<&BTreeMap<String, String>>| {
-            let (Some(last), Some(now)) = (previous.as_ref(), image.topic_shared(&topic.name))
-            else {
+        let same_image = |name: &str| {
+            let (Some(last), Some(now)) = (previous.as_ref(), image.topic_shared(name)) else {
                 return false;
             };
             last.topics
-                .get(&topic.name)
-                .is_some_and(|(t, c)| Arc::ptr_eq(t, now) && c.as_ref() == explicit)
+                .get(name)
+                .is_some_and(|(t, _)| Arc::ptr_eq(t, now))
+        };
+        let unchanged = |topic: &TopicImage, explicit: Option<&BTreeMap<String, String>>| {
+            same_image(&topic.name)
+                && previous
+                    .as_ref()
+                    .and_then(|last| last.topics.get(&topic.name))
+                    .is_some_and(|(_, c)| c.as_ref() == explicit)
         };
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
             .iter()
             .filter(|(name, parts)| {
+                if same_image(name) {
+                    // Its hosted partitions were brought in line with this very topic.
+                    return false;
+                }
                 let current = image.topic(name);
                 parts
                     .values()
