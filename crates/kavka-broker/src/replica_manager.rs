@@ -48,8 +48,11 @@ struct AppliedInputs {
     shared: SharedInputs,
     /// Per topic: its image (compared by allocation: an image shares every topic
     /// no record changed) and its own configs.
-    topics: HashMap<String, (Arc<TopicImage>, Option<BTreeMap<String, String>>)>,
+    topics: HashMap<String, (Arc<TopicImage>, Option<TopicConfigs>)>,
 }
+
+/// A topic's own config entries, as the image holds them.
+type TopicConfigs = BTreeMap<String, String>;
 
 #[derive(Debug, PartialEq)]
 struct SharedInputs {
