@@ -222,6 +222,11 @@ fn clean_dirtiest(
 fn pick(shared: &Shared, now: i64) -> Option<(Arc<Partition>, Option<i64>)> {
     let mut best: Option<(f64, Arc<Partition>, Option<i64>)> = None;
     for p in shared.state.replicas.all() {
+        // From the resolved topic settings, without the log: a log looked at
+        // is queued for upkeep, and most partitions are not compacted.
+        if !p.settings().compacted {
+            continue;
+        }
         let key = (p.topic.clone(), p.index);
         if shared.in_progress.lock().contains(&key) {
             continue;

@@ -6,7 +6,7 @@
 //! Locks: `replica` before `log`, never the other way, and neither across an await.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
 use crate::metrics::TopicTraffic;
+use crate::partition_timers::PartitionTimers;
 use crate::partition_watch::{PartitionWatchers, Waiter};
 
 /// Why a partition could not serve a request right now.
@@ -59,6 +60,8 @@ pub(crate) struct ReplicaSignals {
     /// moved): fetchers re-plan.
     pub(crate) roles_changed: Notify,
     alter_tx: mpsc::UnboundedSender<AlterJob>,
+    /// What the timer tasks must look at; idle partitions are not in it.
+    pub(crate) timers: PartitionTimers,
 }
 
 impl ReplicaSignals {
@@ -69,6 +72,7 @@ impl ReplicaSignals {
             ReplicaSignals {
                 roles_changed: Notify::new(),
                 alter_tx,
+                timers: PartitionTimers::default(),
             },
             rx,
         )
@@ -168,6 +172,9 @@ pub struct Partition {
     settings: Mutex<TopicSettings>,
     /// The topic's byte and record counters, shared with its other partitions.
     traffic: Arc<TopicTraffic>,
+    /// Set when the log is used, cleared by the upkeep task before it looks at
+    /// the log: while set, the partition is queued in `signals.timers`.
+    log_touched: AtomicBool,
 }
 
 /// What the produce path needs of a topic's configs, typed and resolved once
@@ -265,6 +272,7 @@ impl Partition {
             watchers: PartitionWatchers::default(),
             settings: Mutex::new(settings),
             traffic: Arc::default(),
+            log_touched: AtomicBool::new(false),
         }
     }
 
@@ -299,6 +307,38 @@ impl Partition {
         &self,
         f: impl FnOnce(&mut PartitionLog) -> Result<T, StorageError>,
     ) -> Result<T, PartitionError> {
+        let mut guard = self.log.lock();
+        let log = guard.as_mut().ok_or(PartitionError::Offline)?;
+        let out = f(log);
+        // Also after an error: a failed write may have left records behind.
+        self.mark_log_touched();
+        let out = out?;
+        self.log_start_offset
+            .store(log.log_start_offset(), Ordering::Release);
+        Ok(out)
+    }
+
+    /// Queues this partition for the next upkeep pass (rolls, flushes, idle
+    /// files) unless it is queued already; called with the log locked, after
+    /// the use, so the pass sees what the use left.
+    fn mark_log_touched(&self) {
+        if !self.log_touched.load(Ordering::Acquire)
+            && !self.log_touched.swap(true, Ordering::AcqRel)
+        {
+            self.signals
+                .timers
+                .log_touched((self.topic.clone(), self.index));
+        }
+    }
+
+    /// Runs the upkeep task's `f` on the log without queuing the partition
+    /// again. The flag is cleared before the lock is taken: a use after that
+    /// queues it anew, a use before it is seen by `f`.
+    pub(crate) fn log_for_upkeep<T>(
+        &self,
+        f: impl FnOnce(&mut PartitionLog) -> Result<T, StorageError>,
+    ) -> Result<T, PartitionError> {
+        self.log_touched.store(false, Ordering::Release);
         let mut guard = self.log.lock();
         let log = guard.as_mut().ok_or(PartitionError::Offline)?;
         let out = f(log)?;
@@ -418,19 +458,32 @@ impl Partition {
             None => {
                 let (tx, rx) = oneshot::channel();
                 waiters.insert(id, tx);
+                self.signals
+                    .timers
+                    .produce_deadlines
+                    .lock()
+                    .schedule_earlier((self.topic.clone(), self.index), deadline_ms);
                 AckWait::Pending(id, rx)
             }
         };
         Ok((info, wait))
     }
 
-    /// Fails waiting acks=all requests whose deadline passed (REQUEST_TIMED_OUT).
+    /// Fails waiting acks=all requests whose deadline passed (REQUEST_TIMED_OUT),
+    /// and schedules the next expiry if others still wait.
     pub(crate) fn expire_produces(&self, now_ms: i64) {
         let mut guard = self.replica.lock();
         let Replica { role, waiters, .. } = &mut *guard;
         if let Role::Leader(leader) = role {
             let done = leader.expire(now_ms);
             deliver(waiters, done);
+            if let Some(next) = leader.next_deadline() {
+                self.signals
+                    .timers
+                    .produce_deadlines
+                    .lock()
+                    .schedule_earlier((self.topic.clone(), self.index), next);
+            }
         }
     }
 
@@ -445,6 +498,8 @@ impl Partition {
         let hw = self.high_watermark();
         let guard = self.log.lock();
         let log = guard.as_ref().ok_or(PartitionError::Offline)?;
+        // A read may open a segment file, which the idle-file sweep must see.
+        self.mark_log_touched();
         Ok(log.read(offset, max_bytes, hw)?)
     }
 
@@ -458,6 +513,7 @@ impl Partition {
         let hw = self.high_watermark();
         let mut guard = self.log.lock();
         let log = guard.as_mut().ok_or(PartitionError::Offline)?;
+        self.mark_log_touched();
         let lso = log.last_stable_offset(hw);
         let data = log.read(offset, max_bytes, lso)?;
         let aborted = match last_offset_of(&data.records) {
@@ -485,6 +541,7 @@ impl Partition {
     ) -> Result<FetchData, PartitionError> {
         let guard = self.log.lock();
         let log = guard.as_ref().ok_or(PartitionError::Offline)?;
+        self.mark_log_touched();
         Ok(log.read(offset, max_bytes, i64::MAX)?)
     }
 
@@ -535,7 +592,14 @@ impl Partition {
     pub fn set_config(&self, config: LogConfig) {
         *self.settings.lock() = TopicSettings::of(&config);
         if let Some(log) = self.log.lock().as_mut() {
+            // `segment.ms` or `flush.ms` may move the next upkeep (every image
+            // sets the config again: only a change queues the partition).
+            let timers_moved = log.config().segment_ms != config.segment_ms
+                || log.config().flush_ms != config.flush_ms;
             log.set_config(config);
+            if timers_moved {
+                self.mark_log_touched();
+            }
         }
     }
 
@@ -555,6 +619,9 @@ impl Partition {
             }
             guard.role = Role::None;
         }
+        self.signals
+            .timers
+            .set_replicated_leader((&self.topic, self.index), false);
         let log = self.log.lock().take();
         // Waiting requests answer now (the partition is gone or offline), not at
         // their max wait.
@@ -592,6 +659,20 @@ impl Partition {
 
     /// [`Partition::apply_assignment`] without the wake-up.
     fn take_assignment(&self, a: &Assignment, now_ms: i64) -> Result<bool, PartitionError> {
+        let result = self.take_assignment_inner(a, now_ms);
+        // Only a leader with other replicas has an ISR that can shrink. Read from
+        // the role as it now stands (a stale image changed nothing).
+        let replicated = match &self.replica.lock().role {
+            Role::Leader(l) => l.replicas().len() > 1,
+            _ => false,
+        };
+        self.signals
+            .timers
+            .set_replicated_leader((&self.topic, self.index), replicated);
+        result
+    }
+
+    fn take_assignment_inner(&self, a: &Assignment, now_ms: i64) -> Result<bool, PartitionError> {
         let mut guard = self.replica.lock();
         let Replica { role, waiters, .. } = &mut *guard;
         let update = PartitionUpdate {
@@ -654,7 +735,9 @@ impl Partition {
                 },
                 now_ms,
             );
-            self.high_watermark.store(hw, Ordering::Release);
+            if self.high_watermark.swap(hw, Ordering::AcqRel) != hw {
+                self.signals.timers.hw_changed();
+            }
             self.leader_epoch.store(a.leader_epoch, Ordering::Release);
             let was_following = matches!(role, Role::Follower(_));
             *role = Role::Leader(Box::new(leader));
@@ -913,6 +996,7 @@ impl Partition {
         let log_end = self.log(|log| Ok(log.log_end_offset()))?;
         if self.high_watermark() > log_end {
             self.high_watermark.store(log_end, Ordering::Release);
+            self.signals.timers.hw_changed();
         }
         tracing::info!(topic = %self.topic, partition = self.index, truncation = ?t, "follower truncated its log");
         Ok(())
@@ -920,6 +1004,7 @@ impl Partition {
 
     fn store_hw(&self, hw: i64) {
         if self.high_watermark.swap(hw, Ordering::AcqRel) != hw {
+            self.signals.timers.hw_changed();
             // Transactions decided below the new HW stop holding the LSO back;
             // forgetting them here keeps that list short even when nobody reads
             // the LSO (a follower). Opportunistic: a busy log is pruned next time.

@@ -390,6 +390,8 @@ impl ReplicaManager {
                 topics: applied_topics,
             });
         }
+        // Partitions may have come or gone: the checkpoint compares again.
+        self.signals.timers.hw_changed();
         Ok(())
     }
 
@@ -397,6 +399,9 @@ impl ReplicaManager {
     /// moved since the last write (Kafka: every
     /// `replica.high.watermark.checkpoint.interval.ms`, and at shutdown).
     pub(crate) fn checkpoint_high_watermarks(&self) {
+        if !self.signals.timers.take_hw_changed() {
+            return;
+        }
         let hws: HighWatermarks = self
             .all()
             .iter()
@@ -411,7 +416,11 @@ impl ReplicaManager {
         }
         match hw_checkpoint::write(&dir, &hws) {
             Ok(()) => cp.written = hws,
-            Err(e) => tracing::warn!(error = %e, "cannot write the high-watermark checkpoint"),
+            Err(e) => {
+                // Tried again at the next interval.
+                self.signals.timers.hw_changed();
+                tracing::warn!(error = %e, "cannot write the high-watermark checkpoint");
+            }
         }
     }
 

@@ -15,6 +15,7 @@ use crate::connection::serve_connection;
 use crate::connection_quotas::ConnectionQuotas;
 use crate::http::HttpServer;
 use crate::log_cleaner::LogCleaner;
+use crate::log_upkeep::LogUpkeep;
 use crate::state::{now_ms, BrokerState, StartError};
 
 /// A running broker.
@@ -309,13 +310,16 @@ async fn group_timers(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) 
     }
 }
 
-/// Periodic log upkeep: time-based rolls and flushes every second, retention at
+/// Periodic log upkeep: time-based rolls and flushes, checked each second for
+/// the logs that have one due or were used ([`LogUpkeep`]); the idle-file sweep
+/// every 10 s over the logs holding files; retention over every log at
 /// `log.retention.check.interval.ms`.
 async fn maintenance(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
     let retention_every = state.config.retention_check_interval_ms.max(1000);
     let mut last_retention = now_ms();
     let mut last_descriptor_check = now_ms();
     let mut last_descriptor_warning: Option<i64> = None;
+    let upkeep = Arc::new(parking_lot::Mutex::new(LogUpkeep::default()));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -332,27 +336,25 @@ async fn maintenance(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
             last_descriptor_check = now_ms();
         }
         let swept = state.clone();
+        let upkeep = upkeep.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = now_ms();
-            for p in state.replicas.all() {
-                let result = p.log(|log| {
-                    if check_descriptors {
-                        log.close_idle_files();
-                    }
-                    log.maybe_roll(now)?;
-                    log.flush(false, now)?;
-                    if run_retention {
-                        let deleted = log.apply_retention(now)?;
-                        if deleted > 0 {
+            if run_retention {
+                // Through `Partition::log`: a log retention changed comes up in
+                // the upkeep pass below.
+                for p in state.replicas.all() {
+                    match p.log(|log| log.apply_retention(now)) {
+                        Ok(deleted) if deleted > 0 => {
                             tracing::info!(topic = %p.topic, partition = p.index, deleted, "retention deleted segments");
                         }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "retention skipped");
+                        }
                     }
-                    Ok(())
-                });
-                if let Err(e) = result {
-                    tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "log upkeep skipped");
                 }
             }
+            upkeep.lock().pass(&state, now, check_descriptors);
         })
         .await;
         if check_descriptors {

@@ -964,6 +964,41 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// When [`Self::maybe_roll`] or [`Self::flush`] (not forced) may next have
+    /// something to do, if ever while nothing is appended: the time-based roll
+    /// of a non-empty active segment, the `flush.ms` of unflushed records. A
+    /// timer calls them then instead of polling every log.
+    pub fn next_upkeep_ms(&self, now_ms: i64) -> Option<i64> {
+        let roll = self
+            .segments
+            .last()
+            .filter(|active| !active.is_empty())
+            .map(|active| {
+                active
+                    .first_append_known()
+                    .unwrap_or(now_ms)
+                    .saturating_add(self.config.segment_ms)
+            });
+        let flush = self
+            .config
+            .flush_ms
+            .filter(|_| self.unflushed_records > 0)
+            .map(|ms| {
+                self.last_flush_ms
+                    .map_or(now_ms, |last| last.saturating_add(ms))
+            });
+        match (roll, flush) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True while some segment holds an open file ([`Self::close_idle_files`]
+    /// has something to look at).
+    pub fn has_open_files(&self) -> bool {
+        self.segments.iter().any(LogSegment::has_open_file)
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &LogConfig {
         &self.config

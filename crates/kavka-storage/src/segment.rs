@@ -661,6 +661,16 @@ impl LogSegment {
     pub(crate) fn first_append_ms(&mut self, now_ms: i64) -> i64 {
         *self.first_append_ms.get_or_insert(now_ms)
     }
+
+    /// The first append time, once an append or a roll check has set it.
+    pub(crate) fn first_append_known(&self) -> Option<i64> {
+        self.first_append_ms
+    }
+
+    /// True while the segment's log file is open.
+    pub(crate) fn has_open_file(&self) -> bool {
+        self.log.is_open()
+    }
 }
 
 /// An index file's bytes; a missing file is an empty index (Kafka recreates them).

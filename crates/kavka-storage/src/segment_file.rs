@@ -124,7 +124,7 @@ impl SegmentFile {
         Ok(std::fs::metadata(&self.path)?.len())
     }
 
-    #[cfg(test)]
+    /// True while the descriptor is open.
     pub(crate) fn is_open(&self) -> bool {
         self.handle.get().is_some()
     }

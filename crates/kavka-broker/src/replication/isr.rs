@@ -1,10 +1,12 @@
-//! ISR upkeep on the leader: every `replica.lag.time.max.ms / 2` each led partition
-//! proposes dropping followers that fell behind and times out acks=all produces;
+//! ISR upkeep on the leader: every `replica.lag.time.max.ms / 2` each partition led
+//! here with other replicas proposes dropping followers that fell behind, and
+//! acks=all produces time out at their deadlines (only partitions with waiting
+//! produces or followers are looked at: an idle lone replica costs nothing);
 //! proposals (those shrinks, and expansions from follower fetches) go to the
 //! controller as AlterPartition, one task per proposal, retried while the
 //! controller is unreachable and the proposal is still the pending one. The answer
 //! goes back to the partition's leader state; newer metadata supersedes it there.
-//! The same task writes the high-watermark checkpoint every 5 s.
+//! The same task writes the high-watermark checkpoint every 5 s when one moved.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +47,9 @@ pub(crate) async fn run_isr_upkeep(state: Arc<BrokerState>, mut stop: watch::Rec
                 if shrink {
                     last_shrink_check = now;
                 }
-                if now - last_hw_checkpoint >= HW_CHECKPOINT_INTERVAL_MS {
+                if now - last_hw_checkpoint >= HW_CHECKPOINT_INTERVAL_MS
+                    && state.replicas.signals().timers.hw_changed.load(std::sync::atomic::Ordering::Acquire)
+                {
                     last_hw_checkpoint = now;
                     let state = state.clone();
                     // A file write with fsync: off the runtime threads.
@@ -54,11 +58,18 @@ pub(crate) async fn run_isr_upkeep(state: Arc<BrokerState>, mut stop: watch::Rec
                     })
                     .await;
                 }
-                for p in state.replicas.all() {
-                    if shrink {
-                        p.leader_tick(now);
-                    } else {
+                let timers = &state.replicas.signals().timers;
+                let due = timers.produce_deadlines.lock().pop_due(now);
+                for (topic, index) in due {
+                    if let Some(p) = state.replicas.get(&topic, index) {
                         p.expire_produces(now);
+                    }
+                }
+                if shrink {
+                    for (topic, index) in timers.replicated_leaders() {
+                        if let Some(p) = state.replicas.get(&topic, index) {
+                            p.leader_tick(now);
+                        }
                     }
                 }
             }

@@ -822,3 +822,86 @@ async fn a_follower_of_a_topic_that_fsyncs_every_record_copies_the_leader() {
         let _ = t.await;
     }
 }
+
+/// A partition on broker 1 with the given role, and the signals it shares with
+/// the broker's timer tasks.
+fn partition_with_signals(
+    dir: &std::path::Path,
+    a: &Assignment,
+) -> (Partition, Arc<ReplicaSignals>) {
+    let log = PartitionLog::open(dir, LogConfig::default()).unwrap();
+    let (signals, _queue) = ReplicaSignals::new();
+    let signals = Arc::new(signals);
+    let p = Partition::new("t".into(), Uuid::new_v4(), 0, log, None, signals.clone());
+    p.apply_assignment(a, NOW).unwrap();
+    (p, signals)
+}
+
+#[test]
+fn a_waiting_acks_all_produce_is_due_for_expiry_at_its_deadline_and_no_sooner() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, signals) = partition_with_signals(dir.path(), &assignment(1, &[1, 2], &[1, 2], 0, 2));
+    let deadlines = &signals.timers.produce_deadlines;
+    assert_eq!(
+        deadlines.lock().pop_due(i64::MAX),
+        Vec::new(),
+        "nothing waits"
+    );
+    let (_, first) = p
+        .append_records(one_record("a"), Acks::All, NOW, NOW + 500)
+        .unwrap();
+    let (_, second) = p
+        .append_records(one_record("b"), Acks::All, NOW, NOW + 900)
+        .unwrap();
+    let (mut first, mut second) = (pending(first), pending(second));
+    assert_eq!(deadlines.lock().pop_due(NOW + 499), Vec::new());
+    assert_eq!(
+        deadlines.lock().pop_due(NOW + 500),
+        vec![("t".to_string(), 0)]
+    );
+    p.expire_produces(NOW + 500);
+    assert_eq!(first.try_recv(), Ok(Err(ReplicaError::RequestTimedOut)));
+    assert!(second.try_recv().is_err(), "not due yet");
+    // The later one is timed in its turn.
+    assert_eq!(deadlines.lock().pop_due(NOW + 899), Vec::new());
+    assert_eq!(
+        deadlines.lock().pop_due(NOW + 900),
+        vec![("t".to_string(), 0)]
+    );
+    p.expire_produces(NOW + 900);
+    assert_eq!(second.try_recv(), Ok(Err(ReplicaError::RequestTimedOut)));
+    assert_eq!(deadlines.lock().pop_due(i64::MAX), Vec::new(), "none left");
+}
+
+#[test]
+fn only_a_leader_with_other_replicas_is_checked_for_isr_shrink() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, signals) = partition_with_signals(dir.path(), &assignment(1, &[1], &[1], 0, 1));
+    let timers = &signals.timers;
+    assert!(timers.replicated_leaders().is_empty(), "a lone replica");
+    // Reassigned to three replicas, still led here.
+    p.apply_assignment(&assignment(1, &[1, 2, 3], &[1], 1, 1), NOW)
+        .unwrap();
+    assert_eq!(timers.replicated_leaders(), vec![("t".to_string(), 0)]);
+    // Another broker leads now.
+    p.apply_assignment(&assignment(2, &[1, 2, 3], &[1, 2], 2, 1), NOW)
+        .unwrap();
+    assert!(timers.replicated_leaders().is_empty(), "a follower");
+    p.apply_assignment(&assignment(1, &[1, 2, 3], &[1, 2], 3, 1), NOW)
+        .unwrap();
+    assert_eq!(timers.replicated_leaders(), vec![("t".to_string(), 0)]);
+    drop(p.take_log());
+    assert!(timers.replicated_leaders().is_empty(), "deleted");
+}
+
+#[test]
+fn the_high_watermark_checkpoint_is_due_only_after_a_high_watermark_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, signals) = partition_with_signals(dir.path(), &assignment(1, &[1], &[1], 0, 1));
+    let timers = &signals.timers;
+    timers.take_hw_changed();
+    assert!(!timers.take_hw_changed(), "nothing moved");
+    p.append(one_record("a"), NOW).unwrap();
+    assert!(timers.take_hw_changed(), "a lone leader's append moves it");
+    assert!(!timers.take_hw_changed());
+}
