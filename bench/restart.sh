@@ -14,6 +14,10 @@
 # Open-file and memory-map limits are raised for the brokers' processes only
 # (prlimit), as an operator would for that many partitions.
 #
+# The brokers' directories go under TMPDIR (default /tmp): TMPDIR=/dev/shm measures
+# the broker's own work without the disk's, and keeps the run's file-system syncs
+# off a disk other processes share.
+#
 # Everything listens on 127.0.0.1; only processes this script started are stopped.
 set -euo pipefail
 
@@ -40,7 +44,7 @@ if ((BUILD)); then
 fi
 KAVKA="${KAVKA_BIN:-$ROOT/target/release/kavka}"
 BENCH="$ROOT/target/release/kavka-bench"
-WORK="$(mktemp -d /tmp/kavka-restart-XXXX)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kavka-restart-XXXX")"
 HOST=127.0.0.1
 FILES=$((PARTITIONS * 4 + 10000))
 # Raise the brokers' open-file limit when this machine lets us (root with

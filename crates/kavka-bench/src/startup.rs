@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
-    RequestHeader,
+    ProduceRequest, ProduceResponse, RequestHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::Producer;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 use crate::cluster::Cluster;
-use crate::produce::{payload, DeliveryCounter};
+use crate::produce::payload;
 use crate::report::Row;
 
 /// How the broker is started and stopped.
@@ -110,42 +112,98 @@ fn prefill(cluster: &Cluster, partitions: u32) -> anyhow::Result<()> {
     // Many topics to a request: with 10,000 topics one request each would make
     // the prefill, not the restart, the long part of the run.
     cluster.create_many_topics(&topics, 10, 200)?;
-    let producer: rdkafka::producer::BaseProducer<DeliveryCounter> = cluster
-        .client_config()
-        .set("linger.ms", "5")
-        .create_with_context(DeliveryCounter::default())
-        .context("creating the prefill producer")?;
+    // Raw Produce requests, one per topic: at 100,000 partitions librdkafka's
+    // producer spends seconds per request walking its partition queues, which
+    // would make filling them take hours.
+    let addr = resolve(&cluster.bootstrap)?;
+    let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     let value = payload(100);
-    let mut sent = 0;
-    for topic in &topics {
-        for partition in 0..10 {
-            for _ in 0..5 {
-                let mut record = rdkafka::producer::BaseRecord::<(), [u8]>::to(topic)
-                    .partition(partition)
-                    .payload(&value);
-                // 100,000 partitions make 500,000 records, more than the client's
-                // queue holds: wait for deliveries to make room.
-                loop {
-                    match producer.send(record) {
-                        Ok(()) => break,
-                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                            record = r;
-                            producer.poll(Duration::from_millis(100));
-                        }
-                        Err((e, _)) => return Err(e).context("enqueueing a prefill record"),
-                    }
-                }
-                sent += 1;
-            }
-        }
-        producer.poll(Duration::ZERO);
+    for (i, topic) in topics.iter().enumerate() {
+        let correlation = i32::try_from(i).unwrap_or(i32::MAX);
+        produce_to_topic(&mut stream, topic, 10, &value, correlation)
+            .with_context(|| format!("prefilling {topic}"))?;
     }
-    // A minute, and more for very many partitions.
-    let flush_for = Duration::from_secs(60 + u64::from(partitions) / 500);
-    producer
-        .flush(flush_for)
-        .context("flushing the prefill records")?;
-    producer.context().check(sent)
+    Ok(())
+}
+
+/// Five records of `value` to each of `partitions` partitions of `topic`, acks=1,
+/// retried while the new partitions have no leader yet.
+fn produce_to_topic(
+    stream: &mut TcpStream,
+    topic: &str,
+    partitions: i32,
+    value: &[u8],
+    correlation: i32,
+) -> anyhow::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let records: Vec<Record> = (0..5)
+        .map(|offset| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: -1,
+            timestamp: now,
+            key: None,
+            value: Some(Bytes::copy_from_slice(value)),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .context("encoding the prefill batch")?;
+    let batch = batch.freeze();
+    // Partitions not written yet: new ones may have no leader for a moment.
+    let mut pending: Vec<i32> = (0..partitions).collect();
+    let mut attempts = 0;
+    while !pending.is_empty() {
+        let request = ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_data(
+                    pending
+                        .iter()
+                        .map(|&p| {
+                            PartitionProduceData::default()
+                                .with_index(p)
+                                .with_records(Some(batch.clone()))
+                        })
+                        .collect(),
+                )]);
+        let response: ProduceResponse =
+            round_trip(stream, ApiKey::Produce, 7, correlation, &request)?;
+        let failed: Vec<(i32, i16)> = response
+            .responses
+            .iter()
+            .flat_map(|t| t.partition_responses.iter())
+            .filter(|p| p.error_code != 0)
+            .map(|p| (p.index, p.error_code))
+            .collect();
+        attempts += 1;
+        if !failed.is_empty() && attempts >= 50 {
+            bail!("Produce answered (partition, error code) {failed:?}");
+        }
+        pending = failed.into_iter().map(|(p, _)| p).collect();
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
 }
 
 /// A broker started by us, in its own process group so that a shell wrapper and
