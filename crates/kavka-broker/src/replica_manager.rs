@@ -221,9 +221,8 @@ impl ReplicaManager {
         };
         let shared = SharedInputs::of(image, node, local_epoch);
         let previous = hosted.last.take().filter(|last| last.shared == shared);
-        let mut applied_topics = HashMap::new();
-        // Whether nothing this topic's partitions depend on changed since the last
-        // full reconcile (then their logs, settings and roles are as it left them).
+        // Whether the topic's image is the allocation the last full reconcile
+        // applied (then its hosted partitions were brought in line with it).
         let same_image = |name: &str| {
             let (Some(last), Some(now)) = (previous.as_ref(), image.topic_shared(name)) else {
                 return false;
@@ -232,13 +231,22 @@ impl ReplicaManager {
                 .get(name)
                 .is_some_and(|(t, _)| Arc::ptr_eq(t, now))
         };
-        let unchanged = |topic: &TopicImage, explicit: Option<&BTreeMap<String, String>>| {
-            same_image(&topic.name)
-                && previous
-                    .as_ref()
-                    .and_then(|last| last.topics.get(&topic.name))
-                    .is_some_and(|(_, c)| c.as_ref() == explicit)
-        };
+        // One pass decides which topics need their logs, settings and roles
+        // applied (their image or own configs changed since the last full
+        // reconcile), and records what this one applies.
+        let mut applied_topics = HashMap::new();
+        let mut changed = Vec::new();
+        for topic in image.topics_shared() {
+            let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
+            let unchanged = previous
+                .as_ref()
+                .and_then(|last| last.topics.get(&topic.name))
+                .is_some_and(|(t, c)| Arc::ptr_eq(t, topic) && c.as_ref() == explicit);
+            applied_topics.insert(topic.name.clone(), (topic.clone(), explicit.cloned()));
+            if !unchanged {
+                changed.push((&**topic, explicit));
+            }
+        }
         let topics = &mut hosted.topics;
 
         let gone: Vec<String> = topics
@@ -268,21 +276,14 @@ impl ReplicaManager {
         // Every log this image newly places here, opened together on the
         // recovery threads (a start opens thousands).
         let mut jobs = Vec::new();
-        for topic in image.topics() {
+        for &(topic, explicit) in &changed {
             let present = topics.get(&topic.name);
-            let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
-            if unchanged(topic, explicit) {
-                continue;
-            }
             let mut log_cfg = None;
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&node) || present.is_some_and(|h| h.contains_key(&index)) {
                     continue;
                 }
-                let config_for = || {
-                    let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
-                    log_config(&BrokerDefaults::new(config, image), explicit)
-                };
+                let config_for = || log_config(&BrokerDefaults::new(config, image), explicit);
                 jobs.push(OpenJob {
                     topic: topic.name.clone(),
                     index,
@@ -295,14 +296,7 @@ impl ReplicaManager {
 
         let now = now_ms();
         let mut roles = Vec::new();
-        for topic in image.topics() {
-            let explicit = image.configs(&ConfigResource::Topic(topic.name.clone()));
-            if let Some(shared) = image.topic_shared(&topic.name) {
-                applied_topics.insert(topic.name.clone(), (shared.clone(), explicit.cloned()));
-            }
-            if unchanged(topic, explicit) {
-                continue;
-            }
+        for &(topic, explicit) in &changed {
             let defaults = BrokerDefaults::new(config, image);
             let log_cfg = log_config(&defaults, explicit);
             let replica_cfg = ReplicaConfig {

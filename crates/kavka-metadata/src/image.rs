@@ -665,6 +665,11 @@ impl MetadataImage {
         self.topics.values().map(|t| &**t)
     }
 
+    /// All topics in name order, as shared between images (see `topic_shared`).
+    pub fn topics_shared(&self) -> impl Iterator<Item = &Arc<TopicImage>> {
+        self.topics.values()
+    }
+
     /// All registered brokers in id order.
     pub fn brokers(&self) -> impl Iterator<Item = &BrokerImage> {
         self.brokers.values()
