@@ -556,9 +556,7 @@ impl PartitionLog {
     /// epoch's first record (see `epochs_unwritten`): a restart gives every
     /// partition a new epoch, and writing each durably was most of a start's work.
     pub fn assign_leader_epoch(&mut self, epoch: i32) {
-        if epoch < 0 || epoch <= self.epochs.latest_epoch() {
-            return;
-        }
+        // `assign` ignores negative, older and equal epochs itself.
         if self.epochs.assign(epoch, self.log_end_offset()) {
             self.epochs_unwritten = true;
         }
