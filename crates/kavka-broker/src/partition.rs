@@ -458,15 +458,21 @@ impl Partition {
             None => {
                 let (tx, rx) = oneshot::channel();
                 waiters.insert(id, tx);
-                self.signals
-                    .timers
-                    .produce_deadlines
-                    .lock()
-                    .schedule_earlier((self.topic.clone(), self.index), deadline_ms);
+                self.schedule_produce_expiry(deadline_ms);
                 AckWait::Pending(id, rx)
             }
         };
         Ok((info, wait))
+    }
+
+    /// Has the ISR task expire this partition's waiting produces at `at_ms`
+    /// (or earlier, if already due sooner).
+    fn schedule_produce_expiry(&self, at_ms: i64) {
+        self.signals
+            .timers
+            .produce_deadlines
+            .lock()
+            .schedule_earlier((self.topic.clone(), self.index), at_ms);
     }
 
     /// Fails waiting acks=all requests whose deadline passed (REQUEST_TIMED_OUT),
@@ -478,11 +484,7 @@ impl Partition {
             let done = leader.expire(now_ms);
             deliver(waiters, done);
             if let Some(next) = leader.next_deadline() {
-                self.signals
-                    .timers
-                    .produce_deadlines
-                    .lock()
-                    .schedule_earlier((self.topic.clone(), self.index), next);
+                self.schedule_produce_expiry(next);
             }
         }
     }
